@@ -1,0 +1,57 @@
+# Kring: `make run` starts Kring on SQLite with a demo circle; `make test` runs every test.
+# Both install what they need first (Python packages, socket.io-client from npm,
+# compiled translations; for tests also Debian's chromium).
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+FLASK   := $(VENV)/bin/flask --app app
+PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+PYTHON  ?= python3
+
+.PHONY: run test setup test-sqlite test-postgres browser translations lint bench
+
+run: setup
+	$(FLASK) db upgrade
+	@echo
+	@echo "== Demo circle: open one link per browser (or private window) =="
+	@$(FLASK) kring demo
+	@echo
+	$(PY) app.py
+
+test: setup browser
+	$(MAKE) --no-print-directory test-sqlite
+	$(MAKE) --no-print-directory test-postgres
+
+test-sqlite:
+	@echo "== Test suite on SQLite =="
+	$(PY) -m pytest
+
+test-postgres:
+	@echo "== Test suite on PostgreSQL ($(PG_URL)) =="
+	TEST_DATABASE_URL=$(PG_URL) $(PY) -m pytest
+
+setup: $(VENV)/.installed node_modules/.installed translations
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+translations: $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --statistics -d portal/translations
+
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-core; }
+
+lint: setup
+	$(VENV)/bin/ruff check portal tests bench app.py
+
+bench: setup
+	$(PY) bench/fanout.py

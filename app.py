@@ -1,0 +1,25 @@
+"""Kring's entry point: ``app`` for the ``flask`` command, and a gevent server.
+
+``python app.py`` serves HTTP and Socket.IO with gevent on HOST:PORT (default
+127.0.0.1:5000). Monkey-patching comes first so every socket is cooperative.
+"""
+
+if __name__ == "__main__":
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import os  # noqa: E402
+
+from portal import create_app  # noqa: E402
+from portal.extensions import socketio  # noqa: E402
+
+app = create_app()
+
+if __name__ == "__main__":
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = int(os.environ.get("PORT", "5000"))
+    print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
+    # No access log: invitation and re-entry URLs carry secret tokens, and they must
+    # never reach a log file.
+    socketio.run(app, host=host, port=port, log_output=False)

@@ -1,0 +1,87 @@
+"""Application factory: wiring only. Features live in their blueprints and services."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from portal.config import Config
+
+
+def create_app(config: type[Config] | None = None) -> Flask:
+    app = Flask(
+        __name__,
+        template_folder="../templates",
+        static_folder="../static",
+        instance_relative_config=True,
+    )
+    app.config.from_object(config or Config)
+
+    from portal import errors, i18n, security
+    from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
+
+    db.init_app(app)
+    _sqlite_pragmas(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    babel.init_app(app, locale_selector=i18n.select_locale, timezone_selector=i18n.select_timezone)
+    i18n.init_app(app)
+    from portal.sanitize import render_text
+
+    app.jinja_env.filters["usertext"] = render_text
+    security.init_app(app)
+    errors.init_app(app)
+
+    from portal.auth import login as auth_login
+
+    auth_login.init_login_manager(app, login_manager)
+
+    from portal.auth.routes import bp as auth_bp
+    from portal.circles.routes import bp as circles_bp
+    from portal.invitations.routes import bp as invitations_bp
+    from portal.pages import bp as pages_bp
+
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(circles_bp)
+    app.register_blueprint(invitations_bp)
+
+    origins = app.config["SOCKET_ALLOWED_ORIGINS"] or [_origin(app.config["BASE_URL"])]
+    socketio.init_app(
+        app,
+        message_queue=app.config["REDIS_URL"],
+        cors_allowed_origins=origins,
+        max_http_buffer_size=64 * 1024,
+        manage_session=False,
+    )
+    from portal import realtime  # noqa: F401  (registers the socket handlers)
+
+    from portal.cli import kring_cli
+
+    app.cli.add_command(kring_cli)
+    return app
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _sqlite_pragmas(app: Flask) -> None:
+    """SQLite: WAL so readers never wait for the writer, and a busy timeout."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    from sqlalchemy import event
+
+    from portal.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()

@@ -1,0 +1,83 @@
+"""The one place that decides who may see what.
+
+Every route and socket handler gets a circle (or something inside it) through an
+``access_*`` function, which returns it or raises. A circle you may not see answers
+exactly like one that does not exist: the same 404, byte for byte. ``can_*``
+functions answer yes or no for a membership you already hold.
+"""
+
+from __future__ import annotations
+
+from flask import abort
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
+
+
+def access_circle(user, circle_id: int) -> tuple[Circle, Membership]:
+    """Return ``(circle, membership)`` for an active member, else 404."""
+    if user is None or not user.is_authenticated:
+        abort(404)
+    row = db.session.execute(
+        select(Circle, Membership)
+        .join(Membership, Membership.circle_id == Circle.id)
+        .where(
+            Circle.id == circle_id,
+            Membership.user_id == user.id,
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+    ).first()
+    if row is None:
+        abort(404)
+    return row[0], row[1]
+
+
+def access_member(circle: Circle, membership_id: int) -> Membership:
+    """A membership of this circle (any status), else 404."""
+    member = db.session.get(Membership, membership_id)
+    if member is None or member.circle_id != circle.id:
+        abort(404)
+    return member
+
+
+def access_invitation(circle: Circle, invitation_id: int) -> Invitation:
+    invitation = db.session.get(Invitation, invitation_id)
+    if invitation is None or invitation.circle_id != circle.id:
+        abort(404)
+    return invitation
+
+
+def require(allowed: bool) -> None:
+    """For members who can see the circle but may not do this: 403."""
+    if not allowed:
+        abort(403)
+
+
+def can_manage(m: Membership) -> bool:
+    """Invite, remove, mark flags: central persons, and the coordinator until handover."""
+    return m.is_active and m.role in (Role.CENTRAL, Role.COORDINATOR)
+
+
+def can_edit_circle(m: Membership) -> bool:
+    return can_manage(m)
+
+
+def can_decide_professional_access(m: Membership) -> bool:
+    """Only central persons decide what professionals see (PRODUCT.md, roles)."""
+    return m.is_active and m.role == Role.CENTRAL
+
+
+def can_hand_over(m: Membership) -> bool:
+    return m.is_active and m.role == Role.COORDINATOR
+
+
+def can_leave(m: Membership) -> bool:
+    """The coordinator withdraws by handing over, not by leaving."""
+    return m.is_active and m.role != Role.COORDINATOR
+
+
+def can_read_chat(m: Membership) -> bool:
+    if m.role == Role.PROFESSIONAL:
+        return m.circle.professionals_read_chat
+    return m.is_active

@@ -1,0 +1,235 @@
+"""A circle's pages: the list of my circles, the home page, settings, members,
+professional access, leaving, and the coordinator's handover."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.access import (
+    access_circle,
+    access_member,
+    can_decide_professional_access,
+    can_edit_circle,
+    can_hand_over,
+    can_leave,
+    can_manage,
+    require,
+)
+from portal.circles.forms import CircleForm, ConfirmForm, FlagsForm, ProfessionalsForm
+from portal.extensions import db
+from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
+from portal.pagination import paginate
+from portal.services import ServiceError
+from portal.services import circles as svc
+
+bp = Blueprint("circles", __name__)
+
+
+def load_circle(circle_id: int) -> tuple[Circle, Membership]:
+    """access_circle for the signed-in person, remembered for templates and time zones."""
+    circle, me = access_circle(current_user, circle_id)
+    g.circle, g.membership = circle, me
+    return circle, me
+
+
+@bp.get("/circles")
+@login_required
+def list_circles():
+    rows = db.session.execute(
+        select(Circle, Membership)
+        .join(Membership, Membership.circle_id == Circle.id)
+        .where(Membership.user_id == current_user.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Circle.title)
+    ).all()
+    if len(rows) == 1 and not current_user.can_create_circles:
+        return redirect(url_for("circles.home", circle_id=rows[0][0].id))
+    return render_template("circles/list.html", rows=rows)
+
+
+@bp.route("/circles/new", methods=["GET", "POST"])
+@login_required
+def new_circle():
+    if not current_user.can_create_circles:
+        abort(404)
+    form = CircleForm()
+    if form.validate_on_submit():
+        try:
+            circle, _m, _t = svc.create_circle(
+                title=form.title.data,
+                question=form.question.data,
+                language=form.language.data,
+                timezone=form.timezone.data,
+                coordinator=current_user._get_current_object(),
+            )
+        except ServiceError as e:
+            getattr(form, e.field or "title").errors.append(str(e.message))
+        else:
+            db.session.commit()
+            flash(_("The circle is ready. Now invite the people in it."), "success")
+            return redirect(url_for("invitations.people", circle_id=circle.id))
+    return render_template("circles/new.html", form=form)
+
+
+def _members(circle: Circle) -> list[Membership]:
+    return db.session.scalars(
+        select(Membership)
+        .where(Membership.circle_id == circle.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Membership.role, Membership.display_name)
+    ).all()
+
+
+def _history_query(circle: Circle):
+    return (
+        select(CircleEvent)
+        .where(CircleEvent.circle_id == circle.id)
+        .options(selectinload(CircleEvent.actor), selectinload(CircleEvent.subject))
+        .order_by(CircleEvent.id.desc())
+    )
+
+
+@bp.get("/c/<int:circle_id>")
+@login_required
+def home(circle_id: int):
+    circle, me = load_circle(circle_id)
+    history = db.session.scalars(_history_query(circle).limit(8)).all()
+    return render_template(
+        "circles/home.html",
+        circle=circle,
+        me=me,
+        members=_members(circle),
+        history=history,
+        can_manage=can_manage(me),
+        Role=Role,
+    )
+
+
+@bp.get("/c/<int:circle_id>/history")
+@login_required
+def history(circle_id: int):
+    circle, me = load_circle(circle_id)
+    page = paginate(_history_query(circle), request.args.get("page", 1, type=int), per_page=25)
+    return render_template("circles/history.html", circle=circle, me=me, page=page)
+
+
+@bp.route("/c/<int:circle_id>/settings", methods=["GET", "POST"])
+@login_required
+def settings(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_edit_circle(me))
+    form = CircleForm(obj=circle)
+    pro_form = ProfessionalsForm(read_chat=circle.professionals_read_chat)
+    if form.validate_on_submit():
+        try:
+            svc.update_circle(
+                circle,
+                me,
+                title=form.title.data,
+                question=form.question.data,
+                language=form.language.data,
+                timezone=form.timezone.data,
+            )
+        except ServiceError as e:
+            getattr(form, e.field or "title").errors.append(str(e.message))
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+            return redirect(url_for("circles.home", circle_id=circle.id))
+    return render_template(
+        "circles/settings.html",
+        circle=circle,
+        me=me,
+        form=form,
+        pro_form=pro_form,
+        can_decide=can_decide_professional_access(me),
+    )
+
+
+@bp.post("/c/<int:circle_id>/professionals")
+@login_required
+def professionals(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_decide_professional_access(me))
+    form = ProfessionalsForm()
+    if form.validate_on_submit():
+        svc.set_professionals_read_chat(circle, me, bool(form.read_chat.data))
+        db.session.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("circles.settings", circle_id=circle.id))
+
+
+@bp.post("/c/<int:circle_id>/members/<int:member_id>/remove")
+@login_required
+def remove_member(circle_id: int, member_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    member = access_member(circle, member_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            svc.remove_member(circle, me, member)
+        except ServiceError as e:
+            flash(str(e.message), "error")
+        else:
+            db.session.commit()
+            flash(_("%(name)s is no longer in the circle.", name=member.display_name), "success")
+    return redirect(url_for("invitations.people", circle_id=circle.id))
+
+
+@bp.post("/c/<int:circle_id>/members/<int:member_id>/flags")
+@login_required
+def member_flags(circle_id: int, member_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    member = access_member(circle, member_id)
+    form = FlagsForm()
+    if form.validate_on_submit():
+        try:
+            svc.set_flags(
+                circle, me, member, plan_keeper=form.plan_keeper.data, followup=form.followup.data
+            )
+        except ServiceError as e:
+            flash(str(e.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Saved."), "success")
+    return redirect(url_for("invitations.people", circle_id=circle.id))
+
+
+@bp.route("/c/<int:circle_id>/leave", methods=["GET", "POST"])
+@login_required
+def leave(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_leave(me))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            svc.leave_circle(circle, me)
+        except ServiceError as e:
+            flash(str(e.message), "error")
+        else:
+            db.session.commit()
+            flash(_("You have left the circle."), "info")
+            return redirect(url_for("circles.list_circles"))
+    return render_template("circles/leave.html", circle=circle, me=me, form=form)
+
+
+@bp.route("/c/<int:circle_id>/handover", methods=["GET", "POST"])
+@login_required
+def handover(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_hand_over(me))
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        try:
+            svc.hand_over(circle, me)
+        except ServiceError as e:
+            flash(str(e.message), "error")
+        else:
+            db.session.commit()
+            flash(_("You have handed over the circle. Thank you."), "success")
+            return redirect(url_for("circles.list_circles"))
+    centrals = [m for m in _members(circle) if m.role == Role.CENTRAL]
+    return render_template("circles/handover.html", circle=circle, me=me, form=form, centrals=centrals)

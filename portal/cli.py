@@ -1,0 +1,113 @@
+"""Operator commands: ``flask --app app kring ...``.
+
+Their names and output are fixed (later tooling reads them): ``create-circle`` prints
+the circle id and then the coordinator's invitation URL, each on its own line;
+``invite`` prints one URL; ``demo`` prints one labelled URL per role.
+"""
+
+from __future__ import annotations
+
+import click
+from flask import current_app, url_for
+from flask.cli import AppGroup
+
+from portal.extensions import db
+from portal.models import Circle, Role
+from portal.services import ServiceError, accounts
+from portal.services import circles as svc
+
+kring_cli = AppGroup("kring", help="Kring operator commands.")
+
+
+def _invite_url(token: str) -> str:
+    with current_app.test_request_context():
+        return current_app.config["BASE_URL"] + url_for("invitations.open_link", token=token)
+
+
+@kring_cli.command("create-circle")
+@click.option("--title", required=True)
+@click.option("--coordinator-name", required=True)
+@click.option("--question", default="")
+@click.option("--language", default="nl", type=click.Choice(["en", "nl", "fr"]))
+@click.option("--timezone", default="Europe/Amsterdam")
+def create_circle(title, coordinator_name, question, language, timezone):
+    """Create a circle and print its id and the coordinator's invitation URL."""
+    try:
+        circle, _m, token = svc.create_circle(
+            title=title,
+            question=question,
+            language=language,
+            timezone=timezone,
+            coordinator_name=coordinator_name,
+        )
+    except ServiceError as e:
+        raise click.ClickException(str(e.message)) from None
+    db.session.commit()
+    click.echo(circle.id)
+    click.echo(_invite_url(token))
+
+
+@kring_cli.command("invite")
+@click.argument("circle_id", type=int)
+@click.option("--name", required=True)
+@click.option(
+    "--role", required=True, type=click.Choice(["central", "member", "supporter", "professional"])
+)
+@click.option("--supporter-of", default=None)
+@click.option("--email", default=None)
+def invite(circle_id, name, role, supporter_of, email):
+    """Invite someone into a circle and print their invitation URL."""
+    circle = db.session.get(Circle, circle_id)
+    if circle is None:
+        raise click.ClickException(f"No circle with id {circle_id}.")
+    try:
+        _inv, token = svc.invite(
+            circle, None, name=name, role=role, supporter_of=supporter_of, email=email
+        )
+    except ServiceError as e:
+        raise click.ClickException(str(e.message)) from None
+    db.session.commit()
+    click.echo(_invite_url(token))
+
+
+DEMO_PEOPLE = [
+    ("coordinator", "Noor (coordinator)", Role.COORDINATOR, None),
+    ("central", "Sanne", Role.CENTRAL, None),
+    ("member", "Oma Riet", Role.MEMBER, None),
+    ("supporter", "Karim", Role.SUPPORTER, "Sam"),
+    ("professional", "Ellen (social worker)", Role.PROFESSIONAL, None),
+]
+
+
+@kring_cli.command("demo")
+def demo():
+    """Create a demo circle with one person in each role; print a link for each role."""
+    circle, _m, coord_token = svc.create_circle(
+        title="Demo: circle around Sam",
+        question="What is needed so that Sam can grow up safely at home?",
+        language="en",
+        coordinator_name=DEMO_PEOPLE[0][1],
+    )
+    links = {"coordinator": coord_token}
+    for label, name, role, supporter_of in DEMO_PEOPLE[1:]:
+        _inv, token = svc.invite(circle, None, name=name, role=role, supporter_of=supporter_of)
+        links[label] = token
+    db.session.commit()
+    click.echo(f"Demo circle {circle.id}: {circle.title}")
+    for label, *_rest in DEMO_PEOPLE:
+        click.echo(f"{label}: {_invite_url(links[label])}")
+
+
+@kring_cli.command("create-account")
+@click.option("--name", required=True)
+@click.option("--username", required=True)
+@click.password_option()
+def create_account(name, username, password):
+    """Create an account that may open circles on the web (for coordinators)."""
+    try:
+        user = accounts.create_user(name=name, username=username, password=password)
+    except ServiceError as e:
+        raise click.ClickException(str(e.message)) from None
+    user.can_create_circles = True
+    db.session.commit()
+    click.echo(f"Account {user.username} created.")

@@ -1,0 +1,78 @@
+"""Realtime events, sent only after the transaction that caused them has committed.
+
+Services call ``publish`` or ``disconnect_user`` while they work; nothing leaves the
+server until the database commit succeeds. A rollback drops the queue, so no one is
+told about something that did not happen. Events go to one circle's room (or one
+user's), never to everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask_sqlalchemy.session import Session
+from sqlalchemy import event
+
+from portal.extensions import socketio
+
+_KEY = "kring_after_commit"
+
+
+def circle_room(circle_id: int) -> str:
+    return f"circle:{circle_id}"
+
+
+def user_room(user_id: int) -> str:
+    return f"user:{user_id}"
+
+
+def login_room(login_session_id: int) -> str:
+    return f"login:{login_session_id}"
+
+
+def _queue(session, fn: Callable[[], None]) -> None:
+    session.info.setdefault(_KEY, []).append(fn)
+
+
+def _current_session():
+    from portal.extensions import db
+
+    return db.session()
+
+
+def publish(circle_id: int, payload: dict, *, event_name: str = "event") -> None:
+    """Send ``payload`` (a dict with ``type`` and ``op``) to the circle's room after commit."""
+    assert "type" in payload and "op" in payload
+    room = circle_room(circle_id)
+    _queue(_current_session(), lambda: socketio.emit(event_name, payload, to=room))
+
+
+def disconnect_room(room: str) -> None:
+    """Close every socket in ``room`` after commit (used on removal and logout)."""
+    _queue(_current_session(), lambda: _disconnect_now(room))
+
+
+def disconnect_user(user_id: int) -> None:
+    """Close the user's sockets: they reconnect and rejoin only what they may still see."""
+    disconnect_room(user_room(user_id))
+
+
+def _disconnect_now(room: str) -> None:
+    server = socketio.server
+    if server is None:
+        return
+    for namespace in list(server.manager.get_namespaces()):
+        for sid, _eio_sid in list(server.manager.get_participants(namespace, room)):
+            server.disconnect(sid, namespace=namespace)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session) -> None:
+    pending = session.info.pop(_KEY, [])
+    for fn in pending:
+        fn()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_rollback(session) -> None:
+    session.info.pop(_KEY, None)

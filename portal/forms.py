@@ -1,0 +1,18 @@
+"""Forms shared by several features, and the lists of choices they use."""
+
+from __future__ import annotations
+
+from zoneinfo import available_timezones
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField
+
+LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
+COMMON_TIMEZONES = sorted(
+    tz for tz in available_timezones() if tz.startswith(("Europe/", "Africa/", "America/", "Asia/", "Atlantic/", "Australia/", "Pacific/", "Indian/")) or tz == "UTC"
+)
+
+
+class LanguageForm(FlaskForm):
+    language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)

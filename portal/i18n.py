@@ -1,0 +1,43 @@
+"""Language and time zone for each request, and the filters templates use for times."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import current_app, g, request
+from flask_babel import format_date, format_datetime, get_locale
+from flask_login import current_user
+
+
+def select_locale() -> str | None:
+    """The member's own choice first, then the browser's Accept-Language."""
+    if current_user and current_user.is_authenticated and current_user.locale:
+        return current_user.locale
+    chosen = request.cookies.get("kring_lang")
+    if chosen in current_app.config["LANGUAGES"]:
+        return chosen
+    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+
+
+def select_timezone() -> str | None:
+    """The person's own zone, else the circle's being shown, else the default."""
+    if current_user and current_user.is_authenticated and current_user.timezone:
+        return current_user.timezone
+    circle = g.get("circle")
+    if circle is not None:
+        return circle.timezone
+    return None
+
+
+def init_app(app) -> None:
+    @app.context_processor
+    def _locale():
+        return {"get_locale": get_locale}
+
+    @app.template_filter("when")
+    def _when(value: datetime | None, fmt: str = "medium") -> str:
+        return format_datetime(value, fmt) if value else ""
+
+    @app.template_filter("day")
+    def _day(value: datetime | None) -> str:
+        return format_date(value, "long") if value else ""

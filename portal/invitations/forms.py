@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+REQUIRED = _l("Please fill this in.")
+
+
+def role_choices():
+    return [
+        ("member", _l("Member: family, friend or neighbour")),
+        ("central", _l("Central person: the plan is about them")),
+        ("supporter", _l("Supporter: helps someone speak")),
+        ("professional", _l("Professional: social worker or guardian")),
+    ]
+
+
+class InviteForm(FlaskForm):
+    name = StringField(
+        _l("Name the circle will see"), validators=[DataRequired(REQUIRED), Length(max=80)]
+    )
+    role = SelectField(_l("Role"), choices=role_choices, default="member")
+    supporter_of = StringField(
+        _l("Supporter of (only for a supporter)"), validators=[Optional(), Length(max=80)]
+    )
+    email = EmailField(
+        _l("Email address (if they have one)"),
+        validators=[Optional(), Email(message=_l("This does not look like an email address."))],
+    )
+
+
+class JoinForm(FlaskForm):
+    display_name = StringField(
+        _l("Your name, as the circle will see it"),
+        validators=[DataRequired(REQUIRED), Length(max=80)],
+    )
+    username = StringField(
+        _l("A username to sign in with"),
+        validators=[DataRequired(REQUIRED), Length(min=3, max=40)],
+        description=_l("Small letters and numbers, no spaces. You will need it to sign in."),
+    )
+    password = PasswordField(
+        _l("Choose a password"),
+        validators=[DataRequired(REQUIRED), Length(min=8, message=_l("Please use at least 8 characters."))],
+        description=_l("At least 8 characters."),
+    )
+    confirm = PasswordField(
+        _l("The same password again"),
+        validators=[DataRequired(REQUIRED), EqualTo("password", message=_l("The two passwords are not the same."))],
+    )
+    email = EmailField(
+        _l("Email address (not needed)"),
+        validators=[Optional(), Email(message=_l("This does not look like an email address."))],
+        description=_l("Only used if you forget your password."),
+    )
+
+
+class AcceptForm(FlaskForm):
+    display_name = StringField(
+        _l("Your name, as the circle will see it"),
+        validators=[DataRequired(REQUIRED), Length(max=80)],
+    )

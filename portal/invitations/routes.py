@@ -1,0 +1,249 @@
+"""Invitations: the only way into a circle.
+
+Managing them (people page, invite, re-issue, revoke, re-entry links) is for central
+persons and the coordinator before handover. Redeeming is for whoever holds a link.
+"""
+
+from __future__ import annotations
+
+import segno
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from markupsafe import Markup
+from sqlalchemy import select
+
+from portal.access import access_invitation, access_member, can_manage, require
+from portal.auth.login import sign_in
+from portal.auth.routes import _token_limit
+from portal.circles.forms import ConfirmForm
+from portal.circles.routes import _members, load_circle
+from portal.extensions import db, limiter
+from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
+from portal.models import Invitation, Role
+from portal.services import ServiceError, accounts
+from portal.services import circles as svc
+
+bp = Blueprint("invitations", __name__)
+
+INVITE_SESSION_KEY = "invite_token"
+
+
+def _link(endpoint: str, token: str) -> str:
+    return current_app.config["BASE_URL"] + url_for(endpoint, token=token)
+
+
+def _qr(url: str) -> Markup:
+    # An inline SVG drawn on the server: no script, nothing fetched from elsewhere.
+    return Markup(segno.make(url, error="m").svg_inline(scale=5, dark="#1b1b1b", omitsize=True))
+
+
+@bp.get("/c/<int:circle_id>/people")
+@login_required
+def people(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None))
+        .order_by(Invitation.created_at.desc())
+    ).all()
+    return render_template(
+        "invitations/people.html",
+        circle=circle,
+        me=me,
+        members=_members(circle),
+        invitations=invitations,
+        form=InviteForm(),
+        confirm=ConfirmForm(),
+        Role=Role,
+    )
+
+
+def _card(circle, me, *, title, name, link, kind, status=200):
+    """The printable card with a link and QR code. The token exists only in this
+    response: it is not stored, so the card cannot be shown again later."""
+    return (
+        render_template(
+            "invitations/card.html",
+            circle=circle,
+            me=me,
+            title=title,
+            name=name,
+            link=link,
+            qr=_qr(link),
+            kind=kind,
+        ),
+        status,
+    )
+
+
+@bp.post("/c/<int:circle_id>/invitations")
+@login_required
+def create(circle_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    form = InviteForm()
+    if form.validate_on_submit():
+        try:
+            inv, token = svc.invite(
+                circle,
+                me,
+                name=form.name.data,
+                role=form.role.data,
+                supporter_of=form.supporter_of.data,
+                email=form.email.data,
+            )
+        except ServiceError as e:
+            getattr(form, e.field or "name").errors.append(str(e.message))
+        else:
+            db.session.commit()
+            return _card(
+                circle, me, title=_("Invitation for %(name)s", name=inv.name), name=inv.name,
+                link=_link("invitations.open_link", token), kind="invitation",
+            )
+    invitations = db.session.scalars(
+        select(Invitation).where(Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None))
+    ).all()
+    return (
+        render_template(
+            "invitations/people.html", circle=circle, me=me, members=_members(circle),
+            invitations=invitations, form=form, confirm=ConfirmForm(),
+            Role=Role,
+        ),
+        400,
+    )
+
+
+@bp.post("/c/<int:circle_id>/invitations/<int:invitation_id>/reissue")
+@login_required
+def reissue(circle_id: int, invitation_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    inv = access_invitation(circle, invitation_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("invitations.people", circle_id=circle.id))
+    try:
+        token = svc.reissue_invitation(inv, me)
+    except ServiceError as e:
+        flash(str(e.message), "error")
+        return redirect(url_for("invitations.people", circle_id=circle.id))
+    db.session.commit()
+    return _card(
+        circle, me, title=_("New invitation for %(name)s", name=inv.name), name=inv.name,
+        link=_link("invitations.open_link", token), kind="invitation",
+    )
+
+
+@bp.post("/c/<int:circle_id>/invitations/<int:invitation_id>/revoke")
+@login_required
+def revoke(circle_id: int, invitation_id: int):
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    inv = access_invitation(circle, invitation_id)
+    if ConfirmForm().validate_on_submit():
+        try:
+            svc.revoke_invitation(inv, me)
+        except ServiceError as e:
+            flash(str(e.message), "error")
+        else:
+            db.session.commit()
+            flash(_("The invitation for %(name)s no longer works.", name=inv.name), "success")
+    return redirect(url_for("invitations.people", circle_id=circle.id))
+
+
+@bp.post("/c/<int:circle_id>/members/<int:member_id>/reentry")
+@login_required
+def reentry(circle_id: int, member_id: int):
+    """A way back in for someone who lost their password and has no email."""
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    member = access_member(circle, member_id)
+    if not member.is_active or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("invitations.people", circle_id=circle.id))
+    token = accounts.issue_reset_token(member.user, circle_id=circle.id, issued_by_id=me.id)
+    svc.record(circle, "reentry_issued", actor=me, subject=member)
+    db.session.commit()
+    return _card(
+        circle, me, title=_("A way back in for %(name)s", name=member.display_name),
+        name=member.display_name, link=_link("auth.open_reset_link", token), kind="reentry",
+    )
+
+
+# --- Redeeming ---------------------------------------------------------------------
+
+
+@bp.get("/i/<token>")
+@limiter.limit(_token_limit)
+def open_link(token: str):
+    """Keep the token in the session and leave the token URL at once."""
+    session[INVITE_SESSION_KEY] = token
+    return redirect(url_for("invitations.join"))
+
+
+def _invalid():
+    session.pop(INVITE_SESSION_KEY, None)
+    return render_template("invitations/invalid.html"), 404
+
+
+@bp.route("/join", methods=["GET", "POST"])
+@limiter.limit(_token_limit, methods=["POST"])
+def join():
+    token = session.get(INVITE_SESSION_KEY)
+    inv = svc.find_invitation(token) if token else None
+    if inv is None:
+        return _invalid()
+    svc.mark_opened(inv)
+    db.session.commit()
+    inviter = inv.invited_by.display_name if inv.invited_by else None
+
+    if current_user.is_authenticated:
+        form = AcceptForm(display_name=inv.name)
+        if form.validate_on_submit():
+            return _redeem(token, current_user._get_current_object(), form.display_name.data)
+        return render_template(
+            "invitations/accept.html", inv=inv, inviter=inviter, form=form
+        )
+
+    form = JoinForm(display_name=inv.name)
+    if form.validate_on_submit():
+        try:
+            user = accounts.create_user(
+                name=form.display_name.data,
+                username=form.username.data,
+                password=form.password.data,
+                email=form.email.data,
+                locale=inv.circle.language,
+            )
+        except ServiceError as e:
+            db.session.rollback()
+            getattr(form, e.field or "username").errors.append(str(e.message))
+        else:
+            return _redeem(token, user, form.display_name.data, new_account=True)
+    return render_template("invitations/join.html", inv=inv, inviter=inviter, form=form)
+
+
+def _redeem(token: str, user, display_name: str, new_account: bool = False):
+    try:
+        membership = svc.redeem_invitation(token, user, display_name)
+    except ServiceError as e:
+        db.session.rollback()
+        if new_account:
+            return _invalid()
+        flash(str(e.message), "error")
+        return redirect(url_for("circles.list_circles"))
+    circle_id = membership.circle_id
+    db.session.commit()
+    session.pop(INVITE_SESSION_KEY, None)
+    if new_account:
+        sign_in(user)
+    flash(_("Welcome to the circle."), "success")
+    return redirect(url_for("circles.home", circle_id=circle_id))

@@ -1,0 +1,28 @@
+"""All models, importable from one place (Alembic and the tests need the full set)."""
+
+from portal.models.accounts import LoginSession, User
+from portal.models.circles import (
+    INVITABLE_ROLES,
+    VOTING_ROLES,
+    Circle,
+    CircleEvent,
+    Invitation,
+    Membership,
+    MembershipStatus,
+    ReentryToken,
+    Role,
+)
+
+__all__ = [
+    "INVITABLE_ROLES",
+    "VOTING_ROLES",
+    "Circle",
+    "CircleEvent",
+    "Invitation",
+    "LoginSession",
+    "Membership",
+    "MembershipStatus",
+    "ReentryToken",
+    "Role",
+    "User",
+]

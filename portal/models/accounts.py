@@ -1,0 +1,65 @@
+"""People and their login sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.types import UTCDateTime, utcnow
+
+
+class User(UserMixin, db.Model):
+    """One account per person, whatever number of circles they belong to."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The name a person chose when they made the account; each circle shows the
+    # membership's own display name.
+    name: Mapped[str] = mapped_column(String(80))
+    # Everyone signs in with a username, because not everyone has email.
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    # Set for coordinators (through a coordinator invitation): they may open new circles.
+    can_create_circles: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    sessions: Mapped[list[LoginSession]] = relationship(
+        back_populates="user", cascade="all, delete-orphan"
+    )
+    memberships: Mapped[list[Membership]] = relationship(  # noqa: F821
+        back_populates="user", foreign_keys="Membership.user_id"
+    )
+
+    # Flask-Login stores get_id() in the cookie; ours is the login session's key,
+    # so that a cookie can be revoked on the server (see LoginSession).
+    _login_key = None
+
+    def get_id(self) -> str | None:
+        return self._login_key
+
+
+class LoginSession(db.Model):
+    """A signed-in browser. Deleting the row signs that browser out for good.
+
+    Flask's cookie sessions cannot be revoked: a copied cookie stays valid. The cookie
+    therefore only carries a random key; the hash of that key must be found here on
+    every request. Logout deletes this row; a password change deletes all of a user's.
+    """
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="sessions")

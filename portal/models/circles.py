@@ -1,0 +1,165 @@
+"""A circle (one conference's closed space), its memberships, invitations and history."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from portal.extensions import db
+from portal.models.accounts import User
+from portal.models.types import UTCDateTime, utcnow
+
+
+class Role(enum.StrEnum):
+    COORDINATOR = "coordinator"
+    CENTRAL = "central"
+    MEMBER = "member"
+    SUPPORTER = "supporter"
+    PROFESSIONAL = "professional"
+
+
+# Roles that consent to the plan; professionals and the coordinator do not vote.
+VOTING_ROLES = frozenset({Role.CENTRAL, Role.MEMBER, Role.SUPPORTER})
+# Roles an invitation made on the web or by `kring invite` may carry.
+INVITABLE_ROLES = (Role.CENTRAL, Role.MEMBER, Role.SUPPORTER, Role.PROFESSIONAL)
+
+
+class MembershipStatus(enum.StrEnum):
+    ACTIVE = "active"
+    LEFT = "left"
+    REMOVED = "removed"
+    HANDED_OVER = "handed_over"  # a coordinator after handover
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e])
+
+
+class Circle(db.Model):
+    __tablename__ = "circles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(120))
+    question: Mapped[str] = mapped_column(Text, default="")
+    language: Mapped[str] = mapped_column(String(8), default="nl")
+    timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
+    professionals_read_chat: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="circle", order_by="Membership.id"
+    )
+
+
+class Membership(db.Model):
+    """A person's place in one circle: their role, name there, and flags."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("circle_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    display_name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    supporter_of: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[MembershipStatus] = mapped_column(
+        _enum(MembershipStatus, "membership_status"), default=MembershipStatus.ACTIVE
+    )
+    is_plan_keeper: Mapped[bool] = mapped_column(default=False)
+    in_followup_group: Mapped[bool] = mapped_column(default=False)
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    circle: Mapped[Circle] = relationship(back_populates="memberships")
+    user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == MembershipStatus.ACTIVE
+
+    @property
+    def votes(self) -> bool:
+        return self.role in VOTING_ROLES
+
+
+class Invitation(db.Model):
+    """The only door into a circle. The token is stored as a hash and works once."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    supporter_of: Mapped[str | None] = mapped_column(String(80))
+    email: Mapped[str | None] = mapped_column(String(254))
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+
+    circle: Mapped[Circle] = relationship()
+    invited_by: Mapped[Membership | None] = relationship(foreign_keys=[invited_by_id])
+
+    @property
+    def status(self) -> str:
+        """One of: revoked, joined, expired, opened, not_opened."""
+        if self.revoked_at:
+            return "revoked"
+        if self.redeemed_at:
+            return "joined"
+        if self.expires_at <= utcnow():
+            return "expired"
+        return "opened" if self.opened_at else "not_opened"
+
+
+class ReentryToken(db.Model):
+    """A single-use link that lets someone set a new password.
+
+    Issued by a central person (or the coordinator before handover) for a member
+    without email, or sent by email when the person asks for a reset themselves.
+    """
+
+    __tablename__ = "reentry_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The circle it was issued in (None for an email reset).
+    circle_id: Mapped[int | None] = mapped_column(ForeignKey("circles.id"))
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class CircleEvent(db.Model):
+    """The circle's history: "Anna joined", "handed over by the coordinator".
+
+    Stored as a kind plus names, and turned into a sentence when shown, so each reader
+    sees it in their own language.
+    """
+
+    __tablename__ = "circle_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    subject_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    actor: Mapped[Membership | None] = relationship(foreign_keys=[actor_id])
+    subject: Mapped[Membership | None] = relationship(foreign_keys=[subject_id])

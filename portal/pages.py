@@ -1,0 +1,49 @@
+"""Pages that belong to no feature: the front page and the language switch."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.extensions import db
+from portal.forms import LanguageForm
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("circles.list_circles"))
+    return render_template("pages/index.html")
+
+
+@bp.post("/language")
+def set_language():
+    """Anyone may switch the language; for a signed-in person it is saved."""
+    form = LanguageForm()
+    target = url_for("pages.index")
+    if form.validate_on_submit():
+        lang = form.language.data
+        nxt = request.form.get("next", "")
+        if nxt.startswith("/") and not nxt.startswith("//"):
+            target = nxt
+        if current_user.is_authenticated:
+            current_user.locale = lang
+            db.session.commit()
+        resp = redirect(target)
+        resp.set_cookie(
+            "kring_lang",
+            lang,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="Lax",
+            secure=current_app.config["SESSION_COOKIE_SECURE"],
+        )
+        return resp
+    return redirect(target)
+
+
+@bp.get("/healthz")
+def health():
+    return {"ok": True}

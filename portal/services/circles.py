@@ -1,0 +1,312 @@
+"""Circles: creating them, inviting people, managing members, handing over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import available_timezones
+
+from flask import current_app
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+
+from portal import events
+from portal.extensions import db
+from portal.models import (
+    INVITABLE_ROLES,
+    Circle,
+    CircleEvent,
+    Invitation,
+    Membership,
+    MembershipStatus,
+    Role,
+    User,
+)
+from portal.models.types import utcnow
+from portal.services import ServiceError
+from portal.tokens import hash_token, new_token
+
+LANGUAGES = ("en", "nl", "fr")
+
+
+def record(circle: Circle, kind: str, actor=None, subject=None, **data) -> CircleEvent:
+    """Add a line to the circle's history."""
+    ev = CircleEvent(
+        circle_id=circle.id,
+        kind=kind,
+        actor_id=actor.id if actor else None,
+        subject_id=subject.id if subject else None,
+        data=data,
+    )
+    db.session.add(ev)
+    return ev
+
+
+def _clean_line(text: str | None, limit: int) -> str:
+    return " ".join((text or "").split())[:limit]
+
+
+def validate_circle_fields(title: str, language: str, timezone: str) -> None:
+    if not _clean_line(title, 120):
+        raise ServiceError(_l("Please give the circle a name."), "title")
+    if language not in LANGUAGES:
+        raise ServiceError(_l("Please choose a language from the list."), "language")
+    if timezone not in available_timezones():
+        raise ServiceError(_l("Please choose a time zone from the list."), "timezone")
+
+
+def create_circle(
+    *,
+    title: str,
+    question: str = "",
+    language: str = "nl",
+    timezone: str = "Europe/Amsterdam",
+    coordinator: User | None = None,
+    coordinator_name: str | None = None,
+) -> tuple[Circle, Membership | None, str | None]:
+    """Open a circle.
+
+    With a ``coordinator`` account (the web), they become its coordinator at once.
+    Without one (the command line), an invitation for the coordinator is created and
+    its token returned.
+    """
+    validate_circle_fields(title, language, timezone)
+    circle = Circle(
+        title=_clean_line(title, 120),
+        question=(question or "").strip()[:1000],
+        language=language,
+        timezone=timezone,
+    )
+    db.session.add(circle)
+    db.session.flush()
+    if coordinator is not None:
+        membership = Membership(
+            circle_id=circle.id,
+            user_id=coordinator.id,
+            display_name=_clean_line(coordinator_name or coordinator.name, 80),
+            role=Role.COORDINATOR,
+        )
+        db.session.add(membership)
+        db.session.flush()
+        record(circle, "created", actor=membership)
+        return circle, membership, None
+    _, token = _new_invitation(circle, None, coordinator_name or "Coordinator", Role.COORDINATOR)
+    record(circle, "created")
+    return circle, None, token
+
+
+def update_circle(circle: Circle, acting: Membership, *, title, question, language, timezone):
+    validate_circle_fields(title, language, timezone)
+    circle.title = _clean_line(title, 120)
+    circle.question = (question or "").strip()[:1000]
+    circle.language = language
+    circle.timezone = timezone
+    record(circle, "settings_changed", actor=acting)
+
+
+def _new_invitation(
+    circle: Circle,
+    acting: Membership | None,
+    name: str,
+    role: Role,
+    supporter_of: str | None = None,
+    email: str | None = None,
+) -> tuple[Invitation, str]:
+    token, digest = new_token()
+    days = current_app.config["INVITATION_VALID_DAYS"]
+    inv = Invitation(
+        circle_id=circle.id,
+        token_hash=digest,
+        name=_clean_line(name, 80),
+        role=role,
+        supporter_of=_clean_line(supporter_of, 80) or None,
+        email=(email or "").strip().lower() or None,
+        invited_by_id=acting.id if acting else None,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    db.session.add(inv)
+    db.session.flush()
+    return inv, token
+
+
+def invite(
+    circle: Circle,
+    acting: Membership | None,
+    *,
+    name: str,
+    role: Role | str,
+    supporter_of: str | None = None,
+    email: str | None = None,
+) -> tuple[Invitation, str]:
+    """Create an invitation; return it and its token (shown once, never stored)."""
+    try:
+        role = Role(role)
+    except ValueError:
+        raise ServiceError(_l("Please choose a role from the list."), "role") from None
+    if role not in INVITABLE_ROLES:
+        raise ServiceError(_l("Please choose a role from the list."), "role")
+    if not _clean_line(name, 80):
+        raise ServiceError(_l("Please write the name the circle will see."), "name")
+    if role == Role.SUPPORTER and not _clean_line(supporter_of, 80):
+        raise ServiceError(_l("Please write whose supporter this person is."), "supporter_of")
+    if email and "@" not in email:
+        raise ServiceError(_l("This does not look like an email address."), "email")
+    inv, token = _new_invitation(
+        circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
+    )
+    record(circle, "invited", actor=acting, name=inv.name, role=role.value)
+    return inv, token
+
+
+def reissue_invitation(inv: Invitation, acting: Membership) -> str:
+    """A new link for the same invitation; the old link stops working at once."""
+    if inv.redeemed_at is not None:
+        raise ServiceError(_l("This person has already joined."))
+    token, digest = new_token()
+    inv.token_hash = digest
+    inv.revoked_at = None
+    inv.opened_at = None
+    inv.expires_at = utcnow() + timedelta(days=current_app.config["INVITATION_VALID_DAYS"])
+    return token
+
+
+def revoke_invitation(inv: Invitation, acting: Membership) -> None:
+    if inv.redeemed_at is not None:
+        raise ServiceError(_l("This person has already joined."))
+    inv.revoked_at = utcnow()
+
+
+def find_invitation(token: str) -> Invitation | None:
+    """The invitation if its token can still be used, else None (one answer for all)."""
+    inv = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    if inv is None or inv.status not in ("not_opened", "opened"):
+        return None
+    return inv
+
+
+def mark_opened(inv: Invitation) -> None:
+    if inv.opened_at is None:
+        inv.opened_at = utcnow()
+
+
+def redeem_invitation(token: str, user: User, display_name: str | None = None) -> Membership:
+    """Spend the invitation and add ``user`` to its circle.
+
+    The spend is one conditional UPDATE, so of many concurrent redemptions exactly one
+    matches the row; the others find it already used.
+    """
+    now = utcnow()
+    row = db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.token_hash == hash_token(token),
+            Invitation.redeemed_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at > now,
+        )
+        .values(redeemed_at=now)
+        .returning(Invitation.id)
+    ).first()
+    if row is None:
+        raise ServiceError(_l("This invitation no longer works."))
+    inv = db.session.get(Invitation, row[0])
+    circle = inv.circle
+    name = _clean_line(display_name, 80) or inv.name
+    membership = db.session.scalar(
+        select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user.id)
+    )
+    if membership is not None and membership.is_active:
+        raise ServiceError(_l("You are already in this circle."))
+    if membership is None:
+        membership = Membership(circle_id=circle.id, user_id=user.id)
+        db.session.add(membership)
+    membership.display_name = name
+    membership.role = inv.role
+    membership.supporter_of = inv.supporter_of
+    membership.status = MembershipStatus.ACTIVE
+    membership.is_plan_keeper = False
+    membership.in_followup_group = False
+    membership.joined_at = now
+    membership.ended_at = None
+    db.session.flush()
+    inv.membership_id = membership.id
+    if inv.role == Role.COORDINATOR:
+        user.can_create_circles = True
+    record(circle, "joined", subject=membership, role=inv.role.value)
+    return membership
+
+
+def _end_membership(member: Membership, status: MembershipStatus) -> None:
+    member.status = status
+    member.ended_at = utcnow()
+    member.is_plan_keeper = False
+    member.in_followup_group = False
+    events.disconnect_user(member.user_id)
+
+
+def remove_member(circle: Circle, acting: Membership, member: Membership) -> None:
+    if not member.is_active:
+        raise ServiceError(_l("This person is no longer in the circle."))
+    if member.id == acting.id:
+        raise ServiceError(_l("To go, use “Leave this circle”."))
+    if member.role == Role.COORDINATOR:
+        raise ServiceError(_l("The coordinator leaves by handing over."))
+    _end_membership(member, MembershipStatus.REMOVED)
+    record(circle, "removed", actor=acting, subject=member)
+
+
+def leave_circle(circle: Circle, member: Membership) -> None:
+    if member.role == Role.CENTRAL and _active_central_count(circle) <= 1 and circle.handed_over_at:
+        raise ServiceError(
+            _l("You are the last central person. Invite another central person before you leave.")
+        )
+    _end_membership(member, MembershipStatus.LEFT)
+    record(circle, "left", subject=member)
+
+
+def set_flags(
+    circle: Circle, acting: Membership, member: Membership, *, plan_keeper: bool, followup: bool
+) -> None:
+    if not member.is_active:
+        raise ServiceError(_l("This person is no longer in the circle."))
+    if member.role in (Role.COORDINATOR, Role.PROFESSIONAL) and (plan_keeper or followup):
+        raise ServiceError(_l("Only people from the family's circle can have these tasks."))
+    if member.is_plan_keeper != plan_keeper:
+        record(circle, "plan_keeper_on" if plan_keeper else "plan_keeper_off", actor=acting, subject=member)
+    if member.in_followup_group != followup:
+        record(circle, "followup_on" if followup else "followup_off", actor=acting, subject=member)
+    member.is_plan_keeper = plan_keeper
+    member.in_followup_group = followup
+
+
+def set_professionals_read_chat(circle: Circle, acting: Membership, allowed: bool) -> None:
+    if circle.professionals_read_chat == allowed:
+        return
+    circle.professionals_read_chat = allowed
+    record(circle, "pro_chat_on" if allowed else "pro_chat_off", actor=acting)
+    if not allowed:
+        for m in circle.memberships:
+            if m.is_active and m.role == Role.PROFESSIONAL:
+                events.disconnect_user(m.user_id)
+
+
+def _active_central_count(circle: Circle) -> int:
+    return sum(1 for m in circle.memberships if m.is_active and m.role == Role.CENTRAL)
+
+
+def hand_over(circle: Circle, coordinator: Membership) -> None:
+    """The coordinator withdraws for real: their membership ends, access goes with it."""
+    if coordinator.role != Role.COORDINATOR or not coordinator.is_active:
+        raise ServiceError(_l("Only the coordinator can hand over."))
+    if _active_central_count(circle) == 0:
+        raise ServiceError(
+            _l("Someone must be the central person first. Invite them and wait until they join.")
+        )
+    circle.handed_over_at = utcnow()
+    _end_membership(coordinator, MembershipStatus.HANDED_OVER)
+    # Invitations the coordinator made and nobody used stay valid: the family asked
+    # for them. Re-entry links the coordinator issued stay valid until they expire.
+    record(circle, "handed_over", actor=coordinator)
+
+
+def active_members(circle: Circle) -> list[Membership]:
+    return [m for m in circle.memberships if m.is_active]
