@@ -15,6 +15,10 @@ def create_app(config: type[Config] | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.config.from_object(config or Config)
+    if app.config["PREFERRED_URL_SCHEME"] == "https":
+        # Config derives this at import time from the environment; a config class that
+        # says https (a subclass, a test) must get Secure cookies too.
+        app.config["SESSION_COOKIE_SECURE"] = app.config["REMEMBER_COOKIE_SECURE"] = True
 
     from portal import errors, i18n, security
     from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
@@ -37,6 +41,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     auth_login.init_login_manager(app, login_manager)
 
     from portal.auth.routes import bp as auth_bp
+    from portal.chat.routes import bp as chat_bp
     from portal.circles.routes import bp as circles_bp
     from portal.invitations.routes import bp as invitations_bp
     from portal.pages import bp as pages_bp
@@ -45,6 +50,12 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(auth_bp)
     app.register_blueprint(circles_bp)
     app.register_blueprint(invitations_bp)
+    app.register_blueprint(chat_bp)
+
+    # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
+    # declared while it has no server and attaches them to every app's server. Declared
+    # after, they would land on the first app's server only.
+    from portal import realtime  # noqa: F401
 
     origins = app.config["SOCKET_ALLOWED_ORIGINS"] or [_origin(app.config["BASE_URL"])]
     socketio.init_app(
@@ -54,8 +65,6 @@ def create_app(config: type[Config] | None = None) -> Flask:
         max_http_buffer_size=64 * 1024,
         manage_session=False,
     )
-    from portal import realtime  # noqa: F401  (registers the socket handlers)
-
     from portal.cli import kring_cli
 
     app.cli.add_command(kring_cli)

@@ -9,7 +9,7 @@ functions answer yes or no for a membership you already hold.
 from __future__ import annotations
 
 from flask import abort
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
@@ -64,12 +64,33 @@ def can_edit_circle(m: Membership) -> bool:
 
 
 def can_decide_professional_access(m: Membership) -> bool:
-    """Only central persons decide what professionals see (PRODUCT.md, roles)."""
+    """Only central persons decide what professionals see and whether presence shows."""
     return m.is_active and m.role == Role.CENTRAL
 
 
 def can_hand_over(m: Membership) -> bool:
     return m.is_active and m.role == Role.COORDINATOR
+
+
+def can_issue_reentry(m: Membership, member: Membership) -> bool:
+    """A "way back in" link sets the person's password, which opens every circle they
+    are in. So a manager may make one only for an account that reaches no further than
+    this circle: not the coordinator (nor anyone who can open circles), and not someone
+    who is active in another circle (a social worker in many)."""
+    if not (can_manage(m) and member.is_active and member.circle_id == m.circle_id):
+        return False
+    if member.role == Role.COORDINATOR or member.user.can_create_circles:
+        return False
+    elsewhere = db.session.scalar(
+        select(func.count())
+        .select_from(Membership)
+        .where(
+            Membership.user_id == member.user_id,
+            Membership.circle_id != member.circle_id,
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+    )
+    return not elsewhere
 
 
 def can_leave(m: Membership) -> bool:
@@ -78,6 +99,14 @@ def can_leave(m: Membership) -> bool:
 
 
 def can_read_chat(m: Membership) -> bool:
+    """Professionals read and write the chat only while the central persons allow it."""
     if m.role == Role.PROFESSIONAL:
-        return m.circle.professionals_read_chat
+        return m.is_active and m.circle.professionals_read_chat
     return m.is_active
+
+
+def access_chat(user, circle_id: int) -> tuple[Circle, Membership]:
+    """``access_circle`` plus the chat rule for professionals (403 when closed to them)."""
+    circle, membership = access_circle(user, circle_id)
+    require(can_read_chat(membership))
+    return circle, membership

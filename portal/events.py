@@ -40,6 +40,11 @@ def _current_session():
     return db.session()
 
 
+def after_commit(fn: Callable[[], None]) -> None:
+    """Run ``fn`` once the current transaction has committed (dropped on rollback)."""
+    _queue(_current_session(), fn)
+
+
 def publish(circle_id: int, payload: dict, *, event_name: str = "event") -> None:
     """Send ``payload`` (a dict with ``type`` and ``op``) to the circle's room after commit."""
     assert "type" in payload and "op" in payload

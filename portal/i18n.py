@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import current_app, g, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask import current_app, g, has_request_context, request
+from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from flask_login import current_user
+
+from portal.models.types import utcnow
 
 
 def select_locale() -> str | None:
     """The member's own choice first, then the browser's Accept-Language."""
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
+    if not has_request_context():  # the command line: messages in the default language
+        return None
     chosen = request.cookies.get("kring_lang")
     if chosen in current_app.config["LANGUAGES"]:
         return chosen
@@ -32,7 +36,7 @@ def select_timezone() -> str | None:
 def init_app(app) -> None:
     @app.context_processor
     def _locale():
-        return {"get_locale": get_locale}
+        return {"get_locale": get_locale, "now": utcnow(), "timezone": str(get_timezone())}
 
     @app.template_filter("when")
     def _when(value: datetime | None, fmt: str = "medium") -> str:

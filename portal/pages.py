@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from pathlib import Path
+
+from flask import (
+    Blueprint,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from flask_login import current_user
 
 from portal.extensions import db
@@ -42,6 +52,14 @@ def set_language():
         )
         return resp
     return redirect(target)
+
+
+@bp.get("/vendor/socket.io.min.js")
+def socketio_client():
+    """The official socket.io-client, installed from npm by the setup step and served
+    from our own origin (the CSP allows no other), never copied into the repository."""
+    folder = Path(current_app.root_path).parent / "node_modules" / "socket.io-client" / "dist"
+    return send_from_directory(folder, "socket.io.min.js", max_age=86400)
 
 
 @bp.get("/healthz")

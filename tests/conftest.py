@@ -94,6 +94,56 @@ class KringClient(FlaskClient):
         return response
 
 
+class SocketClient:
+    """Flask-SocketIO's test client, sharing a browser's cookies, with every call run in a
+    fresh application context (same reason as KringClient: no ``g`` shared between
+    the test and the server side, as in a real server)."""
+
+    def __init__(self, app, http_client, auth=None):
+        from portal.extensions import socketio
+
+        self._app = app
+        self._client = self._run(
+            lambda: socketio.test_client(app, flask_test_client=http_client, auth=auth)
+        )
+
+    def _run(self, fn):
+        _db.session.commit()
+        with self._app.app_context():
+            result = fn()
+        _db.session.rollback()
+        return result
+
+    def emit(self, event, *args, **kwargs):
+        kwargs.setdefault("callback", True)
+        return self._run(lambda: self._client.emit(event, *args, **kwargs))
+
+    def get_received(self):
+        return self._run(self._client.get_received)
+
+    def is_connected(self):
+        return self._client.is_connected()
+
+    def disconnect(self):
+        return self._run(self._client.disconnect)
+
+
+@pytest.fixture
+def socket_client(app, login, new_client, csrf):
+    """``socket_client(user)``: sign in with a fresh browser, open a socket with the page's
+    CSRF token. ``with_csrf=False`` leaves the token out; ``http=`` reuses a browser."""
+
+    def make(user=None, *, with_csrf: bool = True, http=None):
+        if http is None:
+            http = new_client()
+            if user is not None:
+                login(http, user)
+        token = csrf(http.get("/login" if user is None else "/account")) if with_csrf else None
+        return SocketClient(app, http, auth={"csrf": token})
+
+    return make
+
+
 @pytest.fixture
 def app(_schema):
     app = create_app(_Config)

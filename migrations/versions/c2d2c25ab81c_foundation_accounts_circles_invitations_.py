@@ -71,7 +71,7 @@ def upgrade():
     sa.ForeignKeyConstraint(['circle_id'], ['circles.id'], name=op.f('fk_memberships_circle_id_circles')),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_memberships_user_id_users')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_memberships')),
-    sa.UniqueConstraint('circle_id', 'user_id', name=op.f('uq_memberships_circle_id'))
+    sa.UniqueConstraint('circle_id', 'user_id', name=op.f('uq_memberships_circle_id_user_id'))
     )
     with op.batch_alter_table('memberships', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_memberships_circle_id'), ['circle_id'], unique=False)

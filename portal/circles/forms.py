@@ -36,5 +36,9 @@ class ProfessionalsForm(FlaskForm):
     read_chat = BooleanField(_l("Professionals may read the chat"))
 
 
+class PresenceForm(FlaskForm):
+    enabled = BooleanField(_l("Show who is in the chat right now"))
+
+
 class ConfirmForm(FlaskForm):
     """A button and a CSRF token: for actions that need nothing typed."""

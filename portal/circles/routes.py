@@ -19,11 +19,12 @@ from portal.access import (
     can_manage,
     require,
 )
-from portal.circles.forms import CircleForm, ConfirmForm, FlagsForm, ProfessionalsForm
+from portal.circles.forms import CircleForm, ConfirmForm, FlagsForm, PresenceForm, ProfessionalsForm
 from portal.extensions import db
 from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
 from portal.pagination import paginate
 from portal.services import ServiceError
+from portal.services import chat as chat_svc
 from portal.services import circles as svc
 
 bp = Blueprint("circles", __name__)
@@ -47,7 +48,8 @@ def list_circles():
     ).all()
     if len(rows) == 1 and not current_user.can_create_circles:
         return redirect(url_for("circles.home", circle_id=rows[0][0].id))
-    return render_template("circles/list.html", rows=rows)
+    unread = chat_svc.unread_counts(current_user.id)
+    return render_template("circles/list.html", rows=rows, unread=unread)
 
 
 @bp.route("/circles/new", methods=["GET", "POST"])
@@ -122,6 +124,7 @@ def settings(circle_id: int):
     require(can_edit_circle(me))
     form = CircleForm(obj=circle)
     pro_form = ProfessionalsForm(read_chat=circle.professionals_read_chat)
+    presence_form = PresenceForm(enabled=circle.presence_enabled)
     if form.validate_on_submit():
         try:
             svc.update_circle(
@@ -144,6 +147,7 @@ def settings(circle_id: int):
         me=me,
         form=form,
         pro_form=pro_form,
+        presence_form=presence_form,
         can_decide=can_decide_professional_access(me),
     )
 
@@ -156,6 +160,20 @@ def professionals(circle_id: int):
     form = ProfessionalsForm()
     if form.validate_on_submit():
         svc.set_professionals_read_chat(circle, me, bool(form.read_chat.data))
+        db.session.commit()
+        flash(_("Saved."), "success")
+    return redirect(url_for("circles.settings", circle_id=circle.id))
+
+
+@bp.post("/c/<int:circle_id>/presence")
+@login_required
+def presence(circle_id: int):
+    """Central persons decide whether the chat shows who is there right now."""
+    circle, me = load_circle(circle_id)
+    require(can_decide_professional_access(me))
+    form = PresenceForm()
+    if form.validate_on_submit():
+        chat_svc.set_presence_enabled(circle, me, bool(form.enabled.data))
         db.session.commit()
         flash(_("Saved."), "success")
     return redirect(url_for("circles.settings", circle_id=circle.id))

@@ -21,7 +21,13 @@ from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
 
-from portal.access import access_invitation, access_member, can_manage, require
+from portal.access import (
+    access_invitation,
+    access_member,
+    can_issue_reentry,
+    can_manage,
+    require,
+)
 from portal.auth.login import sign_in
 from portal.auth.routes import _token_limit
 from portal.circles.forms import ConfirmForm
@@ -168,6 +174,12 @@ def reentry(circle_id: int, member_id: int):
     require(can_manage(me))
     member = access_member(circle, member_id)
     if not member.is_active or not ConfirmForm().validate_on_submit():
+        return redirect(url_for("invitations.people", circle_id=circle.id))
+    if not can_issue_reentry(me, member):
+        # Their password also opens other circles: only they may change it.
+        flash(_("%(name)s also uses Kring in another circle, so only they can change their "
+                "password (with “Send me a link” on the sign-in page).", name=member.display_name),
+              "error")
         return redirect(url_for("invitations.people", circle_id=circle.id))
     token = accounts.issue_reset_token(member.user, circle_id=circle.id, issued_by_id=me.id)
     svc.record(circle, "reentry_issued", actor=me, subject=member)

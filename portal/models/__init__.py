@@ -1,6 +1,7 @@
 """All models, importable from one place (Alembic and the tests need the full set)."""
 
 from portal.models.accounts import LoginSession, User
+from portal.models.chat import Message, MessageRevision
 from portal.models.circles import (
     INVITABLE_ROLES,
     VOTING_ROLES,
@@ -20,6 +21,8 @@ __all__ = [
     "CircleEvent",
     "Invitation",
     "LoginSession",
+    "Message",
+    "MessageRevision",
     "Membership",
     "MembershipStatus",
     "ReentryToken",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -47,6 +47,10 @@ class Circle(db.Model):
     language: Mapped[str] = mapped_column(String(8), default="nl")
     timezone: Mapped[str] = mapped_column(String(64), default="Europe/Amsterdam")
     professionals_read_chat: Mapped[bool] = mapped_column(default=False)
+    # "Who is here now" in the chat; off unless the circle switches it on.
+    presence_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The last chat sequence number handed out; bumped under a row lock on each send.
+    message_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -73,6 +77,8 @@ class Membership(db.Model):
     is_plan_keeper: Mapped[bool] = mapped_column(default=False)
     in_followup_group: Mapped[bool] = mapped_column(default=False)
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The highest chat sequence number this member has seen (for unread counts).
+    last_read_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     circle: Mapped[Circle] = relationship(back_populates="memberships")

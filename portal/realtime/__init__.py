@@ -1,7 +1,8 @@
 """Socket handlers. Importing this package registers them on ``socketio``.
 
 Flask's ``before_request`` and ``login_required`` do not run for sockets, so each
-handler authenticates and authorises by itself, through ``portal.access``.
+handler authenticates (at connect) and authorises (on every event) by itself,
+through ``portal.access``. The protocol is documented in docs/realtime.md.
 """
 
-from portal.realtime import connection  # noqa: F401
+from portal.realtime import chat, connection  # noqa: F401

@@ -1,18 +1,24 @@
-"""Connecting: only signed-in people, only from allowed origins.
+"""Connecting and disconnecting.
 
-The Origin allow-list is enforced by Engine.IO (``cors_allowed_origins``) before this
-handler runs. Here we refuse anyone without a live login session, and put the socket
-in the rooms that let us reach it later: its user (to disconnect on removal or
-password change) and its login session (to disconnect on logout).
+A socket is accepted only when: its Origin is on the allow-list (Engine.IO checks
+``cors_allowed_origins`` before this runs), the cookie belongs to a live login
+session, and the ``auth`` payload carries the page's CSRF token. The token binds the
+socket to a page of ours, the same guarantee a form's token gives; every event on the
+socket then rides on that check.
 """
 
 from __future__ import annotations
 
+from flask import request
 from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
+from flask_wtf.csrf import ValidationError, validate_csrf
 
 from portal import events
-from portal.extensions import db, socketio
+from portal.extensions import socketio
+from portal.realtime import presence
+from portal.realtime.protocol import error
+from portal.realtime.state import SOCKETS, SocketUser
 from portal.services import accounts
 
 
@@ -20,10 +26,28 @@ from portal.services import accounts
 def on_connect(auth=None):
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("unauthorized")
-    sid = accounts.login_session_id(current_user.get_id())
-    if sid is None:
+    token = auth.get("csrf") if isinstance(auth, dict) else None
+    try:
+        validate_csrf(token)
+    except ValidationError:
+        raise ConnectionRefusedError("csrf") from None
+    login_id = accounts.login_session_id(current_user.get_id())
+    if login_id is None:
         raise ConnectionRefusedError("unauthorized")
+    SOCKETS[request.sid] = SocketUser(id=current_user.id, login_session_id=login_id)
     join_room(events.user_room(current_user.id))
-    join_room(events.login_room(sid))
-    db.session.remove()
+    join_room(events.login_room(login_id))
     return True
+
+
+@socketio.on("disconnect")
+def on_disconnect(*_args):
+    user = SOCKETS.pop(request.sid, None)
+    if user is not None:
+        presence.forget_socket(request.sid)
+
+
+@socketio.on("*")
+def on_unknown(event_name, *_args):
+    """Events nobody handles get an error acknowledgement, not silence."""
+    return error("unknown_event")

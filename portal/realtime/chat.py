@@ -1,0 +1,92 @@
+"""Chat socket events. Each one: the frame in protocol.py, then access, then a service."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_socketio import join_room, leave_room
+
+from portal import events
+from portal.access import access_chat
+from portal.realtime import presence
+from portal.realtime.protocol import BadRequest, event, require_int
+from portal.services import chat as svc
+
+CATCH_UP_LIMIT = 500
+
+
+@event("chat:join")
+def join(user, payload):
+    """Join the circle's room, then send what came after ``after_seq``.
+
+    Joining first means nothing falls between the catch-up and the live stream; the
+    client drops anything it already has by ``seq``.
+    """
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    after = require_int(payload, "after_seq", optional=True) or 0
+    circle, me = access_chat(user, circle_id)
+    join_room(events.circle_room(circle.id))
+    user.circles.add(circle.id)
+    rows = svc.messages_after(circle, after, CATCH_UP_LIMIT)
+    presence.arrive(circle, request.sid, me.display_name)
+    return {
+        "ok": True,
+        "last_seq": circle.message_seq,
+        "messages": [svc.to_dict(m) for m in rows],
+        "more": len(rows) == CATCH_UP_LIMIT,
+        "here": presence.names(circle.id) if circle.presence_enabled else None,
+    }
+
+
+@event("chat:leave")
+def leave(user, payload):
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    leave_room(events.circle_room(circle_id))
+    user.circles.discard(circle_id)
+    presence.leave(circle_id, request.sid)
+    return {"ok": True}
+
+
+@event("chat:send")
+def send(user, payload):
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle, me = access_chat(user, circle_id)
+    message, created = svc.send_message(circle, me, payload.get("client_id"), payload.get("body"))
+    return {"ok": True, "message": message, "duplicate": not created}
+
+
+@event("chat:edit")
+def edit(user, payload):
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle, me = access_chat(user, circle_id)
+    message = svc.access_message(circle, payload.get("message_id"))
+    return {"ok": True, "message": svc.edit_message(circle, me, message, payload.get("body"))}
+
+
+@event("chat:delete")
+def delete(user, payload):
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle, me = access_chat(user, circle_id)
+    message = svc.access_message(circle, payload.get("message_id"))
+    return {"ok": True, "message": svc.delete_message(circle, me, message)}
+
+
+@event("chat:history")
+def history(user, payload):
+    """Older messages, before ``before_seq`` (keyset, newest page first)."""
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    before = require_int(payload, "before_seq", minimum=1)
+    limit = require_int(payload, "limit", optional=True, minimum=1) or svc.PAGE
+    if limit > 200:
+        raise BadRequest("limit")
+    circle, _me = access_chat(user, circle_id)
+    rows = svc.messages_before(circle, before, limit)
+    return {"ok": True, "messages": [svc.to_dict(m) for m in rows], "more": bool(rows) and rows[0].seq > 1}
+
+
+@event("chat:read")
+def read(user, payload):
+    circle_id = require_int(payload, "circle_id", minimum=1)
+    seq = require_int(payload, "seq", minimum=0)
+    _circle, me = access_chat(user, circle_id)
+    svc.mark_read(me, seq)
+    return {"ok": True}

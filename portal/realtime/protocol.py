@@ -1,0 +1,81 @@
+"""The frame around every socket event: rate limit, payload checks, error acks.
+
+Each handler is wrapped by ``event``: before any database work it checks that the
+socket is known and under its rate limit and that the payload is a dict; a broken
+payload or a bug answers ``{"ok": false, "error": ...}`` without a traceback, and
+the server carries on serving everyone else.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from flask import request
+from werkzeug.exceptions import HTTPException
+
+from portal.extensions import db, socketio
+from portal.realtime.state import SOCKETS
+from portal.services import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+def error(code: str, message: str | None = None) -> dict:
+    out = {"ok": False, "error": code}
+    if message:
+        out["message"] = message
+    return out
+
+
+class BadRequest(Exception):
+    pass
+
+
+def require_int(payload: dict, key: str, *, optional: bool = False, minimum: int = 0) -> int | None:
+    value = payload.get(key)
+    if value is None and optional:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise BadRequest(key)
+    return value
+
+
+def event(name: str):
+    """Register ``fn(user, payload)`` as the handler of socket event ``name``."""
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def handler(payload=None, *extra):
+            user = SOCKETS.get(request.sid)
+            if user is None:
+                return error("unauthorized")
+            if not user.bucket.take():
+                return error("rate_limited")
+            if not isinstance(payload, dict) or extra:
+                return error("bad_request")
+            try:
+                result = fn(user, payload)
+                db.session.commit()
+                return result
+            except BadRequest as e:
+                db.session.rollback()
+                return error("bad_request", f"invalid field: {e.args[0]}")
+            except ServiceError as e:
+                db.session.rollback()
+                return error("invalid", str(e.message))
+            except LookupError:
+                db.session.rollback()
+                return error("not_found")
+            except HTTPException as e:
+                db.session.rollback()
+                return error("not_found" if e.code == 404 else "forbidden")
+            except Exception:
+                db.session.rollback()
+                log.exception("socket event %s failed", name)
+                return error("server_error")
+
+        socketio.on_event(name, handler)
+        return handler
+
+    return wrap

@@ -1,0 +1,270 @@
+"""Chat: sending, editing, deleting and reading messages.
+
+Delivery rules (docs/realtime.md): a message is committed before anyone hears of it;
+each circle numbers its messages without gaps; a repeated send with the same
+client id returns the stored message.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import contains_eager
+
+from portal import events
+from portal.extensions import db
+from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision, Role
+from portal.models.types import utcnow
+from portal.sanitize import clean_text
+from portal.services import ServiceError
+from portal.services.circles import record
+
+MAX_LENGTH = 4000
+EDIT_WINDOW = timedelta(minutes=15)
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+PAGE = 50
+
+
+def _validate_body(body) -> str:
+    if not isinstance(body, str):
+        raise ServiceError(_l("Please write a message."), "body")
+    text = clean_text(body).strip()
+    if not text:
+        raise ServiceError(_l("Please write a message."), "body")
+    if len(text) > MAX_LENGTH:
+        raise ServiceError(
+            _l(
+                "This message is too long: %(n)d characters. The limit is %(max)d.",
+                n=len(text),
+                max=MAX_LENGTH,
+            ),
+            "body",
+        )
+    return text
+
+
+def to_dict(m: Message, author_name: str | None = None) -> dict:
+    """The message as clients see it (docs/realtime.md, "Message")."""
+    removed = m.deleted_at is not None
+    return {
+        "id": m.id,
+        "circle_id": m.circle_id,
+        "seq": m.seq,
+        "client_id": m.client_id,
+        "author_id": m.author_id,
+        "author": author_name if author_name is not None else m.author.display_name,
+        "body": "" if removed else m.body,
+        "created_at": m.created_at.isoformat(),
+        "edited": m.edited_at is not None,
+        "removed": removed,
+        "removed_by_central": m.removed_by_id is not None,
+    }
+
+
+def send_message(circle: Circle, acting: Membership, client_id, body) -> tuple[dict, bool]:
+    """Store a message; return its dict and whether it is new.
+
+    Three statements on the normal path: bump the circle's counter (which takes a row
+    lock, so concurrent senders are numbered one after another and a rollback leaves
+    no gap), insert, and the caller's commit. A duplicate client id fails the insert's
+    unique constraint; then this transaction is rolled back (giving the number back)
+    and the stored message is returned instead.
+    """
+    if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")
+    text = _validate_body(body)
+    seq = db.session.execute(
+        update(Circle)
+        .where(Circle.id == circle.id)
+        .values(message_seq=Circle.message_seq + 1)
+        .returning(Circle.message_seq)
+    ).scalar_one()
+    message = Message(
+        circle_id=circle.id, seq=seq, author_id=acting.id, client_id=client_id, body=text,
+        created_at=utcnow(),
+    )
+    db.session.add(message)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(
+            select(Message).where(
+                Message.circle_id == circle.id,
+                Message.author_id == acting.id,
+                Message.client_id == client_id,
+            )
+        )
+        if existing is None:  # a different conflict: let the caller see it
+            raise
+        return to_dict(existing, acting.display_name), False
+    payload = to_dict(message, acting.display_name)
+    events.publish(circle.id, {"type": "message", "op": "new", "message": payload}, event_name="chat:message")
+    return payload, True
+
+
+def access_message(circle: Circle, message_id) -> Message:
+    """A message of this circle, else ServiceError (sockets) — routes turn it into 404."""
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        raise LookupError
+    m = db.session.get(Message, message_id)
+    if m is None or m.circle_id != circle.id:
+        raise LookupError
+    return m
+
+
+def edit_message(circle: Circle, acting: Membership, message: Message, body) -> dict:
+    if message.author_id != acting.id:
+        raise ServiceError(_l("You can only change your own messages."))
+    if message.deleted_at is not None:
+        raise ServiceError(_l("This message was removed."))
+    if utcnow() - message.created_at > EDIT_WINDOW:
+        raise ServiceError(_l("Messages can be changed for 15 minutes after sending."))
+    text = _validate_body(body)
+    if text == message.body:
+        return to_dict(message)
+    db.session.add(
+        MessageRevision(
+            message_id=message.id, body=message.body,
+            written_at=message.edited_at or message.created_at,
+        )
+    )
+    message.body = text
+    message.edited_at = utcnow()
+    payload = to_dict(message)
+    events.publish(circle.id, {"type": "message", "op": "edit", "message": payload}, event_name="chat:message")
+    return payload
+
+
+def delete_message(circle: Circle, acting: Membership, message: Message) -> dict:
+    """The author deletes their own; a central person may remove any hurtful message.
+
+    The text and its earlier versions are erased; a "message removed" marker stays so
+    the conversation still makes sense. A central person's removal goes in the history.
+    """
+    own = message.author_id == acting.id
+    if not own and acting.role != Role.CENTRAL:
+        raise ServiceError(_l("You can only remove your own messages."))
+    if message.deleted_at is not None:
+        return to_dict(message)
+    message.deleted_at = utcnow()
+    message.body = ""
+    message.revisions.clear()
+    if not own:
+        message.removed_by_id = acting.id
+        record(circle, "message_removed", actor=acting, subject=message.author, seq=message.seq)
+    payload = to_dict(message)
+    events.publish(circle.id, {"type": "message", "op": "delete", "message": payload}, event_name="chat:message")
+    return payload
+
+
+def _with_authors(query):
+    return query.join(Message.author).options(contains_eager(Message.author))
+
+
+def messages_after(circle: Circle, after_seq: int, limit: int = 500) -> list[Message]:
+    """Catch-up: what came after ``after_seq``, oldest first."""
+    return list(
+        db.session.scalars(
+            _with_authors(select(Message))
+            .where(Message.circle_id == circle.id, Message.seq > after_seq)
+            .order_by(Message.seq)
+            .limit(limit)
+        )
+    )
+
+
+def messages_before(circle: Circle, before_seq: int | None, limit: int = PAGE) -> list[Message]:
+    """Older history, keyset-paginated on seq (no OFFSET); returned oldest first."""
+    q = _with_authors(select(Message)).where(Message.circle_id == circle.id)
+    if before_seq is not None:
+        q = q.where(Message.seq < before_seq)
+    rows = list(db.session.scalars(q.order_by(Message.seq.desc()).limit(limit)))
+    rows.reverse()
+    return rows
+
+
+@dataclass
+class ChatView:
+    messages: list[Message]
+    first_unread_seq: int | None
+    has_older: bool
+    has_newer: bool
+
+
+def open_chat(circle: Circle, me: Membership, *, before: int | None = None,
+              after: int | None = None) -> ChatView:
+    """The page of messages to show when someone opens the chat.
+
+    By default it starts at the first unread message (with a little context above it)
+    when there are more unread messages than fit; otherwise it shows the latest page.
+    Costs the same few queries however long the history is.
+    """
+    last = circle.message_seq
+    first_unread, unread = db.session.execute(
+        select(func.min(Message.seq), func.count(Message.id)).where(*_unread_filter(me))
+    ).one()
+    if after is not None:
+        rows = messages_after(circle, after, PAGE)
+    elif before is not None:
+        rows = messages_before(circle, before, PAGE)
+    elif first_unread is not None and last - first_unread + 1 > PAGE - 5:
+        rows = messages_after(circle, max(0, first_unread - 6), PAGE)
+    else:
+        rows = messages_before(circle, None, PAGE)
+    has_older = bool(rows) and rows[0].seq > 1
+    has_newer = bool(rows) and rows[-1].seq < last
+    return ChatView(rows, first_unread, has_older, has_newer)
+
+
+def _unread_filter(me: Membership) -> tuple:
+    """Messages after my read cursor, written by others and not removed."""
+    return (
+        Message.circle_id == me.circle_id,
+        Message.seq > me.last_read_seq,
+        Message.author_id != me.id,
+        Message.deleted_at.is_(None),
+    )
+
+
+def mark_read(me: Membership, seq: int) -> None:
+    """Remember the highest message seen; never moves backwards."""
+    if isinstance(seq, int) and seq > me.last_read_seq:
+        db.session.execute(
+            update(Membership)
+            .where(Membership.id == me.id, Membership.last_read_seq < seq)
+            .values(last_read_seq=seq)
+        )
+
+
+def unread_counts(user_id: int) -> dict[int, int]:
+    """Unread messages (by others, not removed) per circle for one person, in one query."""
+    rows = db.session.execute(
+        select(Membership.circle_id, func.count(Message.id))
+        .join(
+            Message,
+            (Message.circle_id == Membership.circle_id)
+            & (Message.seq > Membership.last_read_seq)
+            & (Message.author_id != Membership.id)
+            & Message.deleted_at.is_(None),
+        )
+        .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
+        .group_by(Membership.circle_id)
+    ).all()
+    return dict(rows)
+
+
+def set_presence_enabled(circle: Circle, acting: Membership, enabled: bool) -> None:
+    if circle.presence_enabled == enabled:
+        return
+    circle.presence_enabled = enabled
+    record(circle, "presence_on" if enabled else "presence_off", actor=acting)
+    from portal.realtime import presence
+
+    circle_id = circle.id  # read now: after the commit the object is expired
+    events.after_commit(lambda: presence.set_enabled(circle_id, enabled))

@@ -1,0 +1,251 @@
+// Kring chat: live messages, an outbox that survives bad connections, retries that
+// never double a message. The page works without this file (plain form posts).
+//
+// Message text is always inserted as text nodes; links are built as <a> elements with
+// an http(s) href checked here. No innerHTML is ever given user text.
+(function () {
+  "use strict";
+  const root = document.getElementById("chat");
+  if (!root || typeof io === "undefined") return;
+
+  const d = root.dataset;
+  const circleId = Number(d.circleId);
+  const me = Number(d.me);
+  const isCentral = d.role === "central";
+  const list = document.getElementById("messages");
+  const outboxList = document.getElementById("outbox");
+  const form = document.getElementById("send-form");
+  const textarea = form.querySelector("textarea");
+  const status = document.getElementById("connection");
+  const presence = document.getElementById("presence");
+  const storeKey = "kring-outbox-" + circleId;
+  const editMs = Number(d.editMinutes) * 60 * 1000;
+  let lastSeq = Number(d.lastSeq) || 0;
+  // When the page shows an older slice of history, live messages are not appended.
+  const live = d.live === "true";
+  let readSent = 0;
+
+  const timeFormat = new Intl.DateTimeFormat(d.locale || undefined, {
+    dateStyle: "medium", timeStyle: "short", timeZone: d.timezone || undefined,
+  });
+
+  // --- Outbox: messages written but not yet confirmed by the server -----------------
+  function loadOutbox() {
+    try { return JSON.parse(localStorage.getItem(storeKey)) || []; } catch (e) { return []; }
+  }
+  let outbox = loadOutbox();
+  function saveOutbox() {
+    try { localStorage.setItem(storeKey, JSON.stringify(outbox)); } catch (e) { /* private mode */ }
+  }
+  function newClientId() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // --- Rendering -----------------------------------------------------------------------
+  const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+  function appendText(el, text) {
+    let last = 0;
+    for (const match of text.matchAll(URL_RE)) {
+      let url = match[0].replace(/[.,;:!?)]+$/, "");
+      el.append(document.createTextNode(text.slice(last, match.index)));
+      const a = document.createElement("a");
+      a.href = url; // only http(s): the regex requires it
+      a.rel = "nofollow noopener noreferrer";
+      a.target = "_blank";
+      a.textContent = url;
+      el.append(a);
+      last = match.index + url.length;
+    }
+    el.append(document.createTextNode(text.slice(last)));
+  }
+  function urlFor(template, id) { return template.replace(/\/0\/(\w+)$/, "/" + id + "/$1"); }
+
+  function buildMessage(m) {
+    const li = document.createElement("li");
+    li.className = "msg" + (m.author_id === me ? " mine" : "") + (m.removed ? " removed" : "");
+    li.id = "m" + m.seq;
+    li.dataset.seq = m.seq;
+    li.dataset.id = m.id;
+    const meta = document.createElement("p");
+    meta.className = "meta";
+    const author = document.createElement("span");
+    author.className = "author";
+    author.textContent = m.author;
+    const time = document.createElement("time");
+    time.dateTime = m.created_at;
+    time.textContent = timeFormat.format(new Date(m.created_at));
+    meta.append(author, " ", time);
+    if (m.edited && !m.removed) {
+      const ed = document.createElement("a");
+      ed.className = "edited";
+      ed.href = urlFor(d.urlVersions, m.id);
+      ed.textContent = d.tEdited;
+      meta.append(" ", ed);
+    }
+    const body = document.createElement("p");
+    body.className = "body" + (m.removed ? " muted" : "");
+    if (m.removed) body.textContent = m.removed_by_central ? d.tRemovedCentral : d.tRemoved;
+    else appendText(body, m.body);
+    li.append(meta, body);
+    if (!m.removed && (m.author_id === me || isCentral)) {
+      const actions = document.createElement("div");
+      actions.className = "msg-actions";
+      if (m.author_id === me && Date.now() - Date.parse(m.created_at) < editMs) {
+        const a = document.createElement("a");
+        a.className = "small-button";
+        a.href = urlFor(d.urlEdit, m.id);
+        a.textContent = d.tChange;
+        actions.append(a);
+      }
+      const f = document.createElement("form");
+      f.method = "post";
+      f.className = "inline";
+      f.action = urlFor(d.urlDelete, m.id);
+      const t = document.createElement("input");
+      t.type = "hidden"; t.name = "csrf_token"; t.value = d.csrf;
+      const b = document.createElement("button");
+      b.type = "submit"; b.className = "small-button"; b.textContent = d.tRemove;
+      f.append(t, b);
+      actions.append(f);
+      li.append(actions);
+    }
+    return li;
+  }
+
+  function upsert(m) {
+    const existing = document.getElementById("m" + m.seq);
+    if (existing) {
+      existing.replaceWith(buildMessage(m));
+      return;
+    }
+    if (!live) return;
+    const empty = document.getElementById("empty");
+    if (empty) empty.remove();
+    // Keep order by seq even if events arrive out of order.
+    let before = null;
+    for (const li of list.querySelectorAll("li.msg")) {
+      if (Number(li.dataset.seq) > m.seq) { before = li; break; }
+    }
+    list.insertBefore(buildMessage(m), before);
+    if (m.seq > lastSeq) lastSeq = m.seq;
+  }
+
+  function renderOutbox() {
+    outboxList.replaceChildren();
+    for (const item of outbox) {
+      const li = document.createElement("li");
+      li.className = "msg mine pending" + (item.failed ? " failed" : "");
+      li.dataset.clientId = item.client_id;
+      const body = document.createElement("p");
+      body.className = "body";
+      appendText(body, item.body);
+      const state = document.createElement("p");
+      state.className = "state";
+      state.setAttribute("role", item.failed ? "alert" : "status");
+      if (item.failed) {
+        state.textContent = d.tFailed + (item.error ? " " + item.error : "") + " ";
+        const retry = document.createElement("button");
+        retry.type = "button";
+        retry.className = "small-button";
+        retry.textContent = d.tRetry;
+        retry.addEventListener("click", () => { item.failed = false; item.error = ""; saveOutbox(); renderOutbox(); send(item); });
+        state.append(retry);
+      } else {
+        state.textContent = socket.connected ? d.tSending : d.tWaiting;
+      }
+      li.append(body, state);
+      outboxList.append(li);
+    }
+  }
+
+  // --- Socket --------------------------------------------------------------------------
+  const socket = io({ auth: { csrf: d.csrf }, transports: ["websocket", "polling"] });
+
+  function markRead() {
+    if (document.visibilityState === "visible" && lastSeq > readSent && socket.connected) {
+      readSent = lastSeq;
+      socket.emit("chat:read", { circle_id: circleId, seq: lastSeq });
+    }
+  }
+  document.addEventListener("visibilitychange", markRead);
+
+  function catchUp() {
+    socket.timeout(15000).emit("chat:join", { circle_id: circleId, after_seq: live ? lastSeq : 0 }, (err, res) => {
+      if (err || !res || !res.ok) return;
+      if (live) res.messages.forEach(upsert);
+      showPresence(res.here);
+      if (res.more && live) { catchUp(); return; }
+      markRead();
+      flushOutbox();
+    });
+  }
+
+  function send(item) {
+    if (!socket.connected) { renderOutbox(); return; }
+    socket.timeout(10000).emit("chat:send", { circle_id: circleId, client_id: item.client_id, body: item.body }, (err, res) => {
+      if (err) { // no answer: keep it, it goes again on reconnect (same client_id, never doubled)
+        item.failed = true; item.error = "";
+      } else if (res && res.ok) {
+        outbox = outbox.filter((o) => o.client_id !== item.client_id);
+        upsert(res.message);
+        markRead();
+      } else if (res && res.error === "rate_limited") {
+        setTimeout(() => send(item), 1500);
+        return;
+      } else {
+        item.failed = true; item.error = (res && res.message) || "";
+      }
+      saveOutbox();
+      renderOutbox();
+    });
+  }
+
+  function flushOutbox() {
+    outbox.filter((o) => !o.failed).forEach(send);
+    renderOutbox();
+  }
+
+  function showPresence(here) {
+    if (!here) { presence.hidden = true; return; }
+    presence.hidden = false;
+    presence.textContent = d.tHere + " " + here.join(", ");
+  }
+
+  socket.on("connect", () => { status.textContent = ""; root.classList.remove("offline"); catchUp(); });
+  socket.on("disconnect", () => { status.textContent = d.tOffline; root.classList.add("offline"); renderOutbox(); });
+  socket.on("connect_error", () => { status.textContent = d.tOffline; root.classList.add("offline"); });
+  socket.on("chat:message", (ev) => {
+    if (!ev || ev.type !== "message" || ev.message.circle_id !== circleId) return;
+    upsert(ev.message);
+    markRead();
+  });
+  // The browser knows first when the network goes; don't wait for a ping timeout.
+  window.addEventListener("offline", () => socket.disconnect());
+  window.addEventListener("online", () => { if (!socket.connected) socket.connect(); });
+  socket.on("presence", (ev) => { if (ev && ev.circle_id === circleId) showPresence(ev.here); });
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const body = textarea.value.trim();
+    if (!body) { textarea.focus(); return; }
+    const item = { client_id: newClientId(), body: body, failed: false };
+    outbox.push(item);
+    saveOutbox();
+    textarea.value = "";
+    renderOutbox();
+    send(item);
+  });
+  // Enter sends, Shift+Enter makes a new line (as in most chat apps).
+  textarea.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  renderOutbox();
+  const unread = document.getElementById("unread");
+  (unread || document.getElementById("latest")).scrollIntoView({ block: "center" });
+})();

@@ -1,0 +1,134 @@
+"""Chat over Socket.IO, with Flask-SocketIO's test client sharing the HTTP session."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, select
+
+from portal.extensions import db as _db
+from portal.models import Message
+
+
+@pytest.fixture
+def connect(socket_client):
+    return socket_client
+
+
+def _events(sock, name="chat:message"):
+    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
+
+
+def test_send_is_stored_acknowledged_and_delivered_to_the_circle(app, make_circle, add_member, connect):
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    ben = add_member(circle, name="Ben")
+    a, b = connect(anna.user), connect(ben.user)
+    assert a.is_connected() and b.is_connected()
+    assert a.emit("chat:join", {"circle_id": circle.id}, callback=True)["ok"]
+    assert b.emit("chat:join", {"circle_id": circle.id}, callback=True)["ok"]
+    b.get_received()
+
+    ack = a.emit("chat:send", {"circle_id": circle.id, "client_id": "abcdef123456", "body": "Hallo allemaal"}, callback=True)
+    assert ack["ok"] and ack["message"]["seq"] == 1 and ack["message"]["id"]
+    stored = _db.session.scalar(select(Message).where(Message.id == ack["message"]["id"]))
+    assert stored.body == "Hallo allemaal"
+    got = _events(b)
+    assert [e["message"]["body"] for e in got] == ["Hallo allemaal"]
+    assert got[0]["type"] == "message" and got[0]["op"] == "new"
+
+
+def test_repeated_send_returns_the_stored_message(app, make_circle, add_member, connect):
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    a = connect(anna.user)
+    payload = {"circle_id": circle.id, "client_id": "retry-0000001", "body": "Only once"}
+    first = a.emit("chat:send", payload, callback=True)
+    again = a.emit("chat:send", payload, callback=True)
+    assert first["message"]["id"] == again["message"]["id"] and again["duplicate"] is True
+    assert _db.session.scalar(select(_db.func.count()).select_from(Message)) == 1
+    # The next new message still gets the next number: the duplicate used none.
+    nxt = a.emit("chat:send", {"circle_id": circle.id, "client_id": "retry-0000002", "body": "Two"}, callback=True)
+    assert nxt["message"]["seq"] == 2
+
+
+def test_other_circle_hears_nothing(app, make_circle, add_member, connect):
+    c1, _ = make_circle("One")
+    c2, _ = make_circle("Two")
+    anna = add_member(c1, name="Anna")
+    zoe = add_member(c2, name="Zoe")
+    a, z = connect(anna.user), connect(zoe.user)
+    a.emit("chat:join", {"circle_id": c1.id}, callback=True)
+    z.emit("chat:join", {"circle_id": c2.id}, callback=True)
+    z.get_received()
+    a.emit("chat:send", {"circle_id": c1.id, "client_id": "secret-000001", "body": "private"}, callback=True)
+    assert z.get_received() == []
+    # And Zoe cannot join or post in circle one.
+    assert z.emit("chat:join", {"circle_id": c1.id}, callback=True) == {"ok": False, "error": "not_found"}
+    assert z.emit("chat:send", {"circle_id": c1.id, "client_id": "intrude-00001", "body": "x"}, callback=True)["error"] == "not_found"
+    assert z.get_received() == []
+
+
+def test_connect_needs_login_and_csrf(app, make_circle, add_member, connect, client):
+    anon = connect(None)
+    assert not anon.is_connected()
+    circle, _ = make_circle()
+    anna = add_member(circle)
+    assert not connect(anna.user, with_csrf=False).is_connected()
+    assert connect(anna.user).is_connected()
+
+
+def test_send_costs_at_most_three_queries(app, make_circle, add_member, connect):
+    circle, _ = make_circle()
+    anna = add_member(circle)
+    a = connect(anna.user)
+    a.emit("chat:join", {"circle_id": circle.id}, callback=True)
+    statements = []
+    circle_id = circle.id
+    _db.session.commit()
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "PRAGMA")):
+            statements.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", count)
+    try:
+        ack = a.emit("chat:send", {"circle_id": circle_id, "client_id": "count-000001", "body": "hi"})
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", count)
+    assert ack["ok"]
+    assert len(statements) <= 3, statements
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [None, "text", 5, [1, 2], {"circle_id": "1"}, {"circle_id": True}, {"client_id": "x"},
+     {"circle_id": -1, "client_id": "abcdefgh", "body": "x"}],
+)
+def test_malformed_payloads_get_an_error_ack(app, make_circle, add_member, connect, payload):
+    circle, _ = make_circle()
+    a = connect(add_member(circle).user)
+    ack = a.emit("chat:send", payload, callback=True)
+    assert ack["ok"] is False and ack["error"] in ("bad_request", "not_found")
+    assert "Traceback" not in str(ack)
+    # The server still serves this socket afterwards.
+    ok = a.emit("chat:send", {"circle_id": circle.id, "client_id": "after-000001", "body": "still here"}, callback=True)
+    assert ok["ok"]
+
+
+def test_unknown_event_gets_an_error_ack(app, make_circle, add_member, connect):
+    circle, _ = make_circle()
+    a = connect(add_member(circle).user)
+    assert a.emit("chat:explode", {"x": 1}, callback=True) == {"ok": False, "error": "unknown_event"}
+
+
+def test_rate_limit_applies_before_database_work(app, make_circle, add_member, connect):
+    circle, _ = make_circle()
+    a = connect(add_member(circle).user)
+    answers = [
+        a.emit("chat:send", {"circle_id": circle.id, "client_id": f"burst-{i:07d}", "body": f"m{i}"}, callback=True)
+        for i in range(40)
+    ]
+    limited = [x for x in answers if x.get("error") == "rate_limited"]
+    assert limited, "a burst of 40 sends was never limited"
+    stored = _db.session.scalar(select(_db.func.count()).select_from(Message))
+    assert stored == len([x for x in answers if x.get("ok")]) < 40

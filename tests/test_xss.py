@@ -1,0 +1,97 @@
+"""Stored XSS: hostile chat messages, sent through the form and through the socket,
+render as inert text in the page and reach other clients as plain text."""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from portal.sanitize import render_text
+from tests.conftest import csrf_from
+from tests.xss_corpus import CORPUS
+
+ALLOWED = {"a": {"href", "rel", "target"}, "br": set()}
+
+
+class BodyChecker(HTMLParser):
+    """Walks the rendered page and checks everything inside message bodies."""
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0
+        self.problems: list[str] = []
+        self.bodies = 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs_d = dict(attrs)
+        if self.depth:
+            if tag not in ALLOWED:
+                self.problems.append(f"tag <{tag}> inside a message")
+            for name, value in attrs:
+                if name not in ALLOWED.get(tag, set()):
+                    self.problems.append(f"attribute {name} on <{tag}>")
+                if name == "href" and not re.match(r"^https?://", value or ""):
+                    self.problems.append(f"href {value!r}")
+            if tag != "br":
+                self.depth += 1
+        elif tag == "p" and "body" in (attrs_d.get("class") or "").split():
+            self.depth = 1
+            self.bodies += 1
+
+    def handle_endtag(self, tag):
+        if self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data):
+        if self.depth and any(c in data for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"):
+            self.problems.append("bidi override character in text")
+
+
+def check_page(html: str, expected_bodies: int) -> None:
+    checker = BodyChecker()
+    checker.feed(html)
+    assert checker.bodies >= expected_bodies
+    assert not checker.problems, checker.problems
+    # Nothing executable anywhere outside our own two script files.
+    scripts = re.findall(r"<script\b[^>]*>", html, re.I)
+    assert all(re.search(r'src="/(static|vendor)/', s) for s in scripts), scripts
+
+
+@pytest.mark.parametrize("text", CORPUS, ids=range(len(CORPUS)))
+def test_render_text_is_inert(text):
+    checker = BodyChecker()
+    checker.feed(f'<p class="body">{render_text(text)}</p>')
+    assert checker.bodies == 1 and not checker.problems, checker.problems
+
+
+def test_corpus_through_the_form_and_the_socket(client, make_circle, add_member, login, socket_client):
+    assert len(CORPUS) >= 30
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    ben = add_member(circle, name="Ben")
+    login(client, anna.user)
+    listener = socket_client(ben.user)
+    listener.emit("chat:join", {"circle_id": circle.id})
+    sender = socket_client(anna.user)
+    for i, text in enumerate(CORPUS):
+        page = client.get(f"/c/{circle.id}/chat")
+        resp = client.post(
+            f"/c/{circle.id}/chat",
+            data={"body": text, "client_id": f"form-{i:08d}", "csrf_token": csrf_from(page)},
+        )
+        assert resp.status_code == 302, text
+        ack = sender.emit("chat:send", {"circle_id": circle.id, "client_id": f"sock-{i:08d}", "body": text})
+        assert ack["ok"], (text, ack)
+        # Over the socket the text stays plain text (the client inserts it as text),
+        # minus only control and direction-override characters.
+        assert "\u202e" not in ack["message"]["body"]
+        if "\u202e" not in text and "\u2066" not in text:
+            assert ack["message"]["body"] == text.strip()
+    received = [e["args"][0]["message"]["body"] for e in listener.get_received() if e["name"] == "chat:message"]
+    assert len(received) == 2 * len(CORPUS)
+    html = client.get(f"/c/{circle.id}/chat?after=0").get_data(as_text=True)
+    check_page(html, 50)
+    html = client.get(f"/c/{circle.id}/chat?after=50").get_data(as_text=True)
+    check_page(html, 2 * len(CORPUS) - 50)
