@@ -8,7 +8,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTHON  ?= python3
 
-.PHONY: run test setup test-sqlite test-postgres browser translations lint bench
+.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench
 
 run: setup
 	$(FLASK) db upgrade
@@ -44,6 +44,10 @@ node_modules/.installed: package.json package-lock.json
 
 translations: $(VENV)/.installed
 	$(VENV)/bin/pybabel compile --statistics -d portal/translations
+
+translations-update: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg -k _l -o portal/translations/messages.pot --sort-output --no-location .
+	$(VENV)/bin/pybabel update -i portal/translations/messages.pot -d portal/translations --no-fuzzy-matching
 
 browser:
 	@command -v chromium >/dev/null || { \

@@ -62,6 +62,10 @@ class Config:
     REMEMBER_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
+    # CSRF tokens are bound to the session and last as long as it does: a chat page left
+    # open all day must still be able to reconnect its socket and post.
+    WTF_CSRF_TIME_LIMIT = None
+
     INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", "14"))
     REENTRY_VALID_HOURS = int(os.environ.get("REENTRY_VALID_HOURS", "72"))
 
