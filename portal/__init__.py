@@ -55,7 +55,10 @@ def create_app(config: type[Config] | None = None) -> Flask:
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared
     # after, they would land on the first app's server only.
-    from portal import realtime  # noqa: F401
+    from portal import realtime
+    from portal.realtime import registry
+
+    registry.init_app(app)
 
     origins = app.config["SOCKET_ALLOWED_ORIGINS"] or [_origin(app.config["BASE_URL"])]
     socketio.init_app(

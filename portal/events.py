@@ -63,12 +63,15 @@ def disconnect_user(user_id: int) -> None:
 
 
 def _disconnect_now(room: str) -> None:
+    """Close the sockets registered under ``room``, in this process or any other (with
+    the Redis message queue, ``disconnect`` is forwarded to the owning process)."""
+    from portal.realtime.registry import registry
+
     server = socketio.server
     if server is None:
         return
-    for namespace in list(server.manager.get_namespaces()):
-        for sid, _eio_sid in list(server.manager.get_participants(namespace, room)):
-            server.disconnect(sid, namespace=namespace)
+    for sid in registry().members(room):
+        server.disconnect(sid, namespace="/")
 
 
 @event.listens_for(Session, "after_commit")

@@ -14,10 +14,10 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from flask_wtf.csrf import ValidationError, validate_csrf
 
-from portal import events
 from portal.extensions import socketio
 from portal.realtime import presence
 from portal.realtime.protocol import error
+from portal.realtime.registry import registry
 from portal.realtime.state import SOCKETS, SocketUser
 from portal.services import accounts
 
@@ -34,9 +34,11 @@ def on_connect(auth=None):
     login_id = accounts.login_session_id(current_user.get_id())
     if login_id is None:
         raise ConnectionRefusedError("unauthorized")
-    SOCKETS[request.sid] = SocketUser(id=current_user.id, login_session_id=login_id)
-    join_room(events.user_room(current_user.id))
-    join_room(events.login_room(login_id))
+    user = SocketUser(id=current_user.id, login_session_id=login_id)
+    SOCKETS[request.sid] = user
+    for room in user.rooms:
+        join_room(room)
+    registry().add(request.sid, user.rooms)
     return True
 
 
@@ -44,6 +46,7 @@ def on_connect(auth=None):
 def on_disconnect(*_args):
     user = SOCKETS.pop(request.sid, None)
     if user is not None:
+        registry().remove(request.sid, user.rooms)
         presence.forget_socket(request.sid)
 
 

@@ -41,5 +41,12 @@ class SocketUser:
     circles: set[int] = field(default_factory=set)
     is_authenticated: bool = True
 
+    @property
+    def rooms(self) -> list[str]:
+        """The personal rooms used to find this socket again (see registry.py)."""
+        from portal import events
+
+        return [events.user_room(self.id), events.login_room(self.login_session_id)]
+
 
 SOCKETS: dict[str, SocketUser] = {}
