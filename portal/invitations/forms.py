@@ -39,7 +39,7 @@ class JoinForm(FlaskForm):
     username = StringField(
         _l("A username to sign in with"),
         validators=[DataRequired(REQUIRED), Length(min=3, max=40)],
-        description=_l("Small letters and numbers, no spaces. You will need it to sign in."),
+        description=_l("Small letters and numbers; dots and dashes are fine; no spaces. You will need it to sign in."),
     )
     password = PasswordField(
         _l("Choose a password"),
