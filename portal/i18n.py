@@ -39,7 +39,8 @@ def init_app(app) -> None:
         return {"get_locale": get_locale, "now": utcnow(), "timezone": str(get_timezone())}
 
     @app.template_filter("when")
-    def _when(value: datetime | None, fmt: str = "medium") -> str:
+    def _when(value: datetime | None, fmt: str = "d MMM y, HH:mm") -> str:
+        """Day, month name and 24-hour time: "23 Nov 2026, 14:05", never 11/23/26."""
         return format_datetime(value, fmt) if value else ""
 
     @app.template_filter("day")

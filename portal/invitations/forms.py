@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 REQUIRED = _l("Please fill this in.")
@@ -21,7 +21,7 @@ class InviteForm(FlaskForm):
     name = StringField(
         _l("Name the circle will see"), validators=[DataRequired(REQUIRED), Length(max=80)]
     )
-    role = SelectField(_l("Role"), choices=role_choices, default="member")
+    role = RadioField(_l("Role"), choices=role_choices, default="member")
     supporter_of = StringField(
         _l("Supporter of (only for a supporter)"), validators=[Optional(), Length(max=80)]
     )

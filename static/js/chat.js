@@ -25,8 +25,10 @@
   const live = d.live === "true";
   let readSent = 0;
 
+  // Same shape as the server's dates: "23 Nov 2026, 14:05", in the reader's time zone.
   const timeFormat = new Intl.DateTimeFormat(d.locale || undefined, {
-    dateStyle: "medium", timeStyle: "short", timeZone: d.timezone || undefined,
+    day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZone: d.timezone || undefined,
   });
 
   // --- Outbox: messages written but not yet confirmed by the server -----------------

@@ -1,0 +1,214 @@
+"""Browser tests: the real server in a subprocess, driven by headless Chromium.
+
+``live_server`` starts ``python app.py`` (gevent, Socket.IO, the real middleware) on a
+free port over a fresh SQLite database built by the real migrations. ``kring`` runs the
+operator CLI against the same database. ``person`` opens a fresh browser context per
+person and fails the test on any console error, page error or CSP violation.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class LiveServer:
+    url: str
+    env: dict
+    log: Path
+
+    def cli(self, *args: str) -> str:
+        """Run ``flask --app app <args>`` against the live server's database."""
+        done = subprocess.run(
+            [sys.executable, "-m", "flask", "--app", "app", *args],
+            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60,
+        )
+        assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def create_circle(
+        self, title: str, coordinator_name: str, question: str = ""
+    ) -> tuple[int, str]:
+        """``kring create-circle``: returns (circle id, coordinator's invitation URL)."""
+        out = self.cli(
+            "kring", "create-circle", "--title", title, "--coordinator-name", coordinator_name,
+            "--question", question, "--language", "en",
+        ).split()
+        assert len(out) == 2 and out[0].isdigit(), out
+        return int(out[0]), self._check_url(out[1])
+
+    def invite(self, circle_id: int, name: str, role: str, supporter_of: str | None = None) -> str:
+        """``kring invite``: returns the invitation URL."""
+        extra = ("--supporter-of", supporter_of) if supporter_of else ()
+        out = self.cli(
+            "kring", "invite", str(circle_id), "--name", name, "--role", role, *extra
+        ).split()
+        assert len(out) == 1, out
+        return self._check_url(out[0])
+
+    def _check_url(self, url: str) -> str:
+        assert re.fullmatch(re.escape(self.url) + r"/i/[A-Za-z0-9_\-]{20,}", url), url
+        return url
+
+
+@pytest.fixture(scope="session")
+def live_server():
+    tmp = Path(tempfile.mkdtemp(prefix="kring-e2e-"))
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp}/e2e.sqlite3",
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL=url,
+        PORT=str(port),
+        HOST="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+        # Every person in these tests comes from 127.0.0.1: keep the per-IP limits out
+        # of the way (their own tests drive them through the test client).
+        LOGIN_RATE_LIMIT="1000 per minute",
+        TOKEN_RATE_LIMIT="1000 per minute",
+    )
+    server = LiveServer(url=url, env=env, log=tmp / "server.log")
+    server.cli("db", "upgrade")
+    with open(server.log, "w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server stopped:\n{server.log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer on {url}/healthz in 30 s:\n{server.log.read_text()}")
+            time.sleep(0.2)
+        yield server
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS
+        )
+        yield b
+        b.close()
+
+
+@dataclass
+class Person:
+    """One person with their own browser context (own cookies), watched for errors."""
+
+    name: str
+    context: BrowserContext
+    page: Page
+    problems: list[str] = field(default_factory=list)
+    expected_404: set[str] = field(default_factory=set)
+
+    def goto(self, path: str, *, expect_status: int = 200):
+        if expect_status == 404:
+            self.expected_404.add(path)
+        response = self.page.goto(path)
+        assert response is not None and response.status == expect_status, (
+            f"{self.name}: {path} answered {response and response.status}"
+        )
+        return response
+
+    def _on_console(self, msg: ConsoleMessage) -> None:
+        text = msg.text
+        if "Content Security Policy" in text or "Content-Security-Policy" in text:
+            self.problems.append(f"CSP violation: {text}")
+        elif msg.type == "error":
+            # Chromium logs every 4xx document as a console error; the tests say when they
+            # expect a 404, and nothing else may fail.
+            where = msg.location.get("url", "")
+            if "status of 404" in text and any(where.endswith(p) for p in self.expected_404):
+                return
+            self.problems.append(f"console error: {text} ({where})")
+
+    def screenshot(self, name: str, *, full_page: bool = True) -> None:
+        """Phone and desktop screenshots of the current page; leaves the phone size set."""
+        SCREENSHOTS.mkdir(exist_ok=True)
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            self.page.set_viewport_size(size)
+            self.page.screenshot(path=str(SCREENSHOTS / f"{name}-{label}.png"), full_page=full_page)
+
+
+@pytest.fixture
+def person(browser, live_server):
+    """``person("Noor")`` -> a Person in a fresh browser context at phone size."""
+    people: list[Person] = []
+
+    def make(name: str, viewport: dict | None = None) -> Person:
+        context = browser.new_context(
+            base_url=live_server.url, viewport=viewport or PHONE, locale="en-US",
+            timezone_id="Europe/Amsterdam",
+        )
+        context.set_default_timeout(10_000)
+        page = context.new_page()
+        p = Person(name=name, context=context, page=page)
+        page.on("console", p._on_console)
+        page.on("pageerror", lambda exc: p.problems.append(f"page error: {exc}"))
+        # Report violations from the page itself too (also catches report-only cases).
+        page.add_init_script(
+            "document.addEventListener('securitypolicyviolation', e => console.error("
+            "'Content Security Policy violation: ' + e.violatedDirective + ' ' + e.blockedURI));"
+        )
+        people.append(p)
+        return p
+
+    yield make
+    problems = [f"{p.name}: {msg}" for p in people for msg in p.problems]
+    for p in people:
+        p.context.close()
+    assert not problems, "\n".join(problems)
