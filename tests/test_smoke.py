@@ -39,3 +39,36 @@ def test_invitee_joins_and_sees_the_circle(app, client, make_circle, login, new_
     assert "Oma Riet" in home.get_data(as_text=True)
     m = Membership.query.filter_by(display_name="Oma Riet").one()
     assert m.role == Role.MEMBER and m.circle_id == circle.id
+
+
+def test_existing_account_signs_in_from_the_invitation_and_joins(
+    app, client, make_circle, make_user, add_member, login
+):
+    """A grandmother already in one circle accepts an invitation to a second one."""
+    from portal.services import circles as svc
+
+    first, _ = make_circle("First circle")
+    second, _ = make_circle("Second circle")
+    oma = make_user("Oma")
+    add_member(first, user=oma, name="Oma")
+    _inv, token = svc.invite(second, None, name="Oma Riet", role="member")
+    from portal.extensions import db
+
+    db.session.commit()
+    client.get(f"/i/{token}")
+    join = client.get("/join")
+    assert "Sign in first" in join.get_data(as_text=True)
+    login_page = client.get("/login?next=/join")
+    from tests.conftest import PASSWORD
+
+    resp = client.post(
+        "/login?next=/join",
+        data={"login": oma.username, "password": PASSWORD, "csrf_token": csrf_from(login_page)},
+    )
+    assert resp.headers["Location"] == "/join"
+    accept = client.get("/join")
+    assert "Second circle" in accept.get_data(as_text=True)
+    done = client.post("/join", data={"display_name": "Oma Riet", "csrf_token": csrf_from(accept)})
+    assert done.status_code == 302
+    roles = {m.circle_id: m.display_name for m in Membership.query.filter_by(user_id=oma.id)}
+    assert roles == {first.id: "Oma", second.id: "Oma Riet"}

@@ -22,9 +22,16 @@ def init_login_manager(app, login_manager) -> None:
         return accounts.load_login_session(key)
 
 
+# Session keys that survive signing in: an invitation opened before signing in must
+# still be there afterwards, so an existing account can accept it.
+KEPT_ACROSS_SIGN_IN = ("invite_token",)
+
+
 def sign_in(user: User) -> None:
     """Start a login session for ``user`` in this browser and commit it."""
-    session.clear()  # no state from before sign-in carries over (fixation)
+    kept = {k: session[k] for k in KEPT_ACROSS_SIGN_IN if k in session}
+    session.clear()  # nothing else from before sign-in carries over (fixation)
+    session.update(kept)
     accounts.start_login_session(user)
     db.session.commit()
     session.permanent = True

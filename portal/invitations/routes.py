@@ -40,7 +40,7 @@ from portal.services import circles as svc
 
 bp = Blueprint("invitations", __name__)
 
-INVITE_SESSION_KEY = "invite_token"
+INVITE_SESSION_KEY = "invite_token"  # also listed in auth.login.KEPT_ACROSS_SIGN_IN
 
 
 def _link(endpoint: str, token: str) -> str:
