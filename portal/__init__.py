@@ -55,7 +55,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared
     # after, they would land on the first app's server only.
-    from portal import realtime
+    from portal import realtime  # noqa: F401  (declares the handlers)
     from portal.realtime import registry
 
     registry.init_app(app)

@@ -69,9 +69,7 @@ class Config:
     INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", "14"))
     REENTRY_VALID_HOURS = int(os.environ.get("REENTRY_VALID_HOURS", "72"))
 
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
-        REDIS_URL or "memory://"
-    )
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (REDIS_URL or "memory://")
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     TOKEN_RATE_LIMIT = os.environ.get("TOKEN_RATE_LIMIT", "20 per minute")

@@ -10,7 +10,21 @@ from wtforms import SelectField
 
 LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
 COMMON_TIMEZONES = sorted(
-    tz for tz in available_timezones() if tz.startswith(("Europe/", "Africa/", "America/", "Asia/", "Atlantic/", "Australia/", "Pacific/", "Indian/")) or tz == "UTC"
+    tz
+    for tz in available_timezones()
+    if tz.startswith(
+        (
+            "Europe/",
+            "Africa/",
+            "America/",
+            "Asia/",
+            "Atlantic/",
+            "Australia/",
+            "Pacific/",
+            "Indian/",
+        )
+    )
+    or tz == "UTC"
 )
 
 

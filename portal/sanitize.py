@@ -17,9 +17,7 @@ from markupsafe import Markup, escape
 # Control characters, and the bidirectional overrides that can make text read
 # differently from how it is stored ("RTL override" tricks). Ordinary right-to-left
 # scripts (Arabic, Hebrew) need none of these and are untouched.
-_UNSAFE = re.compile(
-    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]"
-)
+_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
 _ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
 
 

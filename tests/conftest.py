@@ -185,8 +185,14 @@ _counter = itertools.count(1)
 
 @pytest.fixture
 def make_user(db):
-    def make(name: str | None = None, *, username: str | None = None, password: str = PASSWORD,
-             email: str | None = None, can_create_circles: bool = False) -> User:
+    def make(
+        name: str | None = None,
+        *,
+        username: str | None = None,
+        password: str = PASSWORD,
+        email: str | None = None,
+        can_create_circles: bool = False,
+    ) -> User:
         n = next(_counter)
         user = accounts.create_user(
             name=name or f"Person {n}",
@@ -220,11 +226,19 @@ def make_circle(db, make_user):
 def add_member(db, make_user):
     """Invite and redeem in one go: returns the new active Membership."""
 
-    def add(circle, role: Role | str = Role.MEMBER, name: str | None = None,
-            user: User | None = None, supporter_of: str | None = None) -> Membership:
+    def add(
+        circle,
+        role: Role | str = Role.MEMBER,
+        name: str | None = None,
+        user: User | None = None,
+        supporter_of: str | None = None,
+    ) -> Membership:
         user = user or make_user(name)
         _inv, token = circle_svc.invite(
-            circle, None, name=name or user.name, role=role,
+            circle,
+            None,
+            name=name or user.name,
+            role=role,
             supporter_of=supporter_of or ("Sam" if Role(role) == Role.SUPPORTER else None),
         )
         membership = circle_svc.redeem_invitation(token, user)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import event, func, select
 
 from portal.extensions import db as _db
@@ -15,9 +15,11 @@ from portal.services import chat as chat_svc
 from tests.conftest import csrf_from
 
 
-def _say(circle, membership, body, n=[0]):
-    n[0] += 1
-    msg, _ = chat_svc.send_message(circle, membership, f"seed-{n[0]:08d}", body)
+_seed = itertools.count(1)
+
+
+def _say(circle, membership, body):
+    msg, _ = chat_svc.send_message(circle, membership, f"seed-{next(_seed):08d}", body)
     _db.session.commit()
     return msg
 
@@ -32,8 +34,14 @@ def test_plain_form_posts_a_message_and_history_is_readable(client, make_circle,
     anna = add_member(circle, name="Anna")
     login(client, anna.user)
     page = client.get(f"/c/{circle.id}/chat")
-    client_id = re.search(r'name="client_id"[^>]*value="([^"]+)"', page.get_data(as_text=True)).group(1)
-    data = {"body": "Line one\nLine two 🎉 مرحبا Привет 你好", "client_id": client_id, "csrf_token": csrf_from(page)}
+    client_id = re.search(
+        r'name="client_id"[^>]*value="([^"]+)"', page.get_data(as_text=True)
+    ).group(1)
+    data = {
+        "body": "Line one\nLine two 🎉 مرحبا Привет 你好",
+        "client_id": client_id,
+        "csrf_token": csrf_from(page),
+    }
     assert client.post(f"/c/{circle.id}/chat", data=data).status_code == 302
     # Pressing "Send" twice (same form, same client id) stores it once.
     assert client.post(f"/c/{circle.id}/chat", data=data).status_code == 302
@@ -48,7 +56,10 @@ def test_links_become_clickable(client, make_circle, add_member, login):
     _say(circle, anna, "See https://example.org/plan?x=1 please")
     login(client, anna.user)
     html = client.get(f"/c/{circle.id}/chat").get_data(as_text=True)
-    assert '<a href="https://example.org/plan?x=1" rel="nofollow noopener noreferrer" target="_blank">' in html
+    assert (
+        '<a href="https://example.org/plan?x=1" rel="nofollow noopener noreferrer" target="_blank">'
+        in html
+    )
 
 
 def test_too_long_message_is_refused_and_the_text_is_kept(client, make_circle, add_member, login):
@@ -136,7 +147,9 @@ def _count_queries(fn):
     return len(statements)
 
 
-def test_opening_the_chat_costs_the_same_with_10_or_1000_messages(client, make_circle, add_member, login):
+def test_opening_the_chat_costs_the_same_with_10_or_1000_messages(
+    client, make_circle, add_member, login
+):
     circle, _ = make_circle()
     anna = add_member(circle, name="Anna")
     ben = add_member(circle, name="Ben")
@@ -158,7 +171,9 @@ def test_opening_the_chat_costs_the_same_with_10_or_1000_messages(client, make_c
     assert small == large, (small, large)
 
 
-def test_author_edits_within_15_minutes_and_the_circle_sees_versions(client, make_circle, add_member, login, new_client):
+def test_author_edits_within_15_minutes_and_the_circle_sees_versions(
+    client, make_circle, add_member, login, new_client
+):
     circle, _ = make_circle()
     anna = add_member(circle, name="Anna")
     ben = add_member(circle, name="Ben")
@@ -169,11 +184,15 @@ def test_author_edits_within_15_minutes_and_the_circle_sees_versions(client, mak
     ben_client = login(new_client(), ben.user)
     html = ben_client.get(f"/c/{circle.id}/chat").get_data(as_text=True)
     assert "See you at 6" in html and "edited" in html
-    versions = ben_client.get(f"/c/{circle.id}/chat/messages/{msg['id']}/versions").get_data(as_text=True)
+    versions = ben_client.get(f"/c/{circle.id}/chat/messages/{msg['id']}/versions").get_data(
+        as_text=True
+    )
     assert "See you at 5" in versions and "See you at 6" in versions
     # Ben cannot edit Anna's message.
     ben_client.get(edit_url)
-    assert "You can only change your own messages" in _post(ben_client, edit_url, edit_url, body="hacked").get_data(as_text=True)
+    assert "You can only change your own messages" in _post(
+        ben_client, edit_url, edit_url, body="hacked"
+    ).get_data(as_text=True)
     # After 15 minutes, Anna cannot either.
     m = _db.session.get(Message, msg["id"])
     m.created_at = utcnow() - timedelta(minutes=16)
@@ -206,7 +225,9 @@ def test_member_cannot_delete_someone_elses_message(client, make_circle, add_mem
     assert _db.session.get(Message, msg["id"]).deleted_at is None
 
 
-def test_central_person_removes_a_hurtful_message_and_it_is_recorded(client, make_circle, add_member, login):
+def test_central_person_removes_a_hurtful_message_and_it_is_recorded(
+    client, make_circle, add_member, login
+):
     circle, _ = make_circle()
     anna = add_member(circle, name="Anna")
     sanne = add_member(circle, role="central", name="Sanne")
@@ -218,7 +239,9 @@ def test_central_person_removes_a_hurtful_message_and_it_is_recorded(client, mak
     assert "something hurtful" not in html and "removed by a central person" in html
     ev = _db.session.scalar(select(CircleEvent).where(CircleEvent.kind == "message_removed"))
     assert ev.actor_id == sanne.id and ev.subject_id == anna.id
-    assert "Sanne removed a message from Anna." in client.get(f"/c/{circle.id}").get_data(as_text=True)
+    assert "Sanne removed a message from Anna." in client.get(f"/c/{circle.id}").get_data(
+        as_text=True
+    )
 
 
 def test_message_of_another_circle_is_404_under_my_circle(client, make_circle, add_member, login):
@@ -234,7 +257,9 @@ def test_message_of_another_circle_is_404_under_my_circle(client, make_circle, a
     assert _db.session.get(Message, msg["id"]).deleted_at is None
 
 
-def test_professionals_only_while_the_central_persons_allow_it(client, make_circle, add_member, login, new_client, socket_client):
+def test_professionals_only_while_the_central_persons_allow_it(
+    client, make_circle, add_member, login, new_client, socket_client
+):
     circle, _ = make_circle()
     sanne = add_member(circle, role="central", name="Sanne")
     ellen = add_member(circle, role="professional", name="Ellen")
@@ -244,7 +269,12 @@ def test_professionals_only_while_the_central_persons_allow_it(client, make_circ
     assert pro.get(chat).status_code == 403
     sock = socket_client(ellen.user)
     assert sock.emit("chat:join", {"circle_id": circle.id})["error"] == "forbidden"
-    assert sock.emit("chat:send", {"circle_id": circle.id, "client_id": "pro-00000001", "body": "x"})["error"] == "forbidden"
+    assert (
+        sock.emit("chat:send", {"circle_id": circle.id, "client_id": "pro-00000001", "body": "x"})[
+            "error"
+        ]
+        == "forbidden"
+    )
     # The central person opens the chat to professionals.
     login(client, sanne.user)
     settings = f"/c/{circle.id}/settings"
@@ -258,7 +288,9 @@ def test_professionals_only_while_the_central_persons_allow_it(client, make_circ
     assert pro.get(chat).status_code == 403
 
 
-def test_presence_is_shown_only_when_switched_on(client, make_circle, add_member, login, socket_client):
+def test_presence_is_shown_only_when_switched_on(
+    client, make_circle, add_member, login, socket_client
+):
     circle, _ = make_circle()
     sanne = add_member(circle, role="central", name="Sanne")
     anna = add_member(circle, name="Anna")

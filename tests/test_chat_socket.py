@@ -18,7 +18,9 @@ def _events(sock, name="chat:message"):
     return [e["args"][0] for e in sock.get_received() if e["name"] == name]
 
 
-def test_send_is_stored_acknowledged_and_delivered_to_the_circle(app, make_circle, add_member, connect):
+def test_send_is_stored_acknowledged_and_delivered_to_the_circle(
+    app, make_circle, add_member, connect
+):
     circle, _ = make_circle()
     anna = add_member(circle, name="Anna")
     ben = add_member(circle, name="Ben")
@@ -28,7 +30,11 @@ def test_send_is_stored_acknowledged_and_delivered_to_the_circle(app, make_circl
     assert b.emit("chat:join", {"circle_id": circle.id}, callback=True)["ok"]
     b.get_received()
 
-    ack = a.emit("chat:send", {"circle_id": circle.id, "client_id": "abcdef123456", "body": "Hallo allemaal"}, callback=True)
+    ack = a.emit(
+        "chat:send",
+        {"circle_id": circle.id, "client_id": "abcdef123456", "body": "Hallo allemaal"},
+        callback=True,
+    )
     assert ack["ok"] and ack["message"]["seq"] == 1 and ack["message"]["id"]
     stored = _db.session.scalar(select(Message).where(Message.id == ack["message"]["id"]))
     assert stored.body == "Hallo allemaal"
@@ -47,7 +53,11 @@ def test_repeated_send_returns_the_stored_message(app, make_circle, add_member, 
     assert first["message"]["id"] == again["message"]["id"] and again["duplicate"] is True
     assert _db.session.scalar(select(_db.func.count()).select_from(Message)) == 1
     # The next new message still gets the next number: the duplicate used none.
-    nxt = a.emit("chat:send", {"circle_id": circle.id, "client_id": "retry-0000002", "body": "Two"}, callback=True)
+    nxt = a.emit(
+        "chat:send",
+        {"circle_id": circle.id, "client_id": "retry-0000002", "body": "Two"},
+        callback=True,
+    )
     assert nxt["message"]["seq"] == 2
 
 
@@ -60,11 +70,25 @@ def test_other_circle_hears_nothing(app, make_circle, add_member, connect):
     a.emit("chat:join", {"circle_id": c1.id}, callback=True)
     z.emit("chat:join", {"circle_id": c2.id}, callback=True)
     z.get_received()
-    a.emit("chat:send", {"circle_id": c1.id, "client_id": "secret-000001", "body": "private"}, callback=True)
+    a.emit(
+        "chat:send",
+        {"circle_id": c1.id, "client_id": "secret-000001", "body": "private"},
+        callback=True,
+    )
     assert z.get_received() == []
     # And Zoe cannot join or post in circle one.
-    assert z.emit("chat:join", {"circle_id": c1.id}, callback=True) == {"ok": False, "error": "not_found"}
-    assert z.emit("chat:send", {"circle_id": c1.id, "client_id": "intrude-00001", "body": "x"}, callback=True)["error"] == "not_found"
+    assert z.emit("chat:join", {"circle_id": c1.id}, callback=True) == {
+        "ok": False,
+        "error": "not_found",
+    }
+    assert (
+        z.emit(
+            "chat:send",
+            {"circle_id": c1.id, "client_id": "intrude-00001", "body": "x"},
+            callback=True,
+        )["error"]
+        == "not_found"
+    )
     assert z.get_received() == []
 
 
@@ -92,7 +116,9 @@ def test_send_costs_at_most_three_queries(app, make_circle, add_member, connect)
 
     event.listen(_db.engine, "before_cursor_execute", count)
     try:
-        ack = a.emit("chat:send", {"circle_id": circle_id, "client_id": "count-000001", "body": "hi"})
+        ack = a.emit(
+            "chat:send", {"circle_id": circle_id, "client_id": "count-000001", "body": "hi"}
+        )
     finally:
         event.remove(_db.engine, "before_cursor_execute", count)
     assert ack["ok"]
@@ -101,8 +127,16 @@ def test_send_costs_at_most_three_queries(app, make_circle, add_member, connect)
 
 @pytest.mark.parametrize(
     "payload",
-    [None, "text", 5, [1, 2], {"circle_id": "1"}, {"circle_id": True}, {"client_id": "x"},
-     {"circle_id": -1, "client_id": "abcdefgh", "body": "x"}],
+    [
+        None,
+        "text",
+        5,
+        [1, 2],
+        {"circle_id": "1"},
+        {"circle_id": True},
+        {"client_id": "x"},
+        {"circle_id": -1, "client_id": "abcdefgh", "body": "x"},
+    ],
 )
 def test_malformed_payloads_get_an_error_ack(app, make_circle, add_member, connect, payload):
     circle, _ = make_circle()
@@ -111,21 +145,32 @@ def test_malformed_payloads_get_an_error_ack(app, make_circle, add_member, conne
     assert ack["ok"] is False and ack["error"] in ("bad_request", "not_found")
     assert "Traceback" not in str(ack)
     # The server still serves this socket afterwards.
-    ok = a.emit("chat:send", {"circle_id": circle.id, "client_id": "after-000001", "body": "still here"}, callback=True)
+    ok = a.emit(
+        "chat:send",
+        {"circle_id": circle.id, "client_id": "after-000001", "body": "still here"},
+        callback=True,
+    )
     assert ok["ok"]
 
 
 def test_unknown_event_gets_an_error_ack(app, make_circle, add_member, connect):
     circle, _ = make_circle()
     a = connect(add_member(circle).user)
-    assert a.emit("chat:explode", {"x": 1}, callback=True) == {"ok": False, "error": "unknown_event"}
+    assert a.emit("chat:explode", {"x": 1}, callback=True) == {
+        "ok": False,
+        "error": "unknown_event",
+    }
 
 
 def test_rate_limit_applies_before_database_work(app, make_circle, add_member, connect):
     circle, _ = make_circle()
     a = connect(add_member(circle).user)
     answers = [
-        a.emit("chat:send", {"circle_id": circle.id, "client_id": f"burst-{i:07d}", "body": f"m{i}"}, callback=True)
+        a.emit(
+            "chat:send",
+            {"circle_id": circle.id, "client_id": f"burst-{i:07d}", "body": f"m{i}"},
+            callback=True,
+        )
         for i in range(40)
     ]
     limited = [x for x in answers if x.get("error") == "rate_limited"]

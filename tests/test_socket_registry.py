@@ -25,10 +25,12 @@ def test_registry_tracks_sockets_per_room(kind):
     assert reg.members(login_a) == set()
 
 
-def test_removal_closes_sockets_found_through_the_registry(app, make_circle, add_member, socket_client):
+def test_removal_closes_sockets_found_through_the_registry(
+    app, make_circle, add_member, socket_client
+):
     """The disconnect goes through the registry (not this process's room list)."""
-    from portal.services import circles as svc
     from portal.extensions import db
+    from portal.services import circles as svc
 
     circle, coord = make_circle()
     anna = add_member(circle, name="Anna")

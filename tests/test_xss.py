@@ -46,7 +46,9 @@ class BodyChecker(HTMLParser):
             self.depth -= 1
 
     def handle_data(self, data):
-        if self.depth and any(c in data for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"):
+        if self.depth and any(
+            c in data for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+        ):
             self.problems.append("bidi override character in text")
 
 
@@ -67,7 +69,9 @@ def test_render_text_is_inert(text):
     assert checker.bodies == 1 and not checker.problems, checker.problems
 
 
-def test_corpus_through_the_form_and_the_socket(client, make_circle, add_member, login, socket_client):
+def test_corpus_through_the_form_and_the_socket(
+    client, make_circle, add_member, login, socket_client
+):
     assert len(CORPUS) >= 30
     circle, _ = make_circle()
     anna = add_member(circle, name="Anna")
@@ -94,7 +98,11 @@ def test_corpus_through_the_form_and_the_socket(client, make_circle, add_member,
         assert "\u202e" not in ack["message"]["body"]
         if "\u202e" not in text and "\u2066" not in text:
             assert ack["message"]["body"] == text.strip()
-    received = [e["args"][0]["message"]["body"] for e in listener.get_received() if e["name"] == "chat:message"]
+    received = [
+        e["args"][0]["message"]["body"]
+        for e in listener.get_received()
+        if e["name"] == "chat:message"
+    ]
     assert len(received) == 2 * len(CORPUS)
     html = client.get(f"/c/{circle.id}/chat?after=0").get_data(as_text=True)
     check_page(html, 50)

@@ -18,11 +18,17 @@ class LoginForm(FlaskForm):
 class NewPasswordForm(FlaskForm):
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(REQUIRED), Length(min=8, message=_l("Please use at least 8 characters."))],
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=8, message=_l("Please use at least 8 characters.")),
+        ],
     )
     confirm = PasswordField(
         _l("The same password again"),
-        validators=[DataRequired(REQUIRED), EqualTo("password", message=_l("The two passwords are not the same."))],
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("password", message=_l("The two passwords are not the same.")),
+        ],
     )
 
 
@@ -33,7 +39,10 @@ class ChangePasswordForm(NewPasswordForm):
 class ForgotForm(FlaskForm):
     email = EmailField(
         _l("Your email address"),
-        validators=[DataRequired(REQUIRED), Email(message=_l("This does not look like an email address."))],
+        validators=[
+            DataRequired(REQUIRED),
+            Email(message=_l("This does not look like an email address.")),
+        ],
     )
 
 

@@ -16,7 +16,13 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 
-from portal.auth.forms import AccountForm, ChangePasswordForm, ForgotForm, LoginForm, NewPasswordForm
+from portal.auth.forms import (
+    AccountForm,
+    ChangePasswordForm,
+    ForgotForm,
+    LoginForm,
+    NewPasswordForm,
+)
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.mail import send_mail

@@ -37,8 +37,14 @@ def _render(circle, me, form, status=200):
     after = request.args.get("after", type=int)
     view = svc.open_chat(circle, me, before=before, after=after)
     html = render_template(
-        "chat/chat.html", circle=circle, me=me, view=view, form=form,
-        confirm=ConfirmForm(), edit_window=svc.EDIT_WINDOW, max_length=svc.MAX_LENGTH,
+        "chat/chat.html",
+        circle=circle,
+        me=me,
+        view=view,
+        form=form,
+        confirm=ConfirmForm(),
+        edit_window=svc.EDIT_WINDOW,
+        max_length=svc.MAX_LENGTH,
     )
     # Mark read after rendering: committing first would expire what the page shows.
     if view.messages:
@@ -113,4 +119,3 @@ def versions(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     return render_template("chat/versions.html", circle=circle, me=me, message=message)
-

@@ -250,4 +250,6 @@ def handover(circle_id: int):
             flash(_("You have handed over the circle. Thank you."), "success")
             return redirect(url_for("circles.list_circles"))
     centrals = [m for m in _members(circle) if m.role == Role.CENTRAL]
-    return render_template("circles/handover.html", circle=circle, me=me, form=form, centrals=centrals)
+    return render_template(
+        "circles/handover.html", circle=circle, me=me, form=form, centrals=centrals
+    )

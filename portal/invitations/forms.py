@@ -39,16 +39,25 @@ class JoinForm(FlaskForm):
     username = StringField(
         _l("A username to sign in with"),
         validators=[DataRequired(REQUIRED), Length(min=3, max=40)],
-        description=_l("Small letters and numbers; dots and dashes are fine; no spaces. You will need it to sign in."),
+        description=_l(
+            "Small letters and numbers; dots and dashes are fine; no spaces. "
+            "You will need it to sign in."
+        ),
     )
     password = PasswordField(
         _l("Choose a password"),
-        validators=[DataRequired(REQUIRED), Length(min=8, message=_l("Please use at least 8 characters."))],
+        validators=[
+            DataRequired(REQUIRED),
+            Length(min=8, message=_l("Please use at least 8 characters.")),
+        ],
         description=_l("At least 8 characters."),
     )
     confirm = PasswordField(
         _l("The same password again"),
-        validators=[DataRequired(REQUIRED), EqualTo("password", message=_l("The two passwords are not the same."))],
+        validators=[
+            DataRequired(REQUIRED),
+            EqualTo("password", message=_l("The two passwords are not the same.")),
+        ],
     )
     email = EmailField(
         _l("Email address (not needed)"),

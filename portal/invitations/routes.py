@@ -113,16 +113,27 @@ def create(circle_id: int):
         else:
             db.session.commit()
             return _card(
-                circle, me, title=_("Invitation for %(name)s", name=inv.name), name=inv.name,
-                link=_link("invitations.open_link", token), kind="invitation",
+                circle,
+                me,
+                title=_("Invitation for %(name)s", name=inv.name),
+                name=inv.name,
+                link=_link("invitations.open_link", token),
+                kind="invitation",
             )
     invitations = db.session.scalars(
-        select(Invitation).where(Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None))
+        select(Invitation).where(
+            Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None)
+        )
     ).all()
     return (
         render_template(
-            "invitations/people.html", circle=circle, me=me, members=_members(circle),
-            invitations=invitations, form=form, confirm=ConfirmForm(),
+            "invitations/people.html",
+            circle=circle,
+            me=me,
+            members=_members(circle),
+            invitations=invitations,
+            form=form,
+            confirm=ConfirmForm(),
             Role=Role,
         ),
         400,
@@ -144,8 +155,12 @@ def reissue(circle_id: int, invitation_id: int):
         return redirect(url_for("invitations.people", circle_id=circle.id))
     db.session.commit()
     return _card(
-        circle, me, title=_("New invitation for %(name)s", name=inv.name), name=inv.name,
-        link=_link("invitations.open_link", token), kind="invitation",
+        circle,
+        me,
+        title=_("New invitation for %(name)s", name=inv.name),
+        name=inv.name,
+        link=_link("invitations.open_link", token),
+        kind="invitation",
     )
 
 
@@ -177,16 +192,25 @@ def reentry(circle_id: int, member_id: int):
         return redirect(url_for("invitations.people", circle_id=circle.id))
     if not can_issue_reentry(me, member):
         # Their password also opens other circles: only they may change it.
-        flash(_("%(name)s also uses Kring in another circle, so only they can change their "
-                "password (with “Send me a link” on the sign-in page).", name=member.display_name),
-              "error")
+        flash(
+            _(
+                "%(name)s also uses Kring in another circle, so only they can change their "
+                "password (with “Send me a link” on the sign-in page).",
+                name=member.display_name,
+            ),
+            "error",
+        )
         return redirect(url_for("invitations.people", circle_id=circle.id))
     token = accounts.issue_reset_token(member.user, circle_id=circle.id, issued_by_id=me.id)
     svc.record(circle, "reentry_issued", actor=me, subject=member)
     db.session.commit()
     return _card(
-        circle, me, title=_("A way back in for %(name)s", name=member.display_name),
-        name=member.display_name, link=_link("auth.open_reset_link", token), kind="reentry",
+        circle,
+        me,
+        title=_("A way back in for %(name)s", name=member.display_name),
+        name=member.display_name,
+        link=_link("auth.open_reset_link", token),
+        kind="reentry",
     )
 
 
@@ -221,9 +245,7 @@ def join():
         form = AcceptForm(display_name=inv.name)
         if form.validate_on_submit():
             return _redeem(token, current_user._get_current_object(), form.display_name.data)
-        return render_template(
-            "invitations/accept.html", inv=inv, inviter=inviter, form=form
-        )
+        return render_template("invitations/accept.html", inv=inv, inviter=inviter, form=form)
 
     form = JoinForm(display_name=inv.name)
     if form.validate_on_submit():

@@ -80,7 +80,11 @@ def history(user, payload):
         raise BadRequest("limit")
     circle, _me = access_chat(user, circle_id)
     rows = svc.messages_before(circle, before, limit)
-    return {"ok": True, "messages": [svc.to_dict(m) for m in rows], "more": bool(rows) and rows[0].seq > 1}
+    return {
+        "ok": True,
+        "messages": [svc.to_dict(m) for m in rows],
+        "more": bool(rows) and rows[0].seq > 1,
+    }
 
 
 @event("chat:read")

@@ -120,7 +120,9 @@ def end_login_session(key: str) -> None:
 
 
 def login_session_id(key: str) -> int | None:
-    return db.session.scalar(select(LoginSession.id).where(LoginSession.key_hash == hash_token(key)))
+    return db.session.scalar(
+        select(LoginSession.id).where(LoginSession.key_hash == hash_token(key))
+    )
 
 
 def set_password(user: User, new_password: str) -> None:
@@ -159,7 +161,9 @@ def issue_reset_token(
 
 def find_reset_token(token: str) -> ReentryToken | None:
     """The token's row if it can still be used, else None (one answer for every failure)."""
-    row = db.session.scalar(select(ReentryToken).where(ReentryToken.token_hash == hash_token(token)))
+    row = db.session.scalar(
+        select(ReentryToken).where(ReentryToken.token_hash == hash_token(token))
+    )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
     return row

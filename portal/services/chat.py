@@ -85,7 +85,11 @@ def send_message(circle: Circle, acting: Membership, client_id, body) -> tuple[d
         .returning(Circle.message_seq)
     ).scalar_one()
     message = Message(
-        circle_id=circle.id, seq=seq, author_id=acting.id, client_id=client_id, body=text,
+        circle_id=circle.id,
+        seq=seq,
+        author_id=acting.id,
+        client_id=client_id,
+        body=text,
         created_at=utcnow(),
     )
     db.session.add(message)
@@ -104,7 +108,9 @@ def send_message(circle: Circle, acting: Membership, client_id, body) -> tuple[d
             raise
         return to_dict(existing, acting.display_name), False
     payload = to_dict(message, acting.display_name)
-    events.publish(circle.id, {"type": "message", "op": "new", "message": payload}, event_name="chat:message")
+    events.publish(
+        circle.id, {"type": "message", "op": "new", "message": payload}, event_name="chat:message"
+    )
     return payload, True
 
 
@@ -130,14 +136,17 @@ def edit_message(circle: Circle, acting: Membership, message: Message, body) -> 
         return to_dict(message)
     db.session.add(
         MessageRevision(
-            message_id=message.id, body=message.body,
+            message_id=message.id,
+            body=message.body,
             written_at=message.edited_at or message.created_at,
         )
     )
     message.body = text
     message.edited_at = utcnow()
     payload = to_dict(message)
-    events.publish(circle.id, {"type": "message", "op": "edit", "message": payload}, event_name="chat:message")
+    events.publish(
+        circle.id, {"type": "message", "op": "edit", "message": payload}, event_name="chat:message"
+    )
     return payload
 
 
@@ -159,7 +168,11 @@ def delete_message(circle: Circle, acting: Membership, message: Message) -> dict
         message.removed_by_id = acting.id
         record(circle, "message_removed", actor=acting, subject=message.author, seq=message.seq)
     payload = to_dict(message)
-    events.publish(circle.id, {"type": "message", "op": "delete", "message": payload}, event_name="chat:message")
+    events.publish(
+        circle.id,
+        {"type": "message", "op": "delete", "message": payload},
+        event_name="chat:message",
+    )
     return payload
 
 
@@ -197,8 +210,9 @@ class ChatView:
     has_newer: bool
 
 
-def open_chat(circle: Circle, me: Membership, *, before: int | None = None,
-              after: int | None = None) -> ChatView:
+def open_chat(
+    circle: Circle, me: Membership, *, before: int | None = None, after: int | None = None
+) -> ChatView:
     """The page of messages to show when someone opens the chat.
 
     By default it starts at the first unread message (with a little context above it)

@@ -18,6 +18,7 @@ from portal.models import (
     Invitation,
     Membership,
     MembershipStatus,
+    ReentryToken,
     Role,
     User,
 )
@@ -216,6 +217,9 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     )
     if membership is not None and membership.is_active:
         raise ServiceError(_l("You are already in this circle."))
+    if membership is not None and membership.status == MembershipStatus.HANDED_OVER:
+        # The coordinator withdrew; an invitation link they kept does not bring them back.
+        raise ServiceError(_l("This invitation no longer works."))
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id)
         db.session.add(membership)
@@ -271,7 +275,12 @@ def set_flags(
     if member.role in (Role.COORDINATOR, Role.PROFESSIONAL) and (plan_keeper or followup):
         raise ServiceError(_l("Only people from the family's circle can have these tasks."))
     if member.is_plan_keeper != plan_keeper:
-        record(circle, "plan_keeper_on" if plan_keeper else "plan_keeper_off", actor=acting, subject=member)
+        record(
+            circle,
+            "plan_keeper_on" if plan_keeper else "plan_keeper_off",
+            actor=acting,
+            subject=member,
+        )
     if member.in_followup_group != followup:
         record(circle, "followup_on" if followup else "followup_off", actor=acting, subject=member)
     member.is_plan_keeper = plan_keeper
@@ -301,10 +310,18 @@ def hand_over(circle: Circle, coordinator: Membership) -> None:
         raise ServiceError(
             _l("Someone must be the central person first. Invite them and wait until they join.")
         )
-    circle.handed_over_at = utcnow()
+    now = utcnow()
+    circle.handed_over_at = now
     _end_membership(coordinator, MembershipStatus.HANDED_OVER)
-    # Invitations the coordinator made and nobody used stay valid: the family asked
-    # for them. Re-entry links the coordinator issued stay valid until they expire.
+    # Withdrawal is real: a "way back in" link the coordinator made and still holds
+    # would let them set a member's password, so the unused ones stop working now
+    # (central persons can make new ones). Invitations stay valid: the family is
+    # waiting for those people; the coordinator's own account cannot use them.
+    db.session.execute(
+        update(ReentryToken)
+        .where(ReentryToken.issued_by_id == coordinator.id, ReentryToken.used_at.is_(None))
+        .values(used_at=now)
+    )
     record(circle, "handed_over", actor=coordinator)
 
 
