@@ -22,8 +22,18 @@ from portal.realtime.state import SOCKETS, SocketUser
 from portal.services import accounts
 
 
+def _sent_by_client() -> bool:
+    """True when a connected client emitted "connect" or "disconnect" as an ordinary
+    event (Socket.IO dispatches it to the same handler). During a real connect or
+    disconnect the socket is pending, so the manager does not count it as connected.
+    Without this check a client could re-run on_connect to refill its rate limit."""
+    return socketio.server.manager.is_connected(request.sid, request.namespace)
+
+
 @socketio.on("connect")
 def on_connect(auth=None):
+    if _sent_by_client():
+        return False
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("unauthorized")
     token = auth.get("csrf") if isinstance(auth, dict) else None
@@ -44,6 +54,8 @@ def on_connect(auth=None):
 
 @socketio.on("disconnect")
 def on_disconnect(*_args):
+    if _sent_by_client():
+        return
     user = SOCKETS.pop(request.sid, None)
     if user is not None:
         registry().remove(request.sid, user.rooms)
