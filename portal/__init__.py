@@ -45,12 +45,14 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.circles.routes import bp as circles_bp
     from portal.invitations.routes import bp as invitations_bp
     from portal.pages import bp as pages_bp
+    from portal.plan.routes import bp as plan_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(circles_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(plan_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared

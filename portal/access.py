@@ -48,6 +48,14 @@ def access_invitation(circle: Circle, invitation_id: int) -> Invitation:
     return invitation
 
 
+def access_plan_item(circle: Circle, model, item_id: int):
+    """A commitment, agreement, condition or proposal of this circle, else 404."""
+    item = db.session.get(model, item_id)
+    if item is None or item.circle_id != circle.id:
+        abort(404)
+    return item
+
+
 def require(allowed: bool) -> None:
     """For members who can see the circle but may not do this: 403."""
     if not allowed:
@@ -57,6 +65,12 @@ def require(allowed: bool) -> None:
 def can_manage(m: Membership) -> bool:
     """Invite, remove, mark flags: central persons, and the coordinator until handover."""
     return m.is_active and m.role in (Role.CENTRAL, Role.COORDINATOR)
+
+
+def can_enter_plan(m: Membership) -> bool:
+    """Entering the plan before it is agreed: the coordinator (until handover) or a
+    central person. Afterwards changes go through consent (services.plan)."""
+    return can_manage(m)
 
 
 def can_edit_circle(m: Membership) -> bool:

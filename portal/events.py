@@ -52,6 +52,11 @@ def publish(circle_id: int, payload: dict, *, event_name: str = "event") -> None
     _queue(_current_session(), lambda: socketio.emit(event_name, payload, to=room))
 
 
+def emit_to_user(user_id: int, event_name: str, payload: dict) -> None:
+    """Send now (call it from an after-commit callback) to one person's sockets."""
+    socketio.emit(event_name, payload, to=user_room(user_id))
+
+
 def disconnect_room(room: str) -> None:
     """Close every socket in ``room`` after commit (used on removal and logout)."""
     _queue(_current_session(), lambda: _disconnect_now(room))

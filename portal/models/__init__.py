@@ -13,8 +13,32 @@ from portal.models.circles import (
     ReentryToken,
     Role,
 )
+from portal.models.plan import (
+    Acceptance,
+    Agreement,
+    ChecklistItem,
+    Commitment,
+    Completion,
+    Condition,
+    Plan,
+    PlanVersion,
+    Proposal,
+    ProposalStatus,
+    ProposalVote,
+)
 
 __all__ = [
+    "Acceptance",
+    "Agreement",
+    "ChecklistItem",
+    "Commitment",
+    "Completion",
+    "Condition",
+    "Plan",
+    "PlanVersion",
+    "Proposal",
+    "ProposalStatus",
+    "ProposalVote",
     "INVITABLE_ROLES",
     "VOTING_ROLES",
     "Circle",

@@ -5,4 +5,4 @@ handler authenticates (at connect) and authorises (on every event) by itself,
 through ``portal.access``. The protocol is documented in docs/realtime.md.
 """
 
-from portal.realtime import chat, connection  # noqa: F401
+from portal.realtime import chat, connection, plan  # noqa: F401

@@ -256,6 +256,7 @@ def remove_member(circle: Circle, acting: Membership, member: Membership) -> Non
         raise ServiceError(_l("The coordinator leaves by handing over."))
     _end_membership(member, MembershipStatus.REMOVED)
     record(circle, "removed", actor=acting, subject=member)
+    _reconsider_plan(circle)
 
 
 def leave_circle(circle: Circle, member: Membership) -> None:
@@ -265,6 +266,15 @@ def leave_circle(circle: Circle, member: Membership) -> None:
         )
     _end_membership(member, MembershipStatus.LEFT)
     record(circle, "left", subject=member)
+    _reconsider_plan(circle)
+
+
+def _reconsider_plan(circle: Circle) -> None:
+    """Someone who is gone no longer blocks a proposed change to the plan."""
+    from portal.services import plan as plan_svc  # plan builds on circles, not the reverse
+
+    db.session.flush()
+    plan_svc.reconsider_open_proposals(circle)
 
 
 def set_flags(

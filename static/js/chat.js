@@ -116,6 +116,20 @@
     return li;
   }
 
+  // The send form sticks to the bottom of the screen and covers what lies under it.
+  // Scroll just enough to show `el` above the form (never pushing its top off screen).
+  function reveal(el) {
+    if (!el) return;
+    const limit = form.getBoundingClientRect().top;
+    const r = el.getBoundingClientRect();
+    if (r.bottom > limit) window.scrollBy(0, Math.min(r.bottom - limit + 12, r.top - 12));
+    else if (r.top < 0) window.scrollBy(0, r.top - 12);
+  }
+  // Is the end of the conversation on screen (the person is not reading back)?
+  function atEnd() {
+    return document.getElementById("latest").getBoundingClientRect().top <= form.getBoundingClientRect().top + 24;
+  }
+
   function upsert(m) {
     const existing = document.getElementById("m" + m.seq);
     if (existing) {
@@ -130,8 +144,11 @@
     for (const li of list.querySelectorAll("li.msg")) {
       if (Number(li.dataset.seq) > m.seq) { before = li; break; }
     }
-    list.insertBefore(buildMessage(m), before);
+    const follow = before === null && atEnd();
+    const li = buildMessage(m);
+    list.insertBefore(li, before);
     if (m.seq > lastSeq) lastSeq = m.seq;
+    if (follow || m.author_id === me) reveal(li);
   }
 
   function renderOutbox() {
@@ -201,6 +218,8 @@
       }
       saveOutbox();
       renderOutbox();
+      const shown = Array.from(outboxList.children).find((li) => li.dataset.clientId === item.client_id);
+      if (item.failed && shown) reveal(shown.querySelector(".state")); // the error and "Try again"
     });
   }
 
@@ -237,6 +256,7 @@
     saveOutbox();
     textarea.value = "";
     renderOutbox();
+    reveal(outboxList.lastElementChild);
     send(item);
   });
   // Enter sends, Shift+Enter makes a new line (as in most chat apps).

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+REQUIRED = _l("Please fill this in.")
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def schedule_choices():
+    return [
+        ("once", _l("Once, by a date")),
+        ("period", _l("During a period")),
+        ("weekly", _l("Every week, on certain days")),
+        ("every_n_weeks", _l("Every few weeks")),
+        ("monthly", _l("Every month")),
+    ]
+
+
+def weekday_choices():
+    return [
+        ("0", _l("Monday")),
+        ("1", _l("Tuesday")),
+        ("2", _l("Wednesday")),
+        ("3", _l("Thursday")),
+        ("4", _l("Friday")),
+        ("5", _l("Saturday")),
+        ("6", _l("Sunday")),
+    ]
+
+
+class CommitmentForm(FlaskForm):
+    what = TextAreaField(
+        _l("What will be done?"), validators=[DataRequired(REQUIRED)], render_kw={"rows": 3}
+    )
+    assignees = CheckboxesField(_l("Who does it?"), coerce=int, validate_choice=False)
+    other_assignees = StringField(
+        _l("Someone who is not in Kring (optional)"),
+        description=_l("For example: “Mr Jansen, the neighbour”."),
+    )
+    kind = RadioField(_l("When?"), choices=schedule_choices, default="once")
+    start = DateField(_l("Date (or first day)"), validators=[InputRequired(REQUIRED)])
+    end = DateField(_l("Last day (for a period, or when it stops)"), validators=[Optional()])
+    weekdays = CheckboxesField(
+        _l("On which days? (for every week)"), choices=weekday_choices, validate_choice=False
+    )
+    interval = IntegerField(
+        _l("Every how many weeks?"), default=2, validators=[Optional(), NumberRange(min=1, max=52)]
+    )
+    checker = SelectField(_l("Who checks it?"), coerce=int, validate_choice=False)
+    checker_name = StringField(_l("Or someone not in Kring who checks it (optional)"))
+    items = TextAreaField(
+        _l("Checklist (optional)"),
+        description=_l("One step on each line. People tick the steps one by one."),
+        render_kw={"rows": 3},
+    )
+    reason = TextAreaField(_l("Why do you propose this? (optional)"), render_kw={"rows": 2})
+
+
+class AgreementForm(FlaskForm):
+    text = TextAreaField(
+        _l("If things go differently, then…"),
+        validators=[DataRequired(REQUIRED)],
+        render_kw={"rows": 2},
+    )
+    reason = TextAreaField(_l("Why do you propose this? (optional)"), render_kw={"rows": 2})
+
+
+class EvaluationForm(FlaskForm):
+    date = DateField(
+        _l("When do we look at the plan together again?"), validators=[InputRequired(REQUIRED)]
+    )
+    reason = TextAreaField(_l("Why do you propose this? (optional)"), render_kw={"rows": 2})
+
+
+class AgreeForm(FlaskForm):
+    present = CheckboxesField(_l("Who was there and agreed?"), coerce=int, validate_choice=False)
+
+
+class TickForm(FlaskForm):
+    occurrence = StringField(validators=[DataRequired()])
+    note = StringField(_l("A short note (optional)"))
+
+
+class AnswerForm(FlaskForm):
+    reason = TextAreaField(_l("If you object: why?"), render_kw={"rows": 2})
+
+
+class ConditionForm(FlaskForm):
+    text = TextAreaField(
+        _l("Condition"), validators=[DataRequired(REQUIRED)], render_kw={"rows": 2}
+    )
+
+
+class AcceptForm(FlaskForm):
+    version = IntegerField(validators=[DataRequired()])

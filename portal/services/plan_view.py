@@ -1,0 +1,88 @@
+"""Everything the plan page shows, gathered in a fixed number of queries.
+
+The page must cost the same with 3 commitments as with 60: commitments come with
+their people and checklists by ``selectinload`` and all standing ticks in one query.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from portal.models import Circle, Commitment, Completion, Membership
+from portal.services import plan as svc
+from portal.services.schedule import Health, current_occurrence, health, occurrence_key, today_in
+
+
+@dataclass
+class CommitmentRow:
+    c: Commitment
+    health: Health
+    turn: date | None  # the occurrence to tick now (repeating commitments)
+    turn_key: str  # its key, "once" for one-off commitments
+    done: Completion | None  # the standing tick of this turn (or of the whole thing)
+    items: list[tuple] = field(default_factory=list)  # (item, key, completion or None)
+    may_tick: bool = False
+    mine: bool = False
+
+
+@dataclass
+class PlanView:
+    version: int
+    evaluation_date: date | None
+    rows: list[CommitmentRow]
+    summary: Counter
+    agreements: list
+    conditions: list
+    proposals: list
+    acceptances: list
+    today: date
+
+    @property
+    def needs_attention(self) -> list[CommitmentRow]:
+        return [r for r in self.rows if r.health == Health.NEEDS_HELP]
+
+
+def plan_view(circle: Circle, me: Membership) -> PlanView:
+    plan = svc.get_plan(circle)
+    today = today_in(circle.timezone)
+    commitments = svc.commitments(circle)
+    ticks = svc.standing_completions([c.id for c in commitments])
+    rows = []
+    for c in commitments:
+        s = svc.schedule_of(c)
+        done_for = ticks[c.id]
+        if c.items:
+            items = [(i, f"item:{i.id}", done_for.get(f"item:{i.id}")) for i in c.items]
+            done_keys = {"once"} if all(x[2] for x in items) else set()
+            turn, key = None, "once"
+        else:
+            items = []
+            done_keys = set(done_for)
+            turn = current_occurrence(s, today) if s.kind not in ("once", "period") else None
+            key = occurrence_key(s, turn) if turn else "once"
+        h = health(s, today, done_keys, help_requested=c.help_requested_at is not None)
+        rows.append(
+            CommitmentRow(
+                c=c,
+                health=h,
+                turn=turn,
+                turn_key=key,
+                done=done_for.get(key),
+                items=items,
+                may_tick=svc.can_tick(me, c),
+                mine=any(a.id == me.id for a in c.assignees),
+            )
+        )
+    return PlanView(
+        version=plan.version,
+        evaluation_date=plan.evaluation_date,
+        rows=rows,
+        summary=Counter(r.health.value for r in rows),
+        agreements=svc.agreements(circle),
+        conditions=svc.conditions(circle),
+        proposals=svc.open_proposals(circle),
+        acceptances=svc.acceptances(circle),
+        today=today,
+    )

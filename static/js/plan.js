@@ -1,0 +1,51 @@
+// Kring plan page: follow ticks, votes and new versions live. Without this file the
+// page works with plain forms and reloads.
+//
+// On a plan event the page fetches itself again and swaps in the fresh server-rendered
+// sections (parsed with DOMParser from our own origin), unless the person is typing
+// in one of them; then it only shows a notice.
+(function () {
+  "use strict";
+  const root = document.getElementById("plan");
+  if (!root || typeof io === "undefined") return;
+  const circleId = Number(root.dataset.circleId);
+  const notice = document.getElementById("plan-notice");
+  const LIVE = [".summary", "#proposals", "#commitments", "#acceptance"];
+  let pending = null;
+
+  function busy(el) {
+    const active = document.activeElement;
+    return el && active && el.contains(active) && /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName);
+  }
+
+  async function refresh(showNotice) {
+    const response = await fetch(window.location.pathname, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    let skipped = false;
+    for (const selector of LIVE) {
+      const now = document.querySelector(selector);
+      const next = fresh.querySelector(selector);
+      if (busy(now)) { skipped = true; continue; }
+      if (now && next) now.replaceWith(document.importNode(next, true));
+      else if (!now && next) skipped = true; // a new section: shown after a reload
+    }
+    if (skipped || showNotice) {
+      notice.textContent = root.dataset.tNewVersion + " ";
+      const a = document.createElement("a");
+      a.href = window.location.pathname;
+      a.textContent = root.dataset.tReload;
+      notice.append(a);
+      notice.hidden = false;
+    }
+  }
+
+  const socket = io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });
+  socket.on("connect", () => socket.emit("plan:join", { circle_id: circleId }, () => {}));
+  socket.on("plan:event", (ev) => {
+    if (!ev || ev.type !== "plan") return;
+    // Several events arrive together for one change: refresh once.
+    clearTimeout(pending);
+    pending = setTimeout(() => refresh(false), 150);
+  });
+})();
