@@ -26,7 +26,8 @@
   let readSent = 0;
 
   // Same shape as the server's dates: "23 Nov 2026, 14:05", in the reader's time zone.
-  const timeFormat = new Intl.DateTimeFormat(d.locale || undefined, {
+  // "en" alone would give the US month-first order; Kring's English is British.
+  const timeFormat = new Intl.DateTimeFormat(d.locale === "en" ? "en-GB" : d.locale || undefined, {
     day: "numeric", month: "short", year: "numeric", hour: "2-digit", minute: "2-digit",
     hourCycle: "h23", timeZone: d.timezone || undefined,
   });
@@ -170,7 +171,19 @@
         retry.className = "small-button";
         retry.textContent = d.tRetry;
         retry.addEventListener("click", () => { item.failed = false; item.error = ""; saveOutbox(); renderOutbox(); send(item); });
-        state.append(retry);
+        const edit = document.createElement("button");
+        edit.type = "button";
+        edit.className = "small-button";
+        edit.textContent = d.tEdit;
+        // Take the text back into the box (nothing is lost) and drop the failed item.
+        edit.addEventListener("click", () => {
+          outbox = outbox.filter((o) => o.client_id !== item.client_id);
+          saveOutbox();
+          renderOutbox();
+          textarea.value = item.body;
+          textarea.focus();
+        });
+        state.append(retry, " ", edit);
       } else {
         state.textContent = socket.connected ? d.tSending : d.tWaiting;
       }
@@ -267,6 +280,7 @@
     }
   });
 
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual";
   renderOutbox();
   const unread = document.getElementById("unread");
   (unread || document.getElementById("latest")).scrollIntoView({ block: "center" });

@@ -1,0 +1,329 @@
+"""The chat, end to end in two real browsers: A (desktop) and B (phone) in one circle.
+
+Live delivery, a lost connection on B's side (messages missed and messages written
+while offline: each arrives exactly once), hostile text shown as text, a message that
+is too long, and the unread count with its "New messages" divider.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+from tests.xss_corpus import CORPUS
+
+from .conftest import DESKTOP, PHONE, SCREENSHOTS, Person
+
+pytestmark = pytest.mark.e2e
+
+PASSWORD = "a long enough password"
+TITLE = "Circle around Lisa"
+OFFLINE = "You are offline. New messages will come in when you are back."
+WAITING = "Waiting for a connection. It will be sent when you are back online."
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "<script>alert(1)</script>",
+    '<a href="javascript:alert(1)">click</a>',
+    'https://example.org/"onmouseover="alert(1)',
+]
+assert all(h in CORPUS for h in HOSTILE)
+
+
+def join(p: Person, url: str, *, username: str) -> int:
+    """Make an account through the invitation link; returns the circle id."""
+    p.page.goto(url)
+    expect(p.page).to_have_url(re.compile(r"/join$"))
+    p.page.get_by_label("A username to sign in with").fill(username)
+    p.page.get_by_label("Choose a password").fill(PASSWORD)
+    p.page.get_by_label("The same password again").fill(PASSWORD)
+    p.page.get_by_role("button", name="Join the circle").click()
+    expect(p.page).to_have_url(re.compile(r"/c/\d+$"))
+    return int(p.page.url.rsplit("/", 1)[1])
+
+
+def accept(p: Person, url: str) -> int:
+    """A signed-in person accepts an invitation to one more circle."""
+    p.page.goto(url)
+    expect(p.page).to_have_url(re.compile(r"/join$"))
+    p.page.get_by_role("button", name="Join the circle").click()
+    expect(p.page).to_have_url(re.compile(r"/c/\d+$"))
+    expect(p.page.get_by_role("status").filter(has_text="Welcome to the circle.")).to_be_visible()
+    return int(p.page.url.rsplit("/", 1)[1])
+
+
+def open_chat(p: Person, circle_id: int) -> None:
+    p.page.get_by_role("navigation", name="This circle").get_by_role("link", name="Chat").click()
+    expect(p.page).to_have_url(re.compile(rf"/c/{circle_id}/chat$"))
+    expect(p.page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
+
+
+def msgs(page: Page, text: str):
+    """The shown messages (not the outbox) whose text is exactly ``text``."""
+    return page.locator("#messages li.msg").filter(
+        has=page.locator("p.body", has_text=re.compile(rf"^{re.escape(text)}$"))
+    )
+
+
+def count_exact(page: Page, text: str) -> int:
+    """Exact textContent match, no whitespace normalising (for the hostile strings)."""
+    return page.evaluate(
+        "t => [...document.querySelectorAll('#messages li.msg p.body')]"
+        ".filter(e => e.textContent === t).length",
+        text,
+    )
+
+
+SEEN = """
+  el => {
+    const r = el.getBoundingClientRect();
+    const x = r.left + r.width / 2, y = r.top + r.height / 2;
+    if (x < 0 || y < 0 || x >= innerWidth || y >= innerHeight) return false;
+    const hit = document.elementFromPoint(x, y);  // not under the sticky send form
+    return !!hit && el.contains(hit);
+  }
+"""
+
+
+def expect_seen(locator, what: str) -> None:
+    """The element is on screen and nothing covers it: the person can actually see it."""
+    try:
+        locator.page.wait_for_function(SEEN, arg=locator.element_handle(), timeout=5_000)
+    except PlaywrightTimeoutError:
+        box = locator.bounding_box()
+        y = locator.page.evaluate("scrollY")
+        raise AssertionError(f"not visible on screen: {what} (box {box}, scrollY {y})") from None
+
+
+def send(p: Person, text: str, *, enter: bool = False) -> None:
+    """Type and send; waits until the server confirmed it (it leaves the outbox)."""
+    box = p.page.get_by_label("Your message")
+    box.fill(text)
+    if enter:
+        box.press("Enter")
+    else:
+        p.page.get_by_role("button", name="Send", exact=True).click()
+    expect(box).to_have_value("")
+    expect(p.page.locator("#outbox li").filter(has_text=text)).to_have_count(0)
+    expect_seen(msgs(p.page, text).last, f"{p.name}'s own message {text!r}")
+
+
+def shot(p: Person, name: str, *, full_page: bool = False) -> None:
+    """What the person sees, at their own viewport (A desktop, B phone). Not the full
+    page by default: a full-page capture draws the sticky send form in the wrong place."""
+    SCREENSHOTS.mkdir(exist_ok=True)
+    p.page.screenshot(path=str(SCREENSHOTS / f"chat-{name}.png"), full_page=full_page)
+
+
+def test_chat_live_offline_hostile_too_long_unread(live_server, person):
+    circle_id, _coordinator_url = live_server.create_circle(TITLE, "Noor")
+    other_id, _ = live_server.create_circle("Another circle around Lisa", "Els")
+    a = person("Anna", viewport=DESKTOP)
+    b = person("Ben", viewport=PHONE)
+    dialogs: list[str] = []
+    for p in (a, b):
+        p.page.on(
+            "dialog", lambda d, who=p.name: (dialogs.append(f"{who}: {d.message}"), d.dismiss())
+        )
+    assert (
+        join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.chat") == circle_id
+    )
+    assert join(b, live_server.invite(circle_id, "Ben", "member"), username="ben.chat") == circle_id
+    # B is in a second circle too, so "My circles" lists both (with one it would redirect).
+    assert accept(b, live_server.invite(other_id, "Ben", "member")) == other_id
+    b.goto(f"/c/{circle_id}")
+    open_chat(b, circle_id)
+    a.goto(f"/c/{circle_id}")
+    open_chat(a, circle_id)
+    expect(b.page.get_by_text("No messages yet. Say hello to your circle!")).to_be_visible()
+
+    # 1. A sends; B sees it without a reload.
+    b_url = b.page.url
+    send(a, "Hello Ben, are you there?", enter=True)
+    expect(msgs(a.page, "Hello Ben, are you there?")).to_have_count(1)
+    expect(msgs(b.page, "Hello Ben, are you there?")).to_have_count(1)
+    expect(msgs(b.page, "Hello Ben, are you there?").locator(".author")).to_have_text("Anna")
+    expect(b.page.locator("#empty")).to_have_count(0)
+    assert b.page.url == b_url
+    expect_seen(msgs(b.page, "Hello Ben, are you there?"), "B: A's message")
+    shot(b, "b-phone-live")
+
+    # 2. B loses the network; A sends three messages.
+    b.context.set_offline(True)
+    expect(b.page.locator("#connection")).to_have_text(OFFLINE)
+    missed = [
+        "Missed one: the meeting is on Sunday",
+        "Missed two: at 3 pm",
+        "Missed three: at Oma's",
+    ]
+    for text in missed:
+        send(a, text)
+        expect(msgs(a.page, text)).to_have_count(1)
+    for text in missed:
+        expect(msgs(b.page, text)).to_have_count(0)
+
+    # 3. B is back: all three, in order, exactly once each.
+    b.context.set_offline(False)
+    expect(b.page.locator("#connection")).to_have_text("")
+    for text in missed:
+        expect(msgs(b.page, text)).to_have_count(1)
+    expect_seen(msgs(b.page, missed[-1]), "B: the last missed message")
+    b.page.wait_for_timeout(500)  # anything doubled would have come by now
+    bodies = b.page.locator("#messages li.msg p.body").all_text_contents()
+    assert bodies == ["Hello Ben, are you there?", *missed], bodies
+    seqs = [
+        int(s)
+        for s in b.page.locator("#messages li.msg").evaluate_all(
+            "els => els.map(e => e.dataset.seq)"
+        )
+    ]
+    assert seqs == sorted(set(seqs)), seqs
+
+    # 4. B writes while offline: it waits in the outbox, then goes exactly once.
+    b.context.set_offline(True)
+    expect(b.page.locator("#connection")).to_have_text(OFFLINE)
+    from_b = "Written on the train, no signal"
+    box = b.page.get_by_label("Your message")
+    box.fill(from_b)
+    b.page.get_by_role("button", name="Send", exact=True).click()
+    waiting = b.page.locator("#outbox li.pending").filter(has_text=from_b)
+    expect(waiting).to_have_count(1)
+    expect(waiting.get_by_role("status")).to_have_text(WAITING)
+    expect_seen(waiting, "B: the waiting message")
+    expect(box).to_have_value("")
+    expect(msgs(b.page, from_b)).to_have_count(0)
+    shot(b, "b-phone-offline-waiting")
+    # It survives a lost page too (kept in localStorage).
+    stored = b.page.evaluate(f"localStorage.getItem('kring-outbox-{circle_id}')")
+    assert from_b in stored
+    b.context.set_offline(False)
+    expect(b.page.locator("#outbox li")).to_have_count(0)
+    expect(msgs(b.page, from_b)).to_have_count(1)
+    expect(msgs(a.page, from_b)).to_have_count(1)
+    expect(msgs(a.page, from_b).locator(".author")).to_have_text("Ben")
+    expect_seen(msgs(a.page, from_b), "A: B's message from the train")
+    expect_seen(msgs(b.page, from_b), "B: B's own message, delivered")
+    b.page.wait_for_timeout(500)
+    assert count_exact(a.page, from_b) == 1 and count_exact(b.page, from_b) == 1
+    for p in (a, b):
+        p.page.reload()
+        expect(msgs(p.page, from_b)).to_have_count(1)
+        for text in missed:
+            expect(msgs(p.page, text)).to_have_count(1)
+    expect(b.page.locator("#outbox li")).to_have_count(0)
+    assert b.page.evaluate(f"localStorage.getItem('kring-outbox-{circle_id}')") == "[]"
+
+    # 5. Hostile text from A: shown literally on both sides, nothing runs, no markup.
+    for text in HOSTILE:
+        send(a, text)
+    check_hostile = """
+      texts => {
+        const out = {missing: [], elements: [], handlers: [], badLinks: []};
+        const bodies = [...document.querySelectorAll('#messages li.msg p.body')];
+        for (const t of texts) {
+          const hit = bodies.filter(b => b.textContent === t);
+          if (hit.length !== 1) out.missing.push(t + ' x' + hit.length);
+        }
+        const list = document.getElementById('messages');
+        for (const el of list.querySelectorAll('img, script, svg, iframe, object, embed, style'))
+          out.elements.push(el.outerHTML);
+        for (const el of list.querySelectorAll('*'))
+          for (const at of el.attributes)
+            if (at.name.startsWith('on')) out.handlers.push(el.tagName + ' ' + at.name);
+        for (const body of bodies)
+          for (const link of body.querySelectorAll('a'))
+            if (!/^https?:\\/\\//.test(link.getAttribute('href') || ''))
+              out.badLinks.push(link.outerHTML);
+        for (const link of list.querySelectorAll('a'))
+          if (!['http:', 'https:'].includes(link.protocol)) out.badLinks.push(link.outerHTML);
+        return out;
+      }
+    """
+    clean = {"missing": [], "elements": [], "handlers": [], "badLinks": []}
+    for text in HOSTILE:
+        expect(msgs(b.page, text)).to_have_count(1)
+    # The link-looking one is a link to https://example.org/ and the rest stays text.
+    link = msgs(b.page, HOSTILE[3]).locator("p.body a")
+    expect(link).to_have_count(1)
+    assert link.get_attribute("href").startswith("https://example.org/")
+    expect(msgs(b.page, HOSTILE[2]).locator("p.body a")).to_have_count(0)
+    b.page.mouse.move(0, 0)
+    link.hover()  # the would-be onmouseover
+    shot(a, "a-desktop-hostile")
+    shot(b, "b-phone-hostile")
+    assert b.page.evaluate(check_hostile, HOSTILE) == clean  # built live by chat.js
+    assert a.page.evaluate(check_hostile, HOSTILE) == clean
+    for p in (a, b):  # and as the server renders them
+        p.page.reload()
+        assert p.page.evaluate(check_hostile, HOSTILE) == clean, p.name
+    msgs(b.page, HOSTILE[3]).locator("p.body a").hover()
+    assert dialogs == []
+
+    # 6. Too long. The box itself stops at 4000 characters (maxlength) ...
+    box = a.page.get_by_label("Your message")
+    long_text = ("Lorem ipsum dolor sit amet. " * 143)[:4001]
+    assert len(long_text) == 4001
+    box.fill(long_text)
+    assert len(box.input_value()) == 4000
+    # ... so to reach the server's rule the way an older browser (or a pasted text in
+    # one that does not enforce maxlength) would, the attribute goes.
+    box.evaluate("el => el.removeAttribute('maxlength')")
+    box.fill(long_text)
+    assert box.input_value() == long_text
+    a.page.get_by_role("button", name="Send", exact=True).click()
+    failed = a.page.locator("#outbox li.failed")
+    expect(failed).to_have_count(1)
+    alert = failed.get_by_role("alert")
+    expect(alert).to_contain_text(
+        "Not sent. This message is too long: 4001 characters. The limit is 4000."
+    )
+    expect(alert.get_by_role("button", name="Try again")).to_be_visible()
+    expect_seen(alert, "A: the error for the too long message")
+    assert failed.locator("p.body").text_content() == long_text  # the text is not lost
+    shot(a, "a-desktop-too-long", full_page=False)
+    alert.get_by_role("button", name="Try again").click()
+    expect(a.page.locator("#outbox li.failed").get_by_role("alert")).to_contain_text(
+        "This message is too long: 4001 characters."
+    )
+    a.page.reload()  # still there after a reload, still not sent
+    expect(a.page.locator("#outbox li.failed")).to_have_count(1)
+    assert a.page.locator("#outbox li.failed p.body").text_content() == long_text
+    for p in (a, b):
+        assert p.page.locator("#messages li.msg", has_text="Lorem ipsum").count() == 0
+    b.page.reload()
+    assert b.page.locator("#messages li.msg", has_text="Lorem ipsum").count() == 0
+
+    # 7. Unread: B goes to the circle's home page; A sends two messages.
+    b.page.get_by_role("navigation", name="This circle").get_by_role("link", name="Home").click()
+    expect(b.page).to_have_url(re.compile(rf"/c/{circle_id}$"))
+    news = ["Unread one: the plan is ready", "Unread two: please read it"]
+    for text in news:
+        send(a, text)
+    b.page.get_by_role("link", name="My circles").click()
+    expect(b.page).to_have_url(re.compile(r"/circles$"))
+    tile = b.page.locator("a.tile").filter(has_text=TITLE).filter(has_not_text="Another")
+    expect(tile.locator(".unread")).to_have_text("2 new messages")
+    expect(
+        b.page.locator("a.tile").filter(has_text="Another circle").locator(".unread")
+    ).to_have_count(0)
+    shot(b, "b-phone-circles-unread", full_page=True)
+    tile.click()
+    open_chat(b, circle_id)
+    divider = b.page.locator("#messages li.divider")
+    expect(divider).to_have_count(1)
+    expect(divider).to_have_text("New messages")
+    expect_seen(divider, "B: the New messages divider")
+    after = b.page.evaluate(
+        "() => [...document.querySelectorAll('#messages li')].map(li =>"
+        " li.classList.contains('divider') ? '--' : li.querySelector('p.body').textContent)"
+    )
+    assert after[-3:] == ["--", *news], after
+    shot(b, "b-phone-new-messages")
+    shot(a, "a-desktop-end")
+    # Having opened the chat, B has read them: the count is gone.
+    b.page.get_by_role("link", name="My circles").click()
+    expect(b.page.locator("a.tile").filter(has_text=TITLE).first).to_be_visible()
+    expect(b.page.locator(".unread")).to_have_count(0)
+    assert dialogs == []
