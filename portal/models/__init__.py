@@ -13,6 +13,15 @@ from portal.models.circles import (
     ReentryToken,
     Role,
 )
+from portal.models.meetings import (
+    CalendarFeed,
+    CommitmentReview,
+    Meeting,
+    MeetingAnswer,
+    MeetingInvitee,
+    MeetingOption,
+    MeetingReview,
+)
 from portal.models.plan import (
     Acceptance,
     Agreement,
@@ -28,6 +37,13 @@ from portal.models.plan import (
 )
 
 __all__ = [
+    "CalendarFeed",
+    "CommitmentReview",
+    "Meeting",
+    "MeetingAnswer",
+    "MeetingInvitee",
+    "MeetingOption",
+    "MeetingReview",
     "Acceptance",
     "Agreement",
     "ChecklistItem",

@@ -10,7 +10,8 @@
   if (!root || typeof io === "undefined") return;
   const circleId = Number(root.dataset.circleId);
   const notice = document.getElementById("plan-notice");
-  const LIVE = [".summary", "#proposals", "#commitments", "#acceptance"];
+  // Sections refreshed live: the plan page's and the meeting page's.
+  const LIVE = [".summary", "#proposals", "#commitments", "#acceptance", "#meeting-head", "#poll", "#agenda"];
   let pending = null;
 
   function busy(el) {

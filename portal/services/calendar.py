@@ -1,0 +1,67 @@
+"""Calendar files (RFC 5545) for meetings and personal feeds, built with `icalendar`.
+
+Entries carry no sensitive content by default: the summary is "Kring meeting" and
+the description is only a link. A person may choose to see the circle's title.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import current_app, url_for
+from flask_babel import gettext as _
+from icalendar import Calendar, Event
+
+from portal.models import Circle, Meeting
+from portal.models.types import utcnow
+
+
+def _calendar() -> Calendar:
+    cal = Calendar()
+    cal.add("prodid", "-//Kring//Follow-up meetings//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    return cal
+
+
+def _event(meeting: Meeting, circle: Circle, show_title: bool) -> Event | None:
+    if meeting.starts_at is None:
+        return None
+    ev = Event()
+    host = current_app.config["BASE_URL"].split("://", 1)[-1].split("/", 1)[0]
+    ev.add("uid", f"meeting-{meeting.uid}@{host}")
+    ev.add("sequence", meeting.sequence)
+    ev.add("dtstamp", utcnow())
+    ev.add("last-modified", meeting.updated_at)
+    ev.add("dtstart", meeting.starts_at)
+    ev.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
+    summary = _("Kring meeting")
+    if show_title:
+        summary = f"{summary}: {circle.title}"
+    ev.add("summary", summary)
+    link = current_app.config["BASE_URL"] + url_for(
+        "meetings.show", circle_id=circle.id, meeting_id=meeting.id
+    )
+    ev.add("url", link)
+    ev.add("description", link)
+    ev.add("status", "CANCELLED" if meeting.status == "cancelled" else "CONFIRMED")
+    return ev
+
+
+def meeting_ics(meeting: Meeting, circle: Circle, show_title: bool = False) -> bytes:
+    cal = _calendar()
+    ev = _event(meeting, circle, show_title)
+    if ev is not None:
+        cal.add_component(ev)
+    return cal.to_ical()
+
+
+def feed_ics(rows: list[tuple[Meeting, Circle]], show_titles: bool) -> bytes:
+    cal = _calendar()
+    cal.add("x-wr-calname", _("Kring meetings"))
+    for meeting, circle in rows:
+        ev = _event(meeting, circle, show_titles)
+        if ev is not None:
+            cal.add_component(ev)
+    return cal.to_ical()

@@ -1,0 +1,478 @@
+"""Follow-up meetings: propose a poll, answer it, fix the date, change or cancel it,
+build the agenda from the plan, and record the review.
+
+Times are stored in UTC. People type and read them in their own time zone (their
+own setting, else the circle's); ``local_to_utc`` converts with zoneinfo, so a
+meeting at 10:00 Europe/Amsterdam on the day summer time starts is 08:00 UTC.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from portal import events
+from portal.extensions import db
+from portal.models import (
+    CalendarFeed,
+    Circle,
+    CommitmentReview,
+    Completion,
+    Meeting,
+    MeetingAnswer,
+    MeetingInvitee,
+    MeetingOption,
+    MeetingReview,
+    Membership,
+    MembershipStatus,
+    Proposal,
+    ProposalStatus,
+    Role,
+    User,
+)
+from portal.models.types import utcnow
+from portal.sanitize import clean_text
+from portal.services import ServiceError
+from portal.services import plan as plan_svc
+from portal.services.circles import record
+from portal.tokens import hash_token, new_token
+
+ANSWERS = ("yes", "maybe", "no")
+VERDICTS = ("working", "partly", "not_working")
+MIN_OPTIONS, MAX_OPTIONS = 2, 10
+
+
+def local_to_utc(naive: datetime, tz_name: str) -> datetime:
+    """A wall-clock time in ``tz_name`` as an aware UTC datetime."""
+    return naive.replace(tzinfo=ZoneInfo(tz_name)).astimezone(UTC)
+
+
+def can_organise(m: Membership) -> bool:
+    """The follow-up group, the plan keeper and the central persons propose meetings."""
+    return m.is_active and (m.role == Role.CENTRAL or m.is_plan_keeper or m.in_followup_group)
+
+
+def default_invitees(circle: Circle) -> list[Membership]:
+    return [
+        m
+        for m in circle.memberships
+        if m.is_active and (m.role == Role.CENTRAL or m.is_plan_keeper or m.in_followup_group)
+    ]
+
+
+def is_invited(meeting: Meeting, m: Membership) -> bool:
+    return any(i.membership_id == m.id for i in meeting.invitees)
+
+
+def can_manage_meeting(meeting: Meeting, m: Membership) -> bool:
+    """Fix, reschedule, cancel, record the review: the organiser or a central person."""
+    return m.is_active and (meeting.organiser_id == m.id or m.role == Role.CENTRAL)
+
+
+def _publish(meeting: Meeting, op: str) -> None:
+    events.publish(
+        meeting.circle_id,
+        {"type": "meeting", "op": op, "id": meeting.id},
+        event_name="plan:event",
+    )
+
+
+@dataclass
+class MeetingData:
+    title: str
+    purpose: str
+    place: str
+    video_link: str
+    duration_minutes: int
+    options: list[datetime]  # aware UTC
+    deadline: datetime | None = None
+    invitee_ids: list[int] = field(default_factory=list)
+
+
+def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Meeting:
+    if not can_organise(acting):
+        raise PermissionError
+    title = " ".join(clean_text(data.title).split())[:120]
+    if not title:
+        raise ServiceError(_l("Please give the meeting a title."), "title")
+    options = sorted(set(data.options))
+    if not MIN_OPTIONS <= len(options) <= MAX_OPTIONS:
+        raise ServiceError(_l("Please give between 2 and 10 possible times."), "options")
+    if options[0] <= utcnow():
+        raise ServiceError(_l("Please choose times in the future."), "options")
+    link = data.video_link.strip()
+    if link and not link.startswith(("https://", "http://")):
+        raise ServiceError(_l("A video call link starts with https://"), "video_link")
+    if not 15 <= data.duration_minutes <= 600:
+        raise ServiceError(
+            _l("Please choose a duration between 15 minutes and 10 hours."), "duration"
+        )
+    invitees = {m.id: m for m in default_invitees(circle)}
+    for m in circle.memberships:
+        if m.id in data.invitee_ids and m.is_active and m.role != Role.COORDINATOR:
+            invitees[m.id] = m
+    invitees[acting.id] = acting
+    meeting = Meeting(
+        circle_id=circle.id,
+        uid=secrets.token_hex(16),
+        title=title,
+        purpose=clean_text(data.purpose).strip()[:2000],
+        place=clean_text(data.place).strip()[:200],
+        video_link=link[:500],
+        duration_minutes=data.duration_minutes,
+        deadline=data.deadline,
+        organiser_id=acting.id,
+    )
+    meeting.options = [MeetingOption(starts_at=t) for t in options]
+    meeting.invitees = [MeetingInvitee(membership_id=mid) for mid in invitees]
+    db.session.add(meeting)
+    db.session.flush()
+    record(circle, "meeting_proposed", actor=acting, title=title)
+    _publish(meeting, "proposed")
+    return meeting
+
+
+def set_answers(meeting: Meeting, acting: Membership, answers: dict[int, str]) -> None:
+    """Answer (or change) yes / if need be / no per option. One row per person and
+    option, held by a unique constraint: a double submit updates instead of adding."""
+    if not is_invited(meeting, acting):
+        raise PermissionError
+    if meeting.status != "poll":
+        raise ServiceError(_l("The date is already chosen."))
+    if meeting.deadline and utcnow() > meeting.deadline:
+        raise ServiceError(_l("The time to answer has passed."))
+    valid = {o.id for o in meeting.options}
+    for option_id, answer in answers.items():
+        if option_id not in valid or answer not in ANSWERS:
+            raise ServiceError(_l("Please answer yes, if need be, or no."))
+    if not answers:
+        return
+    # An upsert (INSERT ... ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike): two
+    # submissions racing each other leave one row per option, the later answer winning.
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    stmt = insert(MeetingAnswer).values(
+        [
+            {"option_id": oid, "membership_id": acting.id, "answer": a, "updated_at": now}
+            for oid, a in answers.items()
+        ]
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["option_id", "membership_id"],
+        set_={"answer": stmt.excluded.answer, "updated_at": stmt.excluded.updated_at},
+    )
+    db.session.execute(stmt)
+    _publish(meeting, "answers")
+
+
+@dataclass
+class Tally:
+    option: MeetingOption
+    yes: list[str]
+    maybe: list[str]
+    no: list[str]
+    best: bool = False
+
+
+def tallies(meeting: Meeting) -> tuple[list[Tally], dict[int, dict[int, str]], list[str]]:
+    """Per option the names per answer; my answers by option; who has not answered."""
+    names = {
+        i.membership_id: i.membership.display_name
+        for i in meeting.invitees
+        if i.membership.is_active
+    }
+    rows = db.session.scalars(
+        select(MeetingAnswer).where(MeetingAnswer.option_id.in_([o.id for o in meeting.options]))
+    ).all()
+    by_option: dict[int, dict[int, str]] = {o.id: {} for o in meeting.options}
+    answered = set()
+    for r in rows:
+        if r.membership_id in names:
+            by_option[r.option_id][r.membership_id] = r.answer
+            answered.add(r.membership_id)
+    out = []
+    for o in meeting.options:
+        got = by_option[o.id]
+        out.append(
+            Tally(
+                o,
+                sorted(names[m] for m, a in got.items() if a == "yes"),
+                sorted(names[m] for m, a in got.items() if a == "maybe"),
+                sorted(names[m] for m, a in got.items() if a == "no"),
+            )
+        )
+    if any(t.yes or t.maybe for t in out):
+        best = max(out, key=lambda t: (len(t.yes), len(t.maybe), -t.option.starts_at.timestamp()))
+        best.best = True
+    missing = sorted(n for m, n in names.items() if m not in answered)
+    by_person: dict[int, dict[int, str]] = {}
+    for oid, got in by_option.items():
+        for mid, a in got.items():
+            by_person.setdefault(mid, {})[oid] = a
+    return out, by_person, missing
+
+
+def fix_date(meeting: Meeting, acting: Membership, option_id: int) -> None:
+    if not can_manage_meeting(meeting, acting):
+        raise PermissionError
+    option = next((o for o in meeting.options if o.id == option_id), None)
+    if option is None:
+        raise ServiceError(_l("Please choose one of the times."))
+    if meeting.status == "cancelled":
+        raise ServiceError(_l("This meeting was cancelled."))
+    meeting.starts_at = option.starts_at
+    meeting.status = "fixed"
+    _changed(meeting)
+    record(meeting_circle(meeting), "meeting_fixed", actor=acting, title=meeting.title)
+    _publish(meeting, "fixed")
+
+
+def reschedule(meeting: Meeting, acting: Membership, starts_at: datetime) -> None:
+    if not can_manage_meeting(meeting, acting):
+        raise PermissionError
+    if meeting.status != "fixed":
+        raise ServiceError(_l("Only a meeting with a date can be moved."))
+    if starts_at <= utcnow():
+        raise ServiceError(_l("Please choose times in the future."))
+    meeting.starts_at = starts_at
+    _changed(meeting)
+    _publish(meeting, "rescheduled")
+
+
+def cancel(meeting: Meeting, acting: Membership) -> None:
+    if not can_manage_meeting(meeting, acting):
+        raise PermissionError
+    if meeting.status == "cancelled":
+        return
+    meeting.status = "cancelled"
+    _changed(meeting)
+    record(meeting_circle(meeting), "meeting_cancelled", actor=acting, title=meeting.title)
+    _publish(meeting, "cancelled")
+
+
+def _changed(meeting: Meeting) -> None:
+    meeting.sequence += 1
+    meeting.updated_at = utcnow()
+
+
+def meeting_circle(meeting: Meeting) -> Circle:
+    return db.session.get(Circle, meeting.circle_id)
+
+
+def meetings_of(circle: Circle) -> list[Meeting]:
+    return list(
+        db.session.scalars(
+            select(Meeting)
+            .where(Meeting.circle_id == circle.id)
+            .options(selectinload(Meeting.options), selectinload(Meeting.invitees))
+            .order_by(Meeting.created_at.desc())
+        )
+    )
+
+
+def my_meetings(user_id: int, *, upcoming_only: bool = True) -> list[tuple[Meeting, Circle]]:
+    """Meetings I am invited to, in every circle I am still in."""
+    q = (
+        select(Meeting, Circle)
+        .join(MeetingInvitee, MeetingInvitee.meeting_id == Meeting.id)
+        .join(Membership, Membership.id == MeetingInvitee.membership_id)
+        .join(Circle, Circle.id == Meeting.circle_id)
+        .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Meeting.starts_at, Meeting.created_at)
+    )
+    if upcoming_only:
+        q = q.where(
+            (Meeting.status == "poll")
+            | ((Meeting.starts_at != None) & (Meeting.starts_at >= utcnow() - timedelta(days=1)))  # noqa: E711
+        )
+    return [(m, c) for m, c in db.session.execute(q).all()]
+
+
+# --- Agenda and review -----------------------------------------------------------------
+
+
+def last_review_time(circle: Circle, before: Meeting) -> datetime | None:
+    return db.session.scalar(
+        select(MeetingReview.recorded_at)
+        .join(Meeting, Meeting.id == MeetingReview.meeting_id)
+        .where(Meeting.circle_id == circle.id, Meeting.id != before.id)
+        .order_by(MeetingReview.recorded_at.desc())
+        .limit(1)
+    )
+
+
+@dataclass
+class AgendaItem:
+    row: object  # plan_view.CommitmentRow
+    ticks_since: int
+
+
+def agenda(circle: Circle, meeting: Meeting, me: Membership):
+    """For each commitment: health, ticks since the last meeting, help flags; and the
+    proposals waiting for this meeting."""
+    from portal.services.plan_view import plan_view
+
+    view = plan_view(circle, me)
+    since = last_review_time(circle, meeting)
+    ids = [r.c.id for r in view.rows]
+    counts: dict[int, int] = {i: 0 for i in ids}
+    if ids:
+        q = select(Completion.commitment_id).where(
+            Completion.commitment_id.in_(ids), Completion.undone_at.is_(None)
+        )
+        if since:
+            q = q.where(Completion.at > since)
+        for cid in db.session.scalars(q):
+            counts[cid] += 1
+    return view, [AgendaItem(r, counts[r.c.id]) for r in view.rows]
+
+
+def get_review(meeting: Meeting) -> MeetingReview | None:
+    return db.session.scalar(
+        select(MeetingReview)
+        .where(MeetingReview.meeting_id == meeting.id)
+        .options(selectinload(MeetingReview.items))
+    )
+
+
+def record_review(
+    circle: Circle,
+    meeting: Meeting,
+    acting: Membership,
+    *,
+    present_ids: list[int],
+    verdicts: dict[int, tuple[str, str]],
+    decisions: dict[int, bool],
+    next_evaluation: date | None,
+    notes: str = "",
+) -> MeetingReview:
+    """Record the meeting: who was there, how each commitment is going, which open
+    proposals the members present decided, and the next evaluation date.
+
+    The review row is unique per meeting: of two people submitting at once, one
+    records it and the other is told it is already recorded; a decided proposal is
+    applied exactly once (plan.apply_proposal flips it open -> applied atomically).
+    """
+    if not can_manage_meeting(meeting, acting) and not acting.is_plan_keeper:
+        raise PermissionError
+    if meeting.status != "fixed" or meeting.starts_at is None:
+        raise ServiceError(_l("The meeting needs a date before it can be reviewed."))
+    present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
+    if not present:
+        raise ServiceError(_l("Please tick who was there."), "present")
+    for verdict, _note in verdicts.values():
+        if verdict not in VERDICTS:
+            raise ServiceError(_l("Please choose working, partly or not working."))
+    review = MeetingReview(
+        meeting_id=meeting.id,
+        recorded_by_id=acting.id,
+        present=sorted(m.display_name for m in present),
+        next_evaluation=next_evaluation,
+        notes=clean_text(notes).strip()[:4000],
+    )
+    db.session.add(review)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise ServiceError(_l("The review of this meeting is already recorded.")) from None
+    by_id = {c.id: c for c in plan_svc.commitments(circle)}
+    for cid, (verdict, note) in verdicts.items():
+        if cid in by_id:
+            review.items.append(
+                CommitmentReview(
+                    commitment_id=cid,
+                    what=by_id[cid].what,
+                    verdict=verdict,
+                    note=clean_text(note).strip()[:2000],
+                )
+            )
+    voters_present = sorted(m.display_name for m in present if m.votes)
+    day = meeting.starts_at.date().isoformat()
+    for pid, accepted in decisions.items():
+        proposal = db.session.get(Proposal, pid)
+        if proposal is None or proposal.circle_id != circle.id:
+            continue
+        if proposal.status != ProposalStatus.OPEN:
+            continue
+        if accepted:
+            plan_svc.apply_proposal(
+                circle, proposal, reason="meeting", agreed_by=voters_present, summary=day
+            )
+        else:
+            db.session.execute(
+                update(Proposal)
+                .where(Proposal.id == pid, Proposal.status == ProposalStatus.OPEN)
+                .values(status=ProposalStatus.WITHDRAWN)
+            )
+    if next_evaluation:
+        plan_svc.set_evaluation_date(circle, acting, next_evaluation)
+    record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
+    _publish(meeting, "reviewed")
+    return review
+
+
+def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:
+    return [
+        (m, r)
+        for m, r in db.session.execute(
+            select(Meeting, MeetingReview)
+            .join(MeetingReview, MeetingReview.meeting_id == Meeting.id)
+            .where(Meeting.circle_id == circle.id)
+            .options(selectinload(MeetingReview.items))
+            .order_by(Meeting.starts_at.desc())
+        ).all()
+    ]
+
+
+# --- Calendar feeds --------------------------------------------------------------------
+
+
+def current_feed(user: User) -> CalendarFeed | None:
+    return db.session.scalar(
+        select(CalendarFeed).where(
+            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
+        )
+    )
+
+
+def renew_feed(user: User, show_titles: bool | None = None) -> str:
+    """A new secret feed URL; the old one stops working at once. Returns the token."""
+    old = current_feed(user)
+    keep_titles = old.show_titles if old else False
+    if old:
+        old.revoked_at = utcnow()
+    token, digest = new_token()
+    db.session.add(
+        CalendarFeed(
+            user_id=user.id,
+            token_hash=digest,
+            show_titles=keep_titles if show_titles is None else show_titles,
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def revoke_feed(user: User) -> None:
+    feed = current_feed(user)
+    if feed:
+        feed.revoked_at = utcnow()
+
+
+def feed_for_token(token: str) -> CalendarFeed | None:
+    feed = db.session.scalar(
+        select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
+    )
+    if feed is None or feed.revoked_at is not None:
+        return None
+    return feed
