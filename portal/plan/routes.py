@@ -71,8 +71,9 @@ def _fail(e: ServiceError):
 def show(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    db.session.commit()  # the plan row may have been created on first view
-    return render_template(
+    # Render before committing: a commit expires every loaded row, and the template
+    # would then reload each commitment, checklist and tick one by one.
+    html = render_template(
         "plan/plan.html",
         circle=circle,
         me=me,
@@ -84,6 +85,8 @@ def show(circle_id: int):
         accept_form=AcceptForm(),
         can_enter=can_enter_plan(me),
     )
+    db.session.commit()  # the plan row may have been created on first view
+    return html
 
 
 @bp.get("/c/<int:circle_id>/plan/print")
@@ -91,8 +94,9 @@ def show(circle_id: int):
 def print_view(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    db.session.commit()
-    return render_template("plan/print.html", circle=circle, me=me, v=view)
+    html = render_template("plan/print.html", circle=circle, me=me, v=view)
+    db.session.commit()  # after rendering, as in show()
+    return html
 
 
 @bp.get("/c/<int:circle_id>/plan/export.json")
@@ -245,16 +249,13 @@ def new_commitment(circle_id: int):
     if form.validate_on_submit():
         data = _data_from(form)
         try:
-            if agreed:
-                svc.propose(
-                    circle,
-                    me,
-                    "add_commitment",
-                    payload=data.to_payload(),
-                    reason=form.reason.data or "",
-                )
-            else:
-                svc.add_commitment(circle, me, data)
+            svc.change(
+                circle,
+                me,
+                "add_commitment",
+                payload=data.to_payload(),
+                reason=form.reason.data or "",
+            )
         except ServiceError as e:
             db.session.rollback()
             _field_error(form, e)
@@ -285,17 +286,14 @@ def edit_commitment(circle_id: int, commitment_id: int):
     if form.validate_on_submit():
         data = _data_from(form)
         try:
-            if agreed:
-                svc.propose(
-                    circle,
-                    me,
-                    "change_commitment",
-                    target_id=c.id,
-                    payload=data.to_payload(),
-                    reason=form.reason.data or "",
-                )
-            else:
-                svc.update_commitment(circle, me, c, data)
+            svc.change(
+                circle,
+                me,
+                "change_commitment",
+                target_id=c.id,
+                payload=data.to_payload(),
+                reason=form.reason.data or "",
+            )
         except ServiceError as e:
             db.session.rollback()
             _field_error(form, e)
@@ -317,10 +315,7 @@ def remove_commitment(circle_id: int, commitment_id: int):
     require(_may_change(me, agreed))
     if ConfirmForm().validate_on_submit():
         try:
-            if agreed:
-                svc.propose(circle, me, "remove_commitment", target_id=c.id)
-            else:
-                svc.remove_commitment(circle, me, c)
+            svc.change(circle, me, "remove_commitment", target_id=c.id)
         except ServiceError as e:
             _fail(e)
         else:
@@ -338,16 +333,13 @@ def add_agreement(circle_id: int):
     form = AgreementForm()
     if form.validate_on_submit():
         try:
-            if agreed:
-                svc.propose(
-                    circle,
-                    me,
-                    "add_agreement",
-                    payload={"text": form.text.data},
-                    reason=form.reason.data or "",
-                )
-            else:
-                svc.add_agreement(circle, me, form.text.data)
+            svc.change(
+                circle,
+                me,
+                "add_agreement",
+                payload={"text": form.text.data},
+                reason=form.reason.data or "",
+            )
         except ServiceError as e:
             _fail(e)
         else:
@@ -367,10 +359,7 @@ def remove_agreement(circle_id: int, agreement_id: int):
     require(_may_change(me, agreed))
     if ConfirmForm().validate_on_submit():
         try:
-            if agreed:
-                svc.propose(circle, me, "remove_agreement", target_id=a.id)
-            else:
-                svc.remove_agreement(circle, me, a)
+            svc.change(circle, me, "remove_agreement", target_id=a.id)
         except ServiceError as e:
             _fail(e)
         else:
@@ -387,16 +376,13 @@ def evaluation(circle_id: int):
     form = EvaluationForm()
     if form.validate_on_submit():
         try:
-            if agreed:
-                svc.propose(
-                    circle,
-                    me,
-                    "set_evaluation_date",
-                    payload={"date": form.date.data.isoformat()},
-                    reason=form.reason.data or "",
-                )
-            else:
-                svc.set_evaluation_date(circle, me, form.date.data)
+            svc.change(
+                circle,
+                me,
+                "set_evaluation_date",
+                payload={"date": form.date.data.isoformat()},
+                reason=form.reason.data or "",
+            )
         except ServiceError as e:
             _fail(e)
         else:

@@ -471,7 +471,9 @@ def _valid_occurrence(c: Commitment, occurrence: str) -> bool:
         day = date.fromisoformat(occurrence)
     except ValueError:
         return False
-    return occurrences(s, day, day) == [day]
+    # Only the plain YYYY-MM-DD key: "2026-W45-3" or "20261104" name the same day under
+    # another key, which would slip past the one-standing-tick index.
+    return day.isoformat() == occurrence and occurrences(s, day, day) == [day]
 
 
 def tick(
@@ -480,6 +482,8 @@ def tick(
     """Mark an occurrence (or checklist item) done. Ticking twice leaves one tick."""
     if not can_tick(acting, c):
         raise PermissionError
+    if not c.active:
+        raise ServiceError(_l("This commitment is no longer in the plan."))
     if not isinstance(occurrence, str) or not _valid_occurrence(c, occurrence):
         raise ServiceError(_l("This is not something to tick here."))
     note = " ".join(clean_text(note or "").split())[:280]
@@ -697,6 +701,48 @@ def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
     return True
 
 
+def _apply_change(circle: Circle, kind: str, target_id: int | None, p: dict) -> None:
+    """Make one change to the live plan: the same code for a draft edit and for an
+    agreed proposal, so both paths validate and write alike."""
+    if kind == "add_commitment":
+        _add_commitment(circle, CommitmentData.from_payload(p))
+    elif kind == "change_commitment":
+        c = _active_commitment(circle, target_id)
+        data = CommitmentData.from_payload(p)
+        validate_commitment(circle, data)
+        _write_commitment(circle, c, data)
+    elif kind == "remove_commitment":
+        _active_commitment(circle, target_id).active = False
+    elif kind == "add_agreement":
+        _add_agreement(circle, p["text"])
+    elif kind == "change_agreement":
+        _active_agreement(circle, target_id).text = _clean_agreement(p["text"])
+    elif kind == "remove_agreement":
+        _active_agreement(circle, target_id).active = False
+    elif kind == "set_evaluation_date":
+        set_evaluation_date(circle, None, date.fromisoformat(p["date"]))
+    else:
+        raise ServiceError(_l("Please choose what you want to change."))
+    db.session.flush()
+
+
+def change(
+    circle: Circle,
+    acting: Membership,
+    kind: str,
+    *,
+    target_id: int | None = None,
+    payload: dict | None = None,
+    reason: str = "",
+) -> Proposal | None:
+    """One entry point for every plan change: while the plan is a draft it is made at
+    once; once agreed it becomes a proposal to the circle (returned)."""
+    if get_plan(circle).version > 0:
+        return propose(circle, acting, kind, target_id=target_id, payload=payload, reason=reason)
+    _apply_change(circle, kind, target_id, payload or {})
+    return None
+
+
 def apply_proposal(
     circle: Circle, proposal: Proposal, *, reason: str, agreed_by: list[str], summary: str = ""
 ) -> PlanVersion | None:
@@ -708,25 +754,7 @@ def apply_proposal(
     ).rowcount
     if won != 1:
         return None
-    p = proposal.payload or {}
-    if proposal.kind == "add_commitment":
-        _add_commitment(circle, CommitmentData.from_payload(p))
-    elif proposal.kind == "change_commitment":
-        c = _active_commitment(circle, proposal.target_id)
-        data = CommitmentData.from_payload(p)
-        validate_commitment(circle, data)
-        _write_commitment(circle, c, data)
-    elif proposal.kind == "remove_commitment":
-        _active_commitment(circle, proposal.target_id).active = False
-    elif proposal.kind == "add_agreement":
-        _add_agreement(circle, p["text"])
-    elif proposal.kind == "change_agreement":
-        _active_agreement(circle, proposal.target_id).text = p["text"]
-    elif proposal.kind == "remove_agreement":
-        _active_agreement(circle, proposal.target_id).active = False
-    elif proposal.kind == "set_evaluation_date":
-        set_evaluation_date(circle, None, date.fromisoformat(p["date"]))
-    db.session.flush()
+    _apply_change(circle, proposal.kind, proposal.target_id, proposal.payload or {})
     version = new_version(
         circle, reason, summary=summary, agreed_by=agreed_by, proposal_id=proposal.id
     )
@@ -745,9 +773,16 @@ def withdraw(circle: Circle, acting: Membership, proposal: Proposal) -> None:
 
 
 def reconsider_open_proposals(circle: Circle) -> None:
-    """After someone leaves or is removed: their missing answer no longer blocks."""
+    """After someone leaves or is removed: their missing answer no longer blocks.
+
+    A proposal that can no longer apply as written (it gives a task to the person who
+    went) stays open, for its proposer to withdraw; it must not stop anyone leaving."""
     for proposal in open_proposals(circle):
-        _maybe_apply(circle, proposal)
+        try:
+            with db.session.begin_nested():
+                _maybe_apply(circle, proposal)
+        except ServiceError:
+            db.session.expire(proposal)
 
 
 def open_proposals(circle: Circle) -> list[Proposal]:
@@ -784,6 +819,8 @@ def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
 def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
     if acting.role != Role.PROFESSIONAL:
         raise PermissionError
+    if not k.active:
+        return  # already removed (a second click): not another change, not another version
     k.active = False
     db.session.flush()
     if get_plan(circle).version > 0:

@@ -24,9 +24,14 @@ def export_plan(circle: Circle) -> dict:
     plan = svc.get_plan(circle)
     all_commitments = list(
         db.session.scalars(
-            select(Commitment).where(Commitment.circle_id == circle.id).order_by(Commitment.id)
+            select(Commitment)
+            .where(Commitment.circle_id == circle.id)
+            .options(selectinload(Commitment.items))
+            .order_by(Commitment.id)
         )
     )
+    # "item:<id>" means nothing outside Kring: each such tick also carries the step's text.
+    steps = {f"item:{i.id}": i.text for c in all_commitments for i in c.items}
     completions = (
         list(
             db.session.scalars(
@@ -74,6 +79,7 @@ def export_plan(circle: Circle) -> dict:
             {
                 "commitment_id": c.commitment_id,
                 "occurrence": c.occurrence,
+                "step": steps.get(c.occurrence),
                 "by": c.by.display_name,
                 "at": _iso(c.at),
                 "note": c.note,
