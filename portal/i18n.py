@@ -43,6 +43,16 @@ def init_app(app) -> None:
         """Day, month name and 24-hour time: "23 Nov 2026, 14:05", never 11/23/26."""
         return format_datetime(value, fmt) if value else ""
 
+    @app.template_filter("when_in")
+    def _when_in(value: datetime | None, tz_name: str) -> str:
+        """For pages spanning circles: the time in this zone, with the zone named."""
+        if not value:
+            return ""
+        from zoneinfo import ZoneInfo
+
+        local = value.astimezone(ZoneInfo(tz_name))
+        return f"{format_datetime(local, 'd MMM y, HH:mm', rebase=False)} ({tz_name})"
+
     @app.template_filter("day")
     def _day(value: datetime | None) -> str:
         return format_date(value, "long") if value else ""

@@ -114,6 +114,7 @@ def new(circle_id: int):
                 "options": form.option_0,
                 "video_link": form.video_link,
                 "duration": form.duration,
+                "deadline": form.deadline,
             }.get(e.field, form.title)
             target.errors = [*target.errors, str(e.message)]
         else:

@@ -109,6 +109,9 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
         raise ServiceError(_l("Please give between 2 and 10 possible times."), "options")
     if options[0] <= utcnow():
         raise ServiceError(_l("Please choose times in the future."), "options")
+    if data.deadline and data.deadline <= utcnow():
+        # A poll nobody could ever answer.
+        raise ServiceError(_l("Please choose times in the future."), "deadline")
     link = data.video_link.strip()
     if link and not link.startswith(("https://", "http://")):
         raise ServiceError(_l("A video call link starts with https://"), "video_link")
@@ -439,9 +442,20 @@ def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:
 
 def current_feed(user: User) -> CalendarFeed | None:
     return db.session.scalar(
-        select(CalendarFeed).where(
-            CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None)
-        )
+        select(CalendarFeed)
+        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id.desc())
+        .limit(1)
+    )
+
+
+def _revoke_all(user: User) -> None:
+    """End every working link of this person, not just one: links made in two tabs at
+    the same moment are both live, and "stop my calendar link" must stop them all."""
+    db.session.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
     )
 
 
@@ -449,8 +463,7 @@ def renew_feed(user: User, show_titles: bool | None = None) -> str:
     """A new secret feed URL; the old one stops working at once. Returns the token."""
     old = current_feed(user)
     keep_titles = old.show_titles if old else False
-    if old:
-        old.revoked_at = utcnow()
+    _revoke_all(user)
     token, digest = new_token()
     db.session.add(
         CalendarFeed(
@@ -464,9 +477,7 @@ def renew_feed(user: User, show_titles: bool | None = None) -> str:
 
 
 def revoke_feed(user: User) -> None:
-    feed = current_feed(user)
-    if feed:
-        feed.revoked_at = utcnow()
+    _revoke_all(user)
 
 
 def feed_for_token(token: str) -> CalendarFeed | None:
