@@ -22,6 +22,12 @@ def circle_room(circle_id: int) -> str:
     return f"circle:{circle_id}"
 
 
+def plan_room(circle_id: int) -> str:
+    """Those following the plan and meetings (``plan:join``): professionals too, so it is
+    kept apart from the circle room, which carries the chat and who is in it."""
+    return f"plan:{circle_id}"
+
+
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
@@ -46,9 +52,10 @@ def after_commit(fn: Callable[[], None]) -> None:
 
 
 def publish(circle_id: int, payload: dict, *, event_name: str = "event") -> None:
-    """Send ``payload`` (a dict with ``type`` and ``op``) to the circle's room after commit."""
+    """Send ``payload`` (a dict with ``type`` and ``op``) to the circle's room after commit
+    (``plan:event`` to the circle's plan room)."""
     assert "type" in payload and "op" in payload
-    room = circle_room(circle_id)
+    room = plan_room(circle_id) if event_name == "plan:event" else circle_room(circle_id)
     _queue(_current_session(), lambda: socketio.emit(event_name, payload, to=room))
 
 

@@ -43,6 +43,11 @@ def init_app(app) -> None:
         """Day, month name and 24-hour time: "23 Nov 2026, 14:05", never 11/23/26."""
         return format_datetime(value, fmt) if value else ""
 
+    @app.template_filter("when_long")
+    def _when_long(value: datetime | None) -> str:
+        """With the weekday, for choosing a meeting: "Saturday 5 December 2026, 19:30"."""
+        return format_datetime(value, "EEEE d MMMM y, HH:mm") if value else ""
+
     @app.template_filter("when_in")
     def _when_in(value: datetime | None, tz_name: str) -> str:
         """For pages spanning circles: the time in this zone, with the zone named."""
@@ -51,7 +56,7 @@ def init_app(app) -> None:
         from zoneinfo import ZoneInfo
 
         local = value.astimezone(ZoneInfo(tz_name))
-        return f"{format_datetime(local, 'd MMM y, HH:mm', rebase=False)} ({tz_name})"
+        return f"{format_datetime(local, 'EEEE d MMMM y, HH:mm', rebase=False)} ({tz_name})"
 
     @app.template_filter("day")
     def _day(value: datetime | None) -> str:

@@ -455,7 +455,7 @@ def test_tallies_best_option_and_who_has_not_answered(kring, as_):
     assert "Yes: Oma, Sanne" in tally[b] and "If need be: Piet" in tally[b]
     assert 'class="option best"' in option(b) and "Best so far" in option(b)
     assert "Best so far" not in option(a) and "Best so far" not in option(c)
-    assert html.count("Best so far") == 1
+    assert sum("Best so far" in option(x) for x in (a, b, c)) == 1
     # The organiser sees who has not answered and may choose a time.
     assert "Not answered yet: Jan" in html
     assert html.count("Choose this time") == 3
@@ -594,12 +594,12 @@ def test_local_times_follow_the_persons_zone_across_the_start_of_summer_time(kri
     assert _start(ev) == datetime(2027, 3, 27, 9, 0, tzinfo=UTC)
     # Back to Sunday for the readers below.
     _post(o, f"{_url(m)}/reschedule", {"starts_at": "2027-03-28T10:00"})
-    assert "28 Mar 2027, 10:00" in _html(o.get(_url(m)))
+    assert "28 March 2027, 10:00" in _html(o.get(_url(m)))
     # Sanne lives in New York (summer time there began on 14 March): 04:00 for her.
     kring.sanne.user.timezone = "America/New_York"
     _db.session.commit()
     html = _html(as_(kring.sanne).get(_url(m)))
-    assert "28 Mar 2027, 04:00" in html and "28 Mar 2027, 10:00" not in html
+    assert "28 March 2027, 04:00" in html and "28 March 2027, 10:00" not in html
 
 
 def test_calendar_entries_show_the_circle_only_when_the_person_chose_so(kring, as_):
@@ -879,11 +879,11 @@ def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kr
             flat = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", art)).strip()
             what = re.search(r"<strong>(.*?)</strong>", art).group(1)
             items[what] = flat
-        assert "Walk the dog" in items and "3 ticks since the last meeting" in items["Walk the dog"]
+        assert "Walk the dog" in items and "Done 3 times since the last meeting" in items["Walk the dog"]
         assert "Overdue" in items["Fix the bike"]
-        assert "0 ticks since the last meeting" in items["Fix the bike"]
+        assert "Done 0 times since the last meeting" in items["Fix the bike"]
         assert "Done" in items["Buy school books"]
-        assert "1 tick since the last meeting" in items["Buy school books"]
+        assert "Done 1 time since the last meeting" in items["Buy school books"]
         assert "Needs help" in items["Talk to the teacher"]
         assert "Someone asked for help" in items["Talk to the teacher"]
         assert "Someone asked for help" not in items["Walk the dog"]

@@ -14,6 +14,6 @@ def join(user, payload):
     """Everyone in the circle may read the plan, professionals included."""
     circle_id = require_int(payload, "circle_id", minimum=1)
     circle, _me = access_circle(user, circle_id)
-    join_room(events.circle_room(circle.id))
+    join_room(events.plan_room(circle.id))  # not the circle room: that has the chat
     user.circles.add(circle.id)
     return {"ok": True}

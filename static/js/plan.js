@@ -11,7 +11,10 @@
   const circleId = Number(root.dataset.circleId);
   const notice = document.getElementById("plan-notice");
   // Sections refreshed live: the plan page's and the meeting page's.
-  const LIVE = [".summary", "#proposals", "#commitments", "#acceptance", "#meeting-head", "#poll", "#agenda"];
+  const LIVE = [".plan-head", ".summary", "#proposals", "#commitments", "#acceptance", "#meeting-head", "#poll", "#choose", "#agenda"];
+  // Sections with forms people write in: never swapped; if they changed, the notice says so.
+  const STILL = ["#conditions", "#agreements", "#evaluation"];
+  const text = (el) => (el ? el.textContent.replace(/\s+/g, " ").trim() : "");
   let pending = null;
 
   function busy(el) {
@@ -29,7 +32,11 @@
       const next = fresh.querySelector(selector);
       if (busy(now)) { skipped = true; continue; }
       if (now && next) now.replaceWith(document.importNode(next, true));
-      else if (!now && next) skipped = true; // a new section: shown after a reload
+      else if (now) now.remove(); // gone: e.g. a proposal that was decided
+      else if (next) skipped = true; // a new section: shown after a reload
+    }
+    for (const selector of STILL) {
+      if (text(document.querySelector(selector)) !== text(fresh.querySelector(selector))) skipped = true;
     }
     if (skipped || showNotice) {
       notice.textContent = root.dataset.tNewVersion + " ";
@@ -44,7 +51,7 @@
   const socket = io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });
   socket.on("connect", () => socket.emit("plan:join", { circle_id: circleId }, () => {}));
   socket.on("plan:event", (ev) => {
-    if (!ev || ev.type !== "plan") return;
+    if (!ev || (ev.type !== "plan" && ev.type !== "meeting")) return;
     // Several events arrive together for one change: refresh once.
     clearTimeout(pending);
     pending = setTimeout(() => refresh(false), 150);
