@@ -32,6 +32,7 @@ from portal.models import (
     Proposal,
     ProposalStatus,
 )
+from portal.models.types import utcnow
 from portal.services import ServiceError
 from portal.services import meetings as meet_svc
 from portal.services import plan as plan_svc
@@ -890,7 +891,15 @@ def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kr
         assert "Proposals waiting for this meeting" in agenda
         assert any("Call the school" in v for v in items.values())
         assert any("If it rains, we stay in." in v for v in items.values())
-        # Only those who may record see the review form.
+        # Before the meeting has begun nobody sees the review form yet.
+        assert "decide-" not in agenda and "Record the review" not in agenda
+    # Once it has begun, only those who may record see it.
+    _db.session.execute(
+        update(Meeting).where(Meeting.id == m.id).values(starts_at=utcnow() - timedelta(hours=1))
+    )
+    _db.session.commit()
+    for person in (kring.sanne, kring.jan, kring.vos):
+        agenda = _html(as_(person).get(_url(m))).split('id="agenda"', 1)[1]
         if person is kring.sanne:
             assert f'name="decide-{waiting.id}"' in agenda and "Record the review" in agenda
         else:
