@@ -91,6 +91,9 @@ def _sqlite_pragmas(app: Flask) -> None:
 
     from portal.extensions import db
 
+    synchronous = app.config["SQLITE_SYNCHRONOUS"]
+    if synchronous not in ("FULL", "NORMAL", "EXTRA"):
+        raise ValueError("SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
     with app.app_context():
         engine = db.engine
 
@@ -99,5 +102,6 @@ def _sqlite_pragmas(app: Flask) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=5000")
+            cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()

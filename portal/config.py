@@ -42,7 +42,15 @@ def _database_url() -> str:
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS: dict = {"pool_pre_ping": True}
+    # A pre-ping guards against dropped server connections (PostgreSQL); for a local
+    # SQLite file it would only add a "SELECT 1" to every request and socket event.
+    SQLALCHEMY_ENGINE_OPTIONS: dict = (
+        {} if SQLALCHEMY_DATABASE_URI.startswith("sqlite") else {"pool_pre_ping": True}
+    )
+    # SQLite's fsync policy. FULL (default): a message acknowledged as stored survives
+    # even a power cut. NORMAL (WAL-safe, never corrupts) is much faster under chat
+    # load but may lose the last commits on an OS crash; see bench/README.md.
+    SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")

@@ -1,0 +1,520 @@
+"""Chat fan-out benchmark: Kring's server against a bare Flask-SocketIO baseline.
+
+    .venv/bin/python bench/fanout.py            # or: make bench
+    .venv/bin/python bench/fanout.py --duration 10 --rate 100 --json out.json
+
+One run measures two servers, one after the other, under the same load from
+bench/loadgen.js (the official socket.io-client on Node):
+
+* **kring**: ``python app.py`` over a fresh SQLite database, seeded through Kring's
+  own services with 200 circles of 5 people (1,000 accounts). Every person signs in
+  over HTTP (``POST /login``) and opens a socket with their cookie and CSRF token, as
+  a browser does. Each send is authorised, stored and committed before it fans out.
+* **baseline**: bench/baseline_server.py, the same stack (Flask-SocketIO, gevent)
+  doing nothing but ``emit(to=room)``.
+
+Load: 1,000 WebSockets, each in its circle's room; 200 ``chat:send`` a second for
+20 s, spread over the circles. Each body carries the send time; each of the 5
+receivers in the circle (the sender included) records the delivery latency.
+
+Reported per server: delivery latency p50/p95/p99/max, the server's CPU seconds
+(utime+stime from /proc/<pid>/stat over the send and drain window) per delivered
+message, and lost, duplicated and misdelivered messages. Targets: Kring's p99 and
+CPU per delivery at most 2x the baseline's, nothing lost or duplicated. ``--check``
+makes the exit status say whether the targets were met. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "bench password 1"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+LOAD_BEFORE = Path("/proc/loadavg").read_text().split()[0]
+
+
+def log(msg: str) -> None:
+    print(f"[fanout] {msg}", file=sys.stderr, flush=True)
+
+
+# --- seeding (runs in a subprocess with the bench server's environment) -------------
+
+
+def seed(circles: int, members: int) -> None:
+    """Create the circles and accounts with Kring's services; print them as JSON."""
+    from portal import create_app
+    from portal.extensions import db
+    from portal.models import Role
+    from portal.services import accounts
+    from portal.services import circles as circle_svc
+
+    app = create_app()
+    # Cheap password hashes for the 1,000 bench accounts (argon2id still; the login
+    # check reads the parameters from the stored hash). Seeding only: the running
+    # server keeps its default parameters for anything it hashes itself.
+    app.config["PASSWORD_HASH_PARAMS"] = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
+    out = []
+    with app.app_context():
+        for c in range(circles):
+            users = [
+                accounts.create_user(
+                    name=f"Person {c}.{m}", username=f"b{c}m{m}", password=PASSWORD
+                )
+                for m in range(members)
+            ]
+            circle, coordinator, _ = circle_svc.create_circle(
+                title=f"Bench circle {c}", language="en", coordinator=users[0]
+            )
+            for user in users[1:]:
+                _inv, token = circle_svc.invite(
+                    circle, coordinator, name=user.name, role=Role.MEMBER
+                )
+                circle_svc.redeem_invitation(token, user)
+            db.session.commit()
+            out.append({"circle": circle.id, "users": [u.username for u in users]})
+    print(json.dumps(out))
+
+
+# --- processes -----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15)."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    rest = stat[stat.rindex(")") + 2 :].split()
+    return (int(rest[11]) + int(rest[12])) / CLK_TCK
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Server:
+    def __init__(self, label: str, argv: list[str], env: dict, url: str, logfile: Path):
+        self.label, self.url, self.logfile = label, url, logfile
+        with open(logfile, "w") as f:
+            self.proc = subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT
+            )
+        self._wait_healthy()
+
+    def _wait_healthy(self) -> None:
+        import requests
+
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise SystemExit(
+                    f"{self.label} server stopped:\n{self.logfile.read_text()[-3000:]}"
+                )
+            try:
+                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise SystemExit(f"{self.label} server did not answer /healthz in 30 s")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: bool) -> dict:
+    """Run bench/loadgen.js against ``server``; return its result plus server CPU."""
+    cfg = {
+        "label": server.label,
+        "url": server.url,
+        "origin": server.url,
+        "clients": clients,
+        "rate": args.rate,
+        "duration": args.duration,
+        "drain": args.drain,
+        "body_size": args.body_size,
+    }
+    cfg_path = workdir / f"loadgen-{server.label}.json"
+    cfg_path.write_text(json.dumps(cfg))
+    gen = subprocess.Popen(
+        ["node", str(ROOT / "bench" / "loadgen.js"), str(cfg_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+
+    def expect(prefix: str) -> str:
+        while True:
+            line = gen.stdout.readline()
+            if not line:
+                raise SystemExit(f"loadgen ({server.label}) stopped before {prefix}")
+            if line.startswith("FAILED"):
+                raise SystemExit(f"loadgen ({server.label}): {line}")
+            if line.startswith(prefix):
+                return line[len(prefix) :].strip()
+
+    expect("READY")
+    spies = []
+    if profile:
+        # Two views of the send phase: every sample of the busy thread (including time
+        # blocked in SQLite's fsync, which stalls gevent's whole loop), and only samples
+        # holding the GIL (CPU spent in Python).
+        for view, extra in (("all", []), ("gil", ["--gil"])):
+            out = workdir / f"profile-{server.label}-{view}.txt"
+            spies.append(
+                (
+                    out,
+                    subprocess.Popen(
+                        [
+                            str(Path(sys.executable).parent / "py-spy"),
+                            "record",
+                            "--pid",
+                            str(server.proc.pid),
+                            "--format",
+                            "raw",
+                            "--rate",
+                            "200",
+                            "--duration",
+                            str(int(args.duration)),
+                            "--output",
+                            str(out),
+                            "--nonblocking",
+                            *extra,
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    ),
+                )
+            )
+        time.sleep(1)
+    cpu0, wall0 = cpu_seconds(server.proc.pid), time.monotonic()
+    gen.stdin.write("GO\n")
+    gen.stdin.flush()
+    result = json.loads(expect("RESULT"))
+    cpu1, wall1 = cpu_seconds(server.proc.pid), time.monotonic()
+    result["server_rss_mib"] = rss_mib(server.proc.pid)
+    gen.stdin.write("BYE\n")
+    gen.stdin.flush()
+    gen.wait(timeout=60)
+    for out, spy in spies:
+        spy.wait(timeout=60)
+        result.setdefault("profiles", []).append(str(out))
+    result["server_cpu_s"] = cpu1 - cpu0
+    result["window_s"] = wall1 - wall0
+    result["server_cpu_util"] = (cpu1 - cpu0) / (wall1 - wall0)
+    result["cpu_ms_per_delivery"] = (
+        1000 * result["server_cpu_s"] / result["deliveries"] if result["deliveries"] else None
+    )
+    return result
+
+
+# --- Kring: seed, sign in, measure ---------------------------------------------------
+
+
+def _csrf_in(html: str) -> str:
+    import re
+
+    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert m, "no CSRF token"
+    return m.group(1)
+
+
+def login_page(url: str) -> tuple[str, str]:
+    """The login page's cookies and CSRF token (the form a browser would submit)."""
+    import requests
+
+    with requests.Session() as http:
+        page = http.get(url + "/login", timeout=30)
+        return "; ".join(f"{k}={v}" for k, v in http.cookies.items()), _csrf_in(page.text)
+
+
+def sign_in(url: str, username: str, form: tuple[str, str]) -> tuple[str, str]:
+    """POST /login as a browser would; return (cookie header, CSRF token for the socket).
+
+    Everyone submits the same login page (its cookie and token), like people opening
+    one page in many tabs; that saves 1,000 page renders in the setup.
+    """
+    import requests
+
+    cookie, form_token = form
+    with requests.Session() as http:
+        resp = http.post(
+            url + "/login",
+            data={"login": username, "password": PASSWORD, "csrf_token": form_token},
+            headers={"Cookie": cookie},
+            timeout=30,
+            allow_redirects=False,
+        )
+        if resp.status_code != 302:
+            raise SystemExit(f"login of {username} failed: {resp.status_code}")
+        csrf = _csrf_in(http.get(url + "/account", timeout=30).text)
+        return f"kring_session={http.cookies['kring_session']}", csrf
+
+
+def reset_postgres(url: str) -> None:
+    """Empty the given PostgreSQL database (drop and recreate its public schema)."""
+    from sqlalchemy import create_engine, text
+
+    if url.startswith(("postgres://", "postgresql://")):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+def run_kring(args, workdir: Path, profile: bool) -> dict:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATABASE_URL=args.postgres or f"sqlite:///{workdir}/bench.sqlite3",
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL=url,
+        HOST="127.0.0.1",
+        PORT=str(port),
+        PYTHONUNBUFFERED="1",
+        # 1,000 people sign in from one address in a few seconds.
+        LOGIN_RATE_LIMIT="100000 per minute",
+        TOKEN_RATE_LIMIT="100000 per minute",
+    )
+    t = time.monotonic()
+    if args.postgres:
+        reset_postgres(args.postgres)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    seeded = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--seed",
+            "--circles",
+            str(args.circles),
+            "--members",
+            str(args.members),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    world = json.loads(seeded.stdout.strip().splitlines()[-1])
+    took = time.monotonic() - t
+    log(f"kring: seeded {len(world)} circles x {args.members} people in {took:.1f} s")
+
+    argv = [sys.executable, "app.py"]
+    if args.sqlite_synchronous:
+        env["BENCH_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
+        argv = [sys.executable, str(ROOT / "bench" / "kring_server.py")]
+    server = Server("kring", argv, env, url, workdir / "kring.log")
+    try:
+        t = time.monotonic()
+        people = [(c["circle"], u) for c in world for u in c["users"]]
+        form = login_page(url)
+        with ThreadPoolExecutor(8) as pool:
+            creds = list(pool.map(lambda p: sign_in(url, p[1], form), people))
+        log(f"kring: {len(creds)} people signed in over HTTP in {time.monotonic() - t:.1f} s")
+        clients = [
+            {"circle": circle, "cookie": cookie, "csrf": csrf}
+            for (circle, _u), (cookie, csrf) in zip(people, creds, strict=True)
+        ]
+        result = run_load(server, clients, args, workdir, profile)
+        result["server_log_errors"] = server.logfile.read_text().count("Traceback")
+        return result
+    finally:
+        server.stop()
+
+
+def run_baseline(args, workdir: Path, profile: bool) -> dict:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, PORT=str(port), BASE_URL=url, PYTHONUNBUFFERED="1")
+    server = Server(
+        "baseline",
+        [sys.executable, str(ROOT / "bench" / "baseline_server.py")],
+        env,
+        url,
+        workdir / "baseline.log",
+    )
+    try:
+        clients = [{"circle": c + 1} for c in range(args.circles) for _m in range(args.members)]
+        result = run_load(server, clients, args, workdir, profile)
+        result["server_log_errors"] = server.logfile.read_text().count("Traceback")
+        return result
+    finally:
+        server.stop()
+
+
+# --- report --------------------------------------------------------------------------
+
+
+def report(base: dict | None, kring: dict | None, args) -> bool:
+    rows = [
+        ("sockets", lambda r: r["sockets"], "{:d}"),
+        ("messages sent", lambda r: r["messages"], "{:d}"),
+        ("send phase (s)", lambda r: r["send_seconds"], "{:.1f}"),
+        ("acks ok", lambda r: r["acked_ok"], "{:d}"),
+        ("deliveries", lambda r: r["deliveries"], "{:d}"),
+        ("delivery p50 (ms)", lambda r: r["latency_ms"]["p50"], "{:.1f}"),
+        ("delivery p95 (ms)", lambda r: r["latency_ms"]["p95"], "{:.1f}"),
+        ("delivery p99 (ms)", lambda r: r["latency_ms"]["p99"], "{:.1f}"),
+        ("delivery max (ms)", lambda r: r["latency_ms"]["max"], "{:.1f}"),
+        ("ack p50 (ms)", lambda r: r["ack_ms"]["p50"], "{:.1f}"),
+        ("ack p99 (ms)", lambda r: r["ack_ms"]["p99"], "{:.1f}"),
+        ("server CPU (s)", lambda r: r["server_cpu_s"], "{:.2f}"),
+        ("server CPU use (%)", lambda r: 100 * r["server_cpu_util"], "{:.0f}"),
+        ("CPU per delivery (ms)", lambda r: r["cpu_ms_per_delivery"], "{:.3f}"),
+        ("server RSS (MiB)", lambda r: r["server_rss_mib"], "{:.0f}"),
+        ("no ack after drain", lambda r: r["no_ack_after_drain"], "{:d}"),
+        ("undelivered", lambda r: r["undelivered"], "{:d}"),
+        ("lost (acked, unheard)", lambda r: r["lost"], "{:d}"),
+        ("duplicated", lambda r: r["duplicates"], "{:d}"),
+        ("misdelivered", lambda r: r["misdelivered"], "{:d}"),
+        ("send errors", lambda r: sum(r["ack_errors"].values()), "{:d}"),
+        ("disconnects", lambda r: r["unexpected_disconnects"], "{:d}"),
+        ("server tracebacks", lambda r: r["server_log_errors"], "{:d}"),
+    ]
+
+    def cell(r, get, fmt):
+        if r is None:
+            return "-"
+        v = get(r)
+        return "-" if v is None else fmt.format(v)
+
+    print()
+    db_name = "PostgreSQL" if args.postgres else "SQLite"
+    if args.sqlite_synchronous and not args.postgres:
+        db_name += f" synchronous={args.sqlite_synchronous}"
+    print(
+        f"Fan-out: {args.circles} circles x {args.members} sockets, {args.rate:g} msg/s "
+        f"for {args.duration:g} s, {args.body_size}-char bodies; {os.cpu_count()} CPUs; "
+        f"Kring on {db_name}; load average before: {LOAD_BEFORE}"
+    )
+    print(f"{'':24}{'baseline':>12}{'kring':>12}{'kring/base':>12}")
+    for name, get, fmt in rows:
+        ratio = ""
+        if base and kring and name.startswith(("delivery", "ack p", "CPU per", "server CPU (s)")):
+            b, k = get(base), get(kring)
+            ratio = f"{k / b:.2f}x" if b else ""
+        print(f"{name:24}{cell(base, get, fmt):>12}{cell(kring, get, fmt):>12}{ratio:>12}")
+    if not (base and kring):
+        return True
+    checks = [
+        ("p99 latency <= 2x baseline", kring["latency_ms"]["p99"] <= 2 * base["latency_ms"]["p99"]),
+        (
+            "CPU per delivery <= 2x baseline",
+            kring["cpu_ms_per_delivery"] <= 2 * base["cpu_ms_per_delivery"],
+        ),
+        ("0 lost (every stored message reached all 5 members)", kring["lost"] == 0),
+        ("0 duplicated", kring["duplicates"] == 0 and kring["misdelivered"] == 0),
+        (
+            "every send acknowledged ok within the drain time",
+            kring["acked_ok"] == kring["messages"],
+        ),
+    ]
+    print()
+    for name, ok in checks:
+        print(f"  {'MET   ' if ok else 'MISSED'} {name}")
+    for r in (base, kring):
+        for path in r.get("profiles", []):
+            print(f"  py-spy profile ({r['label']}): {path}")
+    return all(ok for _n, ok in checks)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--circles", type=int, default=200)
+    p.add_argument("--members", type=int, default=5)
+    p.add_argument("--rate", type=float, default=200, help="messages per second, all circles")
+    p.add_argument("--duration", type=float, default=20, help="seconds of sending")
+    p.add_argument("--drain", type=float, default=5, help="max seconds to wait for stragglers")
+    p.add_argument("--body-size", type=int, default=120)
+    p.add_argument("--only", choices=["kring", "baseline"])
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy both servers during the send phase (raw stacks kept in the work dir)",
+    )
+    p.add_argument(
+        "--sqlite-synchronous",
+        choices=["OFF", "NORMAL", "FULL"],
+        help="run Kring via bench/kring_server.py with this SQLite synchronous mode",
+    )
+    p.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="run Kring on this PostgreSQL database instead of a fresh SQLite file; "
+        "ITS PUBLIC SCHEMA IS DROPPED first",
+    )
+    p.add_argument("--json", type=Path, help="also write the results here")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (logs, DB)")
+    p.add_argument("--seed", action="store_true", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.seed:
+        seed(args.circles, args.members)
+        return 0
+    if shutil.which("node") is None:
+        raise SystemExit("node is needed for bench/loadgen.js")
+    if not (ROOT / "node_modules" / "socket.io-client").exists():
+        raise SystemExit("run `npm ci` first (socket.io-client)")
+
+    workdir = Path(tempfile.mkdtemp(prefix="kring-bench-"))
+    started = time.monotonic()
+    try:
+        base = kring = None
+        if args.only in (None, "baseline"):
+            base = run_baseline(args, workdir, args.profile)
+            log(f"baseline done: p99 {base['latency_ms']['p99']:.1f} ms")
+        if args.only in (None, "kring"):
+            kring = run_kring(args, workdir, args.profile)
+            log(f"kring done: p99 {kring['latency_ms']['p99']:.1f} ms")
+        ok = report(base, kring, args)
+        kept = args.keep or args.profile
+        print(
+            f"\n(total {time.monotonic() - started:.0f} s; work dir {workdir}"
+            f"{'' if kept else ', removed'})"
+        )
+        if args.json:
+            args.json.write_text(json.dumps({"baseline": base, "kring": kring}, indent=2))
+        return 0 if ok or not args.check else 1
+    finally:
+        if not args.keep and not args.profile:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
