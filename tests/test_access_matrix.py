@@ -28,6 +28,14 @@ request, and an open proposal by the target, made once the persona has joined (s
 member or supporter persona has a vote on it). The matrix describes that agreed plan;
 ``test_plan_draft`` covers the routes that answer differently while it is a draft.
 
+Both circles hold follow-up meetings too (see ``_meetings``). In circle A the target is
+in the follow-up group (so may organise) and organises two meetings, made once the
+persona has joined: one still a poll and one whose date is fixed. Invited: the target,
+the central person (by default, as every central person is) and the member persona
+(by name). No persona is plan keeper or in the follow-up group, so among the personas
+only the central person organises and manages meetings, and only the central person and
+the member answer; ``test_meeting_flags_beyond_the_matrix`` covers the flags.
+
 To keep the run short, the requests that must change nothing (pages and refusals) run
 one persona at a time in a single world (``test_matrix``): one that wrongly changed
 something fails at that request. Each allowed action gets a world of its own
@@ -37,8 +45,9 @@ something fails at that request. Each allowed action gets a world of its own
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -48,13 +57,20 @@ from portal.extensions import socketio
 from portal.models import (
     Acceptance,
     Agreement,
+    CalendarFeed,
     ChecklistItem,
     Circle,
     CircleEvent,
     Commitment,
+    CommitmentReview,
     Completion,
     Condition,
     Invitation,
+    Meeting,
+    MeetingAnswer,
+    MeetingInvitee,
+    MeetingOption,
+    MeetingReview,
     Membership,
     MembershipStatus,
     Message,
@@ -71,6 +87,7 @@ from portal.models.plan import commitment_assignees
 from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
+from portal.services import meetings as meetings_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests.conftest import csrf_from
@@ -147,6 +164,14 @@ def tickers(exp: Exp) -> dict[str, Exp]:
     """The commitment's own people, central persons and the plan keeper. The commitment is
     the target's and no persona is plan keeper, so here: central persons only
     (test_assignees_and_the_plan_keeper_tick covers the other two)."""
+    return row(professional=FORBID, member=FORBID, supporter=FORBID, central=exp,
+               coordinator=FORBID)
+
+
+def organisers(exp: Exp) -> dict[str, Exp]:
+    """Meetings are proposed by central persons, the plan keeper and the follow-up group,
+    and managed by their organiser (the target) or a central person: among the personas,
+    the central person only. Not the coordinator."""
     return row(professional=FORBID, member=FORBID, supporter=FORBID, central=exp,
                coordinator=FORBID)
 
@@ -237,6 +262,21 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("plan.add_condition", "POST"): professionals(DONE),
     ("plan.remove_condition", "POST"): professionals(DONE),
     ("plan.accept", "POST"): professionals(DONE),
+    # Follow-up meetings (see the module docstring). Everyone in the circle sees them.
+    ("meetings.index", "GET"): everyone(PAGE),
+    ("meetings.show", "GET"): everyone(PAGE),  # the fixed meeting, with its agenda
+    ("meetings.ics", "GET"): everyone(PAGE),  # the fixed meeting (a poll has no .ics)
+    # Proposing: central persons, the plan keeper and the follow-up group.
+    ("meetings.new", "GET"): organisers(PAGE),
+    ("meetings.new", "POST"): organisers(DONE),
+    # Answering the poll: only those invited.
+    ("meetings.answers", "POST"): row(professional=FORBID, member=DONE, supporter=FORBID,
+                                      central=DONE, coordinator=FORBID),
+    # The organiser (the target) or a central person; the review also the plan keeper.
+    ("meetings.fix", "POST"): organisers(DONE),  # the poll
+    ("meetings.cancel", "POST"): organisers(DONE),  # the poll
+    ("meetings.reschedule", "POST"): organisers(DONE),  # the fixed meeting
+    ("meetings.review", "POST"): organisers(DONE),  # the fixed meeting
 }
 
 # While the plan is a draft (version 0) the coordinator and central persons enter it
@@ -274,10 +314,16 @@ POST_DATA: dict[str, dict[str, str]] = {
     "plan.answer": {"answer": "consent"},
     "plan.add_condition": {"text": "Sam sleeps at home on school nights"},
     "plan.accept": {"version": "{version}"},
+    "meetings.new": {"title": "Check-in (matrix)", "duration": "90", "place": "Gran's",
+                     "option_0": "2031-06-01T19:00", "option_1": "2031-06-02T19:00"},
+    "meetings.answers": {"answer-{option}": "yes"},
+    "meetings.fix": {"option": "{option}"},
+    "meetings.reschedule": {"starts_at": "2031-07-01T19:00"},
+    "meetings.review": {"present": "{central}", "notes": "It works"},
 }
-# "{name}" in a value above is filled in from the world when sent.
+# "{name}" in a key or value above is filled in from the world when sent.
 FORM_IDS = {"central": lambda w: w.central.id, "item": lambda w: w.item.id,
-            "version": lambda w: w.version_number}
+            "version": lambda w: w.version_number, "option": lambda w: w.option.id}
 # Query strings some GET routes need to show anything at all.
 QUERY = {"plan.diff": {"a": 1, "b": 2}}
 
@@ -309,6 +355,12 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("invitations.open_link", "GET"): ("/i/not-a-real-token", 302, "/join"),
     ("invitations.join", "GET"): ("/join", 404, None),  # no invitation in the session
     ("invitations.join", "POST"): ("/join", 404, None),
+    # Only the meetings I am invited to: test_my_meetings_are_only_my_own.
+    ("meetings.mine", "GET"): ("/me/meetings", 302, LOGIN_REDIRECT),
+    ("meetings.calendar_settings", "GET"): ("/account/calendar", 302, LOGIN_REDIRECT),
+    ("meetings.calendar_settings", "POST"): ("/account/calendar", 302, LOGIN_REDIRECT),
+    # The secret feed: a token nobody has is a 404 (test_feed_token_revoked_or_invented...).
+    ("meetings.feed", "GET"): ("/calendar/not-a-real-token.ics", 404, None),
 }
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -351,9 +403,15 @@ class World:
     other_condition: Condition  # set by the same professional (active in both circles)
     other_completion: Completion
     other_proposal: Proposal  # Member B's, open
+    other_meeting: Meeting  # B's poll, organised by Central B, answered by Member B
+    other_option: MeetingOption  # its first time
     agreed: bool = True
     version_number: int = 2  # the newest version (1 agreed, 2 with the condition)
     proposal: Proposal | None = None  # the target's, open; made after the persona joined
+    # The target's meetings, made after the persona joined (see ``_meetings``).
+    meeting: Meeting | None = None  # a poll
+    option: MeetingOption | None = None  # the poll's second time
+    fixed_meeting: Meeting | None = None  # its date fixed by the target
 
 
 def _message(db, circle, author, client_id) -> Message:
@@ -387,6 +445,15 @@ def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -
             "condition": condition, "completion": completion}
 
 
+MEETING_TIMES = [datetime(2031, 6, 1, 17, 0, tzinfo=UTC), datetime(2031, 6, 2, 17, 0, tzinfo=UTC)]
+
+
+def _meeting_of(circle, organiser, title, invite=()) -> Meeting:
+    return meetings_svc.propose_meeting(circle, organiser, meetings_svc.MeetingData(
+        title=title, purpose="Is the plan working?", place="At Gran's", video_link="",
+        duration_minutes=90, options=MEETING_TIMES, invitee_ids=list(invite)))
+
+
 @pytest.fixture
 def world(request, db, make_circle, add_member) -> World:
     """Circle A and circle B with their plans; A's plan is agreed unless the test
@@ -409,6 +476,11 @@ def world(request, db, make_circle, add_member) -> World:
                    professional=other_professional)
     other_proposal = plan_svc.propose(other, other_member, "add_agreement",
                                       payload={"text": "We call Gran first (Circle B)"})
+    # The target is in A's follow-up group: A's meetings are theirs (see ``_meetings``).
+    svc.set_flags(circle, central, target, plan_keeper=False, followup=True)
+    other_meeting = _meeting_of(other, other_central, "Follow-up (Circle B)",
+                                invite=[other_member.id])
+    meetings_svc.set_answers(other_meeting, other_member, {other_meeting.options[0].id: "yes"})
     db.session.commit()
     return World(
         circle=circle, coordinator=coordinator, central=central, target=target,
@@ -419,7 +491,9 @@ def world(request, db, make_circle, add_member) -> World:
         other_message=_message(db, other, other_member, "world-message-b"),
         other_commitment=plan_b["commitment"], other_agreement=plan_b["agreement"],
         other_condition=plan_b["condition"], other_completion=plan_b["completion"],
-        other_proposal=other_proposal, agreed=agreed, version_number=2 if agreed else 0,
+        other_proposal=other_proposal, other_meeting=other_meeting,
+        other_option=other_meeting.options[0],
+        agreed=agreed, version_number=2 if agreed else 0,
     )
 
 
@@ -457,6 +531,24 @@ def _propose(world: World, db) -> None:
         db.session.commit()
 
 
+def _meetings(world: World, db, user=None) -> None:
+    """The target's two meetings in circle A, made now so that they can invite the member
+    persona (``user``): a poll, and one whose date the target fixed. The central person
+    is invited as every central person is, the target as organiser."""
+    if world.meeting is not None:
+        return
+    invite = []
+    if user is not None:
+        invite = [db.session.scalar(select(Membership.id).where(
+            Membership.user_id == user.id, Membership.circle_id == world.circle.id))]
+    world.meeting = _meeting_of(world.circle, world.target, "Check-in (Circle A)", invite)
+    world.fixed_meeting = _meeting_of(world.circle, world.target, "Review (Circle A)", invite)
+    db.session.flush()
+    meetings_svc.fix_date(world.fixed_meeting, world.target, world.fixed_meeting.options[0].id)
+    db.session.commit()
+    world.option = world.meeting.options[1]
+
+
 @pytest.fixture
 def as_persona(db, world, add_member, client, login):
     """Sign ``client`` in as the persona; return the CSRF token to post with."""
@@ -464,6 +556,7 @@ def as_persona(db, world, add_member, client, login):
     def make(persona: str) -> str:
         user = _persona_user(persona, world, db, add_member)
         _propose(world, db)
+        _meetings(world, db, user if persona == "member" else None)
         if user is None:
             return csrf_from(client.get("/login"))
         login(client, user)
@@ -482,7 +575,10 @@ INNER_IDS = {  # a route's inner id -> the World attribute it defaults to
     "proposal_id": "proposal",
     "completion_id": "completion",
     "number": "version_number",  # a version of the circle in the URL, not a global id
+    "meeting_id": "meeting",
 }
+# Routes that act on the fixed meeting rather than the poll.
+ON_FIXED_MEETING = {"meetings.show", "meetings.ics", "meetings.reschedule", "meetings.review"}
 
 
 def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) -> str:
@@ -494,7 +590,8 @@ def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) 
         if arg in ids:
             values[arg] = ids[arg]
         elif arg in INNER_IDS:
-            value = getattr(world, INNER_IDS[arg])
+            fixed = arg == "meeting_id" and endpoint in ON_FIXED_MEETING
+            value = getattr(world, "fixed_meeting" if fixed else INNER_IDS[arg])
             values[arg] = value if isinstance(value, int) else value.id
         else:
             pytest.fail(f"{endpoint}: no sample value for <{arg}>; add it to INNER_IDS")
@@ -506,7 +603,8 @@ def _form(endpoint: str, world: World) -> dict[str, str]:
         def __missing__(self, name):
             return FORM_IDS[name](world)
 
-    return {key: value.format_map(Ids()) for key, value in POST_DATA.get(endpoint, {}).items()}
+    return {key.format_map(Ids()): value.format_map(Ids())
+            for key, value in POST_DATA.get(endpoint, {}).items()}
 
 
 def _request(client, method: str, path: str, token: str, endpoint: str, world: World):
@@ -541,6 +639,14 @@ def _snapshot(db) -> tuple:
         rows(Proposal.id, Proposal.status),
         rows(ProposalVote.id, ProposalVote.answer, ProposalVote.answered_at),
         count(Acceptance),
+        rows(Meeting.id, Meeting.title, Meeting.status, Meeting.starts_at, Meeting.sequence),
+        count(MeetingOption),
+        count(MeetingInvitee),
+        rows(MeetingAnswer.id, MeetingAnswer.membership_id, MeetingAnswer.answer),
+        count(MeetingReview),
+        count(CommitmentReview),
+        rows(CalendarFeed.id, CalendarFeed.token_hash, CalendarFeed.show_titles,
+             CalendarFeed.revoked_at),
     )
 
 
@@ -575,7 +681,10 @@ def _comparable_headers(app, response) -> list[tuple[str, object]]:
 
 
 def _without_csrf(response) -> str:
-    return re.sub(r'(name="csrf_token" value=")[^"]*"', r'\1"', response.get_data(as_text=True))
+    """The page without its CSRF tokens (signed with the time): in forms, and on pages
+    with live updates in a meta tag and a data attribute."""
+    return re.sub(r'((?:name="csrf_token"[^>]*? value|name="csrf-token" content|data-csrf)=")'
+                  r'[^"]*"', r'\1"', response.get_data(as_text=True))
 
 
 def _ids(cases) -> list[str]:
@@ -821,7 +930,8 @@ FOREIGN_ID_ROUTES = sorted(
         "invitations.reissue", "invitations.revoke", "chat.edit", "chat.delete", "chat.versions",
         "plan.history", "plan.edit_commitment", "plan.remove_commitment", "plan.tick",
         "plan.help_flag", "plan.remove_agreement", "plan.undo", "plan.answer", "plan.withdraw",
-        "plan.remove_condition",
+        "plan.remove_condition", "meetings.show", "meetings.answers", "meetings.fix",
+        "meetings.reschedule", "meetings.cancel", "meetings.ics", "meetings.review",
     }
 )
 # A version number counts the versions of the circle in the URL: /c/A/plan/versions/1 is
@@ -839,9 +949,9 @@ def test_foreign_id_routes_cover_every_route_with_an_inner_id(app):
 def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as_persona,
                                                actor):
     """Someone of circle A uses circle B's member, invitation, message, commitment,
-    agreement, condition, proposal or tick id under /c/A/...: 404, the same page as for
-    an id that does not exist, and B is untouched. ``professional_in_both`` is active in
-    both circles (and set B's condition)."""
+    agreement, condition, proposal, tick or meeting id under /c/A/...: 404, the same page
+    as for an id that does not exist, and B is untouched. ``professional_in_both`` is
+    active in both circles (and set B's condition)."""
     if actor == "professional_in_both":
         as_persona("anonymous")  # the world as every test has it (A's open proposal)
         login(client, world.professional.user)
@@ -854,7 +964,8 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
                "agreement_id": world.other_agreement.id,
                "condition_id": world.other_condition.id,
                "proposal_id": world.other_proposal.id,
-               "completion_id": world.other_completion.id}
+               "completion_id": world.other_completion.id,
+               "meeting_id": world.other_meeting.id}
     nowhere = {k: 10_000_000 for k in foreign}
     before = _snapshot(db)
 
@@ -894,6 +1005,168 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
     assert proposal.status == ProposalStatus.OPEN
     assert [v.answer for v in sorted(proposal.votes, key=lambda v: v.membership_id)] == [
         None, "consent"]  # Central B has not answered; Member B proposed
+    _assert_meeting_b_untouched(db, world)
+
+
+def _assert_meeting_b_untouched(db, world: World) -> None:
+    meeting = db.session.get(Meeting, world.other_meeting.id)
+    assert (meeting.status, meeting.starts_at, meeting.sequence) == ("poll", None, 0)
+    assert db.session.execute(
+        select(MeetingAnswer.membership_id, MeetingAnswer.option_id, MeetingAnswer.answer)
+    ).all() == [(world.other_member.id, world.other_option.id, "yes")]
+    assert db.session.scalar(select(func.count()).select_from(MeetingReview)) == 0
+
+
+def test_meeting_form_ids_from_another_circle_change_nothing_there(app, db, client, world,
+                                                                  as_persona):
+    """Ids of circle B carried in a form to circle A's meeting routes: B's option to fix
+    A's poll or to answer it, B's people as those present at A's review. Each answers
+    exactly as an id that does not exist would, and B is untouched. (Fixing with a time
+    that is not one of the poll's is not a 404 but the poll again, saying "Please choose
+    one of the times", the same for both.)"""
+    token = as_persona("central")
+    base = f"/c/{world.circle.id}/meetings"
+    cases = [  # (path, form with B's id, form with an id nobody has)
+        (f"{base}/{world.meeting.id}/fix", {"option": world.other_option.id},
+         {"option": 10_000_000}),
+        (f"{base}/{world.meeting.id}/answers", {f"answer-{world.other_option.id}": "no"},
+         {"answer-10000000": "no"}),
+        (f"{base}/{world.fixed_meeting.id}/review",
+         {"present": world.other_central.id, f"decide-{world.other_proposal.id}": "accept"},
+         {"present": 10_000_000, "decide-10000000": "accept"}),
+    ]
+    before = _snapshot(db)
+    for path, theirs, nobodys in cases:
+        a = client.post(path, data={"csrf_token": token, **theirs})
+        page_a = client.get(a.headers["Location"])
+        b = client.post(path, data={"csrf_token": token, **nobodys})
+        page_b = client.get(b.headers["Location"])
+        assert a.status_code == b.status_code == 302, path
+        assert a.headers["Location"] == b.headers["Location"], path
+        assert page_a.status_code == page_b.status_code == 200, path
+        assert _without_csrf(page_a) == _without_csrf(page_b), path
+        assert b"(Circle B)" not in page_a.get_data(), path
+        assert _snapshot(db) == before, path
+    # Inviting B's member to a new meeting of A: the meeting is made, without them.
+    resp = client.post(f"{base}/new", data={"csrf_token": token, **POST_DATA["meetings.new"],
+                                            "invitees": world.other_member.id})
+    assert resp.status_code == 302
+    made = db.session.scalar(select(Meeting).where(Meeting.title == "Check-in (matrix)"))
+    assert made.circle_id == world.circle.id
+    assert world.other_member.id not in {i.membership_id for i in made.invitees}
+    _assert_meeting_b_untouched(db, world)
+    proposal = db.session.get(Proposal, world.other_proposal.id)
+    assert proposal.status == ProposalStatus.OPEN
+
+
+def test_meeting_flags_beyond_the_matrix(app, db, new_client, login, world, as_persona,
+                                         add_member):
+    """The flags the personas do not have. The organiser (the target, in the follow-up
+    group) manages their own meetings. Someone put in the follow-up group or made plan
+    keeper later may propose meetings but not manage another's; the plan keeper may
+    record the review; neither answers a poll they were not invited to."""
+    as_persona("anonymous")  # the world as every test has it (the meetings made)
+
+    def browser(membership):
+        b = login(new_client(), membership.user)
+        return b, csrf_from(b.get("/account"))
+
+    base = f"/c/{world.circle.id}/meetings"
+    poll, fixed = f"{base}/{world.meeting.id}", f"{base}/{world.fixed_meeting.id}"
+    followup = add_member(world.circle, Role.MEMBER, name="Followup A")
+    keeper = add_member(world.circle, Role.SUPPORTER, name="Keeper A")
+    svc.set_flags(world.circle, world.central, followup, plan_keeper=False, followup=True)
+    svc.set_flags(world.circle, world.central, keeper, plan_keeper=True, followup=False)
+    db.session.commit()
+    review = {"present": world.central.id}
+    before = _snapshot(db)
+    for someone in (followup, keeper):
+        b, t = browser(someone)
+        assert b.get(f"{base}/new").status_code == 200, someone.display_name
+        for path, data in ((f"{poll}/fix", {"option": world.option.id}),
+                           (f"{poll}/cancel", {}),
+                           (f"{poll}/answers", {f"answer-{world.option.id}": "yes"}),
+                           (f"{fixed}/reschedule", {"starts_at": "2031-07-01T19:00"})):
+            assert b.post(path, data={"csrf_token": t, **data}).status_code == 403, path
+        if someone is followup:
+            assert b.post(f"{fixed}/review", data={"csrf_token": t, **review}).status_code == 403
+        assert _snapshot(db) == before, someone.display_name
+    assert b.post(f"{fixed}/review", data={"csrf_token": t, **review}).status_code == 302
+    assert db.session.scalar(select(MeetingReview.recorded_by_id)) == keeper.id
+
+    a, ta = browser(world.target)
+    assert a.post(f"{poll}/answers", data={"csrf_token": ta,
+                                           f"answer-{world.option.id}": "maybe"}).status_code == 302
+    assert a.post(f"{poll}/fix", data={"csrf_token": ta, "option": world.option.id}
+                  ).status_code == 302
+    meeting = db.session.get(Meeting, world.meeting.id)
+    assert meeting.status == "fixed" and meeting.starts_at == world.option.starts_at
+    assert a.post(f"{poll}/cancel", data={"csrf_token": ta}).status_code == 302
+    assert db.session.get(Meeting, world.meeting.id).status == "cancelled"
+
+
+def test_my_meetings_are_only_my_own(app, db, new_client, login, world, as_persona):
+    """/me/meetings lists the meetings I am invited to, in every circle where I am still
+    active; nobody else's."""
+    as_persona("anonymous")  # the world as every test has it (the meetings made)
+
+    def page(membership) -> str:
+        resp = login(new_client(), membership.user).get("/me/meetings")
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True)
+
+    a, b = "(Circle A)", "(Circle B)"
+    for invited in (world.target, world.central):
+        text = page(invited)
+        assert "Check-in (Circle A)" in text and "Review (Circle A)" in text
+        assert b not in text, invited.display_name
+    assert "Follow-up (Circle B)" in page(world.other_member)
+    assert a not in page(world.other_member)
+    for someone in (world.coordinator, world.professional):  # in A, not invited
+        text = page(someone)
+        assert a not in text and b not in text, someone.display_name
+    svc.remove_member(world.circle, world.central, world.target)
+    db.session.commit()
+    assert a not in page(world.target)
+
+
+def test_feed_token_revoked_or_invented_is_the_same_404(app, db, client, new_client, world,
+                                                        as_persona):
+    """A calendar link that was replaced or stopped answers exactly like a token nobody
+    ever had: the same 404, byte for byte. While it works it holds only the meetings its
+    owner is invited to."""
+    token = as_persona("central")
+
+    def settings(action: str):
+        resp = client.post("/account/calendar", data={"csrf_token": token, "action": action})
+        assert resp.status_code == 200
+        return resp.get_data(as_text=True)
+
+    def link(action: str) -> str:
+        found = re.search(r"http://localhost(/calendar/[A-Za-z0-9_-]{43}\.ics)", settings(action))
+        assert found, "no calendar link on the page"
+        return found.group(1)
+
+    anon = new_client()
+    first = link("renew")
+    feed = anon.get(first)
+    assert feed.status_code == 200 and feed.mimetype == "text/calendar"
+    assert world.fixed_meeting.uid in feed.get_data(as_text=True)  # Central A is invited
+    assert world.other_meeting.uid not in feed.get_data(as_text=True)
+    second = link("renew")  # a new link: the first stops working
+    assert anon.get(second).status_code == 200
+    settings("revoke")
+    invented = f"/calendar/{secrets.token_urlsafe(32)}.ics"
+    before = _snapshot(db)
+    for gone in (first, second):
+        a, b = anon.get(gone), anon.get(invented)
+        assert a.status_code == b.status_code == 404, gone
+        assert a.get_data() == b.get_data(), gone
+        # (Only the rate limit's remaining count, per address, goes down between the two.)
+        drop = ("x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
+        assert ([h for h in _comparable_headers(app, a) if h[0].lower() not in drop]
+                == [h for h in _comparable_headers(app, b) if h[0].lower() not in drop]), gone
+    assert _snapshot(db) == before
 
 
 # --- Sockets -----------------------------------------------------------------------

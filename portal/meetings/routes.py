@@ -97,8 +97,9 @@ def new(circle_id: int):
             if getattr(form, f"option_{i}").data
         ]
         data = svc.MeetingData(
-            title=form.title.data,
-            purpose=form.purpose.data or "",
+            # str(): a field left out of the POST keeps its lazily translated default.
+            title=str(form.title.data),
+            purpose=str(form.purpose.data or ""),
             place=form.place.data or "",
             video_link=form.video_link.data or "",
             duration_minutes=form.duration.data,

@@ -29,7 +29,7 @@ def error(code: str, message: str | None = None) -> dict:
 
 
 class BadRequest(Exception):
-    pass
+    """A payload field has the wrong type or is missing; args[0] names the field."""
 
 
 def require_int(payload: dict, key: str, *, optional: bool = False, minimum: int = 0) -> int | None:
