@@ -60,4 +60,4 @@ def init_app(app) -> None:
 
     @app.template_filter("day")
     def _day(value: datetime | None) -> str:
-        return format_date(value, "long") if value else ""
+        return format_date(value, "d MMMM y") if value else ""

@@ -244,6 +244,8 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("plan.edit_commitment", "POST"): voters(DONE),
     ("plan.remove_commitment", "POST"): voters(DONE),
     ("plan.add_agreement", "POST"): voters(DONE),
+    ("plan.edit_agreement", "GET"): voters(PAGE),
+    ("plan.edit_agreement", "POST"): voters(DONE),
     ("plan.remove_agreement", "POST"): voters(DONE),
     ("plan.evaluation", "POST"): voters(DONE),
     # Recording the agreement: the coordinator and central persons; once agreed, the
@@ -285,6 +287,7 @@ DRAFT_ROUTES = [
     ("plan.new_commitment", "GET"), ("plan.edit_commitment", "GET"), ("plan.agree", "GET"),
     ("plan.new_commitment", "POST"), ("plan.edit_commitment", "POST"),
     ("plan.add_agreement", "POST"), ("plan.evaluation", "POST"),
+    ("plan.edit_agreement", "GET"), ("plan.edit_agreement", "POST"),
     ("plan.remove_agreement", "POST"), ("plan.remove_commitment", "POST"),
     ("plan.agree", "POST"),  # last: needs a commitment (the one added above), makes version 1
 ]
@@ -307,6 +310,7 @@ POST_DATA: dict[str, dict[str, str]] = {
     "plan.new_commitment": COMMITMENT_FORM,
     "plan.edit_commitment": COMMITMENT_FORM,
     "plan.add_agreement": {"text": "If it rains, we meet at Gran's", "reason": "Weather"},
+    "plan.edit_agreement": {"text": "If it snows, we meet at Gran's", "reason": "Winter"},
     "plan.evaluation": {"date": "2031-03-01"},
     "plan.agree": {"present": "{central}"},
     "plan.tick": {"occurrence": "item:{item}", "note": "Done"},
@@ -929,7 +933,7 @@ FOREIGN_ID_ROUTES = sorted(
         "circles.remove_member", "circles.member_flags", "invitations.reentry",
         "invitations.reissue", "invitations.revoke", "chat.edit", "chat.delete", "chat.versions",
         "plan.history", "plan.edit_commitment", "plan.remove_commitment", "plan.tick",
-        "plan.help_flag", "plan.remove_agreement", "plan.undo", "plan.answer", "plan.withdraw",
+        "plan.help_flag", "plan.edit_agreement", "plan.remove_agreement", "plan.undo", "plan.answer", "plan.withdraw",
         "plan.remove_condition", "meetings.show", "meetings.answers", "meetings.fix",
         "meetings.reschedule", "meetings.cancel", "meetings.ics", "meetings.review",
     }

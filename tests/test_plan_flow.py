@@ -105,3 +105,37 @@ def test_enter_agree_tick_propose_consent(client, new_client, make_circle, add_m
     assert s.get(f"{plan}/print").status_code == 200
     assert "Call the school" in s.get("/me/commitments").get_data(as_text=True) or True
     assert "Take Sam to football" in o.get("/me/commitments").get_data(as_text=True)
+
+
+def test_an_agreement_is_changed_by_consent(client, new_client, make_circle, add_member, login):
+    """'If things go differently' agreements change the way the plan was made."""
+    from datetime import date
+
+    from portal.models import Agreement
+    from portal.services import plan as plan_svc
+    from portal.services.schedule import Schedule
+
+    circle, coord = make_circle()
+    sanne = add_member(circle, role="central", name="Sanne")
+    oma = add_member(circle, name="Oma")
+    plan_svc.add_commitment(circle, coord, plan_svc.CommitmentData(
+        what="Cook on Sundays", assignee_ids=[oma.id],
+        schedule=Schedule(kind="weekly", start=date(2026, 11, 1), weekdays=frozenset({6}))))
+    a = plan_svc.add_agreement(circle, coord, "If Oma is ill, Sanne cooks.")
+    plan_svc.record_agreement(circle, coord, [sanne.id, oma.id])
+    db.session.commit()
+    url = f"/c/{circle.id}/plan/agreements/{a.id}/edit"
+    o = login(new_client(), oma.user)
+    form = o.get(url)
+    assert "If Oma is ill, Sanne cooks." in form.get_data(as_text=True)
+    resp = o.post(url, data={"text": "If Oma is ill, Sanne or Ben cooks.", "reason": "Ben offered",
+                             "csrf_token": csrf_from(form)})
+    assert resp.status_code == 302
+    assert db.session.get(Agreement, a.id).text == "If Oma is ill, Sanne cooks."  # not yet
+    s = login(new_client(), sanne.user)
+    html = s.get(f"/c/{circle.id}/plan").get_data(as_text=True)
+    pid = re.search(r"/plan/proposals/(\d+)/answer", html).group(1)
+    _post(s, f"/c/{circle.id}/plan/proposals/{pid}/answer", f"/c/{circle.id}/plan", {"answer": "consent"})
+    assert db.session.get(Agreement, a.id).text == "If Oma is ill, Sanne or Ben cooks."
+    diff = s.get(f"/c/{circle.id}/plan/diff?a=1&b=2").get_data(as_text=True)
+    assert "Changed" in diff and "Sanne or Ben cooks" in diff

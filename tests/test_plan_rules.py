@@ -828,7 +828,7 @@ def test_professionals_set_conditions_and_accept_the_plan(family, browser):
     accepted = _db.session.scalar(select(Acceptance))
     assert (accepted.version, accepted.by_id) == (3, f.prof.id)
     html = browser(f.oma).get(f.plan).get_data(as_text=True)
-    assert re.search(r"Dr Vos accepted version 3 on [A-Z][a-z]+ \d{1,2}, \d{4}\.", html)
+    assert re.search(r"Dr Vos accepted version 3 on \d{1,2} [A-Z][a-z]+ \d{4}\.", html)
 
 
 def test_a_condition_set_on_the_draft_is_part_of_version_one(make_family, browser):

@@ -26,6 +26,7 @@ from portal.pagination import paginate
 from portal.services import ServiceError
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
+from portal.services import meetings as meeting_svc
 from portal.services.plan_view import plan_view
 
 bp = Blueprint("circles", __name__)
@@ -99,9 +100,9 @@ def _history_query(circle: Circle):
 def home(circle_id: int):
     circle, me = load_circle(circle_id)
     history = db.session.scalars(_history_query(circle).limit(8)).all()
-    attention = None
-    if me.role == Role.CENTRAL or me.is_plan_keeper:
-        attention = plan_view(circle, me)
+    plan = plan_view(circle, me)
+    sees_help = me.role == Role.CENTRAL or me.is_plan_keeper
+    meetings = [m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id]
     return render_template(
         "circles/home.html",
         circle=circle,
@@ -109,7 +110,9 @@ def home(circle_id: int):
         members=_members(circle),
         history=history,
         can_manage=can_manage(me),
-        attention=attention,
+        plan=plan,
+        sees_help=sees_help,
+        meetings=meetings,
         Role=Role,
     )
 

@@ -350,6 +350,36 @@ def add_agreement(circle_id: int):
     return _to_plan(circle, "agreements")
 
 
+@bp.route("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_agreement(circle_id: int, agreement_id: int):
+    circle, me = load_circle(circle_id)
+    a = access_plan_item(circle, Agreement, agreement_id)
+    agreed = svc.get_plan(circle).version > 0
+    require(_may_change(me, agreed))
+    form = AgreementForm(text=a.text) if request.method == "GET" else AgreementForm()
+    if form.validate_on_submit():
+        try:
+            svc.change(
+                circle,
+                me,
+                "change_agreement",
+                target_id=a.id,
+                payload={"text": form.text.data},
+                reason=form.reason.data or "",
+            )
+        except ServiceError as e:
+            db.session.rollback()
+            _field_error(form, e)
+        else:
+            db.session.commit()
+            flash(_("Your proposal is sent to the circle.") if agreed else _("Saved."), "success")
+            return _to_plan(circle, "agreements")
+    return render_template(
+        "plan/agreement_form.html", circle=circle, me=me, form=form, agreed=agreed
+    ), 200 if request.method == "GET" else 400
+
+
 @bp.post("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/remove")
 @login_required
 def remove_agreement(circle_id: int, agreement_id: int):
