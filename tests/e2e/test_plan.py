@@ -37,8 +37,8 @@ JOIN_ACK = re.compile(r'^43\d+\[\{"ok":\s*true\}\]$')  # socket.io ack of plan:j
 
 
 def long_day(d: date) -> str:
-    """The plan's way of writing a day in English (Babel's "long" format)."""
-    return f"{d:%B} {d.day}, {d.year}"
+    """The plan's way of writing a day in English: "7 December 2026"."""
+    return f"{d.day} {d:%B} {d.year}"
 
 
 def join(p: Person, url: str, *, username: str) -> int:
