@@ -8,22 +8,16 @@ person and fails the test on any console error, page error or CSP violation.
 
 from __future__ import annotations
 
-import os
 import re
-import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
-import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+
+from tests.live_server import kring_server
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "screenshots"
@@ -40,12 +34,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class LiveServer:
     url: str
@@ -56,7 +44,11 @@ class LiveServer:
         """Run ``flask --app app <args>`` against the live server's database."""
         done = subprocess.run(
             [sys.executable, "-m", "flask", "--app", "app", *args],
-            cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=60,
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert done.returncode == 0, f"flask {' '.join(args)} failed:\n{done.stdout}{done.stderr}"
         return done.stdout
@@ -66,8 +58,16 @@ class LiveServer:
     ) -> tuple[int, str]:
         """``kring create-circle``: returns (circle id, coordinator's invitation URL)."""
         out = self.cli(
-            "kring", "create-circle", "--title", title, "--coordinator-name", coordinator_name,
-            "--question", question, "--language", "en",
+            "kring",
+            "create-circle",
+            "--title",
+            title,
+            "--coordinator-name",
+            coordinator_name,
+            "--question",
+            question,
+            "--language",
+            "en",
         ).split()
         assert len(out) == 2 and out[0].isdigit(), out
         return int(out[0]), self._check_url(out[1])
@@ -88,51 +88,8 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server():
-    tmp = Path(tempfile.mkdtemp(prefix="kring-e2e-"))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp}/e2e.sqlite3",
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=url,
-        PORT=str(port),
-        HOST="127.0.0.1",
-        PYTHONUNBUFFERED="1",
-        # Every person in these tests comes from 127.0.0.1: keep the per-IP limits out
-        # of the way (their own tests drive them through the test client).
-        LOGIN_RATE_LIMIT="1000 per minute",
-        TOKEN_RATE_LIMIT="1000 per minute",
-    )
-    server = LiveServer(url=url, env=env, log=tmp / "server.log")
-    server.cli("db", "upgrade")
-    with open(server.log, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server stopped:\n{server.log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no answer on {url}/healthz in 30 s:\n{server.log.read_text()}")
-            time.sleep(0.2)
-        yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with kring_server("kring-e2e-") as (url, env, log, _proc):
+        yield LiveServer(url=url, env=env, log=log)
 
 
 @pytest.fixture(scope="session")
@@ -191,7 +148,9 @@ def person(browser, live_server):
 
     def make(name: str, viewport: dict | None = None) -> Person:
         context = browser.new_context(
-            base_url=live_server.url, viewport=viewport or PHONE, locale="en-US",
+            base_url=live_server.url,
+            viewport=viewport or PHONE,
+            locale="en-US",
             timezone_id="Europe/Amsterdam",
         )
         context.set_default_timeout(10_000)

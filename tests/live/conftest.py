@@ -15,14 +15,10 @@ the SQLite pass and are deselected in the PostgreSQL pass.
 from __future__ import annotations
 
 import itertools
-import os
 import re
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -34,15 +30,11 @@ import pytest
 import requests
 import socketio
 
+from tests.live_server import kring_server
+
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "live test password"
 _names = itertools.count(1)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def csrf_in(html: str) -> str:
@@ -291,50 +283,10 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def _kring_server():
-    tmp = Path(tempfile.mkdtemp(prefix="kring-live-"))
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp}/live.sqlite3",
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=url,
-        PORT=str(port),
-        HOST="127.0.0.1",
-        PYTHONUNBUFFERED="1",
-        # Everyone here comes from 127.0.0.1; the per-IP limits have their own tests.
-        LOGIN_RATE_LIMIT="1000 per minute",
-        TOKEN_RATE_LIMIT="1000 per minute",
-    )
-    server = LiveServer(url=url, env=env, log=tmp / "server.log")
-    server.cli("db", "upgrade")
-    with open(server.log, "w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"the server stopped:\n{server.log.read_text()}")
-            try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"no answer on {url}/healthz in 30 s:\n{server.log.read_text()}")
-            time.sleep(0.2)
+    with kring_server("kring-live-") as (url, env, log, proc):
+        server = LiveServer(url=url, env=env, log=log)
         server.proc = proc
         yield server
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""The real Kring server (``python app.py``: gevent, Socket.IO, every middleware) in a
+subprocess on a free port, over a fresh SQLite file built by the real migrations.
+
+Shared by the browser tests (tests/e2e) and the live-socket tests (tests/live), which
+each wrap it in their own ``LiveServer`` helpers.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Popen]]:
+    """Yield ``(url, env, log_path, process)`` of a running server; stop it afterwards."""
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp}/kring.sqlite3",
+        SECRET_KEY=secrets.token_hex(32),
+        BASE_URL=url,
+        PORT=str(port),
+        HOST="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+        # Everyone in these tests comes from 127.0.0.1: keep the per-IP limits out of
+        # the way (their own tests drive them through the test client).
+        LOGIN_RATE_LIMIT="1000 per minute",
+        TOKEN_RATE_LIMIT="1000 per minute",
+    )
+    log = tmp / "server.log"
+    upgrade = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if upgrade.returncode != 0:
+        raise RuntimeError(f"flask db upgrade failed:\n{upgrade.stdout}\n{upgrade.stderr}")
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the server stopped:\n{log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"no answer on {url}/healthz in 30 s:\n{log.read_text()}")
+            time.sleep(0.2)
+        yield url, env, log, proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
