@@ -337,8 +337,7 @@ def run_kring(args, workdir: Path, profile: bool) -> dict:
 
     argv = [sys.executable, "app.py"]
     if args.sqlite_synchronous:
-        env["BENCH_SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
-        argv = [sys.executable, str(ROOT / "bench" / "kring_server.py")]
+        env["SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
     server = Server("kring", argv, env, url, workdir / "kring.log")
     try:
         t = time.monotonic()
@@ -470,8 +469,8 @@ def main() -> int:
     )
     p.add_argument(
         "--sqlite-synchronous",
-        choices=["OFF", "NORMAL", "FULL"],
-        help="run Kring via bench/kring_server.py with this SQLite synchronous mode",
+        choices=["NORMAL", "FULL", "EXTRA"],
+        help="run Kring with SQLITE_SYNCHRONOUS set to this",
     )
     p.add_argument(
         "--postgres",

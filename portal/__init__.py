@@ -61,6 +61,9 @@ def create_app(config: type[Config] | None = None) -> Flask:
     # after, they would land on the first app's server only.
     from portal import realtime  # noqa: F401  (declares the handlers)
     from portal.realtime import registry
+    from portal.realtime.session import SocketSessionInterface
+
+    app.session_interface = SocketSessionInterface()
 
     registry.init_app(app)
 

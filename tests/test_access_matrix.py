@@ -53,6 +53,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import func, select
 
+from portal.access import ChatSeat
 from portal.extensions import socketio
 from portal.models import (
     Acceptance,
@@ -420,7 +421,7 @@ class World:
 
 def _message(db, circle, author, client_id) -> Message:
     text = f"Said by {author.display_name}"
-    payload, _new = chat_svc.send_message(circle, author, client_id, text)
+    payload, _new = chat_svc.send_message(ChatSeat.of(author), client_id, text)
     db.session.commit()
     return db.session.get(Message, payload["id"])
 
@@ -933,8 +934,9 @@ FOREIGN_ID_ROUTES = sorted(
         "circles.remove_member", "circles.member_flags", "invitations.reentry",
         "invitations.reissue", "invitations.revoke", "chat.edit", "chat.delete", "chat.versions",
         "plan.history", "plan.edit_commitment", "plan.remove_commitment", "plan.tick",
-        "plan.help_flag", "plan.edit_agreement", "plan.remove_agreement", "plan.undo", "plan.answer", "plan.withdraw",
-        "plan.remove_condition", "meetings.show", "meetings.answers", "meetings.fix",
+        "plan.help_flag", "plan.edit_agreement", "plan.remove_agreement", "plan.undo",
+        "plan.answer", "plan.withdraw", "plan.remove_condition", "meetings.show",
+        "meetings.answers", "meetings.fix",
         "meetings.reschedule", "meetings.cancel", "meetings.ics", "meetings.review",
     }
 )

@@ -14,7 +14,7 @@ import threading
 import pytest
 from sqlalchemy import func, select
 
-from portal.access import access_chat
+from portal.access import access_chat_seat
 from portal.extensions import db as _db
 from portal.extensions import socketio
 from portal.models import Circle, Message
@@ -48,8 +48,8 @@ def _concurrently(app, jobs):
         with app.app_context():
             try:
                 barrier.wait(timeout=10)
-                circle, me = access_chat(SocketUser(id=user_id, login_session_id=0), circle_id)
-                message, created = svc.send_message(circle, me, client_id, body)
+                seat = access_chat_seat(SocketUser(id=user_id, login_session_id=0), circle_id)
+                message, created = svc.send_message(seat, client_id, body)
                 _db.session.commit()
                 results[i] = (message, created)
             except Exception as e:  # noqa: BLE001 - reported by the test

@@ -8,18 +8,18 @@ from datetime import timedelta
 
 from sqlalchemy import event, func, select
 
+from portal.access import ChatSeat
 from portal.extensions import db as _db
 from portal.models import CircleEvent, Message
 from portal.models.types import utcnow
 from portal.services import chat as chat_svc
 from tests.conftest import csrf_from
 
-
 _seed = itertools.count(1)
 
 
 def _say(circle, membership, body):
-    msg, _ = chat_svc.send_message(circle, membership, f"seed-{next(_seed):08d}", body)
+    msg, _ = chat_svc.send_message(ChatSeat.of(membership), f"seed-{next(_seed):08d}", body)
     _db.session.commit()
     return msg
 

@@ -880,7 +880,7 @@ def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kr
             flat = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", art)).strip()
             what = re.search(r"<strong>(.*?)</strong>", art).group(1)
             items[what] = flat
-        assert "Walk the dog" in items and "Done 3 times since the last meeting" in items["Walk the dog"]
+        assert "Done 3 times since the last meeting" in items["Walk the dog"]
         assert "Overdue" in items["Fix the bike"]
         assert "Done 0 times since the last meeting" in items["Fix the bike"]
         assert "Done" in items["Buy school books"]

@@ -135,7 +135,12 @@ def test_an_agreement_is_changed_by_consent(client, new_client, make_circle, add
     s = login(new_client(), sanne.user)
     html = s.get(f"/c/{circle.id}/plan").get_data(as_text=True)
     pid = re.search(r"/plan/proposals/(\d+)/answer", html).group(1)
-    _post(s, f"/c/{circle.id}/plan/proposals/{pid}/answer", f"/c/{circle.id}/plan", {"answer": "consent"})
+    _post(
+        s,
+        f"/c/{circle.id}/plan/proposals/{pid}/answer",
+        f"/c/{circle.id}/plan",
+        {"answer": "consent"},
+    )
     assert db.session.get(Agreement, a.id).text == "If Oma is ill, Sanne or Ben cooks."
     diff = s.get(f"/c/{circle.id}/plan/diff?a=1&b=2").get_data(as_text=True)
     assert "Changed" in diff and "Sanne or Ben cooks" in diff

@@ -17,6 +17,7 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import event, func, select, text
 
+from portal.access import ChatSeat
 from portal.extensions import db as _db
 from portal.models import (
     Acceptance,
@@ -984,7 +985,7 @@ def test_my_commitments_lists_mine_across_circles_and_nothing_else(
 
 def test_the_export_holds_the_whole_plan_history_and_no_chat(family, browser):
     f = family
-    chat_svc.send_message(f.circle, f.oma, "export-test-01", "The door code is 4711, shh")
+    chat_svc.send_message(ChatSeat.of(f.oma), "export-test-01", "The door code is 4711, shh")
     _db.session.commit()
     oma = browser(f.oma)
     _tick(f, oma, f.football, WED.isoformat(), note="went well")

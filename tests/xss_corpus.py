@@ -17,7 +17,8 @@ CORPUS = [
     "\"><script>alert(1)</script>",
     "'><img src=x onerror=alert(1)>",
     "</textarea><script>alert(1)</script>",
-    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)></style></mglyph></table></mtext></math>",
+    "<math><mtext><table><mglyph><style><img src=x onerror=alert(1)>"
+    "</style></mglyph></table></mtext></math>",
     "<noscript><p title=\"</noscript><img src=x onerror=alert(1)>\">",
     "<form><math><mtext></form><form><mglyph><style></math><img src onerror=alert(1)>",
     "<svg></p><style><a id=\"</style><img src=1 onerror=alert(1)>\">",

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from portal.access import can_read_chat, require
+from portal.access import ChatSeat, can_read_chat, require
 from portal.chat.forms import EditForm, MessageForm
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
@@ -67,7 +67,7 @@ def send(circle_id: int):
     form = MessageForm()
     if form.validate_on_submit():
         try:
-            svc.send_message(circle, me, form.client_id.data, form.body.data)
+            svc.send_message(ChatSeat.of(me), form.client_id.data, form.body.data)
         except ServiceError as e:
             db.session.rollback()
             form.body.errors.append(str(e.message))

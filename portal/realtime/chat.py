@@ -6,7 +6,7 @@ from flask import request
 from flask_socketio import join_room, leave_room
 
 from portal import events
-from portal.access import access_chat
+from portal.access import access_chat, access_chat_seat
 from portal.realtime import presence
 from portal.realtime.protocol import BadRequest, event, require_int
 from portal.services import chat as svc
@@ -49,8 +49,8 @@ def leave(user, payload):
 @event("chat:send")
 def send(user, payload):
     circle_id = require_int(payload, "circle_id", minimum=1)
-    circle, me = access_chat(user, circle_id)
-    message, created = svc.send_message(circle, me, payload.get("client_id"), payload.get("body"))
+    seat = access_chat_seat(user, circle_id)
+    message, created = svc.send_message(seat, payload.get("client_id"), payload.get("body"))
     return {"ok": True, "message": message, "duplicate": not created}
 
 
