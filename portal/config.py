@@ -48,8 +48,9 @@ class Config:
         {} if SQLALCHEMY_DATABASE_URI.startswith("sqlite") else {"pool_pre_ping": True}
     )
     # SQLite's fsync policy. FULL (default): a message acknowledged as stored survives
-    # even a power cut. NORMAL (WAL-safe, never corrupts) is much faster under chat
-    # load but may lose the last commits on an OS crash; see bench/README.md.
+    # even a power cut. NORMAL (WAL-safe, never corrupts) skips the fsync per commit,
+    # which helps on slow disks, but may lose the last commits on an OS crash; see
+    # bench/README.md.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
