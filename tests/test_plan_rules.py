@@ -980,6 +980,93 @@ def test_my_commitments_lists_mine_across_circles_and_nothing_else(
     assert "Uncle drives Sam" not in browser(stranger).get("/me/commitments").get_data(as_text=True)
 
 
+def test_my_commitments_say_where_each_stands_and_can_be_ticked_there(
+    make_circle, make_user, add_member, browser, monkeypatch
+):
+    """A grandmother opens "My commitments", sees what is overdue, ticks it off there,
+    and lands back on the same page; undo and "I need help" come back there too."""
+    monkeypatch.setattr("portal.services.plan_view.today_in", lambda tz: TODAY)
+    grandma = make_user("Grandma")
+    sam, sam_coord = make_circle("Circle around Sam")
+    lisa, lisa_coord = make_circle("Circle around Lisa")
+    g_sam = add_member(sam, name="Grandma", user=grandma)
+    g_lisa = add_member(lisa, name="Oma", user=grandma)
+    soup = _add(sam, sam_coord, "Bring soup", [g_sam], start=TODAY - timedelta(days=3))
+    walk = _add(lisa, lisa_coord, "Walk to school", [g_lisa], kind="weekly", start=WED,
+                weekdays=[0])
+    bag = _add(lisa, lisa_coord, "Pack the bag", [g_lisa], items=["Gym shoes", "Lunch"])
+    me = browser(g_sam)
+    mine = "/me/commitments"
+
+    html = me.get(mine).get_data(as_text=True)
+    soup_card = html[html.index(f'id="c{soup.id}"') :]
+    assert "Overdue" in soup_card[: soup_card.index("</article>")]
+    assert "Done for 9 November 2026" in html  # this week's walk
+    assert html.count('name="back" value="mine"') >= 4  # soup, walk, two bag items...
+
+    resp = _post(me, f"/c/{sam.id}/plan/commitments/{soup.id}/tick",
+                 {"occurrence": "once", "back": "mine"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"{mine}#c{soup.id}")
+    done = _db.session.scalar(select(Completion).where(Completion.commitment_id == soup.id))
+    assert done.by_id == g_sam.id
+    html = me.get(mine).get_data(as_text=True)
+    soup_card = html[html.index(f'id="c{soup.id}"') :]
+    soup_card = soup_card[: soup_card.index("</article>")]
+    assert "Done by Grandma." in soup_card and "Undo" in soup_card
+
+    item = bag.items[0]
+    resp = _post(me, f"/c/{lisa.id}/plan/commitments/{bag.id}/tick",
+                 {"occurrence": f"item:{item.id}", "back": "mine"})
+    assert resp.headers["Location"].endswith(f"{mine}#c{bag.id}")
+    assert "done by Oma" in me.get(mine).get_data(as_text=True)
+
+    resp = _post(me, f"/c/{sam.id}/plan/completions/{done.id}/undo", {"back": "mine"})
+    assert resp.headers["Location"].endswith(f"{mine}#c{soup.id}")
+    assert _db.session.get(Completion, done.id).undone_at is not None
+
+    resp = _post(me, f"/c/{lisa.id}/plan/commitments/{walk.id}/help", {"back": "mine"})
+    assert resp.headers["Location"].endswith(f"{mine}#c{walk.id}")
+    html = me.get(mine).get_data(as_text=True)
+    walk_card = html[html.index(f'id="c{walk.id}"') :]
+    assert "Needs help" in walk_card[: walk_card.index("</article>")]
+
+
+def test_the_way_back_after_a_tick_is_a_name_never_a_url(make_circle, add_member, browser):
+    """``back`` only ever means "My commitments"; anything else returns to the plan, so
+    a crafted form cannot send someone to another site."""
+    circle, coord = make_circle()
+    oma = add_member(circle, name="Oma")
+    c = _add(circle, coord, "Bring soup", [oma])
+    for back in ("https://evil.example/", "//evil.example", "/me/commitments"):
+        _db.session.execute(
+            Completion.__table__.delete().where(Completion.commitment_id == c.id)
+        )
+        _db.session.commit()
+        resp = _post(browser(oma), f"/c/{circle.id}/plan/commitments/{c.id}/tick",
+                     {"occurrence": "once", "back": back})
+        assert resp.status_code == 302
+        assert resp.headers["Location"].endswith(f"/c/{circle.id}/plan#c{c.id}"), back
+
+
+def test_my_commitments_cost_the_same_queries_in_one_circle_as_in_three(
+    make_circle, make_user, add_member, browser
+):
+    grandma = make_user("Grandma")
+    pages = []
+    counts = []
+    for n in range(3):
+        circle, coord = make_circle(f"Circle {n}")
+        me = add_member(circle, name="Grandma", user=grandma)
+        _add(circle, coord, f"Soup {n}", [me])
+        _add(circle, coord, f"List {n}", [me], items=["One", "Two"])
+        pages.append(browser(me))  # the same signed-in browser each time
+        if n in (0, 2):
+            pages[0].get("/me/commitments")
+            counts.append(_count_queries(lambda: pages[0].get("/me/commitments")))
+    assert "Soup 2" in pages[0].get("/me/commitments").get_data(as_text=True)
+    assert counts[0] == counts[1], counts
+
+
 # --- 10. Export ------------------------------------------------------------------------
 
 

@@ -17,8 +17,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from portal.access import access_plan_item, can_enter_plan, require
 from portal.circles.forms import ConfirmForm
@@ -31,7 +29,6 @@ from portal.models import (
     Completion,
     Condition,
     Membership,
-    MembershipStatus,
     Proposal,
     Role,
 )
@@ -48,7 +45,7 @@ from portal.plan.forms import (
 from portal.services import ServiceError
 from portal.services import plan as svc
 from portal.services.plan_export import export_plan
-from portal.services.plan_view import plan_view
+from portal.services.plan_view import my_commitments, plan_view
 from portal.services.schedule import Schedule
 
 bp = Blueprint("plan", __name__)
@@ -56,6 +53,14 @@ bp = Blueprint("plan", __name__)
 
 def _to_plan(circle: Circle, anchor: str = ""):
     return redirect(url_for("plan.show", circle_id=circle.id) + (f"#{anchor}" if anchor else ""))
+
+
+def _back(circle: Circle, c: Commitment):
+    """After a tick, an undo or a help flag: back to "My commitments" when the form came
+    from there (a fixed name, never a URL), else to the commitment in the plan."""
+    if request.form.get("back") == "mine":
+        return redirect(url_for("plan.mine") + f"#c{c.id}")
+    return _to_plan(circle, f"c{c.id}")
 
 
 def _fail(e: ServiceError):
@@ -166,26 +171,13 @@ def history(circle_id: int, commitment_id: int):
 @bp.get("/me/commitments")
 @login_required
 def mine():
-    """Everything I committed to, in all my circles."""
-    rows = db.session.scalars(
-        select(Commitment)
-        .join(Commitment.assignees)
-        .join(Circle, Circle.id == Commitment.circle_id)
-        .where(
-            Membership.user_id == current_user.id,
-            Membership.status == MembershipStatus.ACTIVE,
-            Commitment.active.is_(True),
-        )
-        .options(selectinload(Commitment.items))
-        .order_by(Circle.title, Commitment.position)
-    ).all()
-    circles = {
-        c.id: c
-        for c in db.session.scalars(
-            select(Circle).where(Circle.id.in_({r.circle_id for r in rows}))
-        )
-    }
-    return render_template("plan/mine.html", rows=rows, circles=circles)
+    """Everything I took on, in all my circles: where each stands, and ticking it off."""
+    return render_template(
+        "plan/mine.html",
+        groups=my_commitments(current_user.id),
+        tick_form=TickForm(),
+        confirm=ConfirmForm(),
+    )
 
 
 # --- Entering (draft) or proposing (agreed plan) -----------------------------------------
@@ -462,7 +454,7 @@ def tick(circle_id: int, commitment_id: int):
             _fail(e)
         else:
             db.session.commit()
-    return _to_plan(circle, f"c{c.id}")
+    return _back(circle, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/completions/<int:completion_id>/undo")
@@ -480,7 +472,7 @@ def undo(circle_id: int, completion_id: int):
             _fail(e)
         else:
             db.session.commit()
-    return _to_plan(circle, f"c{c.id}")
+    return _back(circle, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/help")
@@ -501,7 +493,7 @@ def help_flag(circle_id: int, commitment_id: int):
             db.session.commit()
             if not request.form.get("clear"):
                 flash(_("Your circle knows you would like help with this."), "success")
-    return _to_plan(circle, f"c{c.id}")
+    return _back(circle, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/proposals/<int:proposal_id>/answer")

@@ -10,7 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from portal.models import Circle, Commitment, Completion, Membership
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload, selectinload
+
+from portal.extensions import db
+from portal.models import Circle, Commitment, Completion, Membership, MembershipStatus
 from portal.services import plan as svc
 from portal.services.schedule import Health, current_occurrence, health, occurrence_key, today_in
 
@@ -44,37 +48,37 @@ class PlanView:
         return [r for r in self.rows if r.health == Health.NEEDS_HELP]
 
 
+def _row(c: Commitment, me: Membership, today: date, done_for: dict) -> CommitmentRow:
+    """Where one commitment stands today, and what ``me`` may tick."""
+    s = svc.schedule_of(c)
+    if c.items:
+        items = [(i, f"item:{i.id}", done_for.get(f"item:{i.id}")) for i in c.items]
+        done_keys = {"once"} if all(x[2] for x in items) else set()
+        turn, key = None, "once"
+    else:
+        items = []
+        done_keys = set(done_for)
+        turn = current_occurrence(s, today) if s.kind not in ("once", "period") else None
+        key = occurrence_key(s, turn) if turn else "once"
+    h = health(s, today, done_keys, help_requested=c.help_requested_at is not None)
+    return CommitmentRow(
+        c=c,
+        health=h,
+        turn=turn,
+        turn_key=key,
+        done=done_for.get(key),
+        items=items,
+        may_tick=svc.can_tick(me, c),
+        mine=any(a.id == me.id for a in c.assignees),
+    )
+
+
 def plan_view(circle: Circle, me: Membership) -> PlanView:
     plan = svc.get_plan(circle)
     today = today_in(circle.timezone)
     commitments = svc.commitments(circle)
     ticks = svc.standing_completions([c.id for c in commitments])
-    rows = []
-    for c in commitments:
-        s = svc.schedule_of(c)
-        done_for = ticks[c.id]
-        if c.items:
-            items = [(i, f"item:{i.id}", done_for.get(f"item:{i.id}")) for i in c.items]
-            done_keys = {"once"} if all(x[2] for x in items) else set()
-            turn, key = None, "once"
-        else:
-            items = []
-            done_keys = set(done_for)
-            turn = current_occurrence(s, today) if s.kind not in ("once", "period") else None
-            key = occurrence_key(s, turn) if turn else "once"
-        h = health(s, today, done_keys, help_requested=c.help_requested_at is not None)
-        rows.append(
-            CommitmentRow(
-                c=c,
-                health=h,
-                turn=turn,
-                turn_key=key,
-                done=done_for.get(key),
-                items=items,
-                may_tick=svc.can_tick(me, c),
-                mine=any(a.id == me.id for a in c.assignees),
-            )
-        )
+    rows = [_row(c, me, today, ticks[c.id]) for c in commitments]
     return PlanView(
         version=plan.version,
         evaluation_date=plan.evaluation_date,
@@ -86,3 +90,42 @@ def plan_view(circle: Circle, me: Membership) -> PlanView:
         acceptances=svc.acceptances(circle),
         today=today,
     )
+
+
+@dataclass
+class MyCommitments:
+    """One circle's part of "My commitments"."""
+
+    circle: Circle
+    me: Membership
+    rows: list[CommitmentRow]
+
+
+def my_commitments(user_id: int) -> list[MyCommitments]:
+    """What one person has taken on, in every circle they are in, with where each thing
+    stands today. Five queries however many circles and commitments."""
+    memberships = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Membership)
+            .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
+            .options(joinedload(Membership.circle))
+        )
+    }
+    commitments = db.session.scalars(
+        select(Commitment)
+        .where(
+            Commitment.active.is_(True),
+            Commitment.assignees.any(Membership.id.in_(list(memberships))),
+        )
+        .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
+        .order_by(Commitment.position, Commitment.id)
+    ).all()
+    ticks = svc.standing_completions([c.id for c in commitments])
+    mine_by_circle = {m.circle_id: m for m in memberships.values()}
+    groups: dict[int, MyCommitments] = {}
+    for c in commitments:
+        me = mine_by_circle[c.circle_id]
+        group = groups.setdefault(c.circle_id, MyCommitments(me.circle, me, []))
+        group.rows.append(_row(c, me, today_in(me.circle.timezone), ticks[c.id]))
+    return sorted(groups.values(), key=lambda g: g.circle.title.casefold())

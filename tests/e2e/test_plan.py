@@ -367,11 +367,17 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     ).click()
     expect(anna.page.get_by_role("heading", name="My commitments", level=1)).to_be_visible()
     expect(anna.page.get_by_role("link", name=TITLE)).to_be_visible()
-    mine = anna.page.locator("main li")
+    mine = anna.page.locator("main article.commitment")
     expect(mine).to_have_count(2)
     expect(mine.filter(has_text=SHOES)).to_contain_text(f"By {long_day(by_day)}")
     expect(mine.filter(has_text=HOMEWORK)).to_contain_text("Every week on Tuesday, Thursday")
     expect(anna.page.get_by_text(SWIMMING)).to_have_count(0)  # that one is Ben's
+    # Anna ticks the second step right here and stays on her page.
+    mine.filter(has_text=SHOES).get_by_role("button", name=re.compile(STEP_2)).click()
+    expect(anna.page).to_have_url(re.compile(r"/me/commitments#c\d+$"))
+    done_step = mine.filter(has_text=SHOES).locator(".checklist li").filter(has_text=STEP_2)
+    expect(done_step).to_have_class(re.compile(r"\bdone\b"))
+    expect(done_step).to_contain_text("done by Anna")
     anna.screenshot("plan-mine")
     check_layout(anna, "my commitments", layout)
 
