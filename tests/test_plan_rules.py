@@ -424,6 +424,32 @@ def test_before_agreement_coordinator_and_central_enter_the_plan_directly(make_f
     assert resp.status_code == 302 and _versions(f.circle) == [1]
 
 
+def test_when_fields_that_do_not_fit_the_kind_are_ignored(make_family, browser):
+    """The form hides the fields of other kinds of schedule, but they keep what was typed
+    before switching (and without JavaScript they all show). "Once, by a date" with a
+    forgotten end before the date, weekdays and an interval must still save cleanly."""
+    f = make_family(agreed=False)
+    leftovers = {"end": "2026-12-01", "weekdays": ["0", "2"], "interval": "3"}
+    resp = _post(browser(f.sanne), f"{f.plan}/commitments/new",
+                 _form("Call the school", [f.oma], kind="once", start="2026-12-10", **leftovers))
+    assert resp.status_code == 302
+    c = _db.session.scalar(select(Commitment).where(Commitment.what == "Call the school"))
+    assert (c.schedule_kind, c.start, c.end, c.weekdays, c.interval) == (
+        "once", date(2026, 12, 10), None, "", 1,
+    )
+    resp = _post(browser(f.sanne), f"{f.plan}/commitments/new",
+                 _form("Swim", [f.oma], kind="weekly", start="2026-12-10", **leftovers))
+    assert resp.status_code == 400  # the end really is before the start for "weekly"
+    assert "Swim" not in _whats(f.circle)
+    _post(browser(f.sanne), f"{f.plan}/commitments/new",
+          _form("Swim", [f.oma], kind="weekly", start="2026-12-10", end="2027-03-01",
+                weekdays=["2"], interval="3"))
+    c = _db.session.scalar(select(Commitment).where(Commitment.what == "Swim"))
+    assert (c.schedule_kind, c.end, c.weekdays, c.interval) == (
+        "weekly", date(2027, 3, 1), "2", 1,
+    )
+
+
 def test_after_agreement_the_same_forms_make_proposals(family, browser):
     f = family
     url_new = f"{f.plan}/commitments/new"

@@ -216,13 +216,31 @@ def _data_from(form: CommitmentForm) -> svc.CommitmentData:
         checker_id=form.checker.data or None,
         checker_name=form.checker_name.data or "",
         items=(form.items.data or "").splitlines(),
-        schedule=Schedule(
-            kind=form.kind.data,
-            start=form.start.data,
-            end=form.end.data,
-            weekdays=frozenset(int(d) for d in (form.weekdays.data or []) if d.isdigit()),
-            interval=form.interval.data or 1,
-        ),
+        schedule=_schedule_from(form),
+    )
+
+
+# Which "when" fields belong to which kind of schedule. The form hides the others
+# (static/js/commitment-form.js); without JavaScript they show, and are ignored here.
+SCHEDULE_FIELDS = {
+    "end": {"period", "weekly", "every_n_weeks", "monthly"},
+    "weekdays": {"weekly"},
+    "interval": {"every_n_weeks"},
+}
+
+
+def _schedule_from(form: CommitmentForm) -> Schedule:
+    kind = form.kind.data
+
+    def given(name: str):
+        return getattr(form, name).data if kind in SCHEDULE_FIELDS[name] else None
+
+    return Schedule(
+        kind=kind,
+        start=form.start.data,
+        end=given("end"),
+        weekdays=frozenset(int(d) for d in (given("weekdays") or []) if d.isdigit()),
+        interval=given("interval") or 1,
     )
 
 
@@ -255,9 +273,21 @@ def new_commitment(circle_id: int):
             db.session.commit()
             flash(_("Your proposal is sent to the circle.") if agreed else _("Added."), "success")
             return _to_plan(circle)
-    return render_template(
-        "plan/commitment_form.html", circle=circle, me=me, form=form, agreed=agreed, commitment=None
-    ), 200 if request.method == "GET" else 400
+    return _render_commitment_form(circle, me, form, agreed, None)
+
+
+def _render_commitment_form(circle, me, form, agreed: bool, commitment: Commitment | None):
+    """The form again: empty on GET, or with what was typed and the errors (400)."""
+    html = render_template(
+        "plan/commitment_form.html",
+        circle=circle,
+        me=me,
+        form=form,
+        agreed=agreed,
+        commitment=commitment,
+        schedule_fields=SCHEDULE_FIELDS,
+    )
+    return html, 200 if request.method == "GET" else 400
 
 
 def _field_error(form, e: ServiceError) -> None:
@@ -293,9 +323,7 @@ def edit_commitment(circle_id: int, commitment_id: int):
             db.session.commit()
             flash(_("Your proposal is sent to the circle.") if agreed else _("Saved."), "success")
             return _to_plan(circle, f"c{c.id}")
-    return render_template(
-        "plan/commitment_form.html", circle=circle, me=me, form=form, agreed=agreed, commitment=c
-    ), 200 if request.method == "GET" else 400
+    return _render_commitment_form(circle, me, form, agreed, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/remove")

@@ -163,6 +163,18 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     who.get_by_label("Anna").check()
     who.get_by_label("Ben").check()
     page.get_by_role("group", name="When?").get_by_label("Once, by a date").check()
+    # Only the fields of the chosen kind of "when" show.
+    days = page.get_by_role("group", name="On which days? (for every week)")
+    last_day = page.get_by_label("Last day (for a period, or when it stops)")
+    every = page.get_by_label("Every how many weeks?")
+    for other in (days, last_day, every):
+        expect(other).to_be_hidden()
+    page.get_by_role("group", name="When?").get_by_label("Every few weeks").check()
+    expect(every).to_be_visible()
+    expect(last_day).to_be_visible()
+    expect(days).to_be_hidden()
+    page.get_by_role("group", name="When?").get_by_label("Once, by a date").check()
+    expect(every).to_be_hidden()
     page.get_by_label("Date (or first day)").fill(by_day.isoformat())
     page.get_by_label("Who checks it?").select_option(label="Sanne")
     page.get_by_label("Checklist (optional)").fill(f"{STEP_1}\n{STEP_2}")
@@ -181,6 +193,7 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     page.get_by_label("What will be done?").fill(SWIMMING)
     page.get_by_role("group", name="Who does it?").get_by_label("Ben").check()
     page.get_by_role("group", name="When?").get_by_label("Every week, on certain days").check()
+    expect(page.get_by_label("Every how many weeks?")).to_be_hidden()
     page.get_by_label("Date (or first day)").fill(today.isoformat())
     page.get_by_role("group", name="On which days? (for every week)").get_by_label(
         "Wednesday"
