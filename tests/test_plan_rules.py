@@ -604,6 +604,24 @@ def test_a_tick_can_be_undone_by_its_ticker_for_five_minutes(ticking, browser):
     assert _db.session.get(Completion, again.id).undone_at is None
 
 
+def test_the_undo_button_shows_for_the_ticker_only_and_only_while_it_works(
+    make_family, browser
+):
+    f = make_family(agreed=False)
+    soup = _add(f.circle, f.sanne, "Bring soup", [f.oma])
+    oma, sanne = browser(f.oma), browser(f.sanne)
+    _post(oma, f"{f.plan}/commitments/{soup.id}/tick", {"occurrence": "once"})
+    done = _completions(soup)[0]
+    undo = f'action="{f.plan}/completions/{done.id}/undo"'
+    assert undo in oma.get(f.plan).get_data(as_text=True)
+    assert undo in oma.get("/me/commitments").get_data(as_text=True)
+    assert undo not in sanne.get(f.plan).get_data(as_text=True)
+    done.at = utcnow() - timedelta(minutes=6)
+    _db.session.commit()
+    page = oma.get(f.plan).get_data(as_text=True)
+    assert "Done by Oma." in page and undo not in page  # too late: no button that fails
+
+
 def test_a_repeating_commitment_keeps_every_turn_in_its_history(ticking, browser):
     f, kees, _bike, _cook = ticking
     turns = [WED + timedelta(weeks=i) for i in range(3)]

@@ -611,6 +611,11 @@ def accept(circle_id: int):
 # --- Template helpers ------------------------------------------------------------------
 
 
+@bp.app_template_global("may_undo")
+def _may_undo(me: Membership, completion: Completion) -> bool:
+    return svc.may_undo(me, completion)
+
+
 @bp.app_template_filter("todate")
 def _todate(value):
     return date.fromisoformat(value) if isinstance(value, str) and value else value

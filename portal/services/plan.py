@@ -520,6 +520,15 @@ def tick_payload(c: Completion, op: str, by_name: str | None = None) -> dict:
     }
 
 
+def may_undo(m: Membership, completion: Completion) -> bool:
+    """Whether ``m`` can still take this tick back: their own, within the undo window."""
+    return (
+        completion.by_id == m.id
+        and completion.undone_at is None
+        and utcnow() - completion.at <= UNDO_WINDOW
+    )
+
+
 def undo_tick(circle: Circle, acting: Membership, completion: Completion) -> dict:
     """Undo a tick within a few minutes; the row stays in the history, marked undone."""
     if completion.by_id != acting.id:
