@@ -250,3 +250,36 @@ def test_language_switch_refuses_unknown_languages_and_foreign_redirects(client)
         # Browsers read "//host" and "/\\host" as another site; an encoded "%5C" is a path.
         assert urlsplit(location).netloc in ("", "localhost"), (evil, location)
         assert not location.startswith(("//", "/\\")), (evil, location)
+
+
+def test_french_punctuation_and_quotes_come_from_the_translation(
+    db, new_client, make_circle, add_member, login
+):
+    """French puts a non-breaking space before a colon and quotes with « »; those are in
+    the catalogue, not the template. What a person wrote stays escaped inside them."""
+    from portal.services import plan as plan_svc
+    from portal.services.schedule import Schedule
+
+    circle, coordinator = make_circle()
+    mamie = add_member(circle, role="central", name="Mamie")
+    mamie.user.locale = "fr"
+    c = plan_svc.add_commitment(
+        circle,
+        coordinator,
+        plan_svc.CommitmentData(
+            what="Apporter la soupe",
+            assignee_ids=[mamie.id],
+            other_assignees="",
+            checker_id=None,
+            checker_name="",
+            items=[],
+            schedule=Schedule(kind="once", start=circle.created_at.date()),
+        ),
+    )
+    db.session.flush()
+    plan_svc.tick(circle, mamie, c, "once", "<b>chaude</b> & bonne")
+    db.session.commit()
+    page = _html(login(new_client(), mamie.user).get(f"/c/{circle.id}/plan"))
+    assert "«\u00a0&lt;b&gt;chaude&lt;/b&gt; &amp; bonne\u00a0»" in page
+    assert "<b>chaude</b>" not in page
+    assert re.search(r"Bientôt\u00a0: 1|Fait\u00a0: 1|En bonne voie\u00a0: 1", page), page

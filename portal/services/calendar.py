@@ -36,9 +36,10 @@ def _event(meeting: Meeting, circle: Circle, show_title: bool) -> Event | None:
     ev.add("last-modified", meeting.updated_at)
     ev.add("dtstart", meeting.starts_at)
     ev.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
-    summary = _("Kring meeting")
     if show_title:
-        summary = f"{summary}: {circle.title}"
+        summary = _("Kring meeting: %(title)s", title=circle.title)
+    else:
+        summary = _("Kring meeting")
     ev.add("summary", summary)
     link = current_app.config["BASE_URL"] + url_for(
         "meetings.show", circle_id=circle.id, meeting_id=meeting.id
