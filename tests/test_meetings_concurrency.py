@@ -189,8 +189,8 @@ def test_two_people_recording_the_review_at_once_decide_the_proposal_once(app, k
     # One of them is thanked, the other told it was already recorded.
     said = [f for b, _t in people for f in _flashes(app, b, url)]
     assert sorted(said) == [
-        "The review is recorded. Thank you.",
-        "The review of this meeting is already recorded.",
+        "Saved how the meeting went. Thank you.",
+        "How this meeting went is already saved.",
     ]
 
 

@@ -892,7 +892,7 @@ def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kr
         assert any("Call the school" in v for v in items.values())
         assert any("If it rains, we stay in." in v for v in items.values())
         # Before the meeting has begun nobody sees the review form yet.
-        assert "decide-" not in agenda and "Record the review" not in agenda
+        assert "decide-" not in agenda and "Save how the meeting went" not in agenda
     # Once it has begun, only those who may record see it.
     _db.session.execute(
         update(Meeting).where(Meeting.id == m.id).values(starts_at=utcnow() - timedelta(hours=1))
@@ -901,9 +901,9 @@ def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kr
     for person in (kring.sanne, kring.jan, kring.vos):
         agenda = _html(as_(person).get(_url(m))).split('id="agenda"', 1)[1]
         if person is kring.sanne:
-            assert f'name="decide-{waiting.id}"' in agenda and "Record the review" in agenda
+            assert f'name="decide-{waiting.id}"' in agenda and "Save how the meeting went" in agenda
         else:
-            assert "decide-" not in agenda and "Record the review" not in agenda
+            assert "decide-" not in agenda and "Save how the meeting went" not in agenda
 
 
 # --- 8. The review -------------------------------------------------------------------------
@@ -949,7 +949,7 @@ def test_organiser_central_person_and_plan_keeper_may_record_the_review(kring, a
     resp = _post(
         as_(getattr(kring, who)), f"{_url(m)}/review", _review_data(kring, c), follow_redirects=True
     )
-    assert "The review is recorded. Thank you." in _flash(_html(resp))
+    assert "Saved how the meeting went. Thank you." in _flash(_html(resp))
     review = _db.session.scalar(select(MeetingReview))
     assert review.recorded_by_id == getattr(kring, who).id
 
@@ -967,7 +967,8 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
     resp = _post(
         as_(kring.piet), f"{_url(poll)}/review", _review_data(kring, c), follow_redirects=True
     )
-    assert "The meeting needs a date before it can be reviewed." in _flash(_html(resp))
+    needs_date = "The meeting needs a date first. Then you can write down how it went."
+    assert needs_date in _flash(_html(resp))
     # Nobody ticked as present: refused.
     resp = _post(
         as_(kring.piet),
@@ -984,7 +985,7 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
         _review_data(kring, c, accept=accept, reject=reject),
         follow_redirects=True,
     )
-    assert "The review is recorded. Thank you." in _flash(_html(resp))
+    assert "Saved how the meeting went. Thank you." in _flash(_html(resp))
     review = _db.session.scalar(select(MeetingReview))
     assert review.present == ["Coordinator", "Dr Vos", "Oma", "Sanne"]
     assert review.next_evaluation == date(2027, 6, 1)
@@ -1029,7 +1030,7 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
         _review_data(kring, c, accept=undecided),
         follow_redirects=True,
     )
-    assert "The review of this meeting is already recorded." in _flash(_html(resp))
+    assert "How this meeting went is already saved." in _flash(_html(resp))
     assert _count(MeetingReview) == 1 and _count(PlanVersion) == 2
     assert _db.session.get(Proposal, undecided.id).status == ProposalStatus.OPEN
 

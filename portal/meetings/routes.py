@@ -282,7 +282,7 @@ def review(circle_id: int, meeting_id: int):
             _fail(e)
         else:
             db.session.commit()
-            flash(_("The review is recorded. Thank you."), "success")
+            flash(_("Saved how the meeting went. Thank you."), "success")
     else:
         flash(_("Please tick who was there."), "error")
     return _to(circle, meeting)

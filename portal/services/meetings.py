@@ -368,7 +368,9 @@ def record_review(
     if not can_manage_meeting(meeting, acting) and not acting.is_plan_keeper:
         raise PermissionError
     if meeting.status != "fixed" or meeting.starts_at is None:
-        raise ServiceError(_l("The meeting needs a date before it can be reviewed."))
+        raise ServiceError(
+            _l("The meeting needs a date first. Then you can write down how it went.")
+        )
     present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
     if not present:
         raise ServiceError(_l("Please tick who was there."), "present")
@@ -387,7 +389,7 @@ def record_review(
         db.session.flush()
     except IntegrityError:
         db.session.rollback()
-        raise ServiceError(_l("The review of this meeting is already recorded.")) from None
+        raise ServiceError(_l("How this meeting went is already saved.")) from None
     by_id = {c.id: c for c in plan_svc.commitments(circle)}
     for cid, (verdict, note) in verdicts.items():
         if cid in by_id:

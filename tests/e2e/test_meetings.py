@@ -298,7 +298,7 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     expect(oma.page.locator("#poll")).to_have_count(0)
     expect(oma.page.get_by_role("heading", name="Change or cancel")).to_have_count(0)
     expect(oma.page.locator("#agenda")).to_contain_text(FOOTBALL)
-    expect(oma.page.get_by_role("button", name="Record the review")).to_have_count(0)
+    expect(oma.page.get_by_role("button", name="Save how the meeting went")).to_have_count(0)
     oma.screenshot("meeting-fixed-member")
     check_layout(oma, "fixed meeting (member)", layout)
     sanne.page.locator("#meeting-head").scroll_into_view_if_needed()
