@@ -622,6 +622,27 @@ def test_the_undo_button_shows_for_the_ticker_only_and_only_while_it_works(
     assert "Done by Oma." in page and undo not in page  # too late: no button that fails
 
 
+def test_a_long_history_of_ticks_comes_in_pages_newest_first(ticking, browser):
+    """Two years of weekly ticks must not make one endless page."""
+    f, _kees, _bike, _cook = ticking
+    start = utcnow() - timedelta(weeks=40)
+    for i in range(30):
+        turn = WED + timedelta(weeks=i)
+        _db.session.add(
+            Completion(commitment_id=f.football.id, occurrence=turn.isoformat(), by_id=f.oma.id,
+                       note=f"week {i}", at=start + timedelta(weeks=i))
+        )
+    _db.session.commit()
+    history = f"{f.plan}/commitments/{f.football.id}/history"
+    page1 = browser(f.piet).get(history).get_data(as_text=True)
+    notes1 = re.findall(r"week (\d+)", page1)
+    assert notes1 == [str(i) for i in range(29, 4, -1)]  # 25 newest, newest first
+    assert f'href="{history}?page=2"' in page1 and "Page 1 of 2" in page1
+    page2 = browser(f.piet).get(f"{history}?page=2").get_data(as_text=True)
+    assert re.findall(r"week (\d+)", page2) == ["4", "3", "2", "1", "0"]
+    assert f'href="{history}?page=1"' in page2
+
+
 def test_a_repeating_commitment_keeps_every_turn_in_its_history(ticking, browser):
     f, kees, _bike, _cook = ticking
     turns = [WED + timedelta(weeks=i) for i in range(3)]

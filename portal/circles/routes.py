@@ -3,7 +3,17 @@ professional access, leaving, and the coordinator's handover."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -121,7 +131,11 @@ def home(circle_id: int):
 @login_required
 def history(circle_id: int):
     circle, me = load_circle(circle_id)
-    page = paginate(_history_query(circle), request.args.get("page", 1, type=int), per_page=25)
+    page = paginate(
+        _history_query(circle),
+        request.args.get("page", 1, type=int),
+        per_page=current_app.config["ITEMS_PER_PAGE"],
+    )
     return render_template("circles/history.html", circle=circle, me=me, page=page)
 
 

@@ -9,6 +9,7 @@ from flask import (
     Blueprint,
     Response,
     abort,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -32,6 +33,7 @@ from portal.models import (
     Proposal,
     Role,
 )
+from portal.pagination import paginate
 from portal.plan.forms import (
     AcceptForm,
     AgreeForm,
@@ -164,7 +166,15 @@ def history(circle_id: int, commitment_id: int):
     circle, me = load_circle(circle_id)
     c = access_plan_item(circle, Commitment, commitment_id)
     return render_template(
-        "plan/history.html", circle=circle, me=me, c=c, completions=svc.completion_history(c)
+        "plan/history.html",
+        circle=circle,
+        me=me,
+        c=c,
+        page=paginate(
+            svc.completion_history(c),
+            request.args.get("page", 1, type=int),
+            per_page=current_app.config["ITEMS_PER_PAGE"],
+        ),
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
@@ -543,14 +543,13 @@ def undo_tick(circle: Circle, acting: Membership, completion: Completion) -> dic
     return payload
 
 
-def completion_history(commitment: Commitment) -> list[Completion]:
-    return list(
-        db.session.scalars(
-            select(Completion)
-            .where(Completion.commitment_id == commitment.id)
-            .options(selectinload(Completion.by))
-            .order_by(Completion.at.desc())
-        )
+def completion_history(commitment: Commitment) -> Select:
+    """Every tick of the commitment, newest first (a query: the page paginates it)."""
+    return (
+        select(Completion)
+        .where(Completion.commitment_id == commitment.id)
+        .options(selectinload(Completion.by))
+        .order_by(Completion.at.desc(), Completion.id.desc())
     )
 
 
