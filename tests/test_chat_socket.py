@@ -164,6 +164,31 @@ def test_socket_events_read_the_login_cookie_once_and_still_act_as_the_person(
     assert refused == {"ok": False, "error": "invalid", "message": "Écrivez un message."}
 
 
+def test_each_socket_event_gets_its_own_copy_of_the_login_cookie(app):
+    """The decoded cookie is kept per socket, but one event's changes (even inside a
+    list) never show up in the next event, just as with a fresh decode."""
+    from flask import session
+    from werkzeug.test import EnvironBuilder
+
+    signed = app.session_interface.get_signing_serializer(app).dumps(
+        {"_user_id": "7", "_flashes": [["info", "hello"]]}
+    )
+    environ = EnvironBuilder(
+        path="/socket.io/", headers={"Cookie": f"{app.config['SESSION_COOKIE_NAME']}={signed}"}
+    ).get_environ()
+    with app.request_context(environ):
+        session["_flashes"].append(["error", "changed by an event"])
+        session["extra"] = True
+    with app.request_context(environ):
+        assert dict(session) == {"_user_id": "7", "_flashes": [["info", "hello"]]}
+    # An ordinary page never reuses a decoded cookie.
+    page = EnvironBuilder(path="/circles", headers={"Cookie": environ["HTTP_COOKIE"]})
+    page_environ = page.get_environ()
+    with app.request_context(page_environ):
+        assert session["_user_id"] == "7"
+    assert "kring.socket_session" not in page_environ
+
+
 @pytest.mark.parametrize(
     "payload",
     [
