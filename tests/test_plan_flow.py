@@ -102,7 +102,9 @@ def test_enter_agree_tick_propose_consent(client, new_client, make_circle, add_m
         2,
     ]
     assert export["completions"][0]["note"] == "went well"
-    assert s.get(f"{plan}/print").status_code == 200
+    printed = s.get(f"{plan}/print").get_data(as_text=True)
+    assert "Version 2 of the plan." in printed
+    assert re.search(r"Change agreed by: [A-Z]", printed), "the print says who agreed"
     assert "Call the school" not in s.get("/me/commitments").get_data(as_text=True)  # Oma's
     assert "Call the school" in o.get("/me/commitments").get_data(as_text=True)
     assert "Take Sam to football" in o.get("/me/commitments").get_data(as_text=True)

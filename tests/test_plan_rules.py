@@ -895,6 +895,9 @@ def test_professionals_set_conditions_and_accept_the_plan(family, browser):
     assert (accepted.version, accepted.by_id) == (3, f.prof.id)
     html = browser(f.oma).get(f.plan).get_data(as_text=True)
     assert re.search(r"Dr Vos accepted version 3 on \d{1,2} [A-Z][a-z]+ \d{4}\.", html)
+    printed = browser(f.oma).get(f"{f.plan}/print").get_data(as_text=True)
+    assert "Dr Vos accepted version 3 on" in printed
+    assert "Conditions changed by Dr Vos" in printed  # how version 3 came about
 
 
 def test_a_condition_set_on_the_draft_is_part_of_version_one(make_family, browser):

@@ -101,7 +101,8 @@ def show(circle_id: int):
 def print_view(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    html = render_template("plan/print.html", circle=circle, me=me, v=view)
+    current = svc.get_version(circle, view.version) if view.version else None
+    html = render_template("plan/print.html", circle=circle, me=me, v=view, current=current)
     db.session.commit()  # after rendering, as in show()
     return html
 
