@@ -377,7 +377,7 @@ def add_agreement(circle_id: int):
             db.session.commit()
             flash(_("Your proposal is sent to the circle.") if agreed else _("Added."), "success")
     else:
-        flash(_("Please write the agreement."), "error")
+        flash(_("Please write the backup plan."), "error")
     return _to_plan(circle, "agreements")
 
 

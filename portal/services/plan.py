@@ -406,7 +406,7 @@ def remove_commitment(circle: Circle, acting: Membership, c: Commitment) -> None
 def _clean_agreement(text: str) -> str:
     text = clean_text(text).strip()
     if not text:
-        raise ServiceError(_l("Please write the agreement."), "text")
+        raise ServiceError(_l("Please write the backup plan."), "text")
     return text[:2000]
 
 
@@ -650,7 +650,7 @@ def _active_commitment(circle: Circle, cid) -> Commitment:
 def _active_agreement(circle: Circle, aid) -> Agreement:
     a = db.session.get(Agreement, aid) if isinstance(aid, int) else None
     if a is None or a.circle_id != circle.id or not a.active:
-        raise ServiceError(_l("That agreement is no longer in the plan."))
+        raise ServiceError(_l("That backup plan is no longer in the plan."))
     return a
 
 

@@ -203,7 +203,7 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
 
     # "If things go differently" and the evaluation date.
     page.get_by_label("If things go differently, then…").fill(IF_ILL)
-    page.get_by_role("button", name="Add the agreement").click()
+    page.get_by_role("button", name="Add this backup plan").click()
     expect(page.locator("#agreements")).to_contain_text(IF_ILL)
     page.get_by_label("When do we look at the plan together again?").fill(
         evaluation_day.isoformat()
