@@ -48,7 +48,7 @@ from portal.services import ServiceError
 from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
-from portal.services.schedule import Schedule
+from portal.services.schedule import FIELD_KINDS, Schedule
 
 bp = Blueprint("plan", __name__)
 
@@ -231,20 +231,13 @@ def _data_from(form: CommitmentForm) -> svc.CommitmentData:
     )
 
 
-# Which "when" fields belong to which kind of schedule. The form hides the others
-# (static/js/commitment-form.js); without JavaScript they show, and are ignored here.
-SCHEDULE_FIELDS = {
-    "end": {"period", "weekly", "every_n_weeks", "monthly"},
-    "weekdays": {"weekly"},
-    "interval": {"every_n_weeks"},
-}
-
-
 def _schedule_from(form: CommitmentForm) -> Schedule:
+    """The form hides the fields another kind uses (static/js/commitment-form.js);
+    without JavaScript they show, and whatever they hold is ignored here."""
     kind = form.kind.data
 
     def given(name: str):
-        return getattr(form, name).data if kind in SCHEDULE_FIELDS[name] else None
+        return getattr(form, name).data if kind in FIELD_KINDS[name] else None
 
     return Schedule(
         kind=kind,
@@ -296,7 +289,7 @@ def _render_commitment_form(circle, me, form, agreed: bool, commitment: Commitme
         form=form,
         agreed=agreed,
         commitment=commitment,
-        schedule_fields=SCHEDULE_FIELDS,
+        schedule_fields=FIELD_KINDS,
     )
     return html, 200 if request.method == "GET" else 400
 

@@ -49,22 +49,40 @@ def _validate_body(body) -> str:
     return text
 
 
-def to_dict(m: Message, author_name: str | None = None) -> dict:
+def _shape(
+    *, id, circle_id, seq, client_id, author_id, author, body, created_at,
+    edited=False, removed=False, removed_by_central=False,
+) -> dict:  # fmt: skip
     """The message as clients see it (docs/realtime.md, "Message")."""
-    removed = m.deleted_at is not None
     return {
-        "id": m.id,
-        "circle_id": m.circle_id,
-        "seq": m.seq,
-        "client_id": m.client_id,
-        "author_id": m.author_id,
-        "author": author_name if author_name is not None else m.author.display_name,
-        "body": "" if removed else m.body,
-        "created_at": m.created_at.isoformat(),
-        "edited": m.edited_at is not None,
+        "id": id,
+        "circle_id": circle_id,
+        "seq": seq,
+        "client_id": client_id,
+        "author_id": author_id,
+        "author": author,
+        "body": "" if removed else body,
+        "created_at": created_at.isoformat(),
+        "edited": edited,
         "removed": removed,
-        "removed_by_central": m.removed_by_id is not None,
+        "removed_by_central": removed_by_central,
     }
+
+
+def to_dict(m: Message, author_name: str | None = None) -> dict:
+    return _shape(
+        id=m.id,
+        circle_id=m.circle_id,
+        seq=m.seq,
+        client_id=m.client_id,
+        author_id=m.author_id,
+        author=author_name if author_name is not None else m.author.display_name,
+        body=m.body,
+        created_at=m.created_at,
+        edited=m.edited_at is not None,
+        removed=m.deleted_at is not None,
+        removed_by_central=m.removed_by_id is not None,
+    )
 
 
 # Built once (see access._CHAT_SEAT): Core statements on the tables, so a send skips
@@ -94,14 +112,13 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
     text = _validate_body(body)
     conn = db.session.connection()
     seq = conn.execute(_NEXT_SEQ, {"circle_id": seat.circle_id}).scalar_one()
-    created_at = utcnow()
     row = {
         "circle_id": seat.circle_id,
         "seq": seq,
         "author_id": seat.membership_id,
         "client_id": client_id,
         "body": text,
-        "created_at": created_at,
+        "created_at": utcnow(),
     }
     try:
         message_id = conn.execute(_INSERT, row).scalar_one()
@@ -117,19 +134,8 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
         if existing is None:  # a different conflict: let the caller see it
             raise
         return to_dict(existing, seat.display_name), False
-    payload = {  # what to_dict gives for this new message, without loading it back
-        "id": message_id,
-        "circle_id": seat.circle_id,
-        "seq": seq,
-        "client_id": client_id,
-        "author_id": seat.membership_id,
-        "author": seat.display_name,
-        "body": text,
-        "created_at": created_at.isoformat(),
-        "edited": False,
-        "removed": False,
-        "removed_by_central": False,
-    }
+    # The stored row as clients see it, without loading it back.
+    payload = _shape(id=message_id, author=seat.display_name, **row)
     events.publish(
         seat.circle_id,
         {"type": "message", "op": "new", "message": payload},

@@ -104,8 +104,8 @@ class MyCommitments:
 def my_commitments(user_id: int) -> list[MyCommitments]:
     """What one person has taken on, in every circle they are in, with where each thing
     stands today. Five queries however many circles and commitments."""
-    memberships = {
-        m.id: m
+    mine = {  # circle id -> my membership there
+        m.circle_id: m
         for m in db.session.scalars(
             select(Membership)
             .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
@@ -116,16 +116,16 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
         select(Commitment)
         .where(
             Commitment.active.is_(True),
-            Commitment.assignees.any(Membership.id.in_(list(memberships))),
+            Commitment.assignees.any(Membership.id.in_([m.id for m in mine.values()])),
         )
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
     ticks = svc.standing_completions([c.id for c in commitments])
-    mine_by_circle = {m.circle_id: m for m in memberships.values()}
+    today = {cid: today_in(m.circle.timezone) for cid, m in mine.items()}
     groups: dict[int, MyCommitments] = {}
     for c in commitments:
-        me = mine_by_circle[c.circle_id]
+        me = mine[c.circle_id]
         group = groups.setdefault(c.circle_id, MyCommitments(me.circle, me, []))
-        group.rows.append(_row(c, me, today_in(me.circle.timezone), ticks[c.id]))
+        group.rows.append(_row(c, me, today[c.circle_id], ticks[c.id]))
     return sorted(groups.values(), key=lambda g: g.circle.title.casefold())

@@ -32,6 +32,13 @@ MONTHLY = "monthly"
 KINDS = frozenset({ONCE, PERIOD, WEEKLY, EVERY_N_WEEKS, MONTHLY})
 REPEATING = frozenset({WEEKLY, EVERY_N_WEEKS, MONTHLY})
 
+#: The optional "when" fields and the kinds that use them; the others are ignored.
+FIELD_KINDS = {
+    "end": frozenset({PERIOD, WEEKLY, EVERY_N_WEEKS, MONTHLY}),
+    "weekdays": frozenset({WEEKLY}),
+    "interval": frozenset({EVERY_N_WEEKS}),
+}
+
 #: Key of the single completion of a ``once`` or ``period`` commitment.
 ONCE_KEY = "once"
 
