@@ -28,6 +28,7 @@ from portal.extensions import db, limiter
 from portal.mail import send_mail
 from portal.models import User
 from portal.services import ServiceError, accounts
+from portal.urls import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -42,12 +43,6 @@ def _token_limit() -> str:
     return current_app.config["TOKEN_RATE_LIMIT"]
 
 
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("circles.list_circles")
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
@@ -58,7 +53,7 @@ def login():
         user = accounts.find_user_for_login(form.login.data, form.password.data)
         if user is not None:
             sign_in(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("circles.list_circles")))
         form.password.errors.append(_("That username and password do not match. Please try again."))
     return render_template("auth/login.html", form=form)
 
