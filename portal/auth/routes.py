@@ -110,10 +110,10 @@ def change_email():
     user = current_user._get_current_object()
     form = EmailForm()
     if not form.validate_on_submit():
-        return _account_page(email_form=form, status=400)
+        return _account_page(email_form=form)
     if not accounts.check_password(user, form.email_password.data):
         form.email_password.errors.append(_("That is not your current password."))
-        return _account_page(email_form=form, status=400)
+        return _account_page(email_form=form)
     new_email = (form.new_email.data or "").strip().lower() or None
     if new_email is not None and new_email == user.email:
         flash(_("That is already your email address."), "info")
