@@ -61,9 +61,7 @@ class EmailForm(FlaskForm):
             Email(message=_l("This does not look like an email address.")),
         ],
     )
-    email_password = PasswordField(
-        _l("Your current password"), validators=[DataRequired(REQUIRED)]
-    )
+    email_password = PasswordField(_l("Your current password"), validators=[DataRequired(REQUIRED)])
 
 
 class ConfirmEmailForm(FlaskForm):

@@ -239,7 +239,8 @@ def request_password_reset(email: str) -> None:
     queue_mail(
         email,
         _l("Set a new password for Kring"),
-        str(_l("Open this link to set a new password. It works once.")) + "\n\n"
+        str(_l("Open this link to set a new password. It works once."))
+        + "\n\n"
         + _link("auth.open_reset_link", token)
         + "\n\n"
         + str(_l("If you did not ask for this, you can ignore this email.")),
