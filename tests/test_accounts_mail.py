@@ -361,3 +361,13 @@ def test_join_tries_are_limited_per_invitation(app, db, make_circle, make_user, 
         b.environ_base["REMOTE_ADDR"] = f"10.0.0.{i + 1}"
         statuses.append(_join(b, token, "takenname", "").status_code)
     assert statuses == [200, 200, 200, 429]
+
+
+def test_the_send_mail_command_sends_what_waits(app, db, new_client, make_user):
+    make_user(email="known@example.org")
+    _forgot(new_client(), "known@example.org")
+    result = app.test_cli_runner().invoke(args=["kring", "send-mail"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "1 sent"
+    assert [m["To"] for m in app.extensions["kring_outbox"]] == ["known@example.org"]
+    assert app.test_cli_runner().invoke(args=["kring", "send-mail"]).output.strip() == "0 sent"

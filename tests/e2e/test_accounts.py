@@ -28,7 +28,7 @@ def test_email_change_needs_password_and_the_link(live_server, person):
     noor = person("Noor")
     page = noor.page
     page.goto(url)
-    page.get_by_label("A username to sign in with").fill("noor")
+    page.get_by_label("A username to sign in with").fill("noor-email")
     page.get_by_label("Choose a password").fill(PASSWORD)
     page.get_by_label("The same password again").fill(PASSWORD)
     page.get_by_label("Email address (not needed)").fill("noor@example.org")
