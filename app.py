@@ -27,6 +27,12 @@ if __name__ == "__main__":
 
     gc.collect()
     gc.freeze()
+    from portal.mail import run_sender
+
+    if app.config["MAIL_SEND_INTERVAL"] > 0:
+        # Mail waits in the outbox table; this sends it every few seconds (the same
+        # work as ``flask --app app kring send-mail``; several senders at once are safe).
+        socketio.start_background_task(run_sender, app)
     print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file.

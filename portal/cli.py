@@ -111,3 +111,12 @@ def create_account(name, username, password):
     user.can_create_circles = True
     db.session.commit()
     click.echo(f"Account {user.username} created.")
+
+
+@kring_cli.command("send-mail")
+def send_mail_command():
+    """Send the mail waiting in the outbox (for cron or a systemd timer)."""
+    from portal.mail import send_pending
+
+    sent = send_pending()
+    click.echo(f"{sent} sent")

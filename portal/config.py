@@ -82,6 +82,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     TOKEN_RATE_LIMIT = os.environ.get("TOKEN_RATE_LIMIT", "20 per minute")
+    # Tries at /join per invitation, from any address: the join form says whether a
+    # username is taken, so one invitation must not become a way to list them all.
+    JOIN_RATE_LIMIT = os.environ.get("JOIN_RATE_LIMIT", "20 per hour")
 
     LANGUAGES = ["en", "nl", "fr"]
     BABEL_DEFAULT_LOCALE = "en"
@@ -94,7 +97,15 @@ class Config:
     MAIL_USERNAME = os.environ.get("MAIL_USERNAME") or None
     MAIL_PASSWORD = os.environ.get("MAIL_PASSWORD") or None
     MAIL_FROM = os.environ.get("MAIL_FROM", "kring@localhost")
-    MAIL_OUTBOX_DIR = str(INSTANCE_DIR / "outbox")
+    MAIL_OUTBOX_DIR = os.environ.get("MAIL_OUTBOX_DIR") or str(INSTANCE_DIR / "outbox")
+    # Mail waits in the outbox_mail table; ``python app.py`` sends it every
+    # MAIL_SEND_INTERVAL seconds (0: only ``flask --app app kring send-mail`` does).
+    MAIL_SEND_INTERVAL = float(os.environ.get("MAIL_SEND_INTERVAL", "5"))
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+    # How long a sender run may hold a mail before another run may take it over.
+    MAIL_CLAIM_LEASE_SECONDS = 300
+    # How long the link that confirms a new email address works.
+    EMAIL_CONFIRM_VALID_HOURS = int(os.environ.get("EMAIL_CONFIRM_VALID_HOURS", "48"))
 
     MESSAGES_PER_PAGE = 50
     ITEMS_PER_PAGE = 25

@@ -1,27 +1,144 @@
-"""Outgoing email. SMTP when MAIL_SERVER is set; otherwise one file per mail in
-instance/outbox, so a developer can read it without any mail server. Mail bodies may
-carry a secret link, so they are never written to the log.
+"""Outgoing email, through a transactional outbox.
+
+A request never talks to a mail server. ``queue_mail`` adds a row to ``outbox_mail``
+in the same transaction as its cause (a reset link, an email change), so a
+rolled-back cause sends nothing and a slow or broken mail server cannot change what
+a request answers. ``send_pending`` delivers what is waiting; it runs every few
+seconds inside ``python app.py`` and on demand as ``flask --app app kring send-mail``
+(cron, a systemd timer). Several runs at once are safe: each row is taken by one
+conditional ``UPDATE`` that only one run can win, and marked sent by that run only.
+A run that dies after sending but before marking the row sent leaves it to be sent
+again after its lease (at least once, never lost).
+
+Delivery: SMTP when MAIL_SERVER is set; otherwise one file per mail in
+MAIL_OUTBOX_DIR (instance/outbox), so a developer can read it without any mail
+server. Mail bodies may carry a secret link, so they are never written to the log.
 """
 
 from __future__ import annotations
 
+import logging
+import secrets
 import smtplib
+from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
+from sqlalchemy import select, update
+
+from portal.extensions import db
+from portal.models import OutboxMail
+from portal.models.types import utcnow
+
+log = logging.getLogger(__name__)
 
 
-def send_mail(to: str, subject: str, body: str) -> None:
+def queue_mail(to: str, subject: str, body: str, *, dedupe_key: str) -> None:
+    """Queue a mail in the current transaction (the caller commits).
+
+    ``dedupe_key`` names the cause ("reset:<token id>"): a cause queues its mail once.
+    """
+    exists = db.session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == dedupe_key))
+    if exists is not None:
+        return
+    db.session.add(
+        OutboxMail(to=to, subject=str(subject)[:200], body=str(body), dedupe_key=dedupe_key)
+    )
+    db.session.flush()
+
+
+def _pending(now):
+    cfg = current_app.config
+    return (
+        OutboxMail.sent_at.is_(None),
+        OutboxMail.attempts < cfg["MAIL_MAX_ATTEMPTS"],
+        (OutboxMail.next_try_at.is_(None)) | (OutboxMail.next_try_at <= now),
+    )
+
+
+def send_pending(limit: int = 100) -> int:
+    """Send what is waiting; return how many mails went out.
+
+    Never raises because a mail could not be sent: the row keeps its error, counts
+    the try, and waits longer before the next one; after MAIL_MAX_ATTEMPTS it stays
+    unsent for an operator to look at.
+    """
+    cfg = current_app.config
+    ids = db.session.scalars(
+        select(OutboxMail.id).where(*_pending(utcnow())).order_by(OutboxMail.id).limit(limit)
+    ).all()
+    db.session.commit()
+    sent = 0
+    for mail_id in ids:
+        claim = secrets.token_hex(16)
+        now = utcnow()
+        # The claim: only one run's UPDATE finds the row still pending.
+        row = db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id, *_pending(now))
+            .values(
+                claim=claim,
+                attempts=OutboxMail.attempts + 1,
+                next_try_at=now + timedelta(seconds=cfg["MAIL_CLAIM_LEASE_SECONDS"]),
+            )
+            .returning(OutboxMail.to, OutboxMail.subject, OutboxMail.body, OutboxMail.attempts)
+        ).first()
+        db.session.commit()
+        if row is None:
+            continue  # another run has it
+        to, subject, body, attempts = row
+        try:
+            _deliver(mail_id, to, subject, body)
+        except Exception as e:  # noqa: BLE001 (any failure: keep the row for later)
+            wait = min(30 * 2 ** (attempts - 1), 3600)
+            db.session.execute(
+                update(OutboxMail)
+                .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
+                .values(
+                    claim=None,
+                    next_try_at=utcnow() + timedelta(seconds=wait),
+                    last_error=f"{type(e).__name__}: {e}"[:500],
+                )
+            )
+            db.session.commit()
+            log.warning("mail %s not sent (try %s): %s", mail_id, attempts, type(e).__name__)
+            continue
+        db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
+            # The body may hold a secret link: once sent, the database forgets it.
+            .values(sent_at=utcnow(), last_error=None, body="")
+        )
+        db.session.commit()
+        sent += 1
+    return sent
+
+
+def run_sender(app) -> None:
+    """Send pending mail every MAIL_SEND_INTERVAL seconds, forever (``python app.py``
+    runs it as a background task). A failure is logged and the loop goes on."""
+    from portal.extensions import socketio
+
+    interval = app.config["MAIL_SEND_INTERVAL"]
+    while True:
+        with app.app_context():
+            try:
+                send_pending()
+            except Exception:  # noqa: BLE001 (the database may be away for a moment)
+                log.exception("the mail sender run failed")
+                db.session.rollback()
+            finally:
+                db.session.remove()
+        socketio.sleep(interval)
+
+
+def _deliver(mail_id: int, to: str, subject: str, body: str) -> None:
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
     msg.set_content(body)
-    outbox = current_app.extensions.get("kring_outbox")
-    if outbox is not None:  # tests
-        outbox.append(msg)
-        return
     cfg = current_app.config
     if cfg["MAIL_SERVER"]:
         with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
@@ -30,9 +147,17 @@ def send_mail(to: str, subject: str, body: str) -> None:
                 smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
             smtp.send_message(msg)
         return
+    outbox = current_app.extensions.get("kring_outbox")
+    if outbox is not None:  # tests
+        outbox.append(msg)
+        return
     folder = Path(cfg["MAIL_OUTBOX_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
-    n = len(list(folder.glob("*.eml"))) + 1
-    path = folder / f"{n:05d}.eml"
-    path.write_bytes(bytes(msg))
+    # Named by time and outbox id, so the names sort in sending order and never clash.
+    name = f"{utcnow():%Y%m%d-%H%M%S}-{mail_id:06d}"
+    path = folder / f"{name}.eml"
+    if path.exists():
+        path = folder / f"{name}-{secrets.token_hex(4)}.eml"
+    with open(path, "xb") as f:
+        f.write(bytes(msg))
     path.chmod(0o600)

@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from portal.extensions import db
 from portal.forms import LanguageForm
+from portal.urls import safe_next
 
 bp = Blueprint("pages", __name__)
 
@@ -35,9 +36,7 @@ def set_language():
     target = url_for("pages.index")
     if form.validate_on_submit():
         lang = form.language.data
-        nxt = request.form.get("next", "")
-        if nxt.startswith("/") and not nxt.startswith("//"):
-            target = nxt
+        target = safe_next(request.form.get("next"), target)
         if current_user.is_authenticated:
             current_user.locale = lang
             db.session.commit()

@@ -48,6 +48,11 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         # the way (their own tests drive them through the test client).
         LOGIN_RATE_LIMIT="1000 per minute",
         TOKEN_RATE_LIMIT="1000 per minute",
+        JOIN_RATE_LIMIT="1000 per minute",
+        # No SMTP: the server's background sender writes each mail as a file here.
+        MAIL_SERVER="",
+        MAIL_OUTBOX_DIR=str(tmp / "outbox"),
+        MAIL_SEND_INTERVAL="0.3",
     )
     log = tmp / "server.log"
     upgrade = subprocess.run(

@@ -347,6 +347,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("auth.account", "GET"): ("/account", 302, LOGIN_REDIRECT),
     ("auth.account", "POST"): ("/account", 302, LOGIN_REDIRECT),
     ("auth.change_password", "POST"): ("/account/password", 302, LOGIN_REDIRECT),
+    ("auth.change_email", "POST"): ("/account/email", 302, LOGIN_REDIRECT),
+    ("auth.open_email_link", "GET"): ("/e/not-a-real-token", 302, "/account/email/confirm"),
+    ("auth.confirm_email", "GET"): ("/account/email/confirm", 404, None),  # no token
+    ("auth.confirm_email", "POST"): ("/account/email/confirm", 404, None),
     ("auth.forgot_password", "GET"): ("/password/forgot", 200, None),
     ("auth.forgot_password", "POST"): ("/password/forgot", 200, None),  # no address: form again
     ("auth.open_reset_link", "GET"): ("/r/not-a-real-token", 302, "/password/new"),

@@ -34,8 +34,10 @@ CASES: dict[str, Case] = {
     "auth.login": Case("anon", "/login", {"login": "jan", "password": PASSWORD}),
     "auth.logout": Case("member", "/logout"),
     "auth.account": Case("member", "/account",
-                         {"name": "Hacked", "email": "evil@example.org", "locale": "en",
-                          "timezone": TZ}),
+                         {"name": "Hacked", "locale": "en", "timezone": TZ}),
+    "auth.change_email": Case("member", "/account/email",
+                              {"new_email": "evil@example.org", "email_password": PASSWORD}),
+    "auth.confirm_email": Case("confirming", "/account/email/confirm"),
     "auth.change_password": Case("member", "/account/password",
                                  {"current": PASSWORD, "password": "attacker password",
                                   "confirm": "attacker password"}),
@@ -64,7 +66,8 @@ CASES: dict[str, Case] = {
                               "password": "a long password", "confirm": "a long password"}),
 }
 
-TOKEN_PAGE = {"anon": "/login", "invited": "/join", "resetting": "/password/new"}
+TOKEN_PAGE = {"anon": "/login", "invited": "/join", "resetting": "/password/new",
+              "confirming": "/account/email/confirm"}
 
 
 @pytest.fixture
@@ -74,6 +77,9 @@ def world(app, db, client, make_circle, add_member, make_user, login, new_client
     member = add_member(circle, user=make_user("Jan", username="jan", email="jan@example.org"))
     inv, inv_token = circle_svc.invite(circle, coord, name="Pending", role="member")
     reset_token = accounts.issue_reset_token(member.user)
+    with app.test_request_context():
+        accounts.request_email_change(member.user, "new-jan@example.org")
+    email_token = _email_token(app)
     db.session.commit()
     ids = {"circle": circle.id, "member": member.id, "inv": inv.id}
 
@@ -84,10 +90,25 @@ def world(app, db, client, make_circle, add_member, make_user, login, new_client
         "anon": new_client(),
         "invited": new_client(),
         "resetting": new_client(),
+        "confirming": new_client(),
     }
     assert browsers["invited"].get(f"/i/{inv_token}").status_code == 302
     assert browsers["resetting"].get(f"/r/{reset_token}").status_code == 302
+    assert browsers["confirming"].get(f"/e/{email_token}").status_code == 302
     return ids, browsers
+
+
+def _email_token(app) -> str:
+    """The token from the confirmation link just queued (read from the outbox table)."""
+    import re
+
+    from sqlalchemy import select
+
+    from portal.extensions import db
+    from portal.models import OutboxMail
+
+    bodies = db.session.scalars(select(OutboxMail.body).order_by(OutboxMail.id)).all()
+    return next(m.group(1) for b in bodies if (m := re.search(r"/e/(\S+)", b)))
 
 
 def _forged_tokens(new_client) -> dict[str, str | None]:

@@ -48,9 +48,21 @@ class ForgotForm(FlaskForm):
 
 class AccountForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=80)])
-    email = EmailField(
-        _l("Email address (if you have one)"),
-        validators=[Optional(), Email(message=_l("This does not look like an email address."))],
-    )
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     timezone = SelectField(_l("Time zone"), choices=[(t, t) for t in COMMON_TIMEZONES])
+
+
+class EmailForm(FlaskForm):
+    new_email = EmailField(
+        _l("New email address (leave empty to remove it)"),
+        validators=[
+            Optional(),
+            Length(max=254),
+            Email(message=_l("This does not look like an email address.")),
+        ],
+    )
+    email_password = PasswordField(_l("Your current password"), validators=[DataRequired(REQUIRED)])
+
+
+class ConfirmEmailForm(FlaskForm):
+    """Only the CSRF token: pressing the button is the confirmation."""

@@ -14,24 +14,25 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
-from sqlalchemy import func, select
 
 from portal.auth.forms import (
     AccountForm,
     ChangePasswordForm,
+    ConfirmEmailForm,
+    EmailForm,
     ForgotForm,
     LoginForm,
     NewPasswordForm,
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
-from portal.mail import send_mail
-from portal.models import User
 from portal.services import ServiceError, accounts
+from portal.urls import safe_next
 
 bp = Blueprint("auth", __name__)
 
 RESET_SESSION_KEY = "reset_token"
+EMAIL_SESSION_KEY = "email_token"
 
 
 def _login_limit() -> str:
@@ -40,12 +41,6 @@ def _login_limit() -> str:
 
 def _token_limit() -> str:
     return current_app.config["TOKEN_RATE_LIMIT"]
-
-
-def _safe_next(target: str | None) -> str:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return url_for("circles.list_circles")
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -58,7 +53,7 @@ def login():
         user = accounts.find_user_for_login(form.login.data, form.password.data)
         if user is not None:
             sign_in(user)
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(safe_next(request.args.get("next"), url_for("circles.list_circles")))
         form.password.errors.append(_("That username and password do not match. Please try again."))
     return render_template("auth/login.html", form=form)
 
@@ -71,6 +66,20 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
+def _account_page(form=None, password_form=None, email_form=None, status=200):
+    user = current_user._get_current_object()
+    return (
+        render_template(
+            "auth/account.html",
+            form=form or AccountForm(obj=user),
+            password_form=password_form or ChangePasswordForm(),
+            email_form=email_form or EmailForm(),
+            pending_email=accounts.pending_email(user),
+        ),
+        status,
+    )
+
+
 @bp.route("/account", methods=["GET", "POST"])
 @login_required
 def account():
@@ -80,21 +89,85 @@ def account():
         form.locale.data = user.locale or "en"
         form.timezone.data = user.timezone or current_app.config["BABEL_DEFAULT_TIMEZONE"]
     if form.validate_on_submit():
-        email = (form.email.data or "").strip().lower() or None
-        taken = email and db.session.scalar(
-            select(func.count()).where(User.email == email, User.id != user.id)
+        # The email address is not changed here: that needs the password and a
+        # confirmed link (change_email).
+        user.name = " ".join(form.name.data.split())[:80]
+        user.locale = form.locale.data
+        user.timezone = form.timezone.data
+        db.session.commit()
+        flash(_("Saved."), "success")
+        return redirect(url_for("auth.account"))
+    return _account_page(form=form)
+
+
+@bp.post("/account/email")
+@login_required
+@limiter.limit(_login_limit)
+def change_email():
+    """A new address needs the current password, and counts only once the link sent to
+    it is opened; the old address is told. A minute at someone's unlocked browser is
+    not enough to take their account over through "forgot password"."""
+    user = current_user._get_current_object()
+    form = EmailForm()
+    if not form.validate_on_submit():
+        return _account_page(email_form=form)
+    if not accounts.check_password(user, form.email_password.data):
+        form.email_password.errors.append(_("That is not your current password."))
+        return _account_page(email_form=form)
+    new_email = (form.new_email.data or "").strip().lower() or None
+    if new_email is not None and new_email == user.email:
+        flash(_("That is already your email address."), "info")
+        return redirect(url_for("auth.account"))
+    accounts.request_email_change(user, new_email)
+    db.session.commit()
+    if new_email is None:
+        flash(_("Your email address is removed."), "success")
+    else:
+        # The same words whether or not the address already has an account.
+        flash(
+            _(
+                "We sent a link to %(email)s. Your new address counts once you open it. "
+                "Until then we keep using your old one.",
+                email=new_email,
+            ),
+            "success",
         )
-        if taken:
-            form.email.errors.append(_("This email address already has an account."))
-        else:
-            user.name = " ".join(form.name.data.split())[:80]
-            user.email = email
-            user.locale = form.locale.data
-            user.timezone = form.timezone.data
-            db.session.commit()
-            flash(_("Saved."), "success")
+    return redirect(url_for("auth.account"))
+
+
+@bp.get("/e/<token>")
+@limiter.limit(_token_limit)
+def open_email_link(token: str):
+    """Keep the token in the session and leave the token URL at once (as /r/)."""
+    session[EMAIL_SESSION_KEY] = token
+    return redirect(url_for("auth.confirm_email"))
+
+
+@bp.route("/account/email/confirm", methods=["GET", "POST"])
+@limiter.limit(_token_limit, methods=["POST"])
+def confirm_email():
+    """Opening the link shows a button; only pressing it (a POST) changes the address,
+    so a mail program that opens links to scan them changes nothing."""
+    token = session.get(EMAIL_SESSION_KEY)
+    row = accounts.find_email_change(token) if token else None
+    if row is None:
+        session.pop(EMAIL_SESSION_KEY, None)
+        return render_template("auth/link_invalid.html"), 404
+    form = ConfirmEmailForm()
+    if form.validate_on_submit():
+        try:
+            accounts.confirm_email_change(token)
+        except ServiceError:
+            db.session.rollback()
+            session.pop(EMAIL_SESSION_KEY, None)
+            return render_template("auth/link_invalid.html"), 404
+        db.session.commit()
+        session.pop(EMAIL_SESSION_KEY, None)
+        flash(_("Your email address is now %(email)s.", email=row.new_email), "success")
+        if current_user.is_authenticated:
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=form, password_form=ChangePasswordForm())
+        return redirect(url_for("auth.login"))
+    return render_template("auth/confirm_email.html", form=form, email=row.new_email)
 
 
 @bp.post("/account/password")
@@ -113,7 +186,7 @@ def change_password():
             refresh_cookie(user, key)
             flash(_("Your password is changed. Other devices are signed out."), "success")
             return redirect(url_for("auth.account"))
-    return render_template("auth/account.html", form=AccountForm(obj=user), password_form=form), 400
+    return _account_page(password_form=form, status=400)
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -121,18 +194,10 @@ def change_password():
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        user = db.session.scalar(select(User).where(User.email == email))
-        if user is not None:
-            token = accounts.issue_reset_token(user)
-            db.session.commit()
-            link = current_app.config["BASE_URL"] + url_for("auth.open_reset_link", token=token)
-            send_mail(
-                email,
-                _("Set a new password for Kring"),
-                _("Open this link to set a new password. It works once.") + "\n\n" + link,
-            )
-        # Same answer whether or not the address has an account.
+        # Same answer and the same work whether or not the address has an account;
+        # the mail (if any) waits in the outbox, so a mail server cannot tell either.
+        accounts.request_password_reset(form.email.data)
+        db.session.commit()
         return render_template("auth/forgot_sent.html")
     return render_template("auth/forgot.html", form=form)
 

@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 from markupsafe import Markup
 from sqlalchemy import select
@@ -37,6 +38,7 @@ from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
 from portal.models import Invitation, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
+from portal.tokens import hash_token
 
 bp = Blueprint("invitations", __name__)
 
@@ -230,8 +232,19 @@ def _invalid():
     return render_template("invitations/invalid.html"), 404
 
 
+def _join_limit() -> str:
+    return current_app.config["JOIN_RATE_LIMIT"]
+
+
+def _invitation_key() -> str:
+    """Count tries per invitation (from any address), not per address."""
+    token = session.get(INVITE_SESSION_KEY)
+    return "join:" + (hash_token(token) if token else get_remote_address())
+
+
 @bp.route("/join", methods=["GET", "POST"])
 @limiter.limit(_token_limit, methods=["POST"])
+@limiter.limit(_join_limit, methods=["POST"], key_func=_invitation_key)
 def join():
     token = session.get(INVITE_SESSION_KEY)
     inv = svc.find_invitation(token) if token else None
@@ -254,18 +267,25 @@ def join():
                 name=form.display_name.data,
                 username=form.username.data,
                 password=form.password.data,
-                email=form.email.data,
                 locale=inv.circle.language,
             )
         except ServiceError as e:
             db.session.rollback()
             getattr(form, e.field or "username").errors.append(str(e.message))
         else:
-            return _redeem(token, user, form.display_name.data, new_account=True)
+            # An address counts only once the link sent to it is opened, and the
+            # answer is the same when it already has an account (that address gets a
+            # note instead): nobody can attach, or find out about, someone's address.
+            email = (form.email.data or "").strip().lower() or None
+            if email:
+                accounts.request_email_change(user, email, notify_old=False)
+            return _redeem(token, user, form.display_name.data, new_account=True, email=email)
     return render_template("invitations/join.html", inv=inv, inviter=inviter, form=form)
 
 
-def _redeem(token: str, user, display_name: str, new_account: bool = False):
+def _redeem(
+    token: str, user, display_name: str, new_account: bool = False, email: str | None = None
+):
     try:
         membership = svc.redeem_invitation(token, user, display_name)
     except ServiceError as e:
@@ -280,4 +300,12 @@ def _redeem(token: str, user, display_name: str, new_account: bool = False):
     if new_account:
         sign_in(user)
     flash(_("Welcome to the circle."), "success")
+    if email:
+        flash(
+            _(
+                "We sent a link to %(email)s. Open it to confirm your email address.",
+                email=email,
+            ),
+            "info",
+        )
     return redirect(url_for("circles.home", circle_id=circle_id))

@@ -1,6 +1,6 @@
 """All models, importable from one place (Alembic and the tests need the full set)."""
 
-from portal.models.accounts import LoginSession, User
+from portal.models.accounts import EmailChange, LoginSession, User
 from portal.models.chat import Message, MessageRevision
 from portal.models.circles import (
     INVITABLE_ROLES,
@@ -13,6 +13,7 @@ from portal.models.circles import (
     ReentryToken,
     Role,
 )
+from portal.models.mail import OutboxMail
 from portal.models.meetings import (
     CalendarFeed,
     CommitmentReview,
@@ -59,10 +60,12 @@ __all__ = [
     "VOTING_ROLES",
     "Circle",
     "CircleEvent",
+    "EmailChange",
     "Invitation",
     "LoginSession",
     "Message",
     "MessageRevision",
+    "OutboxMail",
     "Membership",
     "MembershipStatus",
     "ReentryToken",

@@ -8,13 +8,14 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
+from flask import current_app, url_for
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from portal import events
 from portal.extensions import db
-from portal.models import LoginSession, ReentryToken, User
+from portal.mail import queue_mail
+from portal.models import EmailChange, LoginSession, ReentryToken, User
 from portal.models.types import utcnow
 from portal.services import ServiceError
 from portal.tokens import hash_token, new_token
@@ -135,16 +136,28 @@ def set_password(user: User, new_password: str) -> None:
 
 
 def issue_reset_token(
-    user: User, *, circle_id: int | None = None, issued_by_id: int | None = None
+    user: User,
+    *,
+    circle_id: int | None = None,
+    issued_by_id: int | None = None,
+    digest: tuple[str, str] | None = None,
 ) -> str:
-    """A single-use link to set a new password. Earlier unused ones stop working."""
+    """A single-use link to set a new password.
+
+    A "way back in" made in a circle replaces that person's earlier unused links. A
+    link asked for by email does not: anyone may ask for one for any address, so
+    asking must not kill the links already in the owner's mailbox. Using any link
+    spends them all instead (``spend_email_reset_links``). ``digest`` is a
+    ``(token, hash)`` pair already made by the caller.
+    """
     now = utcnow()
-    db.session.execute(
-        update(ReentryToken)
-        .where(ReentryToken.user_id == user.id, ReentryToken.used_at.is_(None))
-        .values(used_at=now)
-    )
-    token, digest = new_token()
+    if circle_id is not None:
+        db.session.execute(
+            update(ReentryToken)
+            .where(ReentryToken.user_id == user.id, ReentryToken.used_at.is_(None))
+            .values(used_at=now)
+        )
+    token, digest = digest or new_token()
     hours = current_app.config["REENTRY_VALID_HOURS"]
     db.session.add(
         ReentryToken(
@@ -185,6 +198,187 @@ def use_reset_token(token: str, new_password: str) -> User:
     ).first()
     if spent is None:
         raise ServiceError(_l("This link no longer works."))
+    spend_email_reset_links(spent[0])
     user = db.session.get(User, spent[0])
     set_password(user, new_password)
+    return user
+
+
+def spend_email_reset_links(user_id: int) -> None:
+    """Every reset link this person asked for by email stops working (one was used, or
+    their address changed: the links went to the old one)."""
+    db.session.execute(
+        update(ReentryToken)
+        .where(
+            ReentryToken.user_id == user_id,
+            ReentryToken.circle_id.is_(None),
+            ReentryToken.used_at.is_(None),
+        )
+        .values(used_at=utcnow())
+    )
+
+
+def _link(endpoint: str, token: str) -> str:
+    return current_app.config["BASE_URL"] + url_for(endpoint, token=token)
+
+
+def request_password_reset(email: str) -> None:
+    """Queue a reset link for the account with this address, if there is one.
+
+    The same work either way, as far as the asker can see: a token is made and hashed
+    for any address, and nothing is sent inside the request (the mail waits in the
+    outbox), so neither the answer nor its timing tells whether the address has an
+    account. Earlier links stay valid (see ``issue_reset_token``).
+    """
+    email = email.strip().lower()
+    pair = new_token()
+    user = db.session.scalar(select(User).where(User.email == email))
+    if user is None:
+        return
+    token = issue_reset_token(user, digest=pair)
+    queue_mail(
+        email,
+        _l("Set a new password for Kring"),
+        str(_l("Open this link to set a new password. It works once."))
+        + "\n\n"
+        + _link("auth.open_reset_link", token)
+        + "\n\n"
+        + str(_l("If you did not ask for this, you can ignore this email.")),
+        dedupe_key=f"reset:{pair[1]}",
+    )
+
+
+def _spend_email_changes(user_id: int) -> None:
+    db.session.execute(
+        update(EmailChange)
+        .where(EmailChange.user_id == user_id, EmailChange.used_at.is_(None))
+        .values(used_at=utcnow())
+    )
+
+
+def request_email_change(user: User, new_email: str | None, *, notify_old: bool = True) -> None:
+    """Ask to use ``new_email``; it counts only once the link sent to it is opened.
+
+    Until then the old address stays in force (a password reset still goes there).
+    The answer is the same whether or not the address already has an account: if it
+    has, that address gets a note that someone tried to use it, and nothing changes.
+    The old address is told that a change was asked, without saying to what. An empty
+    ``new_email`` removes the address at once (nothing to confirm). A newer request
+    replaces an earlier unconfirmed one. The caller has checked the password.
+    """
+    new_email = (new_email or "").strip().lower() or None
+    old_email = user.email
+    _spend_email_changes(user.id)
+    token, digest = new_token()
+    if new_email is None:
+        user.email = None
+        spend_email_reset_links(user.id)
+    elif new_email != old_email:
+        owner = db.session.scalar(select(User.id).where(User.email == new_email))
+        if owner is None:
+            hours = current_app.config["EMAIL_CONFIRM_VALID_HOURS"]
+            db.session.add(
+                EmailChange(
+                    user_id=user.id,
+                    new_email=new_email,
+                    token_hash=digest,
+                    expires_at=utcnow() + timedelta(hours=hours),
+                )
+            )
+            queue_mail(
+                new_email,
+                _l("Please confirm your email address for Kring"),
+                str(_l("Open this link to use this email address for your Kring account."))
+                + "\n\n"
+                + _link("auth.open_email_link", token)
+                + "\n\n"
+                + str(_l("If you did not ask for this, you can ignore this email.")),
+                dedupe_key=f"email-confirm:{digest}",
+            )
+        else:
+            queue_mail(
+                new_email,
+                _l("Someone tried to use this address for Kring"),
+                str(
+                    _l(
+                        "Someone tried to use this email address for a Kring account. "
+                        "This address already has an account. If it was you, you can "
+                        "sign in, or ask for a new password on the sign-in page. "
+                        "If it was not you, you can ignore this email."
+                    )
+                )
+                + "\n\n"
+                + current_app.config["BASE_URL"]
+                + url_for("auth.login"),
+                dedupe_key=f"address-in-use:{digest}",
+            )
+    if notify_old and old_email and new_email != old_email:
+        queue_mail(
+            old_email,
+            _l("Your Kring email address is being changed"),
+            str(
+                _l(
+                    "Someone signed in to your Kring account (%(username)s) and asked to "
+                    "change its email address. If this was you, there is nothing to do. "
+                    "If this was not you, please change your password now.",
+                    username=user.username,
+                )
+            )
+            + "\n\n"
+            + current_app.config["BASE_URL"]
+            + url_for("auth.forgot_password"),
+            dedupe_key=f"email-change-notice:{digest}",
+        )
+    db.session.flush()
+
+
+def pending_email(user: User) -> str | None:
+    """The address waiting for its confirmation link, if any."""
+    return db.session.scalar(
+        select(EmailChange.new_email)
+        .where(
+            EmailChange.user_id == user.id,
+            EmailChange.used_at.is_(None),
+            EmailChange.expires_at > utcnow(),
+        )
+        .order_by(EmailChange.id.desc())
+        .limit(1)
+    )
+
+
+def find_email_change(token: str) -> EmailChange | None:
+    """The pending change for this link if it can still be used, else None."""
+    row = db.session.scalar(select(EmailChange).where(EmailChange.token_hash == hash_token(token)))
+    if row is None or row.used_at is not None or row.expires_at <= utcnow():
+        return None
+    return row
+
+
+def confirm_email_change(token: str) -> User:
+    """Spend the link (once, even under concurrency) and make its address count."""
+    now = utcnow()
+    spent = db.session.execute(
+        update(EmailChange)
+        .where(
+            EmailChange.token_hash == hash_token(token),
+            EmailChange.used_at.is_(None),
+            EmailChange.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(EmailChange.user_id, EmailChange.new_email)
+    ).first()
+    if spent is None:
+        raise ServiceError(_l("This link no longer works."))
+    user_id, new_email = spent
+    taken = db.session.scalar(
+        select(func.count()).where(User.email == new_email, User.id != user_id)
+    )
+    if taken:  # someone confirmed the same address first
+        raise ServiceError(_l("This link no longer works."))
+    user = db.session.get(User, user_id)
+    user.email = new_email
+    _spend_email_changes(user_id)
+    # Reset links asked for earlier went to the old address.
+    spend_email_reset_links(user_id)
+    db.session.flush()
     return user

@@ -11,7 +11,10 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
@@ -80,6 +83,20 @@ class LiveServer:
         ).split()
         assert len(out) == 1, out
         return self._check_url(out[0])
+
+    def mail_to(self, address: str, containing: str, timeout: float = 15) -> str:
+        """The body of the first mail to ``address`` whose body holds ``containing``,
+        as the server's own mail sender wrote it to MAIL_OUTBOX_DIR; waits for it."""
+        folder = Path(self.env["MAIL_OUTBOX_DIR"])
+        deadline = time.monotonic() + timeout
+        while True:
+            for path in sorted(folder.glob("*.eml")):
+                msg = message_from_bytes(path.read_bytes(), policy=default_policy)
+                body = msg.get_content()
+                if msg["To"] == address and containing in body:
+                    return body
+            assert time.monotonic() < deadline, f"no mail to {address} with {containing!r}"
+            time.sleep(0.1)
 
     def _check_url(self, url: str) -> str:
         assert re.fullmatch(re.escape(self.url) + r"/i/[A-Za-z0-9_\-]{20,}", url), url
