@@ -384,11 +384,11 @@ def record_review(
         next_evaluation=next_evaluation,
         notes=clean_text(notes).strip()[:4000],
     )
-    db.session.add(review)
     try:
-        db.session.flush()
+        with db.session.begin_nested():  # only this insert is undone, not the caller's work
+            db.session.add(review)
+            db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise ServiceError(_l("How this meeting went is already saved.")) from None
     by_id = {c.id: c for c in plan_svc.commitments(circle)}
     for cid, (verdict, note) in verdicts.items():

@@ -488,11 +488,13 @@ def tick(
         raise ServiceError(_l("This is not something to tick here."))
     note = " ".join(clean_text(note or "").split())[:280]
     completion = Completion(commitment_id=c.id, occurrence=occurrence, by_id=acting.id, note=note)
-    db.session.add(completion)
     try:
-        db.session.flush()
+        # A savepoint, not a rollback of the whole transaction: that would also drop
+        # whatever the caller had done and queued before this tick.
+        with db.session.begin_nested():
+            db.session.add(completion)
+            db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         existing = db.session.scalar(
             select(Completion).where(
                 Completion.commitment_id == c.id,
