@@ -122,6 +122,17 @@ def _fixed(circle, organiser, **kw) -> Meeting:
     return m
 
 
+def _held(meeting, hours_ago: int = 1) -> Meeting:
+    """The meeting has taken place: its time has come (a review needs that)."""
+    _db.session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting.id)
+        .values(starts_at=utcnow() - timedelta(hours=hours_ago))
+    )
+    _db.session.commit()
+    return meeting
+
+
 def _option_ids(meeting) -> list[int]:
     return [o.id for o in meeting.options]
 
@@ -826,7 +837,7 @@ def _new_commitment_payload(what, who):
 def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kring, as_):
     c = _agreed_plan(kring)
     # An earlier meeting, held and reviewed ten days ago.
-    earlier = _fixed(kring.circle, kring.sanne, title="Last time")
+    earlier = _held(_fixed(kring.circle, kring.sanne, title="Last time"))
     meet_svc.record_review(
         kring.circle,
         earlier,
@@ -934,7 +945,7 @@ def test_only_organiser_central_person_or_plan_keeper_may_record_the_review(krin
     p = _propose(
         kring, kring.oma, "add_commitment", _new_commitment_payload("Call the school", kring.oma)
     )
-    m = _fixed(kring.circle, kring.piet)  # Piet organises; Oma is only in the group
+    m = _held(_fixed(kring.circle, kring.piet))  # Piet organises; Oma is only in the group
     resp = _post(as_(getattr(kring, who)), f"{_url(m)}/review", _review_data(kring, c, accept=p))
     assert resp.status_code == 403
     assert _count(MeetingReview) == 0 and _count(CommitmentReview) == 0
@@ -945,7 +956,7 @@ def test_only_organiser_central_person_or_plan_keeper_may_record_the_review(krin
 @pytest.mark.parametrize("who", ["piet", "sanne", "kees"])
 def test_organiser_central_person_and_plan_keeper_may_record_the_review(kring, as_, who):
     c = _agreed_plan(kring)
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     resp = _post(
         as_(getattr(kring, who)), f"{_url(m)}/review", _review_data(kring, c), follow_redirects=True
     )
@@ -961,7 +972,7 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
     )
     reject = _propose(kring, kring.piet, "add_agreement", {"text": "If it rains, we stay in."})
     undecided = _propose(kring, kring.jan, "add_agreement", {"text": "Pizza on Fridays."})
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     # A meeting still choosing its date cannot be reviewed.
     poll = _meeting(kring.circle, kring.piet, title="Not yet")
     resp = _post(
@@ -1044,7 +1055,7 @@ def test_a_review_cannot_decide_another_circles_proposal(kring, make_circle, add
     plan_svc.record_agreement(other, ocoord, [boss.id, mia.id])
     foreign = plan_svc.propose(other, mia, "add_agreement", payload={"text": "Foreign rule"})
     _db.session.commit()
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     data = _review_data(kring, c)
     data["present"] = [*data["present"], str(boss.id)]
     resp = _post(as_(kring.piet), f"{_url(m)}/review", {**data, f"decide-{foreign.id}": "accept"})
