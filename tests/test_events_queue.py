@@ -134,3 +134,19 @@ def test_a_failed_flush_inside_a_savepoint_keeps_the_outer_callbacks(ran, make_u
     queue("after")
     _db.session.commit()
     assert out == ["outer", "after"]
+
+
+def test_a_released_savepoint_is_not_a_commit(ran):
+    """On SQLite a savepoint opened before the transaction's first write used to begin
+    (and, when released, commit) a transaction of its own: the outer rollback then
+    could not undo it."""
+    out, queue = ran
+    _touch()  # a read: pysqlite has not begun a transaction yet
+    with _db.session.begin_nested():
+        _db.session.add(User(name="Ghost", username="ghost", password_hash="x"))
+        _db.session.flush()
+        queue("ghost")
+    _db.session.rollback()
+    assert _db.session.scalar(_db.select(User.id).where(User.username == "ghost")) is None
+    _db.session.commit()
+    assert out == []
