@@ -751,9 +751,7 @@ def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
         return False
     if any(v.answer != "consent" for v in counted):
         return False
-    apply_proposal(
-        circle, proposal, reason="consent", decided_by=[v.membership for v in counted]
-    )
+    apply_proposal(circle, proposal, reason="consent", decided_by=[v.membership for v in counted])
     return True
 
 
