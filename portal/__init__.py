@@ -87,7 +87,8 @@ def _origin(url: str) -> str:
 
 
 def _sqlite_pragmas(app: Flask) -> None:
-    """SQLite: WAL so readers never wait for the writer, and a busy timeout."""
+    """SQLite: WAL so readers never wait for the writer, a busy timeout, and savepoints
+    that stay inside their transaction."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     from sqlalchemy import event
@@ -108,3 +109,13 @@ def _sqlite_pragmas(app: Flask) -> None:
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
+
+        @event.listens_for(engine, "savepoint")
+        def _begin_before_savepoint(conn, _name):
+            # pysqlite opens a transaction only before a write. A SAVEPOINT issued
+            # before any write would open one itself, and releasing it would COMMIT:
+            # a savepoint in a read-only-so-far transaction (a review, a tick) would be
+            # written for good, whatever the request did next. Begin for real first.
+            dbapi_conn = conn.connection.dbapi_connection
+            if not dbapi_conn.in_transaction:
+                dbapi_conn.execute("BEGIN")

@@ -1,9 +1,20 @@
 """Realtime events, sent only after the transaction that caused them has committed.
 
 Services call ``publish`` or ``disconnect_user`` while they work; nothing leaves the
-server until the database commit succeeds. A rollback drops the queue, so no one is
-told about something that did not happen. Events go to one circle's room (or one
+server until the database commit succeeds. Events go to one circle's room (or one
 user's), never to everyone.
+
+Each callback is queued on the innermost open transaction: the outermost one, or a
+savepoint (``begin_nested``). As with Django's ``on_commit`` (which Zulip relies on):
+
+* a savepoint that is released hands its callbacks to the transaction around it;
+* a savepoint that rolls back drops only the callbacks queued inside it;
+* the outermost rollback (or closing the session without committing) drops them all;
+* only the outermost commit runs them, in the order they were queued.
+
+SQLAlchemy fires ``after_commit`` for a released savepoint as well as for the real
+commit, and ``after_rollback`` for a savepoint's rollback as well as the real one,
+so neither may look at the whole queue: the queues are kept per ``SessionTransaction``.
 """
 
 from __future__ import annotations
@@ -12,10 +23,11 @@ from collections.abc import Callable
 
 from flask_sqlalchemy.session import Session
 from sqlalchemy import event
+from sqlalchemy.orm import SessionTransaction
 
 from portal.extensions import socketio
 
-_KEY = "kring_after_commit"
+_KEY = "kring_after_commit"  # session.info: {SessionTransaction: [callback, ...]}
 
 
 def circle_room(circle_id: int) -> str:
@@ -36,8 +48,28 @@ def login_room(login_session_id: int) -> str:
     return f"login:{login_session_id}"
 
 
+def _innermost(session) -> SessionTransaction:
+    """The transaction a callback belongs to: the innermost savepoint, else the outermost
+    transaction (begun now if none is open, so the next commit carries it)."""
+    tx = session.get_nested_transaction() or session.get_transaction()
+    return tx if tx is not None else session.begin()
+
+
+def _queues(session) -> dict[SessionTransaction, list[Callable[[], None]]]:
+    return session.info.setdefault(_KEY, {})
+
+
 def _queue(session, fn: Callable[[], None]) -> None:
-    session.info.setdefault(_KEY, []).append(fn)
+    _queues(session).setdefault(_innermost(session), []).append(fn)
+
+
+def _enclosing(tx: SessionTransaction) -> SessionTransaction | None:
+    """The savepoint or outermost transaction around ``tx`` (skipping the ORM's own
+    internal subtransactions, which never hold callbacks)."""
+    parent = tx.parent
+    while parent is not None and not parent.nested and parent.parent is not None:
+        parent = parent.parent
+    return parent
 
 
 def _current_session():
@@ -88,11 +120,28 @@ def _disconnect_now(room: str) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session) -> None:
-    pending = session.info.pop(_KEY, [])
+    """A savepoint released, or the outermost transaction committed. Either way the
+    committing transaction is the innermost one still open (it closes after this)."""
+    queues = session.info.get(_KEY)
+    if not queues:
+        return
+    tx = session.get_nested_transaction() or session.get_transaction()
+    pending = queues.pop(tx, [])
+    outer = _enclosing(tx) if tx is not None else None
+    if outer is not None:
+        queues.setdefault(outer, []).extend(pending)  # released: wait for the real commit
+        return
     for fn in pending:
         fn()
 
 
-@event.listens_for(Session, "after_rollback")
-def _drop_after_rollback(session) -> None:
-    session.info.pop(_KEY, None)
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unfinished(session, transaction: SessionTransaction) -> None:
+    """A transaction ended without handing its callbacks on: it rolled back (or the
+    session closed), so what it queued did not happen. Committed ones already left."""
+    if transaction.parent is None:
+        session.info.pop(_KEY, None)  # the outermost one: nothing can be left waiting
+        return
+    queues = session.info.get(_KEY)
+    if queues:
+        queues.pop(transaction, None)

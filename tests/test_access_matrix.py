@@ -554,6 +554,8 @@ def _meetings(world: World, db, user=None) -> None:
     world.fixed_meeting = _meeting_of(world.circle, world.target, "Review (Circle A)", invite)
     db.session.flush()
     meetings_svc.fix_date(world.fixed_meeting, world.target, world.fixed_meeting.options[0].id)
+    # It has begun: a review can be recorded only once the meeting has started.
+    world.fixed_meeting.starts_at = datetime.now(UTC) - timedelta(hours=1)
     db.session.commit()
     world.option = world.meeting.options[1]
 

@@ -31,6 +31,7 @@ from tests.conftest import PASSWORD, csrf_from
 from tests.test_meetings_rules import (
     _agreed_plan,
     _fixed,
+    _held,
     _meeting,
     _new_commitment_payload,
     _option_ids,
@@ -142,7 +143,7 @@ def test_two_people_recording_the_review_at_once_decide_the_proposal_once(app, k
         payload=_new_commitment_payload("Call the school", kring.oma),
     )
     _db.session.commit()
-    m = _fixed(kring.circle, kring.piet)  # Piet organises; Sanne is a central person
+    m = _held(_fixed(kring.circle, kring.piet))  # Piet organises; Sanne is a central person
     circle_id, meeting_id, proposal_id = kring.circle.id, m.id, proposal.id
     versions_before = _db.session.scalar(select(func.count()).select_from(PlanVersion))
     assert versions_before == 1

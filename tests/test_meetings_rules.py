@@ -122,6 +122,17 @@ def _fixed(circle, organiser, **kw) -> Meeting:
     return m
 
 
+def _held(meeting, hours_ago: int = 1) -> Meeting:
+    """The meeting has taken place: its time has come (a review needs that)."""
+    _db.session.execute(
+        update(Meeting)
+        .where(Meeting.id == meeting.id)
+        .values(starts_at=utcnow() - timedelta(hours=hours_ago))
+    )
+    _db.session.commit()
+    return meeting
+
+
 def _option_ids(meeting) -> list[int]:
     return [o.id for o in meeting.options]
 
@@ -826,7 +837,7 @@ def _new_commitment_payload(what, who):
 def test_agenda_lists_health_ticks_since_last_meeting_help_and_open_proposals(kring, as_):
     c = _agreed_plan(kring)
     # An earlier meeting, held and reviewed ten days ago.
-    earlier = _fixed(kring.circle, kring.sanne, title="Last time")
+    earlier = _held(_fixed(kring.circle, kring.sanne, title="Last time"))
     meet_svc.record_review(
         kring.circle,
         earlier,
@@ -934,7 +945,7 @@ def test_only_organiser_central_person_or_plan_keeper_may_record_the_review(krin
     p = _propose(
         kring, kring.oma, "add_commitment", _new_commitment_payload("Call the school", kring.oma)
     )
-    m = _fixed(kring.circle, kring.piet)  # Piet organises; Oma is only in the group
+    m = _held(_fixed(kring.circle, kring.piet))  # Piet organises; Oma is only in the group
     resp = _post(as_(getattr(kring, who)), f"{_url(m)}/review", _review_data(kring, c, accept=p))
     assert resp.status_code == 403
     assert _count(MeetingReview) == 0 and _count(CommitmentReview) == 0
@@ -945,7 +956,7 @@ def test_only_organiser_central_person_or_plan_keeper_may_record_the_review(krin
 @pytest.mark.parametrize("who", ["piet", "sanne", "kees"])
 def test_organiser_central_person_and_plan_keeper_may_record_the_review(kring, as_, who):
     c = _agreed_plan(kring)
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     resp = _post(
         as_(getattr(kring, who)), f"{_url(m)}/review", _review_data(kring, c), follow_redirects=True
     )
@@ -961,7 +972,7 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
     )
     reject = _propose(kring, kring.piet, "add_agreement", {"text": "If it rains, we stay in."})
     undecided = _propose(kring, kring.jan, "add_agreement", {"text": "Pizza on Fridays."})
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     # A meeting still choosing its date cannot be reviewed.
     poll = _meeting(kring.circle, kring.piet, title="Not yet")
     resp = _post(
@@ -1044,7 +1055,7 @@ def test_a_review_cannot_decide_another_circles_proposal(kring, make_circle, add
     plan_svc.record_agreement(other, ocoord, [boss.id, mia.id])
     foreign = plan_svc.propose(other, mia, "add_agreement", payload={"text": "Foreign rule"})
     _db.session.commit()
-    m = _fixed(kring.circle, kring.piet)
+    m = _held(_fixed(kring.circle, kring.piet))
     data = _review_data(kring, c)
     data["present"] = [*data["present"], str(boss.id)]
     resp = _post(as_(kring.piet), f"{_url(m)}/review", {**data, f"decide-{foreign.id}": "accept"})
@@ -1058,3 +1069,138 @@ def test_a_review_cannot_decide_another_circles_proposal(kring, make_circle, add
         "Oma",
         "Sanne",
     ]
+
+
+# --- 9. Consent at a meeting (issue 10, holes 13 and 14) ---------------------------------
+
+
+def _plan_answer(k, who, proposal, consent=True, reason=""):
+    plan_svc.answer(k.circle, who, _db.session.get(Proposal, proposal.id), consent, reason)
+    _db.session.commit()
+
+
+def _versions_of(circle) -> list[PlanVersion]:
+    return _db.session.scalars(
+        select(PlanVersion).where(PlanVersion.circle_id == circle.id).order_by(PlanVersion.number)
+    ).all()
+
+
+def test_a_one_person_review_cannot_override_the_family(kring, as_):
+    """Hole 13, as reported: the plan keeper (Kees) makes a meeting six months ahead,
+    fixes it and records its review at once with only himself present; his proposal,
+    which the central person objected to, used to enter the plan "decided at the
+    meeting"."""
+    c = _agreed_plan(kring)
+    kees = as_(kring.kees)
+    p = _propose(
+        kring, kring.kees, "add_commitment", _new_commitment_payload("Kees decides", kring.kees)
+    )
+    _plan_answer(kring, kring.sanne, p, consent=False, reason="Not without talking first")
+
+    resp = _post(kees, f"{_meetings(kring.circle)}/new", _proposal(times=[_slot(180), _slot(181)]))
+    assert resp.status_code == 302
+    m = _db.session.scalar(select(Meeting).order_by(Meeting.id.desc()))
+    assert _post(kees, f"{_url(m)}/fix", {"option": _option_ids(m)[0]}).status_code == 302
+    alone = _review_data(kring, c, accept=p, present=[str(kring.kees.id)])
+
+    # The meeting has not taken place: no review at all.
+    resp = _post(kees, f"{_url(m)}/review", alone, follow_redirects=True)
+    assert (
+        "The meeting has not started yet. Afterwards you can write down how it went."
+        in _flash(_html(resp))
+    )
+    assert _count(MeetingReview) == 0
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+    assert [v.number for v in _versions_of(kring.circle)] == [1]
+
+    # Once it has started: still not over Sanne's objection while she is not there.
+    _held(m)
+    resp = _post(kees, f"{_url(m)}/review", alone, follow_redirects=True)
+    assert (
+        "Sanne objected and was not there. This change can only be decided with them, "
+        "or withdrawn." in _flash(_html(resp))
+    )
+    assert _count(MeetingReview) == 0
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+    assert [v.number for v in _versions_of(kring.circle)] == [1]
+    assert "Kees decides" not in [x.what for x in plan_svc.commitments(kring.circle)]
+
+    # With Sanne there, the meeting decides, and the version names everyone there who
+    # has a say (by membership id; names are shown as they are now).
+    together = _review_data(
+        kring, c, accept=p, present=[str(x.id) for x in (kring.kees, kring.sanne, kring.vos)]
+    )
+    resp = _post(kees, f"{_url(m)}/review", together, follow_redirects=True)
+    assert "Saved how the meeting went. Thank you." in _flash(_html(resp))
+    v2 = _versions_of(kring.circle)[1]
+    assert v2.reason == "meeting" and v2.proposal_id == p.id
+    assert v2.agreed_by_ids == [kring.kees.id, kring.sanne.id]  # Dr Vos does not vote
+    assert v2.gone_objector_ids == []
+    kring.sanne.display_name = "Sanne de Vries"
+    _db.session.commit()
+    html = _html(as_(kring.jan).get(f"/c/{kring.circle.id}/plan/versions"))
+    assert re.search(r"Decided at the meeting of \d+ \w+ \d{4} by: Kees, Sanne de Vries", html)
+
+
+def test_a_review_decides_only_with_someone_there_who_has_a_say(kring, as_):
+    c = _agreed_plan(kring)
+    p = _propose(kring, kring.oma, "add_agreement", {"text": "Pizza on Fridays."})
+    m = _held(_fixed(kring.circle, kring.sanne))
+    data = _review_data(kring, c, accept=p, present=[str(kring.vos.id), str(kring.coord.id)])
+    resp = _post(as_(kring.sanne), f"{_url(m)}/review", data, follow_redirects=True)
+    assert "A change can only be decided with someone there who has a say in the plan." in _flash(
+        _html(resp)
+    )
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+    assert _count(MeetingReview) == 0
+
+
+@pytest.mark.parametrize("how", ["removed", "left"])
+def test_an_objection_stays_when_the_objector_goes(kring, as_, how):
+    """Hole 14, as reported: a central person removes the member who objected, and the
+    change used to be applied as "consent". The objection stays; the change waits for
+    the next meeting (or is withdrawn), and the history says why."""
+    c = _agreed_plan(kring)
+    p = _propose(
+        kring, kring.oma, "add_commitment", _new_commitment_payload("Call the school", kring.oma)
+    )
+    for who in (kring.sanne, kring.kees, kring.jan):
+        _plan_answer(kring, who, p)
+    _plan_answer(kring, kring.piet, p, consent=False, reason="The school is closed")
+
+    if how == "removed":
+        url = f"/c/{kring.circle.id}/members/{kring.piet.id}/remove"
+        assert _post(as_(kring.sanne), url).status_code == 302
+    else:
+        assert _post(as_(kring.piet), f"/c/{kring.circle.id}/leave").status_code == 302
+    assert not _db.session.get(type(kring.piet), kring.piet.id).is_active
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+    assert [v.number for v in _versions_of(kring.circle)] == [1]
+    # Answering again changes nothing either: everyone left has agreed, Piet's "no" stands.
+    _plan_answer(kring, kring.jan, p)
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+
+    plan_html = re.sub(r"\s+", " ", _html(as_(kring.oma).get(f"/c/{kring.circle.id}/plan")))
+    assert "Waiting: Piet objected before leaving the circle." in plan_html
+    assert "The school is closed" in plan_html
+
+    # The next meeting: the review form says it plainly, and the people there decide.
+    m = _held(_fixed(kring.circle, kring.sanne))
+    form = re.sub(r"\s+", " ", _html(as_(kring.sanne).get(_url(m))))
+    assert (
+        "Waiting: Piet objected before leaving the circle: “The school is closed”. "
+        "The people here can decide it." in form
+    )
+    data = _review_data(kring, c, accept=p)  # Sanne, Oma, Dr Vos and the coordinator
+    resp = _post(as_(kring.sanne), f"{_url(m)}/review", data, follow_redirects=True)
+    assert "Saved how the meeting went. Thank you." in _flash(_html(resp))
+    v2 = _versions_of(kring.circle)[1]
+    assert v2.reason == "meeting" and v2.proposal_id == p.id
+    assert v2.agreed_by_ids == [kring.oma.id, kring.sanne.id]
+    assert v2.gone_objector_ids == [kring.piet.id]
+    html = re.sub(r"\s+", " ", _html(as_(kring.jan).get(f"/c/{kring.circle.id}/plan/versions")))
+    assert re.search(
+        r"Decided at the meeting of \d+ \w+ \d{4} by: Oma, Sanne Piet had objected before "
+        r"leaving the circle\.",
+        html,
+    ), html

@@ -384,6 +384,52 @@ def test_someone_named_in_an_open_proposal_can_still_leave_or_be_removed(
     assert _db.session.get(Proposal, piet_task.id).status == ProposalStatus.WITHDRAWN
 
 
+def test_a_removed_voter_is_disconnected_and_hears_no_more_of_the_chat(
+    family, browser, add_member, socket_client
+):
+    """Issue 10, hole 4. Kees is the only voter who has not answered a proposal that
+    gives him a task. Removing him reconsiders that proposal in a savepoint, which rolls
+    back (it cannot apply without him); that rollback used to throw away the whole
+    after-commit queue, with it the closing of Kees's socket, and Kees went on reading."""
+    f = family
+    kees = add_member(f.circle, name="Kees")
+    _post(browser(f.sanne), f"{f.plan}/commitments/new", _form("Kees mows", [kees]))
+    (task,) = _proposals(f.circle)
+    _answer(f, browser, f.oma, task)
+    _answer(f, browser, f.piet, task)
+    assert _votes(task)[kees.id] == (None, "")
+
+    socks = {m.id: socket_client(m.user, http=browser(m)) for m in (kees, f.oma, f.piet)}
+    for s in socks.values():
+        assert s.emit("chat:join", {"circle_id": f.circle.id})["ok"]
+        s.get_received()
+
+    resp = _post(browser(f.sanne), f"/c/{f.circle.id}/members/{kees.id}/remove")
+    assert resp.status_code == 302
+    assert _db.session.get(Membership, kees.id).status == MembershipStatus.REMOVED
+    assert _db.session.get(Proposal, task.id).status == ProposalStatus.OPEN
+
+    ack = socks[f.oma.id].emit(
+        "chat:send",
+        {"circle_id": f.circle.id, "client_id": "after-removal-1", "body": "Kees is gone"},
+    )
+    assert ack["ok"]
+
+    def bodies(sock):
+        if not sock.is_connected():
+            return []
+        return [
+            e["args"][0]["message"]["body"]
+            for e in sock.get_received()
+            if e["name"] == "chat:message"
+        ]
+
+    assert bodies(socks[f.piet.id]) == ["Kees is gone"]  # the circle heard it: the sentinel
+    assert bodies(socks[kees.id]) == []  # Kees did not
+    assert not socks[kees.id].is_connected()
+    assert socks[f.piet.id].is_connected() and socks[f.oma.id].is_connected()
+
+
 # --- 2. Draft versus agreed ------------------------------------------------------------
 
 

@@ -169,7 +169,13 @@ class PlanVersion(db.Model):
     # "agreed" (version 1, at the conference), "consent", "condition", "meeting".
     reason: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str] = mapped_column(Text, default="")
+    # Who decided, by membership id (names are shown as they are now). ``agreed_by``
+    # keeps the names as they were: all older versions have, and the export falls back
+    # on it.
     agreed_by: Mapped[list] = mapped_column(JSON, default=list)  # names
+    agreed_by_ids: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
+    # Decided at a meeting although these people had objected before leaving the circle.
+    gone_objector_ids: Mapped[list] = mapped_column(JSON, default=list, server_default="[]")
     proposal_id: Mapped[int | None] = mapped_column(ForeignKey("proposals.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

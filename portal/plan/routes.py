@@ -620,6 +620,17 @@ def _may_undo(me: Membership, completion: Completion) -> bool:
     return svc.may_undo(me, completion)
 
 
+@bp.app_template_global("decided_by")
+def _decided_by(circle: Circle, v) -> str:
+    """Who decided a version, with their names as they are now."""
+    return ", ".join(svc.decided_by_names(circle, v))
+
+
+@bp.app_template_global("gone_objectors")
+def _gone_objectors(circle: Circle, v) -> str:
+    return ", ".join(svc.names_of(circle, v.gone_objector_ids or []))
+
+
 @bp.app_template_filter("todate")
 def _todate(value):
     return date.fromisoformat(value) if isinstance(value, str) and value else value

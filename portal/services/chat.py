@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
 from portal import events
@@ -95,7 +96,20 @@ _NEXT_SEQ = (
     .values(message_seq=_circles.c.message_seq + 1)
     .returning(_circles.c.message_seq)
 )
-_INSERT = insert(_messages).returning(_messages.c.id)
+_GIVE_BACK = (
+    update(_circles)
+    .where(_circles.c.id == bindparam("circle_id"))
+    .values(message_seq=_circles.c.message_seq - 1)
+)
+# A resent message (same author and client id) inserts nothing and returns no id; any
+# other conflict still raises. No rollback, so nothing else the transaction holds (its
+# queued events above all) is thrown away.
+_INSERT = {
+    name: dialect_insert(_messages)
+    .on_conflict_do_nothing(index_elements=["circle_id", "author_id", "client_id"])
+    .returning(_messages.c.id)
+    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
+}
 
 
 def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
@@ -103,9 +117,10 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
 
     Three statements on the normal path: bump the circle's counter (which takes a row
     lock, so concurrent senders are numbered one after another and a rollback leaves
-    no gap), insert, and the caller's commit. A duplicate client id fails the insert's
-    unique constraint; then this transaction is rolled back (giving the number back)
-    and the stored message is returned instead.
+    no gap), insert, and the caller's commit. A duplicate client id inserts nothing
+    (``ON CONFLICT DO NOTHING`` on the unique constraint); then the number is given
+    back, still under the lock, and the stored message is returned instead. The
+    transaction is never rolled back here: that would drop the caller's other work.
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")
@@ -120,10 +135,9 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
         "body": text,
         "created_at": utcnow(),
     }
-    try:
-        message_id = conn.execute(_INSERT, row).scalar_one()
-    except IntegrityError:
-        db.session.rollback()
+    message_id = conn.execute(_INSERT[conn.dialect.name], row).scalar_one_or_none()
+    if message_id is None:
+        conn.execute(_GIVE_BACK, {"circle_id": seat.circle_id})
         existing = db.session.scalar(
             select(Message).where(
                 Message.circle_id == seat.circle_id,
@@ -131,8 +145,6 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
                 Message.client_id == client_id,
             )
         )
-        if existing is None:  # a different conflict: let the caller see it
-            raise
         return to_dict(existing, seat.display_name), False
     # The stored row as clients see it, without loading it back.
     payload = _shape(id=message_id, author=seat.display_name, **row)

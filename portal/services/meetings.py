@@ -361,6 +361,10 @@ def record_review(
     """Record the meeting: who was there, how each commitment is going, which open
     proposals the members present decided, and the next evaluation date.
 
+    Only once the meeting has started. A proposal goes into the plan only as
+    ``plan.decide_at_meeting`` allows: every voter there agreed, and no voter who was
+    not there has a standing objection.
+
     The review row is unique per meeting: of two people submitting at once, one
     records it and the other is told it is already recorded; a decided proposal is
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
@@ -370,6 +374,10 @@ def record_review(
     if meeting.status != "fixed" or meeting.starts_at is None:
         raise ServiceError(
             _l("The meeting needs a date first. Then you can write down how it went.")
+        )
+    if meeting.starts_at > utcnow():
+        raise ServiceError(
+            _l("The meeting has not started yet. Afterwards you can write down how it went.")
         )
     present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
     if not present:
@@ -384,11 +392,11 @@ def record_review(
         next_evaluation=next_evaluation,
         notes=clean_text(notes).strip()[:4000],
     )
-    db.session.add(review)
     try:
-        db.session.flush()
+        with db.session.begin_nested():  # only this insert is undone, not the caller's work
+            db.session.add(review)
+            db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise ServiceError(_l("How this meeting went is already saved.")) from None
     by_id = {c.id: c for c in plan_svc.commitments(circle)}
     for cid, (verdict, note) in verdicts.items():
@@ -401,7 +409,7 @@ def record_review(
                     note=clean_text(note).strip()[:2000],
                 )
             )
-    voters_present = sorted(m.display_name for m in present if m.votes)
+    voters_present = [m for m in present if m.votes]
     day = meeting.starts_at.date().isoformat()
     for pid, accepted in decisions.items():
         proposal = db.session.get(Proposal, pid)
@@ -410,9 +418,7 @@ def record_review(
         if proposal.status != ProposalStatus.OPEN:
             continue
         if accepted:
-            plan_svc.apply_proposal(
-                circle, proposal, reason="meeting", agreed_by=voters_present, summary=day
-            )
+            plan_svc.decide_at_meeting(circle, proposal, voters_present, day)
         else:
             db.session.execute(
                 update(Proposal)

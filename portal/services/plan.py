@@ -4,9 +4,13 @@ Rules (PRODUCT.md, "Rules that come from the method"):
 * Until it is agreed (version 0), the coordinator or a central person enters the plan
   freely. Recording who was present and agreed makes it version 1.
 * After that, a change enters the plan only when every voting member (central
-  persons, members, supporters: fixed when the change is proposed, minus anyone who
-  has since left) has consented, or when it is decided at a follow-up meeting.
-  Professionals and the coordinator do not vote.
+  persons, members, supporters: fixed when the change is proposed) has consented, or
+  when it is decided at a follow-up meeting that has started, by every voter there,
+  and never over the standing objection of a voter who was not there (``decide_at_
+  meeting``). Professionals and the coordinator do not vote.
+* Someone who leaves or is removed takes only an unanswered vote with them. Their
+  objection stays: the change waits for the next meeting (where the people there may
+  decide it, and the version says who had objected before leaving) or is withdrawn.
 * Every change makes a new, immutable version.
 """
 
@@ -172,9 +176,17 @@ def new_version(
     *,
     summary: str = "",
     agreed_by: list[str] | None = None,
+    decided_by: list[Membership] | None = None,
+    gone_objectors: list[Membership] | None = None,
     proposal_id: int | None = None,
 ) -> PlanVersion:
-    """Number the next version under the plan row's lock and store its snapshot."""
+    """Number the next version under the plan row's lock and store its snapshot.
+
+    ``decided_by`` are the people who decided it: stored by membership id (shown with
+    their names as they are now), and their names as they were in ``agreed_by``."""
+    if decided_by is not None:
+        decided_by = sorted({m.id: m for m in decided_by}.values(), key=_by_name)
+        agreed_by = [m.display_name for m in decided_by]
     number = db.session.execute(
         update(Plan)
         .where(Plan.circle_id == circle.id)
@@ -188,6 +200,8 @@ def new_version(
         reason=reason,
         summary=summary,
         agreed_by=agreed_by or [],
+        agreed_by_ids=[m.id for m in decided_by or []],
+        gone_objector_ids=sorted(m.id for m in gone_objectors or []),
         proposal_id=proposal_id,
     )
     db.session.add(version)
@@ -196,6 +210,22 @@ def new_version(
         circle.id, {"type": "plan", "op": "version", "number": number}, event_name="plan:event"
     )
     return version
+
+
+def _by_name(m: Membership) -> tuple[str, int]:
+    return (m.display_name.casefold(), m.id)
+
+
+def names_of(circle: Circle, ids: list[int]) -> list[str]:
+    """The names, as they are now, of the people a version stores by id (the circle's
+    memberships are loaded once per request, so a page of versions costs one query)."""
+    by_id = {m.id: m for m in circle.memberships}
+    return [by_id[i].display_name for i in ids if i in by_id]
+
+
+def decided_by_names(circle: Circle, v: PlanVersion) -> list[str]:
+    """Who decided a version: by id when stored so, else the names kept at the time."""
+    return names_of(circle, v.agreed_by_ids) if v.agreed_by_ids else list(v.agreed_by or [])
 
 
 def versions(circle: Circle) -> list[PlanVersion]:
@@ -442,9 +472,7 @@ def record_agreement(circle: Circle, acting: Membership, present_ids: list[int])
     voters = [m for m in present if m.votes]
     if not voters:
         raise ServiceError(_l("Please tick who was there and agreed."), "present")
-    version = new_version(
-        circle, "agreed", summary="", agreed_by=sorted(m.display_name for m in voters)
-    )
+    version = new_version(circle, "agreed", summary="", decided_by=voters)
     record(circle, "plan_agreed", actor=acting, number=version.number)
     return version
 
@@ -488,11 +516,13 @@ def tick(
         raise ServiceError(_l("This is not something to tick here."))
     note = " ".join(clean_text(note or "").split())[:280]
     completion = Completion(commitment_id=c.id, occurrence=occurrence, by_id=acting.id, note=note)
-    db.session.add(completion)
     try:
-        db.session.flush()
+        # A savepoint, not a rollback of the whole transaction: that would also drop
+        # whatever the caller had done and queued before this tick.
+        with db.session.begin_nested():
+            db.session.add(completion)
+            db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         existing = db.session.scalar(
             select(Completion).where(
                 Completion.commitment_id == c.id,
@@ -692,8 +722,8 @@ def answer(
     return proposal
 
 
-def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
-    votes = list(
+def _votes_of(proposal: Proposal) -> list[ProposalVote]:
+    return list(
         db.session.scalars(
             select(ProposalVote)
             .where(ProposalVote.proposal_id == proposal.id)
@@ -701,12 +731,70 @@ def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
             .execution_options(populate_existing=True)
         )
     )
-    counted = [v for v in votes if v.membership.is_active]
-    if not counted or any(v.answer != "consent" for v in counted):
+
+
+def counted_votes(votes: list[ProposalVote]) -> list[ProposalVote]:
+    """The votes that still count: all but the unanswered vote of someone who has gone.
+    An answer given stays, above all an objection: removing or losing the person who
+    objected must never turn their objection into consent."""
+    return [v for v in votes if v.membership.is_active or v.answer is not None]
+
+
+def gone_objections(votes: list[ProposalVote]) -> list[ProposalVote]:
+    """Objections of people who have since left or been removed."""
+    return [v for v in votes if v.answer == "object" and not v.membership.is_active]
+
+
+def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
+    counted = counted_votes(_votes_of(proposal))
+    if not any(v.membership.is_active for v in counted):
         return False
-    names = sorted(v.membership.display_name for v in counted)
-    apply_proposal(circle, proposal, reason="consent", agreed_by=names)
+    if any(v.answer != "consent" for v in counted):
+        return False
+    apply_proposal(circle, proposal, reason="consent", decided_by=[v.membership for v in counted])
     return True
+
+
+def decide_at_meeting(
+    circle: Circle, proposal: Proposal, present: list[Membership], day: str
+) -> PlanVersion | None:
+    """The people at a follow-up meeting put a proposal into the plan.
+
+    Only with every voter there agreeing (``present`` are the voters marked present,
+    the decision stands for all of them) and never over the standing objection of a
+    voter who was not there. An objection of someone who has left the circle cannot
+    be talked through any more: the people there may decide over it, and the version
+    names them."""
+    present = [m for m in present if m.is_active and m.votes]
+    if not present:
+        raise ServiceError(
+            _l("A change can only be decided with someone there who has a say in the plan."),
+            "present",
+        )
+    here = {m.id for m in present}
+    votes = _votes_of(proposal)
+    absent_objectors = [
+        v.membership
+        for v in votes
+        if v.answer == "object" and v.membership.is_active and v.membership_id not in here
+    ]
+    if absent_objectors:
+        raise ServiceError(
+            _l(
+                "%(names)s objected and was not there. This change can only be decided "
+                "with them, or withdrawn.",
+                names=", ".join(sorted(m.display_name for m in absent_objectors)),
+            ),
+            "present",
+        )
+    return apply_proposal(
+        circle,
+        proposal,
+        reason="meeting",
+        decided_by=present,
+        summary=day,
+        gone_objectors=[v.membership for v in gone_objections(votes)],
+    )
 
 
 def _apply_change(circle: Circle, kind: str, target_id: int | None, p: dict) -> None:
@@ -752,7 +840,13 @@ def change(
 
 
 def apply_proposal(
-    circle: Circle, proposal: Proposal, *, reason: str, agreed_by: list[str], summary: str = ""
+    circle: Circle,
+    proposal: Proposal,
+    *,
+    reason: str,
+    decided_by: list[Membership],
+    summary: str = "",
+    gone_objectors: list[Membership] | None = None,
 ) -> PlanVersion | None:
     """Apply exactly once: only the transaction that flips open -> applied goes on."""
     won = db.session.execute(
@@ -764,7 +858,12 @@ def apply_proposal(
         return None
     _apply_change(circle, proposal.kind, proposal.target_id, proposal.payload or {})
     version = new_version(
-        circle, reason, summary=summary, agreed_by=agreed_by, proposal_id=proposal.id
+        circle,
+        reason,
+        summary=summary,
+        decided_by=decided_by,
+        gone_objectors=gone_objectors,
+        proposal_id=proposal.id,
     )
     db.session.execute(
         update(Proposal).where(Proposal.id == proposal.id).values(applied_version=version.number)
@@ -781,7 +880,8 @@ def withdraw(circle: Circle, acting: Membership, proposal: Proposal) -> None:
 
 
 def reconsider_open_proposals(circle: Circle) -> None:
-    """After someone leaves or is removed: their missing answer no longer blocks.
+    """After someone leaves or is removed: their missing answer no longer blocks (an
+    objection they made still does; see ``counted_votes``).
 
     A proposal that can no longer apply as written (it gives a task to the person who
     went) stays open, for its proposer to withdraw; it must not stop anyone leaving."""
@@ -820,7 +920,7 @@ def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
     db.session.add(k)
     db.session.flush()
     if get_plan(circle).version > 0:
-        new_version(circle, "condition", agreed_by=[acting.display_name])
+        new_version(circle, "condition", decided_by=[acting])
     return k
 
 
