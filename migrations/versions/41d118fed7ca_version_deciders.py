@@ -1,7 +1,7 @@
 """plan versions: who decided, by membership id; objections of people who have left
 
 Revision ID: 41d118fed7ca
-Revises: 9bbb56367faa
+Revises: 7e4dbc203a3e
 Create Date: 2026-12-02 05:00:00
 
 A version names the people who decided it by membership id (their names are shown
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "41d118fed7ca"
-down_revision = "9bbb56367faa"
+down_revision = "7e4dbc203a3e"
 branch_labels = None
 depends_on = None
 
