@@ -138,7 +138,13 @@ def can_use_reentry(token: ReentryToken) -> bool:
             Membership.circle_id == token.circle_id, Membership.user_id == token.user_id
         )
     )
-    return member is not None and can_issue_reentry(issuer, member)
+    if member is None:
+        return False
+    # Both must have been in the circle without a break since the link was made: a
+    # membership row comes back when someone is invited again, with a new joined_at.
+    if not (issuer.joined_at <= token.created_at and member.joined_at <= token.created_at):
+        return False
+    return can_issue_reentry(issuer, member)
 
 
 def _invitation_still_backed(inv: Invitation) -> bool:
@@ -149,7 +155,15 @@ def _invitation_still_backed(inv: Invitation) -> bool:
         if inv.role == Role.COORDINATOR or inv.issued_at <= circle.handed_over_at:
             return False
     issuer = inv.invited_by
-    return issuer is None or (issuer.circle_id == inv.circle_id and can_manage(issuer))
+    if issuer is None:  # made on the command line by whoever runs the server
+        return True
+    # The maker must have been in the circle without a break since the link was made
+    # (someone removed and invited again gets a new joined_at).
+    return (
+        issuer.circle_id == inv.circle_id
+        and can_manage(issuer)
+        and issuer.joined_at <= inv.issued_at
+    )
 
 
 def can_use_invitation(inv: Invitation) -> bool:

@@ -486,3 +486,37 @@ def test_an_invitation_kept_across_sign_in_still_works(
     db.session.rollback()
     assert active_in(db, oma.id, circle.id)
     assert re.search(rf"/c/{circle.id}$", done.headers["Location"])
+
+
+def test_links_made_before_a_break_do_not_come_back_with_their_maker(
+    db, client, new_client, login, make_circle, add_member
+):
+    """Piet, a central person, makes links, is removed, and is invited back as a central
+    person. Even if stopping his links at the removal had been missed, they stay dead:
+    the maker must have been in the circle without a break since the link was made."""
+    from portal.tokens import hash_token
+
+    circle, coord = make_circle()
+    sanne = add_member(circle, Role.CENTRAL, name="Sanne")
+    piet = add_member(circle, Role.CENTRAL, name="Piet")
+    anna = add_member(circle, name="Anna")
+    svc.hand_over(circle, coord)
+    db.session.commit()
+    login(client, piet.user)
+    reentry = reentry_via_web(client, circle.id, anna.id)
+    invitation = invite_via_web(client, circle.id, "Piet's friend")
+    svc.remove_member(circle, sanne, piet)
+    db.session.commit()
+    add_member(circle, Role.CENTRAL, name="Piet", user=piet.user)  # invited back
+    # As if the stop at the removal had been missed:
+    db.session.execute(update(ReentryToken).values(used_at=None))
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.name == "Piet's friend")
+        .values(token_hash=hash_token(invitation), link_stopped_at=None)
+    )
+    db.session.commit()
+    assert reset_via_web(new_client(), reentry).status_code == 404
+    assert join_via_web(new_client(), invitation, "pietsfriend").status_code == 404
+    db.session.rollback()
+    assert password_unchanged(anna.user)
