@@ -166,7 +166,7 @@ def reissue_invitation(inv: Invitation, acting: Membership) -> str:
     """A new link for the same invitation; the old link stops working at once.
 
     Whoever makes the new link holds it from now on, so it becomes their invitation:
-    it stops when they go (``_stop_links_held_by``) and is checked against them when
+    it stops when they go (``_stop_invitation_links``) and is checked against them when
     used (``access.can_use_invitation``).
     """
     if inv.redeemed_at is not None:
