@@ -14,7 +14,15 @@ from flask import abort
 from sqlalchemy import bindparam, func, select
 
 from portal.extensions import db
-from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
+from portal.models import (
+    Circle,
+    Invitation,
+    Membership,
+    MembershipStatus,
+    ReentryToken,
+    Role,
+    User,
+)
 
 
 def access_circle(user, circle_id: int) -> tuple[Circle, Membership]:
@@ -107,6 +115,110 @@ def can_issue_reentry(m: Membership, member: Membership) -> bool:
         )
     )
     return not elsewhere
+
+
+def can_use_reentry(token: ReentryToken) -> bool:
+    """Whether a "way back in" link may still set its person's password.
+
+    A link is a promise made in the past: whatever made it valid may have changed since
+    (ENGINEERING.md, "check a token's rules where it is spent"). So this is asked when
+    the link is opened and again when the password is set, with the rule that was
+    asked when it was made (``can_issue_reentry``), for today's memberships: the issuer
+    must still be a manager of the circle, and the person must still reach no further
+    than that circle. A link the person asked for by email (no circle) is theirs alone.
+    Whether the token is unused and unexpired is the caller's job (the spend itself).
+    """
+    if token.circle_id is None:
+        return token.issued_by_id is None
+    issuer = token.issued_by
+    if issuer is None or issuer.circle_id != token.circle_id:
+        return False
+    member = db.session.scalar(
+        select(Membership).where(
+            Membership.circle_id == token.circle_id, Membership.user_id == token.user_id
+        )
+    )
+    if member is None:
+        return False
+    # Both must have been in the circle without a break since the link was made: a
+    # membership row comes back when someone is invited again, with a new joined_at.
+    if not (issuer.joined_at <= token.created_at and member.joined_at <= token.created_at):
+        return False
+    return can_issue_reentry(issuer, member)
+
+
+def _invitation_still_backed(inv: Invitation) -> bool:
+    """The person who made the current link can still invite, and the link is younger
+    than the handover (the coordinator may have seen any link made before it)."""
+    circle = inv.circle
+    if circle.handed_over_at is not None:
+        if inv.role == Role.COORDINATOR or inv.issued_at <= circle.handed_over_at:
+            return False
+    issuer = inv.invited_by
+    if issuer is None:  # made on the command line by whoever runs the server
+        return True
+    # The maker must have been in the circle without a break since the link was made
+    # (someone removed and invited again gets a new joined_at).
+    return (
+        issuer.circle_id == inv.circle_id
+        and can_manage(issuer)
+        and issuer.joined_at <= inv.issued_at
+    )
+
+
+def can_use_invitation(inv: Invitation) -> bool:
+    """Whether an invitation link still opens its circle, for anyone (asked when the
+    link is opened, and again through ``can_join_with`` when it is spent).
+
+    Besides the link's own state (not used, stopped, revoked, expired), the person who
+    made the current link must still be able to invite: a central person who left or
+    was removed, or a coordinator who handed over, holds the links they made. The
+    circle stops those links at the event itself; this covers a stop that was missed.
+    """
+    return inv.status in ("not_opened", "opened") and _invitation_still_backed(inv)
+
+
+def can_join_with(inv: Invitation, user: User) -> bool:
+    """Whether ``user``'s account may come in with this invitation, asked where it is
+    spent (``circles.redeem_invitation``, right after the conditional UPDATE that
+    checked the link's own state and marked it used).
+
+    The link must still be backed by someone who may invite (see
+    ``can_use_invitation``). A coordinator who handed over never comes back. Someone
+    who left or was removed comes back only with a link made after they went (a
+    central person inviting them again): a link made before, which they may have seen
+    or kept, does not.
+    """
+    if not _invitation_still_backed(inv):
+        return False
+    earlier = db.session.scalar(
+        select(Membership).where(
+            Membership.circle_id == inv.circle_id, Membership.user_id == user.id
+        )
+    )
+    if earlier is None or earlier.is_active:
+        return True
+    if earlier.status == MembershipStatus.HANDED_OVER:
+        return False
+    return earlier.ended_at is not None and inv.issued_at > earlier.ended_at
+
+
+def can_see_still_to_join(m: Membership) -> bool:
+    """The list of people whose link the circle stopped, and making them a new one,
+    is for the central persons: the family decides who still comes in after the
+    coordinator or a central person went."""
+    return m.is_active and m.role == Role.CENTRAL
+
+
+def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
+    """A new link for an invitation nobody has used. A coordinator's invitation makes a
+    coordinator (who may open circles): only a coordinator passes that on, so none
+    is made after the handover. A link the circle stopped is for the central persons."""
+    if inv.role == Role.COORDINATOR:
+        return can_hand_over(m)
+    if inv.link_stopped_at is not None:
+        return can_see_still_to_join(m)
+    return can_manage(m)
 
 
 def can_leave(m: Membership) -> bool:

@@ -29,7 +29,7 @@ def test_reentry_links_made_by_the_coordinator_stop_at_handover(
 
 def test_coordinator_cannot_rejoin_with_a_kept_invitation(app, make_circle, add_member):
     circle, coord = make_circle()
-    add_member(circle, role="central", name="Sanne")
+    sanne = add_member(circle, role="central", name="Sanne")
     _inv, token = svc.invite(circle, coord, name="Uncle Bob", role="member")
     db.session.commit()
     svc.hand_over(circle, coord)
@@ -39,6 +39,14 @@ def test_coordinator_cannot_rejoin_with_a_kept_invitation(app, make_circle, add_
     db.session.rollback()
     m = db.session.get(Membership, coord.id)
     assert m.status == MembershipStatus.HANDED_OVER
-    # Uncle Bob himself still can: the family is waiting for him.
+    # Nor can anyone else with that link (the coordinator could make a new account):
+    # the family is waiting for Uncle Bob, and a central person gives him a new link.
     bob = accounts.create_user(name="Bob", username="unclebob", password="a long password")
-    assert svc.redeem_invitation(token, bob).is_active
+    db.session.commit()
+    with pytest.raises(ServiceError):
+        svc.redeem_invitation(token, bob)
+    db.session.rollback()
+    assert [i.name for i in svc.still_to_join(circle)] == ["Uncle Bob"]
+    new_token = svc.reissue_invitation(_inv, sanne)
+    db.session.commit()
+    assert svc.redeem_invitation(new_token, bob).is_active

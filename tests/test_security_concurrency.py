@@ -104,10 +104,10 @@ def test_twenty_concurrent_joins_with_one_invitation_make_one_member(app, db, ma
 @pytest.mark.postgres_only
 def test_twenty_concurrent_resets_with_one_link_change_the_password_once(app, db, make_circle,
                                                                         add_member):
-    circle, _coord = make_circle()
+    circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
-    token = accounts.issue_reset_token(member.user, circle_id=circle.id)
+    token = accounts.issue_reset_token(member.user, circle_id=circle.id, issued_by_id=coord.id)
     db.session.commit()
     db.session.close()
 

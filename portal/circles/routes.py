@@ -269,7 +269,13 @@ def handover(circle_id: int):
             flash(str(e.message), "error")
         else:
             db.session.commit()
-            flash(_("You have handed over the circle. Thank you."), "success")
+            flash(
+                _(
+                    "You have handed over the circle. Thank you. The invitation links you "
+                    "still had no longer work; the family will send new ones."
+                ),
+                "success",
+            )
             return redirect(url_for("circles.list_circles"))
     centrals = [m for m in _members(circle) if m.role == Role.CENTRAL]
     return render_template(

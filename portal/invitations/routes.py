@@ -27,6 +27,8 @@ from portal.access import (
     access_member,
     can_issue_reentry,
     can_manage,
+    can_reissue_invitation,
+    can_see_still_to_join,
     require,
 )
 from portal.auth.login import sign_in
@@ -54,26 +56,43 @@ def _qr(url: str) -> Markup:
     return Markup(segno.make(url, error="m").svg_inline(scale=5, dark="#1b1b1b", omitsize=True))
 
 
+def _people_page(circle, me, form, status=200):
+    """The people page. Invitations whose link the circle stopped (the handover, or a
+    central person who went) are listed apart, as "Still to join", and only to the
+    central persons, who decide whether those people get a new link."""
+    invitations = db.session.scalars(
+        select(Invitation)
+        .where(
+            Invitation.circle_id == circle.id,
+            Invitation.redeemed_at.is_(None),
+            Invitation.link_stopped_at.is_(None),
+        )
+        .order_by(Invitation.created_at.desc())
+    ).all()
+    still_to_join = svc.still_to_join(circle) if can_see_still_to_join(me) else []
+    return (
+        render_template(
+            "invitations/people.html",
+            circle=circle,
+            me=me,
+            members=_members(circle),
+            invitations=invitations,
+            still_to_join=still_to_join,
+            can_reissue=lambda inv: can_reissue_invitation(me, inv),
+            form=form,
+            confirm=ConfirmForm(),
+            Role=Role,
+        ),
+        status,
+    )
+
+
 @bp.get("/c/<int:circle_id>/people")
 @login_required
 def people(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
-    invitations = db.session.scalars(
-        select(Invitation)
-        .where(Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None))
-        .order_by(Invitation.created_at.desc())
-    ).all()
-    return render_template(
-        "invitations/people.html",
-        circle=circle,
-        me=me,
-        members=_members(circle),
-        invitations=invitations,
-        form=InviteForm(),
-        confirm=ConfirmForm(),
-        Role=Role,
-    )
+    return _people_page(circle, me, InviteForm())
 
 
 def _card(circle, me, *, title, name, link, kind, status=200):
@@ -122,24 +141,7 @@ def create(circle_id: int):
                 link=_link("invitations.open_link", token),
                 kind="invitation",
             )
-    invitations = db.session.scalars(
-        select(Invitation).where(
-            Invitation.circle_id == circle.id, Invitation.redeemed_at.is_(None)
-        )
-    ).all()
-    return (
-        render_template(
-            "invitations/people.html",
-            circle=circle,
-            me=me,
-            members=_members(circle),
-            invitations=invitations,
-            form=form,
-            confirm=ConfirmForm(),
-            Role=Role,
-        ),
-        400,
-    )
+    return _people_page(circle, me, form, 400)
 
 
 @bp.post("/c/<int:circle_id>/invitations/<int:invitation_id>/reissue")
@@ -148,6 +150,7 @@ def reissue(circle_id: int, invitation_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
     inv = access_invitation(circle, invitation_id)
+    require(can_reissue_invitation(me, inv))
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("invitations.people", circle_id=circle.id))
     try:

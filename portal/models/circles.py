@@ -107,7 +107,14 @@ class Invitation(db.Model):
     email: Mapped[str | None] = mapped_column(String(254))
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the current link was made: at creation, or at the last "New link".
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when the circle stopped a link nobody had used yet, because someone who held
+    # it went (the coordinator at the handover, a central person who left or was
+    # removed). The token was replaced, so the old link cannot work; the central
+    # persons see the person under "Still to join" and can make a new link.
+    link_stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     opened_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -118,11 +125,13 @@ class Invitation(db.Model):
 
     @property
     def status(self) -> str:
-        """One of: revoked, joined, expired, opened, not_opened."""
+        """One of: revoked, joined, needs_new_link, expired, opened, not_opened."""
         if self.revoked_at:
             return "revoked"
         if self.redeemed_at:
             return "joined"
+        if self.link_stopped_at:
+            return "needs_new_link"
         if self.expires_at <= utcnow():
             return "expired"
         return "opened" if self.opened_at else "not_opened"
@@ -148,6 +157,7 @@ class ReentryToken(db.Model):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+    issued_by: Mapped[Membership | None] = relationship(foreign_keys=[issued_by_id])
 
 
 class CircleEvent(db.Model):

@@ -13,6 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from portal import events
+from portal.access import can_use_reentry
 from portal.extensions import db
 from portal.mail import queue_mail
 from portal.models import EmailChange, LoginSession, ReentryToken, User
@@ -179,6 +180,8 @@ def find_reset_token(token: str) -> ReentryToken | None:
     )
     if row is None or row.used_at is not None or row.expires_at <= utcnow():
         return None
+    if not can_use_reentry(row):
+        return None
     return row
 
 
@@ -194,12 +197,17 @@ def use_reset_token(token: str, new_password: str) -> User:
             ReentryToken.expires_at > now,
         )
         .values(used_at=now)
-        .returning(ReentryToken.user_id)
+        .returning(ReentryToken.id)
     ).first()
     if spent is None:
         raise ServiceError(_l("This link no longer works."))
-    spend_email_reset_links(spent[0])
-    user = db.session.get(User, spent[0])
+    row = db.session.get(ReentryToken, spent[0])
+    # Asked again where the link is spent: its maker may have gone, or the person may
+    # have joined another circle, since the link was opened (the caller rolls back).
+    if not can_use_reentry(row):
+        raise ServiceError(_l("This link no longer works."))
+    spend_email_reset_links(row.user_id)
+    user = row.user
     set_password(user, new_password)
     return user
 

@@ -10,6 +10,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal import events
+from portal.access import can_join_with, can_reissue_invitation, can_use_invitation
 from portal.extensions import db
 from portal.models import (
     INVITABLE_ROLES,
@@ -114,6 +115,7 @@ def _new_invitation(
 ) -> tuple[Invitation, str]:
     token, digest = new_token()
     days = current_app.config["INVITATION_VALID_DAYS"]
+    now = utcnow()
     inv = Invitation(
         circle_id=circle.id,
         token_hash=digest,
@@ -122,7 +124,9 @@ def _new_invitation(
         supporter_of=_clean_line(supporter_of, 80) or None,
         email=(email or "").strip().lower() or None,
         invited_by_id=acting.id if acting else None,
-        expires_at=utcnow() + timedelta(days=days),
+        created_at=now,
+        issued_at=now,
+        expires_at=now + timedelta(days=days),
     )
     db.session.add(inv)
     db.session.flush()
@@ -159,14 +163,25 @@ def invite(
 
 
 def reissue_invitation(inv: Invitation, acting: Membership) -> str:
-    """A new link for the same invitation; the old link stops working at once."""
+    """A new link for the same invitation; the old link stops working at once.
+
+    Whoever makes the new link holds it from now on, so it becomes their invitation:
+    it stops when they go (``_stop_invitation_links``) and is checked against them when
+    used (``access.can_use_invitation``).
+    """
     if inv.redeemed_at is not None:
         raise ServiceError(_l("This person has already joined."))
+    if not can_reissue_invitation(acting, inv):
+        raise ServiceError(_l("Only a central person can make a new link for this person."))
     token, digest = new_token()
+    now = utcnow()
     inv.token_hash = digest
     inv.revoked_at = None
     inv.opened_at = None
-    inv.expires_at = utcnow() + timedelta(days=current_app.config["INVITATION_VALID_DAYS"])
+    inv.link_stopped_at = None
+    inv.invited_by_id = acting.id
+    inv.issued_at = now
+    inv.expires_at = now + timedelta(days=current_app.config["INVITATION_VALID_DAYS"])
     return token
 
 
@@ -179,9 +194,70 @@ def revoke_invitation(inv: Invitation, acting: Membership) -> None:
 def find_invitation(token: str) -> Invitation | None:
     """The invitation if its token can still be used, else None (one answer for all)."""
     inv = db.session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
-    if inv is None or inv.status not in ("not_opened", "opened"):
+    if inv is None or not can_use_invitation(inv):
         return None
     return inv
+
+
+def still_to_join(circle: Circle) -> list[Invitation]:
+    """Invitations whose link the circle stopped before anyone used it: the people the
+    family is still waiting for, who need a new link."""
+    return list(
+        db.session.scalars(
+            select(Invitation)
+            .where(
+                Invitation.circle_id == circle.id,
+                Invitation.link_stopped_at.is_not(None),
+                Invitation.redeemed_at.is_(None),
+                Invitation.revoked_at.is_(None),
+            )
+            .order_by(Invitation.created_at)
+        )
+    )
+
+
+def _stop_invitation_links(circle: Circle, *, issued_by: Membership | None = None) -> None:
+    """Stop the links of this circle's unused invitations (only those ``issued_by`` made
+    the current link of, when given).
+
+    The old token dies for good: its hash is replaced by the hash of a new random token
+    that nobody ever sees. The invitation itself stays, marked, so the central persons
+    see whom the family is still waiting for and can make a new link
+    (``reissue_invitation``). Invitations for a coordinator are revoked outright: after
+    the handover there is no coordinator to come.
+    """
+    now = utcnow()
+    q = select(Invitation).where(
+        Invitation.circle_id == circle.id,
+        Invitation.redeemed_at.is_(None),
+        Invitation.revoked_at.is_(None),
+    )
+    if issued_by is not None:
+        q = q.where(Invitation.invited_by_id == issued_by.id)
+    for inv in db.session.scalars(q):
+        inv.token_hash = new_token()[1]
+        inv.opened_at = None
+        if inv.role == Role.COORDINATOR:
+            inv.revoked_at = now
+        elif inv.link_stopped_at is None:
+            inv.link_stopped_at = now
+
+
+def _stop_reentry_links(member: Membership) -> None:
+    """A "way back in" link dies with its maker's place in the circle, and a link made
+    for this person in this circle dies with theirs."""
+    db.session.execute(
+        update(ReentryToken)
+        .where(
+            ReentryToken.used_at.is_(None),
+            (ReentryToken.issued_by_id == member.id)
+            | (
+                (ReentryToken.user_id == member.user_id)
+                & (ReentryToken.circle_id == member.circle_id)
+            ),
+        )
+        .values(used_at=utcnow())
+    )
 
 
 def mark_opened(inv: Invitation) -> None:
@@ -202,6 +278,7 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
             Invitation.token_hash == hash_token(token),
             Invitation.redeemed_at.is_(None),
             Invitation.revoked_at.is_(None),
+            Invitation.link_stopped_at.is_(None),
             Invitation.expires_at > now,
         )
         .values(redeemed_at=now)
@@ -217,8 +294,10 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     )
     if membership is not None and membership.is_active:
         raise ServiceError(_l("You are already in this circle."))
-    if membership is not None and membership.status == MembershipStatus.HANDED_OVER:
-        # The coordinator withdrew; an invitation link they kept does not bring them back.
+    # The rules are asked again here, where the link is spent: its maker may have gone
+    # since it was opened, and a coordinator who handed over, or someone who went, does
+    # not come back with a link made before (access.can_join_with).
+    if not can_join_with(inv, user):
         raise ServiceError(_l("This invitation no longer works."))
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id)
@@ -233,6 +312,17 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     membership.ended_at = None
     db.session.flush()
     inv.membership_id = membership.id
+    # A "way back in" link made in a circle was allowed because the person reached no
+    # further than that circle. Now they reach further: every such link is spent.
+    db.session.execute(
+        update(ReentryToken)
+        .where(
+            ReentryToken.user_id == user.id,
+            ReentryToken.circle_id.is_not(None),
+            ReentryToken.used_at.is_(None),
+        )
+        .values(used_at=now)
+    )
     if inv.role == Role.COORDINATOR:
         user.can_create_circles = True
     record(circle, "joined", subject=membership, role=inv.role.value)
@@ -244,6 +334,11 @@ def _end_membership(member: Membership, status: MembershipStatus) -> None:
     member.ended_at = utcnow()
     member.is_plan_keeper = False
     member.in_followup_group = False
+    _stop_reentry_links(member)
+    if member.role in (Role.CENTRAL, Role.COORDINATOR):
+        # They hold the invitation links they made: those stop, and the central
+        # persons who remain see the people under "Still to join".
+        _stop_invitation_links(member.circle, issued_by=member)
     events.disconnect_user(member.user_id)
 
 
@@ -320,18 +415,14 @@ def hand_over(circle: Circle, coordinator: Membership) -> None:
         raise ServiceError(
             _l("Someone must be the central person first. Invite them and wait until they join.")
         )
-    now = utcnow()
-    circle.handed_over_at = now
+    circle.handed_over_at = utcnow()
+    # Withdrawal is real. The coordinator saw, printed or kept every invitation link
+    # made so far, and any "way back in" link they made would let them set a member's
+    # password: all of those stop now (``_end_membership`` stops the way-back-in links;
+    # here every unused invitation, whoever made it). The central persons see the
+    # people still to come under "Still to join" and make them new links.
     _end_membership(coordinator, MembershipStatus.HANDED_OVER)
-    # Withdrawal is real: a "way back in" link the coordinator made and still holds
-    # would let them set a member's password, so the unused ones stop working now
-    # (central persons can make new ones). Invitations stay valid: the family is
-    # waiting for those people; the coordinator's own account cannot use them.
-    db.session.execute(
-        update(ReentryToken)
-        .where(ReentryToken.issued_by_id == coordinator.id, ReentryToken.used_at.is_(None))
-        .values(used_at=now)
-    )
+    _stop_invitation_links(circle)
     record(circle, "handed_over", actor=coordinator)
 
 
