@@ -12,6 +12,7 @@ from portal.chat.forms import EditForm, MessageForm
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
 from portal.extensions import db
+from portal.ids import query_int
 from portal.services import ServiceError
 from portal.services import chat as svc
 
@@ -33,8 +34,8 @@ def _message_or_404(circle, message_id: int):
 
 
 def _render(circle, me, form, status=200):
-    before = request.args.get("before", type=int)
-    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=query_int)
+    after = request.args.get("after", type=query_int)
     view = svc.open_chat(circle, me, before=before, after=after)
     html = render_template(
         "chat/chat.html",

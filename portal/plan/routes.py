@@ -23,6 +23,7 @@ from portal.access import access_plan_item, can_enter_plan, require
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
 from portal.extensions import db
+from portal.ids import query_int
 from portal.models import (
     Agreement,
     Circle,
@@ -150,8 +151,8 @@ def version(circle_id: int, number: int):
 @login_required
 def diff(circle_id: int):
     circle, me = load_circle(circle_id)
-    a = request.args.get("a", type=int)
-    b = request.args.get("b", type=int)
+    a = request.args.get("a", type=query_int)
+    b = request.args.get("b", type=query_int)
     try:
         va, vb = svc.get_version(circle, a), svc.get_version(circle, b)
     except LookupError:
@@ -173,7 +174,7 @@ def history(circle_id: int, commitment_id: int):
         c=c,
         page=paginate(
             svc.completion_history(c),
-            request.args.get("page", 1, type=int),
+            request.args.get("page", 1, type=query_int),
             per_page=current_app.config["ITEMS_PER_PAGE"],
         ),
     )

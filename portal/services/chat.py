@@ -19,6 +19,7 @@ from sqlalchemy.orm import contains_eager
 from portal import events
 from portal.access import ChatSeat
 from portal.extensions import db
+from portal.ids import is_id
 from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision, Role
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
@@ -146,7 +147,7 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
 
 def access_message(circle: Circle, message_id) -> Message:
     """A message of this circle, else ServiceError (sockets) — routes turn it into 404."""
-    if not isinstance(message_id, int) or isinstance(message_id, bool):
+    if not is_id(message_id):
         raise LookupError
     m = db.session.get(Message, message_id)
     if m is None or m.circle_id != circle.id:
