@@ -139,10 +139,11 @@ class ChatSeat:
     circle_id: int
     membership_id: int
     display_name: str
+    user_id: int  # the person: the send limit counts per person, over all their seats
 
     @classmethod
     def of(cls, m: Membership) -> ChatSeat:
-        return cls(m.circle_id, m.id, m.display_name)
+        return cls(m.circle_id, m.id, m.display_name, m.user_id)
 
 
 # Built once: the send path runs for every chat message, and composing a statement
@@ -177,4 +178,4 @@ def access_chat_seat(user, circle_id: int) -> ChatSeat:
         abort(404)
     membership_id, display_name, role, professionals_read_chat = row
     require(_chat_open_to(role, professionals_read_chat))
-    return ChatSeat(circle_id, membership_id, display_name)
+    return ChatSeat(circle_id, membership_id, display_name, user.id)

@@ -82,6 +82,9 @@ class Config:
     RATELIMIT_HEADERS_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     TOKEN_RATE_LIMIT = os.environ.get("TOKEN_RATE_LIMIT", "20 per minute")
+    # Chat messages one person may send, over all their sockets and the plain form
+    # together (a moving window in the limiter's storage: Redis when there is one).
+    CHAT_SEND_RATE_LIMIT = os.environ.get("CHAT_SEND_RATE_LIMIT", "30 per minute")
 
     LANGUAGES = ["en", "nl", "fr"]
     BABEL_DEFAULT_LOCALE = "en"

@@ -48,6 +48,7 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         # the way (their own tests drive them through the test client).
         LOGIN_RATE_LIMIT="1000 per minute",
         TOKEN_RATE_LIMIT="1000 per minute",
+        CHAT_SEND_RATE_LIMIT="1000 per minute",
     )
     log = tmp / "server.log"
     upgrade = subprocess.run(

@@ -49,6 +49,7 @@ def leave(user, payload):
 @event("chat:send")
 def send(user, payload):
     circle_id = require_id(payload, "circle_id")
+    svc.take_send_slot(user.id)  # per person, shared with the chat form and other sockets
     seat = access_chat_seat(user, circle_id)
     message, created = svc.send_message(seat, payload.get("client_id"), payload.get("body"))
     return {"ok": True, "message": message, "duplicate": not created}

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from portal.extensions import db, socketio
 from portal.ids import MAX_ID, is_id
 from portal.realtime.state import SOCKETS
-from portal.services import ServiceError
+from portal.services import RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ def event(name: str):
             except BadRequest as e:
                 db.session.rollback()
                 return error("bad_request", f"invalid field: {e.args[0]}")
+            except RateLimited as e:  # before ServiceError, its parent
+                db.session.rollback()
+                return error("rate_limited", str(e.message))
             except ServiceError as e:
                 db.session.rollback()
                 return error("invalid", str(e.message))
