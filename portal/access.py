@@ -109,6 +109,15 @@ def can_issue_reentry(m: Membership, member: Membership) -> bool:
     return not elsewhere
 
 
+def can_remove_condition(m: Membership, condition) -> bool:
+    """A condition is the professional's who set it: only they may take it away, or the
+    professional their organisation named as their replacement (on the invitation).
+    Not other professionals, and not the family: the conditions are the professionals'."""
+    if not (m.is_active and m.role == Role.PROFESSIONAL and m.circle_id == condition.circle_id):
+        return False
+    return condition.set_by_id in (m.id, m.replaces_membership_id)
+
+
 def can_leave(m: Membership) -> bool:
     """The coordinator withdraws by handing over, not by leaving."""
     return m.is_active and m.role != Role.COORDINATOR

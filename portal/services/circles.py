@@ -137,8 +137,13 @@ def invite(
     role: Role | str,
     supporter_of: str | None = None,
     email: str | None = None,
+    replaces: int | None = None,
 ) -> tuple[Invitation, str]:
-    """Create an invitation; return it and its token (shown once, never stored)."""
+    """Create an invitation; return it and its token (shown once, never stored).
+
+    ``replaces``: for a professional, the id of the circle's professional (current or
+    former) they take over from; they may then remove that one's conditions.
+    """
     try:
         role = Role(role)
     except ValueError:
@@ -151,11 +156,25 @@ def invite(
         raise ServiceError(_l("Please write whose supporter this person is."), "supporter_of")
     if email and "@" not in email:
         raise ServiceError(_l("This does not look like an email address."), "email")
+    if replaces and (role != Role.PROFESSIONAL or replaces not in professional_ids(circle)):
+        raise ServiceError(_l("Please choose a professional of this circle."), "replaces")
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
+    inv.replaces_membership_id = replaces or None
     record(circle, "invited", actor=acting, name=inv.name, role=role.value)
     return inv, token
+
+
+def professional_ids(circle: Circle) -> set[int]:
+    """Everyone who is or was a professional here: whom a new one may take over from."""
+    return set(
+        db.session.scalars(
+            select(Membership.id).where(
+                Membership.circle_id == circle.id, Membership.role == Role.PROFESSIONAL
+            )
+        )
+    )
 
 
 def reissue_invitation(inv: Invitation, acting: Membership) -> str:
@@ -226,6 +245,7 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     membership.display_name = name
     membership.role = inv.role
     membership.supporter_of = inv.supporter_of
+    membership.replaces_membership_id = inv.replaces_membership_id
     membership.status = MembershipStatus.ACTIVE
     membership.is_plan_keeper = False
     membership.in_followup_group = False

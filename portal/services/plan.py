@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal import events
+from portal.access import can_remove_condition
 from portal.extensions import db
 from portal.models import (
     Acceptance,
@@ -825,7 +826,7 @@ def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
 
 
 def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
-    if acting.role != Role.PROFESSIONAL:
+    if not can_remove_condition(acting, k):
         raise PermissionError
     if not k.active:
         return  # already removed (a second click): not another change, not another version
