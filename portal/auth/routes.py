@@ -27,6 +27,7 @@ from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.mail import send_mail
 from portal.models import User
+from portal.sanitize import clean_line
 from portal.services import ServiceError, accounts
 
 bp = Blueprint("auth", __name__)
@@ -87,7 +88,7 @@ def account():
         if taken:
             form.email.errors.append(_("This email address already has an account."))
         else:
-            user.name = " ".join(form.name.data.split())[:80]
+            user.name = clean_line(form.name.data, 80)
             user.email = email
             user.locale = form.locale.data
             user.timezone = form.timezone.data
