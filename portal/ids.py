@@ -60,8 +60,30 @@ class IdField(IntegerField):
             self.data = coerce_id(self.data)
 
 
+def _at_most(limit: int) -> str:
+    """A regex for the numbers 1..limit written without leading zeros.
+
+    The bound must be in the pattern itself, not only in ``to_python``: werkzeug
+    matches a path against the GET rule and the POST rule of the same URL, and a value
+    refused only after matching turns the answer into a 405 instead of a 404.
+    """
+    digits = str(limit)
+    parts = [rf"[1-9]\d{{0,{len(digits) - 2}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        low = 1 if i == 0 else 0
+        if int(d) > low:
+            rest = len(digits) - i - 1
+            tail = rf"\d{{{rest}}}" if rest else ""
+            parts.append(f"{digits[:i]}[{low}-{int(d) - 1}]{tail}")
+    parts.append(digits)
+    return "(?:" + "|".join(parts) + ")"
+
+
 class IdConverter(IntegerConverter):
     """The app's ``int`` URL converter: only 1..2^63-1 match; anything else is a 404."""
 
+    regex = _at_most(MAX_ID)
+
     def __init__(self, map, fixed_digits=0, min=1, max=MAX_ID, signed=False) -> None:  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        self.regex = _at_most(MAX_ID)

@@ -39,7 +39,10 @@ def join(user, payload):
 
 @event("chat:leave")
 def leave(user, payload):
-    circle_id = require_id(payload, "circle_id")
+    try:
+        circle_id = require_id(payload, "circle_id")
+    except LookupError:  # no circle has this id, so no socket is in its room: as below
+        return {"ok": True}
     leave_room(events.circle_room(circle_id))
     user.circles.discard(circle_id)
     presence.leave(circle_id, request.sid)
