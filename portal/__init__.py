@@ -15,6 +15,11 @@ def create_app(config: type[Config] | None = None) -> Flask:
         instance_relative_config=True,
     )
     app.config.from_object(config or Config)
+    from portal.ids import IdConverter
+
+    # Before any route is added: every <int:...> in a URL is an id, bounded to the
+    # database's range, so 2**63 answers like a missing object (a 404), not a 500.
+    app.url_map.converters["int"] = IdConverter
     if app.config["PREFERRED_URL_SCHEME"] == "https":
         # Config derives this at import time from the environment; a config class that
         # says https (a subclass, a test) must get Secure cookies too.

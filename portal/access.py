@@ -221,6 +221,15 @@ def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
     return can_manage(m)
 
 
+def can_remove_condition(m: Membership, condition) -> bool:
+    """A condition is the professional's who set it: only they may take it away, or the
+    professional their organisation named as their replacement (on the invitation).
+    Not other professionals, and not the family: the conditions are the professionals'."""
+    if not (m.is_active and m.role == Role.PROFESSIONAL and m.circle_id == condition.circle_id):
+        return False
+    return condition.set_by_id in (m.id, m.replaces_membership_id)
+
+
 def can_leave(m: Membership) -> bool:
     """The coordinator withdraws by handing over, not by leaving."""
     return m.is_active and m.role != Role.COORDINATOR
@@ -251,10 +260,11 @@ class ChatSeat:
     circle_id: int
     membership_id: int
     display_name: str
+    user_id: int  # the person: the send limit counts per person, over all their seats
 
     @classmethod
     def of(cls, m: Membership) -> ChatSeat:
-        return cls(m.circle_id, m.id, m.display_name)
+        return cls(m.circle_id, m.id, m.display_name, m.user_id)
 
 
 # Built once: the send path runs for every chat message, and composing a statement
@@ -289,4 +299,4 @@ def access_chat_seat(user, circle_id: int) -> ChatSeat:
         abort(404)
     membership_id, display_name, role, professionals_read_chat = row
     require(_chat_open_to(role, professionals_read_chat))
-    return ChatSeat(circle_id, membership_id, display_name)
+    return ChatSeat(circle_id, membership_id, display_name, user.id)

@@ -12,6 +12,7 @@ from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from portal.extensions import db
+from portal.ids import MAX_ID
 from portal.models import Circle, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
@@ -48,7 +49,7 @@ def create_circle(title, coordinator_name, question, language, timezone):
 
 
 @kring_cli.command("invite")
-@click.argument("circle_id", type=int)
+@click.argument("circle_id", type=click.IntRange(1, MAX_ID))
 @click.option("--name", required=True)
 @click.option(
     "--role", required=True, type=click.Choice(["central", "member", "supporter", "professional"])

@@ -85,6 +85,9 @@ class Config:
     # Tries at /join per invitation, from any address: the join form says whether a
     # username is taken, so one invitation must not become a way to list them all.
     JOIN_RATE_LIMIT = os.environ.get("JOIN_RATE_LIMIT", "20 per hour")
+    # Chat messages one person may send, over all their sockets and the plain form
+    # together (a moving window in the limiter's storage: Redis when there is one).
+    CHAT_SEND_RATE_LIMIT = os.environ.get("CHAT_SEND_RATE_LIMIT", "30 per minute")
 
     LANGUAGES = ["en", "nl", "fr"]
     BABEL_DEFAULT_LOCALE = "en"

@@ -14,10 +14,20 @@ import bleach
 from bleach.linkifier import Linker
 from markupsafe import Markup, escape
 
-# Control characters, and the bidirectional overrides that can make text read
-# differently from how it is stored ("RTL override" tricks). Ordinary right-to-left
-# scripts (Arabic, Hebrew) need none of these and are untouched.
-_UNSAFE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069\u200e\u200f\u061c]")
+# What no stored text keeps:
+# - control characters (C0 but tab and newline, DEL, C1), NUL among them, which
+#   PostgreSQL refuses in text;
+# - the bidirectional controls that make text read differently from how it is stored
+#   ("RTL override" tricks: a name that reads backwards, a file name that lies);
+#   ordinary right-to-left scripts (Arabic, Hebrew) need none of them;
+# - invisible format characters that hide text or make two names look the same (zero
+#   width space, word joiner, soft hyphen, byte order mark, invisible operators).
+#   The zero width joiner and non-joiner stay: emoji and some scripts need them.
+_CONTROLS = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_INVISIBLE = "\u00ad\u180e\u200b\u2060-\u2064\u206a-\u206f\ufeff\ufff9-\ufffb\U000e0001"
+_UNSAFE = re.compile(f"[{_CONTROLS}{_BIDI}{_INVISIBLE}]")
+_NEWLINES = re.compile("\r\n|[\r\u2028\u2029]")
 _ALLOWED_PROTOCOLS = ["http", "https", "mailto"]
 
 
@@ -34,10 +44,18 @@ _linker = Linker(callbacks=[_link_attrs], parse_email=False)
 
 
 def clean_text(text: str | None) -> str:
-    """What we store: NFC-normalised, without control or direction-override characters."""
+    """Multi-line text as we store it (chat, descriptions, notes, reasons): NFC, line
+    breaks as "\\n", without control, direction-override or invisible characters."""
     text = unicodedata.normalize("NFC", text or "")
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return _UNSAFE.sub("", text)
+    return _UNSAFE.sub("", _NEWLINES.sub("\n", text))
+
+
+def clean_line(text: str | None, limit: int) -> str:
+    """A name or other one-line field as we store it: like ``clean_text``, then every
+    run of white space (line breaks included) becomes one space, trimmed, and cut to
+    ``limit`` characters. Every person-entered name and title goes through here."""
+    text = " ".join(clean_text(text).split())
+    return text[:limit].rstrip()
 
 
 def render_text(text: str | None) -> Markup:

@@ -263,7 +263,9 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("plan.withdraw", "POST"): everyone(NOT_YOURS_BACK),  # the target's proposal
     # Any professional of the circle (not only the one who set the condition).
     ("plan.add_condition", "POST"): professionals(DONE),
-    ("plan.remove_condition", "POST"): professionals(DONE),
+    # Only the professional who set the condition (here "Adviser", not a persona) or
+    # their named replacement may remove it: tests/test_condition_owners.py.
+    ("plan.remove_condition", "POST"): professionals(FORBID),
     ("plan.accept", "POST"): professionals(DONE),
     # Follow-up meetings (see the module docstring). Everyone in the circle sees them.
     ("meetings.index", "GET"): everyone(PAGE),

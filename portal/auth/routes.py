@@ -26,6 +26,7 @@ from portal.auth.forms import (
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
+from portal.sanitize import clean_line
 from portal.services import ServiceError, accounts
 from portal.urls import safe_next
 
@@ -91,7 +92,7 @@ def account():
     if form.validate_on_submit():
         # The email address is not changed here: that needs the password and a
         # confirmed link (change_email).
-        user.name = " ".join(form.name.data.split())[:80]
+        user.name = clean_line(form.name.data, 80)
         user.locale = form.locale.data
         user.timezone = form.timezone.data
         db.session.commit()

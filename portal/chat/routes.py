@@ -12,7 +12,8 @@ from portal.chat.forms import EditForm, MessageForm
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
 from portal.extensions import db
-from portal.services import ServiceError
+from portal.ids import query_int
+from portal.services import RateLimited, ServiceError
 from portal.services import chat as svc
 
 bp = Blueprint("chat", __name__)
@@ -33,8 +34,8 @@ def _message_or_404(circle, message_id: int):
 
 
 def _render(circle, me, form, status=200):
-    before = request.args.get("before", type=int)
-    after = request.args.get("after", type=int)
+    before = request.args.get("before", type=query_int)
+    after = request.args.get("after", type=query_int)
     view = svc.open_chat(circle, me, before=before, after=after)
     html = render_template(
         "chat/chat.html",
@@ -65,17 +66,21 @@ def show(circle_id: int):
 def send(circle_id: int):
     circle, me = _load_chat(circle_id)
     form = MessageForm()
+    status = 400
     if form.validate_on_submit():
         try:
+            svc.take_send_slot(me.user_id)  # per person, shared with their sockets
             svc.send_message(ChatSeat.of(me), form.client_id.data, form.body.data)
         except ServiceError as e:
             db.session.rollback()
             form.body.errors.append(str(e.message))
+            if isinstance(e, RateLimited):
+                status = 429
         else:
             db.session.commit()
             return redirect(url_for("chat.show", circle_id=circle.id) + "#latest")
     # What the person typed stays in the box; the same client id keeps a retry single.
-    return _render(circle, me, form, 400)
+    return _render(circle, me, form, status)
 
 
 @bp.route("/c/<int:circle_id>/chat/messages/<int:message_id>/edit", methods=["GET", "POST"])

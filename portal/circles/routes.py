@@ -31,6 +31,7 @@ from portal.access import (
 )
 from portal.circles.forms import CircleForm, ConfirmForm, FlagsForm, PresenceForm, ProfessionalsForm
 from portal.extensions import db
+from portal.ids import query_int
 from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
 from portal.pagination import paginate
 from portal.services import ServiceError
@@ -133,7 +134,7 @@ def history(circle_id: int):
     circle, me = load_circle(circle_id)
     page = paginate(
         _history_query(circle),
-        request.args.get("page", 1, type=int),
+        request.args.get("page", 1, type=query_int),
         per_page=current_app.config["ITEMS_PER_PAGE"],
     )
     return render_template("circles/history.html", circle=circle, me=me, page=page)

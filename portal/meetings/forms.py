@@ -12,6 +12,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from portal.ids import coerce_id
 from portal.plan.forms import CheckboxesField
 
 REQUIRED = _l("Please fill this in.")
@@ -35,7 +36,7 @@ class MeetingForm(FlaskForm):
     deadline = DateTimeLocalField(
         _l("Please answer before (optional)"), validators=[Optional()], format="%Y-%m-%dT%H:%M"
     )
-    invitees = CheckboxesField(_l("Who is invited?"), coerce=int, validate_choice=False)
+    invitees = CheckboxesField(_l("Who is invited?"), coerce=coerce_id, validate_choice=False)
 
 
 for _i in range(OPTION_SLOTS):
@@ -55,7 +56,7 @@ class RescheduleForm(FlaskForm):
 
 
 class ReviewForm(FlaskForm):
-    present = CheckboxesField(_l("Who was there?"), coerce=int, validate_choice=False)
+    present = CheckboxesField(_l("Who was there?"), coerce=coerce_id, validate_choice=False)
     next_evaluation = DateField(
         _l("When do we look at the plan together again?"), validators=[Optional()]
     )

@@ -22,6 +22,7 @@ from portal.auth.routes import _token_limit
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
 from portal.extensions import db, limiter
+from portal.ids import query_int
 from portal.meetings.forms import (
     OPTION_SLOTS,
     CalendarForm,
@@ -190,7 +191,7 @@ def fix(circle_id: int, meeting_id: int):
     require(svc.can_manage_meeting(meeting, me))
     if ConfirmForm().validate_on_submit():
         try:
-            svc.fix_date(meeting, me, request.form.get("option", type=int))
+            svc.fix_date(meeting, me, request.form.get("option", type=query_int))
         except ServiceError as e:
             _fail(e)
         else:

@@ -14,6 +14,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.ids import IdField, coerce_id
+
 REQUIRED = _l("Please fill this in.")
 
 
@@ -48,7 +50,7 @@ class CommitmentForm(FlaskForm):
     what = TextAreaField(
         _l("What will be done?"), validators=[DataRequired(REQUIRED)], render_kw={"rows": 3}
     )
-    assignees = CheckboxesField(_l("Who does it?"), coerce=int, validate_choice=False)
+    assignees = CheckboxesField(_l("Who does it?"), coerce=coerce_id, validate_choice=False)
     other_assignees = StringField(
         _l("Someone who is not in Kring (optional)"),
         description=_l("For example: “Mr Jansen, the neighbour”."),
@@ -62,7 +64,7 @@ class CommitmentForm(FlaskForm):
     interval = IntegerField(
         _l("Every how many weeks?"), default=2, validators=[Optional(), NumberRange(min=1, max=52)]
     )
-    checker = SelectField(_l("Who checks it?"), coerce=int, validate_choice=False)
+    checker = SelectField(_l("Who checks it?"), coerce=coerce_id, validate_choice=False)
     checker_name = StringField(_l("Or someone not in Kring who checks it (optional)"))
     items = TextAreaField(
         _l("Checklist (optional)"),
@@ -89,7 +91,9 @@ class EvaluationForm(FlaskForm):
 
 
 class AgreeForm(FlaskForm):
-    present = CheckboxesField(_l("Who was there and agreed?"), coerce=int, validate_choice=False)
+    present = CheckboxesField(
+        _l("Who was there and agreed?"), coerce=coerce_id, validate_choice=False
+    )
 
 
 class TickForm(FlaskForm):
@@ -108,4 +112,4 @@ class ConditionForm(FlaskForm):
 
 
 class AcceptForm(FlaskForm):
-    version = IntegerField(validators=[DataRequired()])
+    version = IdField(validators=[DataRequired()])

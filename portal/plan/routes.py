@@ -19,10 +19,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.access import access_plan_item, can_enter_plan, require
+from portal.access import access_plan_item, can_enter_plan, can_remove_condition, require
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import load_circle
 from portal.extensions import db
+from portal.ids import query_int
 from portal.models import (
     Agreement,
     Circle,
@@ -150,8 +151,8 @@ def version(circle_id: int, number: int):
 @login_required
 def diff(circle_id: int):
     circle, me = load_circle(circle_id)
-    a = request.args.get("a", type=int)
-    b = request.args.get("b", type=int)
+    a = request.args.get("a", type=query_int)
+    b = request.args.get("b", type=query_int)
     try:
         va, vb = svc.get_version(circle, a), svc.get_version(circle, b)
     except LookupError:
@@ -173,7 +174,7 @@ def history(circle_id: int, commitment_id: int):
         c=c,
         page=paginate(
             svc.completion_history(c),
-            request.args.get("page", 1, type=int),
+            request.args.get("page", 1, type=query_int),
             per_page=current_app.config["ITEMS_PER_PAGE"],
         ),
     )
@@ -589,7 +590,7 @@ def add_condition(circle_id: int):
 def remove_condition(circle_id: int, condition_id: int):
     circle, me = load_circle(circle_id)
     k = access_plan_item(circle, Condition, condition_id)
-    require(me.role == Role.PROFESSIONAL)
+    require(can_remove_condition(me, k))
     if ConfirmForm().validate_on_submit():
         svc.remove_condition(circle, me, k)
         db.session.commit()
@@ -613,6 +614,11 @@ def accept(circle_id: int):
 
 
 # --- Template helpers ------------------------------------------------------------------
+
+
+@bp.app_template_global("can_remove_condition")
+def _can_remove_condition(me: Membership, condition: Condition) -> bool:
+    return can_remove_condition(me, condition)
 
 
 @bp.app_template_global("may_undo")

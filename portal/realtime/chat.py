@@ -8,7 +8,7 @@ from flask_socketio import join_room, leave_room
 from portal import events
 from portal.access import access_chat, access_chat_seat
 from portal.realtime import presence
-from portal.realtime.protocol import BadRequest, event, require_int
+from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import chat as svc
 
 CATCH_UP_LIMIT = 500
@@ -21,7 +21,7 @@ def join(user, payload):
     Joining first means nothing falls between the catch-up and the live stream; the
     client drops anything it already has by ``seq``.
     """
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
     after = require_int(payload, "after_seq", optional=True) or 0
     circle, me = access_chat(user, circle_id)
     join_room(events.circle_room(circle.id))
@@ -39,7 +39,10 @@ def join(user, payload):
 
 @event("chat:leave")
 def leave(user, payload):
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    try:
+        circle_id = require_id(payload, "circle_id")
+    except LookupError:  # no circle has this id, so no socket is in its room: as below
+        return {"ok": True}
     leave_room(events.circle_room(circle_id))
     user.circles.discard(circle_id)
     presence.leave(circle_id, request.sid)
@@ -48,7 +51,8 @@ def leave(user, payload):
 
 @event("chat:send")
 def send(user, payload):
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
+    svc.take_send_slot(user.id)  # per person, shared with the chat form and other sockets
     seat = access_chat_seat(user, circle_id)
     message, created = svc.send_message(seat, payload.get("client_id"), payload.get("body"))
     return {"ok": True, "message": message, "duplicate": not created}
@@ -56,7 +60,7 @@ def send(user, payload):
 
 @event("chat:edit")
 def edit(user, payload):
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)
     message = svc.access_message(circle, payload.get("message_id"))
     return {"ok": True, "message": svc.edit_message(circle, me, message, payload.get("body"))}
@@ -64,7 +68,7 @@ def edit(user, payload):
 
 @event("chat:delete")
 def delete(user, payload):
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)
     message = svc.access_message(circle, payload.get("message_id"))
     return {"ok": True, "message": svc.delete_message(circle, me, message)}
@@ -73,7 +77,7 @@ def delete(user, payload):
 @event("chat:history")
 def history(user, payload):
     """Older messages, before ``before_seq`` (keyset, newest page first)."""
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
     before = require_int(payload, "before_seq", minimum=1)
     limit = require_int(payload, "limit", optional=True, minimum=1) or svc.PAGE
     if limit > 200:
@@ -89,7 +93,7 @@ def history(user, payload):
 
 @event("chat:read")
 def read(user, payload):
-    circle_id = require_int(payload, "circle_id", minimum=1)
+    circle_id = require_id(payload, "circle_id")
     seq = require_int(payload, "seq", minimum=0)
     _circle, me = access_chat(user, circle_id)
     svc.mark_read(me, seq)

@@ -15,8 +15,9 @@ from flask import request
 from werkzeug.exceptions import HTTPException
 
 from portal.extensions import db, socketio
+from portal.ids import MAX_ID, is_id
 from portal.realtime.state import SOCKETS
-from portal.services import ServiceError
+from portal.services import RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +34,26 @@ class BadRequest(Exception):
 
 
 def require_int(payload: dict, key: str, *, optional: bool = False, minimum: int = 0) -> int | None:
+    """A whole number (a sequence number, a limit) within what the database can hold."""
     value = payload.get(key)
     if value is None and optional:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+    if not isinstance(value, int) or isinstance(value, bool) or not minimum <= value <= MAX_ID:
         raise BadRequest(key)
+    return value
+
+
+def require_id(payload: dict, key: str) -> int:
+    """The id of a circle or of something in it.
+
+    Not a number at all: a bad request. A number that cannot be an id (0, -1, 2**63):
+    "not_found", exactly as for an id that does not exist (portal.ids).
+    """
+    value = payload.get(key)
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise BadRequest(key)
+    if not is_id(value):
+        raise LookupError(key)
     return value
 
 
@@ -61,6 +77,9 @@ def event(name: str):
             except BadRequest as e:
                 db.session.rollback()
                 return error("bad_request", f"invalid field: {e.args[0]}")
+            except RateLimited as e:  # before ServiceError, its parent
+                db.session.rollback()
+                return error("rate_limited", str(e.message))
             except ServiceError as e:
                 db.session.rollback()
                 return error("invalid", str(e.message))

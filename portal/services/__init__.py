@@ -13,3 +13,7 @@ class ServiceError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class RateLimited(ServiceError):
+    """Too many of these too quickly; ``message`` asks the person to wait a moment."""

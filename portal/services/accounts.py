@@ -18,6 +18,7 @@ from portal.extensions import db
 from portal.mail import queue_mail
 from portal.models import EmailChange, LoginSession, ReentryToken, User
 from portal.models.types import utcnow
+from portal.sanitize import clean_line
 from portal.services import ServiceError
 from portal.tokens import hash_token, new_token
 
@@ -50,7 +51,7 @@ def validate_password(password: str) -> None:
 
 
 def normalise_username(username: str) -> str:
-    return username.strip().lower()
+    return clean_line(username, 254).lower()
 
 
 def validate_username(username: str) -> str:
@@ -71,11 +72,11 @@ def create_user(
 ) -> User:
     username = validate_username(username)
     validate_password(password)
-    email = (email or "").strip().lower() or None
+    email = clean_line(email, 254).lower() or None
     if email and db.session.scalar(select(func.count()).where(User.email == email)):
         raise ServiceError(_l("This email address already has an account. Sign in first."), "email")
     user = User(
-        name=name.strip(),
+        name=clean_line(name, 80),
         username=username,
         email=email,
         password_hash=hash_password(password),
@@ -92,7 +93,7 @@ def find_user_for_login(login: str, password: str) -> User | None:
     A password is hashed even when the name is unknown, so the answer takes as long
     either way and does not tell which names exist.
     """
-    login = login.strip().lower()
+    login = clean_line(login, 254).lower()  # NUL and friends never reach the database
     user = db.session.scalar(select(User).where((User.username == login) | (User.email == login)))
     if user is None:
         _hasher().hash(secrets.token_hex(8))

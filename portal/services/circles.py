@@ -24,6 +24,7 @@ from portal.models import (
     User,
 )
 from portal.models.types import utcnow
+from portal.sanitize import clean_line, clean_text
 from portal.services import ServiceError
 from portal.tokens import hash_token, new_token
 
@@ -43,12 +44,8 @@ def record(circle: Circle, kind: str, actor=None, subject=None, **data) -> Circl
     return ev
 
 
-def _clean_line(text: str | None, limit: int) -> str:
-    return " ".join((text or "").split())[:limit]
-
-
 def validate_circle_fields(title: str, language: str, timezone: str) -> None:
-    if not _clean_line(title, 120):
+    if not clean_line(title, 120):
         raise ServiceError(_l("Please give the circle a name."), "title")
     if language not in LANGUAGES:
         raise ServiceError(_l("Please choose a language from the list."), "language")
@@ -73,8 +70,8 @@ def create_circle(
     """
     validate_circle_fields(title, language, timezone)
     circle = Circle(
-        title=_clean_line(title, 120),
-        question=(question or "").strip()[:1000],
+        title=clean_line(title, 120),
+        question=clean_text(question).strip()[:1000],
         language=language,
         timezone=timezone,
     )
@@ -84,7 +81,7 @@ def create_circle(
         membership = Membership(
             circle_id=circle.id,
             user_id=coordinator.id,
-            display_name=_clean_line(coordinator_name or coordinator.name, 80),
+            display_name=clean_line(coordinator_name or coordinator.name, 80),
             role=Role.COORDINATOR,
         )
         db.session.add(membership)
@@ -98,8 +95,8 @@ def create_circle(
 
 def update_circle(circle: Circle, acting: Membership, *, title, question, language, timezone):
     validate_circle_fields(title, language, timezone)
-    circle.title = _clean_line(title, 120)
-    circle.question = (question or "").strip()[:1000]
+    circle.title = clean_line(title, 120)
+    circle.question = clean_text(question).strip()[:1000]
     circle.language = language
     circle.timezone = timezone
     record(circle, "settings_changed", actor=acting)
@@ -119,10 +116,10 @@ def _new_invitation(
     inv = Invitation(
         circle_id=circle.id,
         token_hash=digest,
-        name=_clean_line(name, 80),
+        name=clean_line(name, 80),
         role=role,
-        supporter_of=_clean_line(supporter_of, 80) or None,
-        email=(email or "").strip().lower() or None,
+        supporter_of=clean_line(supporter_of, 80) or None,
+        email=clean_line(email, 254).lower() or None,
         invited_by_id=acting.id if acting else None,
         created_at=now,
         issued_at=now,
@@ -141,25 +138,44 @@ def invite(
     role: Role | str,
     supporter_of: str | None = None,
     email: str | None = None,
+    replaces: int | None = None,
 ) -> tuple[Invitation, str]:
-    """Create an invitation; return it and its token (shown once, never stored)."""
+    """Create an invitation; return it and its token (shown once, never stored).
+
+    ``replaces``: for a professional, the id of the circle's professional (current or
+    former) they take over from; they may then remove that one's conditions.
+    """
     try:
         role = Role(role)
     except ValueError:
         raise ServiceError(_l("Please choose a role from the list."), "role") from None
     if role not in INVITABLE_ROLES:
         raise ServiceError(_l("Please choose a role from the list."), "role")
-    if not _clean_line(name, 80):
+    if not clean_line(name, 80):
         raise ServiceError(_l("Please write the name the circle will see."), "name")
-    if role == Role.SUPPORTER and not _clean_line(supporter_of, 80):
+    if role == Role.SUPPORTER and not clean_line(supporter_of, 80):
         raise ServiceError(_l("Please write whose supporter this person is."), "supporter_of")
     if email and "@" not in email:
         raise ServiceError(_l("This does not look like an email address."), "email")
+    if replaces and (role != Role.PROFESSIONAL or replaces not in professional_ids(circle)):
+        raise ServiceError(_l("Please choose a professional of this circle."), "replaces")
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
+    inv.replaces_membership_id = replaces or None
     record(circle, "invited", actor=acting, name=inv.name, role=role.value)
     return inv, token
+
+
+def professional_ids(circle: Circle) -> set[int]:
+    """Everyone who is or was a professional here: whom a new one may take over from."""
+    return set(
+        db.session.scalars(
+            select(Membership.id).where(
+                Membership.circle_id == circle.id, Membership.role == Role.PROFESSIONAL
+            )
+        )
+    )
 
 
 def reissue_invitation(inv: Invitation, acting: Membership) -> str:
@@ -288,7 +304,7 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
         raise ServiceError(_l("This invitation no longer works."))
     inv = db.session.get(Invitation, row[0])
     circle = inv.circle
-    name = _clean_line(display_name, 80) or inv.name
+    name = clean_line(display_name, 80) or inv.name
     membership = db.session.scalar(
         select(Membership).where(Membership.circle_id == circle.id, Membership.user_id == user.id)
     )
@@ -305,6 +321,7 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     membership.display_name = name
     membership.role = inv.role
     membership.supporter_of = inv.supporter_of
+    membership.replaces_membership_id = inv.replaces_membership_id
     membership.status = MembershipStatus.ACTIVE
     membership.is_plan_keeper = False
     membership.in_followup_group = False

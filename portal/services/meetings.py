@@ -40,7 +40,7 @@ from portal.models import (
     User,
 )
 from portal.models.types import utcnow
-from portal.sanitize import clean_text
+from portal.sanitize import clean_line, clean_text
 from portal.services import ServiceError
 from portal.services import plan as plan_svc
 from portal.services.circles import record
@@ -101,7 +101,7 @@ class MeetingData:
 def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Meeting:
     if not can_organise(acting):
         raise PermissionError
-    title = " ".join(clean_text(data.title).split())[:120]
+    title = clean_line(data.title, 120)
     if not title:
         raise ServiceError(_l("Please give the meeting a title."), "title")
     options = sorted(set(data.options))
@@ -112,7 +112,7 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
     if data.deadline and data.deadline <= utcnow():
         # A poll nobody could ever answer.
         raise ServiceError(_l("Please choose times in the future."), "deadline")
-    link = data.video_link.strip()
+    link = clean_line(data.video_link, 500)
     if link and not link.startswith(("https://", "http://")):
         raise ServiceError(_l("A video call link starts with https://"), "video_link")
     if not 15 <= data.duration_minutes <= 600:
@@ -129,7 +129,7 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
         uid=secrets.token_hex(16),
         title=title,
         purpose=clean_text(data.purpose).strip()[:2000],
-        place=clean_text(data.place).strip()[:200],
+        place=clean_line(data.place, 200),
         video_link=link[:500],
         duration_minutes=data.duration_minutes,
         deadline=data.deadline,

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal import events
+from portal.access import can_remove_condition
 from portal.extensions import db
 from portal.models import (
     Acceptance,
@@ -44,7 +45,7 @@ from portal.models import (
     Role,
 )
 from portal.models.types import utcnow
-from portal.sanitize import clean_text
+from portal.sanitize import clean_line, clean_text
 from portal.services import ServiceError
 from portal.services.circles import record
 from portal.services.schedule import Schedule, occurrences
@@ -353,9 +354,9 @@ def _members_by_id(circle: Circle, ids: list[int]) -> list[Membership]:
 
 def validate_commitment(circle: Circle, data: CommitmentData) -> None:
     data.what = clean_text(data.what).strip()
-    data.other_assignees = " ".join(clean_text(data.other_assignees).split())[:200]
-    data.checker_name = " ".join(clean_text(data.checker_name).split())[:80]
-    data.items = [" ".join(clean_text(i).split())[:300] for i in data.items if i.strip()][:30]
+    data.other_assignees = clean_line(data.other_assignees, 200)
+    data.checker_name = clean_line(data.checker_name, 80)
+    data.items = [line for i in data.items if (line := clean_line(i, 300))][:30]
     if not data.what:
         raise ServiceError(_l("Please write what is to be done."), "what")
     if len(data.what) > 2000:
@@ -514,7 +515,7 @@ def tick(
         raise ServiceError(_l("This commitment is no longer in the plan."))
     if not isinstance(occurrence, str) or not _valid_occurrence(c, occurrence):
         raise ServiceError(_l("This is not something to tick here."))
-    note = " ".join(clean_text(note or "").split())[:280]
+    note = clean_line(note, 280)
     completion = Completion(commitment_id=c.id, occurrence=occurrence, by_id=acting.id, note=note)
     try:
         # A savepoint, not a rollback of the whole transaction: that would also drop
@@ -632,7 +633,9 @@ def propose(
     payload = payload or {}
     # Check the change now, so a broken proposal never reaches a vote.
     if kind in ("add_commitment", "change_commitment"):
-        validate_commitment(circle, CommitmentData.from_payload(payload))
+        data = CommitmentData.from_payload(payload)
+        validate_commitment(circle, data)
+        payload = data.to_payload()  # as cleaned: voters read what will be stored
     if kind in ("change_commitment", "remove_commitment"):
         _active_commitment(circle, target_id)
     if kind in ("add_agreement", "change_agreement"):
@@ -925,7 +928,7 @@ def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
 
 
 def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
-    if acting.role != Role.PROFESSIONAL:
+    if not can_remove_condition(acting, k):
         raise PermissionError
     if not k.active:
         return  # already removed (a second click): not another change, not another version

@@ -185,7 +185,7 @@
         });
         state.append(retry, " ", edit);
       } else {
-        state.textContent = socket.connected ? d.tSending : d.tWaiting;
+        state.textContent = item.error || (socket.connected ? d.tSending : d.tWaiting);
       }
       li.append(body, state);
       outboxList.append(li);
@@ -224,6 +224,8 @@
         upsert(res.message);
         markRead();
       } else if (res && res.error === "rate_limited") {
+        // Sending too fast: say so (the server's words) and try again in a moment.
+        if (res.message) { item.error = res.message; renderOutbox(); }
         setTimeout(() => send(item), 1500);
         return;
       } else {
