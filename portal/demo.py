@@ -730,65 +730,78 @@ def build_demo(language: str = "en", timezone: str = "Europe/Amsterdam") -> Demo
         plan_svc.tick(circle, sanne, chart, f"item:{item.id}")
         clock.stamp(clock.at(days_ago, "16:00"))
 
-    # The meeting took place; its review is recorded that evening.
     meeting_day = clock.day(("tue", 1))
     held = local_to_utc(datetime.combine(meeting_day, time(19, 30)), timezone)
-    first.starts_at, second.starts_at = held, held - timedelta(days=1)
-    meeting.starts_at = held
-    db.session.flush()
-    meeting_svc.record_review(
-        circle,
-        meeting,
-        sanne,
-        present_ids=[m.id for m in voters],
-        verdicts={
-            commitments[k].id: (verdict, tr(note)) for k, (verdict, note) in VERDICTS.items()
-        },
-        decisions={},
-        next_evaluation=today + timedelta(days=40),
-        notes=tr(REVIEW_NOTES),
-    )
-    clock.stamp(held + timedelta(hours=2, minutes=30))
 
-    # The date poll for the next meeting, put up after the first one.
-    later = datetime.combine(today + timedelta(days=12), time(19, 30))
-    poll = meeting_svc.propose_meeting(
-        circle,
-        sanne,
-        MeetingData(
-            title=tr(SECOND_MEETING),
-            purpose=tr(SECOND_PURPOSE),
-            place=tr(PLACE),
-            video_link="",
-            duration_minutes=90,
-            options=[local_to_utc(later + timedelta(days=d), timezone) for d in (0, 1, 3)],
-            deadline=local_to_utc(later - timedelta(days=5), timezone),
-            invitee_ids=[karim.id],
-        ),
-    )
-    clock.stamp(held + timedelta(hours=3, minutes=10))
-    a, b, c = poll.options
-    for i, (who, answers) in enumerate(
-        (
-            (sanne, ("yes", "yes", "maybe")),
-            (riet, ("yes", "maybe", "no")),
-            (joost, ("maybe", "yes", "yes")),
+    def hold_meeting() -> None:
+        """The meeting took place; its review is recorded that evening, and the date
+        poll for the next one is put up."""
+        first.starts_at, second.starts_at = held, held - timedelta(days=1)
+        meeting.starts_at = held
+        db.session.flush()
+        meeting_svc.record_review(
+            circle,
+            meeting,
+            sanne,
+            present_ids=[m.id for m in voters],
+            verdicts={
+                commitments[k].id: (verdict, tr(note)) for k, (verdict, note) in VERDICTS.items()
+            },
+            decisions={},
+            next_evaluation=today + timedelta(days=40),
+            notes=tr(REVIEW_NOTES),
         )
+        clock.stamp(held + timedelta(hours=2, minutes=30))
+        later = datetime.combine(today + timedelta(days=12), time(19, 30))
+        poll = meeting_svc.propose_meeting(
+            circle,
+            sanne,
+            MeetingData(
+                title=tr(SECOND_MEETING),
+                purpose=tr(SECOND_PURPOSE),
+                place=tr(PLACE),
+                video_link="",
+                duration_minutes=90,
+                options=[local_to_utc(later + timedelta(days=d), timezone) for d in (0, 1, 3)],
+                deadline=local_to_utc(later - timedelta(days=5), timezone),
+                invitee_ids=[karim.id],
+            ),
+        )
+        clock.stamp(held + timedelta(hours=3, minutes=10))
+        answers = {
+            sanne: ("yes", "yes", "maybe"),
+            riet: ("yes", "maybe", "no"),
+            joost: ("maybe", "yes", "yes"),
+        }
+        for i, (who, said) in enumerate(answers.items()):
+            ids = [o.id for o in poll.options]
+            meeting_svc.set_answers(poll, who, dict(zip(ids, said, strict=True)))
+            clock.stamp(held + timedelta(hours=3, minutes=20 + 10 * i))
+
+    def ask_for_help() -> None:
+        plan_svc.request_help(circle, joost, commitments["forms"])
+        clock.stamp(clock.at(3, "19:35"))
+
+    def propose_backup() -> None:
+        """An open proposal: Grandma Riet's backup plan, one consent so far, two waiting."""
+        backup = plan_svc.propose(
+            circle, riet, "add_agreement", payload={"text": tr(BACKUP)}, reason=tr(BACKUP_REASON)
+        )
+        clock.stamp(clock.at(2, "10:12"))
+        plan_svc.answer(circle, sanne, backup, True)
+        clock.stamp(clock.at(2, "11:00"))
+
+    # In the order they happened (the meeting's day moves with the calendar), so the
+    # circle's history, which lists newest first by id, reads right.
+    for _when, step in sorted(
+        [
+            (held, hold_meeting),
+            (clock.at(3, "19:35"), ask_for_help),
+            (clock.at(2, "10:12"), propose_backup),
+        ],
+        key=lambda pair: pair[0],
     ):
-        meeting_svc.set_answers(poll, who, dict(zip((a.id, b.id, c.id), answers, strict=True)))
-        clock.stamp(held + timedelta(hours=3, minutes=20 + 10 * i))
-
-    # Joost asks for help with the forms.
-    plan_svc.request_help(circle, joost, commitments["forms"])
-    clock.stamp(clock.at(3, "19:35"))
-
-    # An open proposal: Grandma Riet's backup plan, one consent so far, two waiting.
-    backup = plan_svc.propose(
-        circle, riet, "add_agreement", payload={"text": tr(BACKUP)}, reason=tr(BACKUP_REASON)
-    )
-    clock.stamp(clock.at(2, "10:12"))
-    plan_svc.answer(circle, sanne, backup, True)
-    clock.stamp(clock.at(2, "11:00"))
+        step()
 
     # Two weeks of chat, oldest first, so the numbering follows the clock.
     lines = [(clock.at(day, hhmm), who, tr(text)) for day, hhmm, who, text in CHAT]
@@ -807,9 +820,11 @@ def build_demo(language: str = "en", timezone: str = "Europe/Amsterdam") -> Demo
         _inv, tokens[label] = circle_svc.invite(
             circle, sanne, name=tr(name), role=role, supporter_of=supporter_of
         )
-    clock.stamp(clock.at(1, "21:00"))
+    # This morning: after everything else, however the calendar falls.
+    clock.stamp(utcnow() - timedelta(minutes=20))
+    last_seq = db.session.scalar(select(Circle.message_seq).where(Circle.id == circle.id))
     for m in cast.values():  # the demo members have read everything
-        m.last_read_seq = circle.message_seq
+        m.last_read_seq = last_seq
     db.session.flush()
     db.session.expire_all()
     return Demo(circle=db.session.get(Circle, circle.id), tokens=tokens)
