@@ -13,7 +13,7 @@ from flask.cli import AppGroup
 
 from portal.extensions import db
 from portal.ids import MAX_ID
-from portal.models import Circle, Role
+from portal.models import Circle
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 
@@ -71,32 +71,18 @@ def invite(circle_id, name, role, supporter_of, email):
     click.echo(_invite_url(token))
 
 
-DEMO_PEOPLE = [
-    ("coordinator", "Noor (coordinator)", Role.COORDINATOR, None),
-    ("central", "Sanne", Role.CENTRAL, None),
-    ("member", "Oma Riet", Role.MEMBER, None),
-    ("supporter", "Karim", Role.SUPPORTER, "Sam"),
-    ("professional", "Ellen (social worker)", Role.PROFESSIONAL, None),
-]
-
-
 @kring_cli.command("demo")
-def demo():
-    """Create a demo circle with one person in each role; print a link for each role."""
-    circle, _m, coord_token = svc.create_circle(
-        title="Demo: circle around Sam",
-        question="What is needed so that Sam can grow up safely at home?",
-        language="en",
-        coordinator_name=DEMO_PEOPLE[0][1],
-    )
-    links = {"coordinator": coord_token}
-    for label, name, role, supporter_of in DEMO_PEOPLE[1:]:
-        _inv, token = svc.invite(circle, None, name=name, role=role, supporter_of=supporter_of)
-        links[label] = token
+@click.option("--language", default="en", type=click.Choice(["en", "nl", "fr"]))
+def demo(language):
+    """Create a lived-in demo circle (two weeks of chat, a plan at version 2 with ticks,
+    an open proposal, a date poll, a reviewed meeting); print a link for each role."""
+    from portal.demo import ROLES, build_demo
+
+    built = build_demo(language)
     db.session.commit()
-    click.echo(f"Demo circle {circle.id}: {circle.title}")
-    for label, *_rest in DEMO_PEOPLE:
-        click.echo(f"{label}: {_invite_url(links[label])}")
+    click.echo(f"Demo circle {built.circle.id}: {built.circle.title}")
+    for label in ROLES:
+        click.echo(f"{label}: {_invite_url(built.tokens[label])}")
 
 
 @kring_cli.command("create-account")

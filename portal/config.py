@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 
@@ -39,6 +40,29 @@ def _database_url() -> str:
     return url
 
 
+# Addresses that mean "listen everywhere": nobody can open them in a browser, so the
+# links use the machine's own loopback name instead.
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "localhost", "": "127.0.0.1"}
+
+
+def base_url_from(environ: Mapping[str, str]) -> str:
+    """The address people use: ``BASE_URL``, else the one ``python app.py`` serves.
+
+    Without ``BASE_URL``, links and the socket's allowed origin follow ``HOST`` and
+    ``PORT``: ``PORT=5601 make run`` must print links to port 5601, and a page loaded
+    from there must be allowed to open its socket.
+    """
+    if url := (environ.get("BASE_URL") or "").strip():
+        return url.rstrip("/")
+    host = (environ.get("HOST") or "127.0.0.1").strip()
+    host = _WILDCARD_HOSTS.get(host, host)
+    if ":" in host and not host.startswith("["):  # an IPv6 address needs brackets
+        host = f"[{host}]"
+    port = (environ.get("PORT") or "5000").strip()
+    # python app.py speaks plain HTTP; behind an HTTPS proxy, set BASE_URL.
+    return f"http://{host}:{port}"
+
+
 class Config:
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
@@ -56,7 +80,7 @@ class Config:
 
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     # Links printed by the command line and shown to coordinators use this base.
-    BASE_URL = os.environ.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    BASE_URL = base_url_from(os.environ)
     # Origins allowed to open a socket; defaults to BASE_URL's origin.
     SOCKET_ALLOWED_ORIGINS = [
         o.strip() for o in os.environ.get("SOCKET_ALLOWED_ORIGINS", "").split(",") if o.strip()

@@ -12,15 +12,33 @@ from portal.models.types import utcnow
 
 
 def select_locale() -> str | None:
-    """The member's own choice first, then the browser's Accept-Language."""
+    """The person's own language first; the circle's language only as a last guess.
+
+    In order: the language a signed-in person chose (on /account or with the language
+    buttons; by default the one they joined in), the language chosen on this browser
+    (the buttons set a cookie), the browser's Accept-Language, and only then the
+    language of the circle being shown (on its invitation page too). A circle's
+    language never overrides a person's: a Dutch-speaking grandmother in a French
+    circle keeps Dutch.
+    """
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
     if not has_request_context():  # the command line: messages in the default language
         return None
+    languages = current_app.config["LANGUAGES"]
     chosen = request.cookies.get("kring_lang")
-    if chosen in current_app.config["LANGUAGES"]:
+    if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(current_app.config["LANGUAGES"])
+    browser = request.accept_languages.best_match(languages)
+    if browser:
+        return browser
+    circle_language = g.get("circle_language") or getattr(g.get("circle"), "language", None)
+    return circle_language if circle_language in languages else None
+
+
+def joining_locale() -> str:
+    """The language the join page was shown in: the new account keeps it."""
+    return str(get_locale())
 
 
 def select_timezone() -> str | None:

@@ -3,6 +3,9 @@ professional access, leaving, and the coordinator's handover."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from flask import (
     Blueprint,
     abort,
@@ -59,10 +62,53 @@ def list_circles():
         .where(Membership.user_id == current_user.id, Membership.status == MembershipStatus.ACTIVE)
         .order_by(Circle.title)
     ).all()
-    if len(rows) == 1 and not current_user.can_create_circles:
+    ended = _ended_memberships(current_user.id)
+    if len(rows) == 1 and not ended and not current_user.can_create_circles:
         return redirect(url_for("circles.home", circle_id=rows[0][0].id))
     unread = chat_svc.unread_counts(current_user.id)
-    return render_template("circles/list.html", rows=rows, unread=unread)
+    return render_template("circles/list.html", rows=rows, unread=unread, ended=ended)
+
+
+@dataclass(frozen=True)
+class EndedMembership:
+    """A circle someone is no longer in, as they may still see it: the title they knew
+    (None if the circle's settings changed since, so a new title does not leak) and
+    the day it ended. Nothing else of the circle; every circle URL stays a 404."""
+
+    title: str | None
+    ended_at: datetime | None
+    handed_over: bool
+
+
+def _ended_memberships(user_id: int) -> list[EndedMembership]:
+    changed_since = (
+        select(CircleEvent.id)
+        .where(
+            CircleEvent.circle_id == Membership.circle_id,
+            CircleEvent.kind == "settings_changed",
+            CircleEvent.created_at > Membership.ended_at,
+        )
+        .exists()
+    )
+    rows = db.session.execute(
+        select(Circle.title, Membership.ended_at, Membership.status, changed_since)
+        .join(Membership, Membership.circle_id == Circle.id)
+        .where(
+            Membership.user_id == user_id,
+            Membership.status.in_(
+                (MembershipStatus.LEFT, MembershipStatus.REMOVED, MembershipStatus.HANDED_OVER)
+            ),
+        )
+        .order_by(Membership.ended_at.desc())
+    ).all()
+    return [
+        EndedMembership(
+            title=None if changed else title,
+            ended_at=ended_at,
+            handed_over=status == MembershipStatus.HANDED_OVER,
+        )
+        for title, ended_at, status, changed in rows
+    ]
 
 
 @bp.route("/circles/new", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     session,
@@ -36,6 +37,7 @@ from portal.auth.routes import _token_limit
 from portal.circles.forms import ConfirmForm
 from portal.circles.routes import _members, load_circle
 from portal.extensions import db, limiter
+from portal.i18n import joining_locale
 from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
 from portal.models import Invitation, Membership, Role
 from portal.services import ServiceError, accounts
@@ -269,6 +271,8 @@ def join():
     inv = svc.find_invitation(token) if token else None
     if inv is None:
         return _invalid()
+    # A browser that states no language we speak sees the circle's language here.
+    g.circle_language = inv.circle.language
     svc.mark_opened(inv)
     db.session.commit()
     inviter = inv.invited_by.display_name if inv.invited_by else None
@@ -286,7 +290,8 @@ def join():
                 name=form.display_name.data,
                 username=form.username.data,
                 password=form.password.data,
-                locale=inv.circle.language,
+                # The language they read this page in, not the circle's: theirs to keep.
+                locale=joining_locale(),
             )
         except ServiceError as e:
             db.session.rollback()

@@ -1,0 +1,100 @@
+"""``PORT=5601 make run`` with no ``BASE_URL``: the printed links point at the port
+actually served, and a page loaded from there may open its socket (the allowed origin
+follows the same address). Before, both still said port 5000 and chat was refused."""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.live.conftest import LiveServer, LiveSocket
+from tests.live_server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def server_without_base_url():
+    tmp = Path(tempfile.mkdtemp(prefix="kring-port-"))
+    port = free_port()
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TEST_DATABASE_URL", "REDIS_URL", "BASE_URL", "SOCKET_ALLOWED_ORIGINS")
+    }
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp}/kring.sqlite3",
+        SECRET_KEY=secrets.token_hex(32),
+        PORT=str(port),
+        HOST="127.0.0.1",
+        PYTHONUNBUFFERED="1",
+        LOGIN_RATE_LIMIT="1000 per minute",
+        TOKEN_RATE_LIMIT="1000 per minute",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
+        cwd=ROOT, env=env, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    log = tmp / "server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            assert proc.poll() is None, log.read_text()
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        yield LiveServer(url=url, env=env, log=log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def test_links_and_socket_origin_follow_port(server_without_base_url):
+    server = server_without_base_url
+    out = server.cli("kring", "create-circle", "--title", "Port", "--coordinator-name", "Noor")
+    circle_id, link = out.split()
+    # The link printed by the command line opens the server that is running.
+    assert re.fullmatch(re.escape(server.url) + r"/i/[A-Za-z0-9_\-]{20,}", link), link
+    noor = server.redeem(link, "Noor")
+    # A browser on that page sends its own origin; the socket must be let in. (Polling:
+    # the WebSocket client library would add a second Origin header of its own.)
+    page_origin = {"headers": {"Origin": server.url}, "transports": ["polling"]}
+    sock = LiveSocket(server, noor.http, noor.csrf(), **page_origin)
+    try:
+        assert sock.connected
+        sock.join(int(circle_id))
+        ack = sock.send(int(circle_id), "Hello from the port I was given")
+        assert ack["ok"], ack
+        # Another origin (the old default) is still refused.
+        LiveSocket.refused(
+            server,
+            noor.http,
+            noor.csrf(),
+            headers={"Origin": "http://127.0.0.1:5000"},
+            transports=["polling"],
+        )
+    finally:
+        sock.close()
