@@ -172,9 +172,11 @@ def test_chat_live_offline_hostile_too_long_unread(live_server, person):
     for text in missed:
         expect(msgs(b.page, text)).to_have_count(1)
     expect_seen(msgs(b.page, missed[-1]), "B: the last missed message")
-    b.page.wait_for_timeout(500)  # anything doubled would have come by now
+    # A's next message is the sentinel: anything doubled would have come before it.
+    send(a, "Sentinel: all caught up")
+    expect(msgs(b.page, "Sentinel: all caught up")).to_have_count(1)
     bodies = b.page.locator("#messages li.msg p.body").all_text_contents()
-    assert bodies == ["Hello Ben, are you there?", *missed], bodies
+    assert bodies == ["Hello Ben, are you there?", *missed, "Sentinel: all caught up"], bodies
     seqs = [
         int(s)
         for s in b.page.locator("#messages li.msg").evaluate_all(
@@ -207,7 +209,8 @@ def test_chat_live_offline_hostile_too_long_unread(live_server, person):
     expect(msgs(a.page, from_b).locator(".author")).to_have_text("Ben")
     expect_seen(msgs(a.page, from_b), "A: B's message from the train")
     expect_seen(msgs(b.page, from_b), "B: B's own message, delivered")
-    b.page.wait_for_timeout(500)
+    send(a, "Sentinel: the train is in")  # a second copy would have come before this
+    expect(msgs(b.page, "Sentinel: the train is in")).to_have_count(1)
     assert count_exact(a.page, from_b) == 1 and count_exact(b.page, from_b) == 1
     for p in (a, b):
         p.page.reload()
