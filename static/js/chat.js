@@ -250,7 +250,9 @@
 
   function catchUp() {
     socket.timeout(15000).emit("chat:join", { circle_id: circleId, after_seq: live ? lastSeq : 0 }, (err, res) => {
-      if (err || !res || !res.ok) return;
+      // No answer: try again while connected (the outbox waits for the catch-up).
+      if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
+      if (!res || !res.ok) return;
       if (live) res.messages.forEach(upsert);
       showPresence(res.here);
       if (res.more && live) { catchUp(); return; }
