@@ -34,7 +34,12 @@
 
   // --- Outbox: messages written but not yet confirmed by the server -----------------
   function loadOutbox() {
-    try { return JSON.parse(localStorage.getItem(storeKey)) || []; } catch (e) { return []; }
+    let items;
+    try { items = JSON.parse(localStorage.getItem(storeKey)) || []; } catch (e) { return []; }
+    // Older pages marked a send without an answer as failed (no reason given): those
+    // were never refused, so they wait and go again.
+    for (const item of items) if (item.failed && !item.error) item.failed = false;
+    return items;
   }
   let outbox = loadOutbox();
   function saveOutbox() {
@@ -102,6 +107,20 @@
         a.textContent = d.tChange;
         actions.append(a);
       }
+      // Removing asks first: the same <details> confirmation the server renders.
+      const ask = document.createElement("details");
+      ask.className = "confirm";
+      const summary = document.createElement("summary");
+      summary.className = "small-button";
+      const closed = document.createElement("span");
+      closed.className = "if-closed";
+      closed.textContent = d.tRemove;
+      const open = document.createElement("span");
+      open.className = "if-open";
+      open.textContent = d.tKeep;
+      summary.append(closed, open);
+      const question = document.createElement("p");
+      question.textContent = d.tRemoveQuestion;
       const f = document.createElement("form");
       f.method = "post";
       f.className = "inline";
@@ -109,9 +128,10 @@
       const t = document.createElement("input");
       t.type = "hidden"; t.name = "csrf_token"; t.value = d.csrf;
       const b = document.createElement("button");
-      b.type = "submit"; b.className = "small-button"; b.textContent = d.tRemove;
+      b.type = "submit"; b.className = "small-button danger"; b.textContent = d.tRemoveYes;
       f.append(t, b);
-      actions.append(f);
+      ask.append(summary, question, f);
+      actions.append(ask);
       li.append(actions);
     }
     return li;
@@ -131,10 +151,19 @@
     return document.getElementById("latest").getBoundingClientRect().top <= form.getBoundingClientRect().top + 24;
   }
 
+  const shownAs = new WeakMap(); // element -> what it shows, for the messages built here
   function upsert(m) {
+    if (m.author_id === me) acknowledged(m.client_id);
     const existing = document.getElementById("m" + m.seq);
     if (existing) {
-      existing.replaceWith(buildMessage(m));
+      // The same message often comes twice (the live event and the answer to the send):
+      // rebuild it only when it changed, so the element on screen stays the same one.
+      const key = JSON.stringify([m.body, m.edited, m.removed]);
+      if (shownAs.get(existing) !== key) {
+        const li = buildMessage(m);
+        shownAs.set(li, key);
+        existing.replaceWith(li);
+      }
       return;
     }
     if (!live) return;
@@ -147,11 +176,32 @@
     }
     const follow = before === null && atEnd();
     const li = buildMessage(m);
+    shownAs.set(li, JSON.stringify([m.body, m.edited, m.removed]));
     list.insertBefore(li, before);
     if (m.seq > lastSeq) lastSeq = m.seq;
     if (follow || m.author_id === me) reveal(li);
   }
 
+  // A message of mine the server has (its answer, the live event or the catch-up):
+  // it leaves the outbox, whichever way it came back first.
+  function acknowledged(clientId) {
+    if (!clientId || !outbox.some((o) => o.client_id === clientId)) return;
+    outbox = outbox.filter((o) => o.client_id !== clientId);
+    saveOutbox();
+    renderOutbox();
+  }
+
+  function button(label, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small-button";
+    b.textContent = label;
+    b.addEventListener("click", onClick);
+    return b;
+  }
+
+  // Two plain states: "waiting to send" (it goes by itself, as often as it takes) and
+  // "not sent" (the server said no: the reason, "Try again" and "Change it").
   function renderOutbox() {
     outboxList.replaceChildren();
     for (const item of outbox) {
@@ -165,18 +215,13 @@
       state.className = "state";
       state.setAttribute("role", item.failed ? "alert" : "status");
       if (item.failed) {
-        state.textContent = d.tFailed + (item.error ? " " + item.error : "") + " ";
-        const retry = document.createElement("button");
-        retry.type = "button";
-        retry.className = "small-button";
-        retry.textContent = d.tRetry;
-        retry.addEventListener("click", () => { item.failed = false; item.error = ""; saveOutbox(); renderOutbox(); send(item); });
-        const edit = document.createElement("button");
-        edit.type = "button";
-        edit.className = "small-button";
-        edit.textContent = d.tEdit;
+        state.textContent = d.tFailed + " " + (item.error || d.tRefused) + " ";
+        const retry = button(d.tRetry, () => {
+          item.failed = false; item.error = "";
+          saveOutbox(); renderOutbox(); pump();
+        });
         // Take the text back into the box (nothing is lost) and drop the failed item.
-        edit.addEventListener("click", () => {
+        const edit = button(d.tEdit, () => {
           outbox = outbox.filter((o) => o.client_id !== item.client_id);
           saveOutbox();
           renderOutbox();
@@ -185,7 +230,7 @@
         });
         state.append(retry, " ", edit);
       } else {
-        state.textContent = item.error || (socket.connected ? d.tSending : d.tWaiting);
+        state.textContent = item.note || (socket.connected ? d.tSending : d.tWaiting);
       }
       li.append(body, state);
       outboxList.append(li);
@@ -205,42 +250,64 @@
 
   function catchUp() {
     socket.timeout(15000).emit("chat:join", { circle_id: circleId, after_seq: live ? lastSeq : 0 }, (err, res) => {
-      if (err || !res || !res.ok) return;
+      // No answer: try again while connected (the outbox waits for the catch-up).
+      if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
+      if (!res || !res.ok) return;
       if (live) res.messages.forEach(upsert);
       showPresence(res.here);
       if (res.more && live) { catchUp(); return; }
       markRead();
-      flushOutbox();
+      joined = true;
+      pump();
     });
   }
 
-  function send(item) {
-    if (!socket.connected) { renderOutbox(); return; }
-    socket.timeout(10000).emit("chat:send", { circle_id: circleId, client_id: item.client_id, body: item.body }, (err, res) => {
-      if (err) { // no answer: keep it, it goes again on reconnect (same client_id, never doubled)
-        item.failed = true; item.error = "";
-      } else if (res && res.ok) {
-        outbox = outbox.filter((o) => o.client_id !== item.client_id);
-        upsert(res.message);
-        markRead();
-      } else if (res && res.error === "rate_limited") {
-        // Sending too fast: say so (the server's words) and try again in a moment.
-        if (res.message) { item.error = res.message; renderOutbox(); }
-        setTimeout(() => send(item), 1500);
-        return;
-      } else {
-        item.failed = true; item.error = (res && res.message) || "";
-      }
-      saveOutbox();
-      renderOutbox();
-      const shown = Array.from(outboxList.children).find((li) => li.dataset.clientId === item.client_id);
-      if (item.failed && shown) reveal(shown.querySelector(".state")); // the error and "Try again"
-    });
-  }
+  // The server's "no" for good: showing the reason beats sending it again.
+  const REFUSED = ["invalid", "not_found", "forbidden", "bad_request", "unknown_event"];
+  let joined = false; // the catch-up after this connect is done
+  let inFlight = null; // {clientId, attempt}: one message on its way at a time, in order
+  let attempts = 0;
+  let retryTimer = null;
 
-  function flushOutbox() {
-    outbox.filter((o) => !o.failed).forEach(send);
+  // Send the oldest message still waiting. Everything without a yes from the server
+  // stays in the outbox (and localStorage) and goes again, with the same client_id,
+  // after every reconnect: the server stores a client_id once, so nothing is doubled.
+  function pump() {
+    clearTimeout(retryTimer);
+    if (inFlight || !joined || !socket.connected) { renderOutbox(); return; }
+    const item = outbox.find((o) => !o.failed);
+    if (!item) { renderOutbox(); return; }
+    const attempt = ++attempts;
+    inFlight = { clientId: item.client_id, attempt: attempt };
     renderOutbox();
+    socket.timeout(10000).emit("chat:send", { circle_id: circleId, client_id: item.client_id, body: item.body }, (err, res) => {
+      const current = inFlight !== null && inFlight.attempt === attempt;
+      if (!err && res && res.ok) {
+        upsert(res.message); // also takes it out of the outbox
+        markRead();
+      } else if (!err && res && REFUSED.includes(res.error)) {
+        const refused = outbox.find((o) => o.client_id === item.client_id);
+        if (refused) {
+          refused.failed = true;
+          refused.error = res.message || "";
+          saveOutbox();
+          renderOutbox();
+          const shown = outboxList.querySelector('li[data-client-id="' + item.client_id + '"]');
+          if (shown) reveal(shown.querySelector(".state")); // the reason and "Try again"
+        }
+      } else if (current) {
+        // No answer, a lost connection, "slow down" or a server hiccup: it keeps waiting
+        // and goes again (same client_id) soon, or after the reconnect.
+        inFlight = null;
+        const waiting = outbox.find((o) => o.client_id === item.client_id);
+        // "Slow down": say so in the server's words while it waits.
+        if (waiting) waiting.note = (!err && res && res.error === "rate_limited" && res.message) || "";
+        renderOutbox();
+        if (socket.connected) retryTimer = setTimeout(pump, 1500);
+        return;
+      }
+      if (current) { inFlight = null; pump(); }
+    });
   }
 
   function showPresence(here) {
@@ -250,7 +317,14 @@
   }
 
   socket.on("connect", () => { status.textContent = ""; root.classList.remove("offline"); catchUp(); });
-  socket.on("disconnect", () => { status.textContent = d.tOffline; root.classList.add("offline"); renderOutbox(); });
+  socket.on("disconnect", () => {
+    joined = false;
+    inFlight = null; // its answer, if it ever comes, no longer holds up the queue
+    clearTimeout(retryTimer);
+    status.textContent = d.tOffline;
+    root.classList.add("offline");
+    renderOutbox();
+  });
   socket.on("connect_error", () => { status.textContent = d.tOffline; root.classList.add("offline"); });
   socket.on("chat:message", (ev) => {
     if (!ev || ev.type !== "message" || ev.message.circle_id !== circleId) return;
@@ -272,7 +346,7 @@
     textarea.value = "";
     renderOutbox();
     reveal(outboxList.lastElementChild);
-    send(item);
+    pump();
   });
   // Enter sends, Shift+Enter makes a new line (as in most chat apps).
   textarea.addEventListener("keydown", (event) => {

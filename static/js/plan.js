@@ -49,7 +49,15 @@
   }
 
   const socket = io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });
-  socket.on("connect", () => socket.emit("plan:join", { circle_id: circleId }, () => {}));
+  // Events sent while the socket was down are not sent again: after a reconnect the
+  // page fetches itself, so ticks, votes and versions made meanwhile show up.
+  let connectedBefore = false;
+  socket.on("connect", () => {
+    socket.emit("plan:join", { circle_id: circleId }, (res) => {
+      if (connectedBefore && res && res.ok) refresh(false);
+      connectedBefore = true;
+    });
+  });
   socket.on("plan:event", (ev) => {
     if (!ev || (ev.type !== "plan" && ev.type !== "meeting")) return;
     // Several events arrive together for one change: refresh once.

@@ -7,7 +7,9 @@ is too long, and the unread count with its "New messages" divider.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -170,9 +172,11 @@ def test_chat_live_offline_hostile_too_long_unread(live_server, person):
     for text in missed:
         expect(msgs(b.page, text)).to_have_count(1)
     expect_seen(msgs(b.page, missed[-1]), "B: the last missed message")
-    b.page.wait_for_timeout(500)  # anything doubled would have come by now
+    # A's next message is the sentinel: anything doubled would have come before it.
+    send(a, "Sentinel: all caught up")
+    expect(msgs(b.page, "Sentinel: all caught up")).to_have_count(1)
     bodies = b.page.locator("#messages li.msg p.body").all_text_contents()
-    assert bodies == ["Hello Ben, are you there?", *missed], bodies
+    assert bodies == ["Hello Ben, are you there?", *missed, "Sentinel: all caught up"], bodies
     seqs = [
         int(s)
         for s in b.page.locator("#messages li.msg").evaluate_all(
@@ -205,7 +209,8 @@ def test_chat_live_offline_hostile_too_long_unread(live_server, person):
     expect(msgs(a.page, from_b).locator(".author")).to_have_text("Ben")
     expect_seen(msgs(a.page, from_b), "A: B's message from the train")
     expect_seen(msgs(b.page, from_b), "B: B's own message, delivered")
-    b.page.wait_for_timeout(500)
+    send(a, "Sentinel: the train is in")  # a second copy would have come before this
+    expect(msgs(b.page, "Sentinel: the train is in")).to_have_count(1)
     assert count_exact(a.page, from_b) == 1 and count_exact(b.page, from_b) == 1
     for p in (a, b):
         p.page.reload()
@@ -327,3 +332,205 @@ def test_chat_live_offline_hostile_too_long_unread(live_server, person):
     expect(b.page.locator("a.tile").filter(has_text=TITLE).first).to_be_visible()
     expect(b.page.locator(".unread")).to_have_count(0)
     assert dialogs == []
+
+
+# --- The outbox across a cut connection ---------------------------------------------------
+
+SHOTS = Path("/work/wt/shots/outbox")
+SEND_FRAME = re.compile(r'^42(\d+)\["chat:send",(.*)\]$', re.S)
+
+
+class Cable:
+    """B's WebSocket to the server, through Playwright's routing: it can be cut at the
+    worst moments, the way a train tunnel cuts it.
+
+    ``drop_send``: the next ``chat:send`` never reaches the server; the line goes dead.
+    ``drop_answer``: the next ``chat:send`` reaches the server (it stores the message),
+    but nothing comes back (neither the live echo nor the answer); the line goes dead.
+    While ``hold`` is set, every new connection is refused (B stays offline).
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.mode: str | None = None
+        self.hold = False
+        self.refused = 0
+        self.sends: list[dict] = []  # every chat:send B's page put on the wire
+        self.cut_done = False
+        page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
+        # Should Socket.IO ever fall back to long-polling, that is cut while held too.
+        page.route(re.compile(r"/socket\.io/.*transport=polling"), self._polling)
+
+    def _polling(self, route) -> None:
+        if self.hold:
+            route.abort()
+        else:
+            route.continue_()
+
+    def _route(self, ws) -> None:
+        server = ws.connect_to_server()
+        state = {"dead": False, "ack": None}
+        if self.hold:  # the line dies right after the first handshake packet
+
+            def refuse(message) -> None:
+                if not state["dead"]:
+                    state["dead"] = True
+                    self.refused += 1
+                    ws.send(message)
+                    ws.close()
+                    server.close()
+
+            ws.on_message(lambda _message: None)
+            server.on_message(refuse)
+            return
+
+        def cut() -> None:
+            state["dead"] = True
+            self.cut_done = True
+            self.mode = None
+            ws.close()
+            server.close()
+
+        def from_page(message) -> None:
+            if state["dead"]:
+                return
+            m = SEND_FRAME.match(message) if isinstance(message, str) else None
+            if m:
+                self.sends.append(json.loads(m.group(2)))
+                if self.mode == "drop_send":
+                    cut()
+                    return
+                if self.mode == "drop_answer":
+                    state["ack"] = "43" + m.group(1) + "["
+            server.send(message)
+
+        def from_server(message) -> None:
+            if state["dead"]:
+                return
+            if state["ack"]:  # deaf from the send on; cut once the server has answered
+                if isinstance(message, str) and message.startswith(state["ack"]):
+                    assert '"ok":true' in message.replace(" ", ""), message
+                    cut()
+                return
+            ws.send(message)
+
+        ws.on_message(from_page)
+        server.on_message(from_server)
+
+
+def outbox_shot(p: Person, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    p.page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def test_outbox_survives_a_cut_connection_and_delivers_exactly_once(live_server, person):
+    circle_id, _ = live_server.create_circle(TITLE, "Noor")
+    a = person("Anna", viewport=DESKTOP)
+    b = person("Ben", viewport=PHONE)
+    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.cut")
+    join(b, live_server.invite(circle_id, "Ben", "member"), username="ben.cut")
+    cable = Cable(b.page)
+    open_chat(a, circle_id)
+    open_chat(b, circle_id)
+    send(b, "Hello, the line is good")
+    expect(msgs(a.page, "Hello, the line is good")).to_have_count(1)
+
+    def only_once(text: str, sentinel: str) -> None:
+        """Both see ``text`` once; nothing doubled came before A's next message."""
+        for p in (a, b):
+            expect(msgs(p.page, text)).to_have_count(1)
+        send(a, sentinel)
+        expect(msgs(b.page, sentinel)).to_have_count(1)
+        for p in (a, b):
+            assert count_exact(p.page, text) == 1, p.name
+        expect(b.page.locator("#outbox li")).to_have_count(0)
+        assert b.page.evaluate(f"localStorage.getItem('kring-outbox-{circle_id}')") == "[]"
+
+    # 1. The message never reaches the server, and B stays offline for a while: it waits
+    #    in the outbox ("waiting", not "failed"), then goes by itself, once.
+    lost = "Sent in the tunnel, never arrived"
+    cable.mode, cable.hold = "drop_send", True
+    box = b.page.get_by_label("Your message")
+    box.fill(lost)
+    b.page.get_by_role("button", name="Send", exact=True).click()
+    waiting = b.page.locator("#outbox li.pending").filter(has_text=lost)
+    expect(b.page.locator("#connection")).to_have_text(OFFLINE)
+    expect(waiting.get_by_role("status")).to_have_text(WAITING)
+    expect(b.page.locator("#outbox li.failed")).to_have_count(0)
+    for _ in range(200):  # B's page really tries again and is refused at least once
+        if cable.refused:
+            break
+        b.page.wait_for_timeout(50)
+    assert cable.refused and cable.cut_done
+    expect(waiting.get_by_role("status")).to_have_text(WAITING)  # still waiting, not failed
+    assert lost in b.page.evaluate(f"localStorage.getItem('kring-outbox-{circle_id}')")
+    outbox_shot(b, "chat-outbox-waiting-phone")
+    cable.hold = False
+    expect(b.page.locator("#connection")).to_have_text("", timeout=20_000)
+    only_once(lost, "Sentinel one")
+    ids = [s["client_id"] for s in cable.sends if s["body"] == lost]
+    assert len(ids) == 2 and ids[0] == ids[1], cable.sends  # sent again, same client id
+
+    # 2. The worst moment: the server stores it, then the line dies before the answer
+    #    (and before the live echo) comes back. After the reconnect: exactly once.
+    stored = "Stored, but the answer got lost"
+    cable.mode = "drop_answer"
+    box.fill(stored)
+    b.page.get_by_role("button", name="Send", exact=True).click()
+    for _ in range(200):
+        if cable.cut_done and cable.mode is None:
+            break
+        b.page.wait_for_timeout(50)
+    expect(b.page.locator("#connection")).to_have_text("", timeout=20_000)
+    only_once(stored, "Sentinel two")
+    assert [s["client_id"] for s in cable.sends if s["body"] == stored][0]
+    for p in (a, b):
+        p.page.reload()
+        expect(msgs(p.page, stored)).to_have_count(1)
+        expect(msgs(p.page, lost)).to_have_count(1)
+
+    # 3. A refusal for good (too long) is "not sent", with the reason, and can be taken back.
+    long_text = "So much to say. " * 251
+    box = b.page.get_by_label("Your message")
+    box.evaluate("el => el.removeAttribute('maxlength')")
+    box.fill(long_text)
+    b.page.get_by_role("button", name="Send", exact=True).click()
+    failed = b.page.locator("#outbox li.failed")
+    expect(failed.get_by_role("alert")).to_contain_text("Not sent. This message is too long")
+    expect_seen(failed.get_by_role("alert"), "B: the reason it was not sent")
+    outbox_shot(b, "chat-outbox-failed-phone")
+    b.page.reload()  # a refused message is not sent again by itself
+    expect(b.page.locator("#outbox li.failed")).to_have_count(1)
+    expect(b.page.locator("#connection")).to_have_text("")
+    send(a, "Sentinel three")
+    expect(msgs(b.page, "Sentinel three")).to_have_count(1)
+    expect(b.page.locator("#outbox li.failed")).to_have_count(1)
+    b.page.locator("#outbox li.failed").get_by_role("button", name="Change it").click()
+    expect(b.page.locator("#outbox li")).to_have_count(0)
+    expect(box).to_have_value(long_text.strip())
+    box.fill("")
+
+    # 4. Removing one's own message asks first; "Remove…" alone removes nothing.
+    mine = msgs(b.page, "Hello, the line is good")
+    mine.get_by_text("Remove…").click()
+    yes = mine.get_by_role("button", name="Yes, remove it")
+    expect(yes).to_be_visible()
+    expect(mine.get_by_text("Remove this message?")).to_be_visible()
+    mine.scroll_into_view_if_needed()
+    outbox_shot(b, "chat-remove-confirm-phone")
+    expect(mine.get_by_text("Remove…")).to_be_hidden()
+    mine.get_by_text("No, keep it").click()  # changed my mind: it closes, nothing happens
+    expect(yes).to_be_hidden()
+    expect(mine.get_by_text("Remove…")).to_be_visible()
+    b.page.reload()
+    expect(msgs(b.page, "Hello, the line is good")).to_have_count(1)
+    mine = msgs(b.page, "Hello, the line is good")
+    mine.get_by_text("Remove…").click()
+    mine.get_by_role("button", name="Yes, remove it").click()
+    expect(b.page.get_by_role("status").filter(has_text="The message is removed.")).to_be_visible()
+    expect(msgs(b.page, "Hello, the line is good")).to_have_count(0)
+    # A live-built message (A's view built it with chat.js) asks first as well.
+    send(a, "Built live on Anna's page")
+    live_msg = msgs(a.page, "Built live on Anna's page")
+    expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_hidden()
+    live_msg.get_by_text("Remove…").click()
+    expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_visible()

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import WebSocket, expect
@@ -32,6 +33,7 @@ SWIMMING = "Take Mila to swimming lessons"
 IF_ILL = "If Sanne is ill, Anna takes Mila to school."
 CONDITION = "Mila sees the school nurse every month."
 HOMEWORK = "Help Mila with her homework"
+OUTBOX_SHOTS = Path("/work/wt/shots/outbox")
 LIVE_WAIT = 10_000  # ms for a change to reach another open page
 JOIN_ACK = re.compile(r'^43\d+\[\{"ok":\s*true\}\]$')  # socket.io ack of plan:join
 
@@ -81,6 +83,51 @@ class Live:
         raise AssertionError(f"{self.p.name}: the plan page did not join its live updates")
 
 
+class Line:
+    """A person's WebSocket, routed through Playwright so the test can cut it: ``cut()``
+    closes it and keeps every new connection from getting through until ``restore()``."""
+
+    def __init__(self, p: Person) -> None:
+        self.up = True
+        self.refused = 0
+        self.live: list = []
+        p.page.route_web_socket(re.compile(r"/socket\.io/"), self._route)
+
+    def _route(self, ws) -> None:
+        server = ws.connect_to_server()
+        if self.up:
+            self.live.append((ws, server))
+            return
+        done = []
+
+        def refuse(message) -> None:  # the first handshake packet, then the line dies
+            if not done:
+                done.append(True)
+                self.refused += 1
+                ws.send(message)
+                ws.close()
+                server.close()
+
+        ws.on_message(lambda _message: None)
+        server.on_message(refuse)
+
+    def cut(self, page) -> None:
+        self.up = False
+        for ws, server in self.live:
+            ws.close()
+            server.close()
+        self.live.clear()
+        for _ in range(400):  # the page noticed and is trying to come back
+            if self.refused:
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError("the page did not try to reconnect")
+
+    def restore(self) -> None:
+        self.refused = 0
+        self.up = True
+
+
 def open_plan(p: Person, circle_id: int) -> None:
     p.page.get_by_role("navigation", name="This circle").get_by_role("link", name="Plan").click()
     expect(p.page).to_have_url(re.compile(rf"/c/{circle_id}/plan$"))
@@ -105,6 +152,14 @@ def check_layout(p: Person, name: str, failures: list[str]) -> None:
         failures.append(f"{name}: scrollWidth {result['scrollWidth']}: {result['wide'][:5]}")
     if result["tooLow"]:
         failures.append(f"{name}: targets below 44px: {result['tooLow']}")
+
+
+def shot_outbox(p: Person, name: str, where) -> None:
+    """A phone-size picture of a confirmation step, for the people who check the design."""
+    p.page.set_viewport_size(PHONE)
+    where.scroll_into_view_if_needed()
+    OUTBOX_SHOTS.mkdir(parents=True, exist_ok=True)
+    p.page.screenshot(path=str(OUTBOX_SHOTS / f"{name}.png"))
 
 
 def pdf_pages(data: bytes) -> int:
@@ -205,6 +260,24 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     page.get_by_label("If things go differently, then…").fill(IF_ILL)
     page.get_by_role("button", name="Add this backup plan").click()
     expect(page.locator("#agreements")).to_contain_text(IF_ILL)
+    # Removing asks first (before version 1 a commitment is simply removed).
+    swimming = commitment(sanne, SWIMMING)
+    swimming.get_by_text("Remove…").click()
+    expect(swimming.get_by_text("Remove this commitment from the plan?")).to_be_visible()
+    expect(swimming.get_by_role("button", name="Yes, remove it")).to_be_visible()
+    shot_outbox(sanne, "plan-remove-commitment-confirm-phone", swimming)
+    check_layout(sanne, "plan: remove a commitment, asking first", layout)
+    swimming.get_by_text("No, keep it").click()
+    expect(swimming.get_by_role("button", name="Yes, remove it")).to_be_hidden()
+    page.get_by_label("If things go differently, then…").fill("If it rains, we stay in.")
+    page.get_by_role("button", name="Add this backup plan").click()
+    rain = page.locator("#agreements li").filter(has_text="If it rains, we stay in.")
+    rain.get_by_text("Remove…").click()
+    rain.get_by_role("button", name="Yes, remove it").click()
+    expect(page.locator("#agreements")).not_to_contain_text("If it rains")
+    expect(commitment(sanne, SWIMMING)).to_have_count(1)
+    page.set_viewport_size(DESKTOP)
+
     page.get_by_label("When do we look at the plan together again?").fill(
         evaluation_day.isoformat()
     )
@@ -238,8 +311,23 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     expect(page.get_by_role("link", name="Propose a new commitment")).to_be_visible()
     expect(page.get_by_role("link", name="Add a commitment")).to_have_count(0)
 
+    # Removing a person asks first too (the people page of a central person).
+    sanne.page.get_by_role("navigation", name="This circle").get_by_role(
+        "link", name="People"
+    ).click()
+    els_row = sanne.page.locator("li.row").filter(has_text="Els (youth care)")
+    els_row.get_by_text("Remove…").click()
+    expect(els_row.get_by_text("Remove Els (youth care) from this circle?")).to_be_visible()
+    els_row.scroll_into_view_if_needed()
+    shot_outbox(sanne, "people-remove-confirm-phone", els_row)
+    check_layout(sanne, "people: remove, asking first", layout)
+    els_row.get_by_text("No, keep Els (youth care)").click()
+    expect(els_row.get_by_role("button", name=re.compile("Yes, remove"))).to_be_hidden()
+    sanne.page.set_viewport_size(DESKTOP)
+
     # --- Anna and Ben have the plan open; Anna ticks a step; Ben sees it live ---------
     anna_live, ben_live = Live(anna), Live(ben)
+    ben_line = Line(ben)
     anna_live.open(lambda: open_plan(anna, circle_id))
     ben_live.open(lambda: open_plan(ben, circle_id))
     for p in (anna, ben):
@@ -261,6 +349,22 @@ def test_plan_agree_tick_live_propose_consent_and_print(live_server, person):
     expect(ben_step).to_contain_text("done by Anna")
     expect(ben_step.get_by_role("button")).to_have_count(0)  # only Anna may undo her tick
     expect(step(ben, SHOES, STEP_2)).not_to_have_class(re.compile(r"\bdone\b"))
+    assert ben.page.evaluate("window.stillTheSamePage") is True
+
+    # Ben's connection drops. While it is down Anna undoes her tick, and then ticks it
+    # again during a second drop: Ben sees each change once he is back, without a reload.
+    ben_line.cut(ben.page)
+    step(anna, SHOES, STEP_1).get_by_role("button", name="Undo").click()
+    expect(step(anna, SHOES, STEP_1)).not_to_have_class(re.compile(r"\bdone\b"))
+    expect(step(ben, SHOES, STEP_1)).to_have_class(re.compile(r"\bdone\b"))  # he is away
+    ben_line.restore()
+    expect(step(ben, SHOES, STEP_1)).not_to_have_class(re.compile(r"\bdone\b"), timeout=20_000)
+    ben_line.cut(ben.page)
+    anna.page.get_by_role("button", name=f"☐ {STEP_1} — mark as done").click()
+    expect(step(anna, SHOES, STEP_1)).to_have_class(re.compile(r"\bdone\b"))
+    ben_line.restore()
+    expect(step(ben, SHOES, STEP_1)).to_have_class(re.compile(r"\bdone\b"), timeout=20_000)
+    expect(step(ben, SHOES, STEP_1)).to_contain_text("done by Anna")
     assert ben.page.evaluate("window.stillTheSamePage") is True
     ben.screenshot("plan-member")
     check_layout(ben, "plan (member)", layout)

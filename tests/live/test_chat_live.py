@@ -20,6 +20,10 @@ def _seqs(messages: list[dict]) -> list[int]:
     return [m["seq"] for m in messages]
 
 
+def _heard(s: LiveSocket, body: str) -> bool:
+    return any(e["message"]["body"] == body for e in s.messages)
+
+
 def test_reconnecting_client_catches_up_exactly_once_in_order(kring):
     circle_id, (anna, ben) = kring.circle("Catch-up", "Anna", ("Ben", "member"))
     a = anna.socket()
@@ -47,12 +51,11 @@ def test_reconnecting_client_catches_up_exactly_once_in_order(kring):
     assert len({m["id"] for m in got["messages"]}) == 50  # no duplicates
     assert [m["id"] for m in got["messages"]] == [ack["message"]["id"] for ack in acks]
     assert {m["author"] for m in got["messages"]} == {"Anna"}
-    # Nothing arrives live on top of the catch-up: the messages were all sent before.
-    time.sleep(0.3)
-    assert b2.messages == []
-    # And the live stream carries on from there.
+    # The live stream carries on from there, and Anna's next message is the sentinel:
+    # once Ben has it, anything sent live on top of the catch-up would have come first.
     assert a.send(circle_id, "welcome back")["ok"]
-    assert wait_until(lambda: len(b2.messages) == 1)
+    assert wait_until(lambda: _heard(b2, "welcome back"))
+    assert [e["message"]["body"] for e in b2.messages] == ["welcome back"]
     assert b2.messages[0]["message"]["seq"] == last_seen + 51
 
 
@@ -69,9 +72,11 @@ def test_other_circles_hear_nothing(kring):
     # Ben (same circle, connected at the same moment) hears all ten...
     assert wait_until(lambda: len(b.messages) == 10)
     assert [e["message"]["body"] for e in b.messages] == [f"private {i}" for i in range(10)]
-    # ...Zoe, in the other circle, nothing at all.
-    time.sleep(0.3)
-    assert z.messages == []
+    # ...Zoe, in the other circle, nothing at all: her own next message (the sentinel)
+    # is the first thing she hears.
+    assert z.send(other_id, "Zoe's sentinel 1")["ok"]
+    assert wait_until(lambda: _heard(z, "Zoe's sentinel 1"))
+    assert [e["message"]["body"] for e in z.messages] == ["Zoe's sentinel 1"]
 
     # Zoe trying her way in: another circle's id is "not found", nothing is stored or heard.
     assert z.call("chat:join", {"circle_id": circle_id}) == {"ok": False, "error": "not_found"}
@@ -82,8 +87,9 @@ def test_other_circles_hear_nothing(kring):
     )
     assert a.send(circle_id, "still private")["ok"]
     assert wait_until(lambda: len(b.messages) == 11)
-    time.sleep(0.3)
-    assert z.messages == []
+    assert z.send(other_id, "Zoe's sentinel 2")["ok"]
+    assert wait_until(lambda: _heard(z, "Zoe's sentinel 2"))
+    assert [e["message"]["body"] for e in z.messages] == ["Zoe's sentinel 1", "Zoe's sentinel 2"]
     assert [m["body"] for m in b.join(circle_id, after_seq=10)["messages"]] == ["still private"]
 
 
@@ -165,12 +171,14 @@ def test_removed_member_is_cut_off_within_a_second(kring):
     assert (
         b2.call("chat:history", {"circle_id": circle_id, "before_seq": 5})["error"] == "not_found"
     )
-    assert s.send(circle_id, "after Ben left")["ok"]
-    time.sleep(0.3)
-    assert b2.messages == []
-    assert [e["message"]["body"] for e in s.messages] == ["hello", "after Ben left"]
-    # His other circle is still his.
+    # His other circle is still his: he follows it, and his own message there is the
+    # sentinel that shows he heard nothing of the first circle before it.
     assert b2.join(other_id)["ok"]
+    assert s.send(circle_id, "after Ben left")["ok"]
+    assert b2.send(other_id, "Ben's sentinel")["ok"]
+    assert wait_until(lambda: _heard(b2, "Ben's sentinel"))
+    assert [e["message"]["body"] for e in b2.messages] == ["Ben's sentinel"]
+    assert [e["message"]["body"] for e in s.messages] == ["hello", "after Ben left"]
 
 
 def test_logout_closes_that_browsers_socket_and_its_cookie_is_dead(kring):
