@@ -1125,11 +1125,23 @@ def test_a_one_person_review_cannot_override_the_family(kring, as_):
     assert [v.number for v in _versions_of(kring.circle)] == [1]
     assert "Kees decides" not in [x.what for x in plan_svc.commitments(kring.circle)]
 
-    # With Sanne there, the meeting decides, and the version names everyone there who
-    # has a say (by membership id; names are shown as they are now).
+    # With Sanne there but her "no" standing, whoever writes the meeting down cannot
+    # turn it into a "yes" (review A, hole 6): she takes it back herself.
     together = _review_data(
         kring, c, accept=p, present=[str(x.id) for x in (kring.kees, kring.sanne, kring.vos)]
     )
+    resp = _post(kees, f"{_url(m)}/review", together, follow_redirects=True)
+    assert (
+        "Sanne objected. The change can be decided once they take their objection back "
+        "themselves." in _flash(_html(resp))
+    )
+    assert _count(MeetingReview) == 0
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
+
+    # After talking it through she agrees; the meeting decides, and the version names
+    # everyone there who has a say (by membership id; names are shown as they are now).
+    _plan_answer(kring, kring.sanne, p, consent=True)
+    assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN  # Oma, Jan: no answer
     resp = _post(kees, f"{_url(m)}/review", together, follow_redirects=True)
     assert "Saved how the meeting went. Thank you." in _flash(_html(resp))
     v2 = _versions_of(kring.circle)[1]

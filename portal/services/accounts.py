@@ -16,7 +16,7 @@ from portal import events
 from portal.access import can_use_reentry
 from portal.extensions import db
 from portal.mail import queue_mail
-from portal.models import EmailChange, LoginSession, ReentryToken, User
+from portal.models import CalendarFeed, EmailChange, LoginSession, ReentryToken, User
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
 from portal.services import ServiceError
@@ -129,12 +129,27 @@ def login_session_id(key: str) -> int | None:
 
 
 def set_password(user: User, new_password: str) -> None:
-    """Set a password and sign out every browser: a stolen cookie dies with the old one."""
+    """Set a password, and end everything someone at a signed-in browser could have left
+    behind: every login session (a stolen cookie dies with the old password), a pending
+    change of email address (it would let them take the account back through "forgot
+    password") and the personal calendar links (they outlive any session)."""
     validate_password(new_password)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
+    _spend_email_changes(user.id)
+    revoke_calendar_feeds(user)
     events.disconnect_user(user.id)
+
+
+def revoke_calendar_feeds(user: User) -> None:
+    """End every working calendar link of this person, not just one: links made in two
+    tabs at the same moment are both live, and "stop my calendar link" must stop them all."""
+    db.session.execute(
+        update(CalendarFeed)
+        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def issue_reset_token(

@@ -41,7 +41,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError
+from portal.services import ServiceError, accounts
 from portal.services import plan as plan_svc
 from portal.services.circles import record
 from portal.tokens import hash_token, new_token
@@ -457,21 +457,11 @@ def current_feed(user: User) -> CalendarFeed | None:
     )
 
 
-def _revoke_all(user: User) -> None:
-    """End every working link of this person, not just one: links made in two tabs at
-    the same moment are both live, and "stop my calendar link" must stop them all."""
-    db.session.execute(
-        update(CalendarFeed)
-        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-
-
 def renew_feed(user: User, show_titles: bool | None = None) -> str:
     """A new secret feed URL; the old one stops working at once. Returns the token."""
     old = current_feed(user)
     keep_titles = old.show_titles if old else False
-    _revoke_all(user)
+    accounts.revoke_calendar_feeds(user)
     token, digest = new_token()
     db.session.add(
         CalendarFeed(
@@ -485,7 +475,7 @@ def renew_feed(user: User, show_titles: bool | None = None) -> str:
 
 
 def revoke_feed(user: User) -> None:
-    _revoke_all(user)
+    accounts.revoke_calendar_feeds(user)
 
 
 def feed_for_token(token: str) -> CalendarFeed | None:

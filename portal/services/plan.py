@@ -764,8 +764,9 @@ def decide_at_meeting(
     """The people at a follow-up meeting put a proposal into the plan.
 
     Only with every voter there agreeing (``present`` are the voters marked present,
-    the decision stands for all of them) and never over the standing objection of a
-    voter who was not there. An objection of someone who has left the circle cannot
+    the decision stands for all of them; one of them who objected must take it back
+    themselves first) and never over the standing objection of a voter who was not
+    there. An objection of someone who has left the circle cannot
     be talked through any more: the people there may decide over it, and the version
     names them."""
     present = [m for m in present if m.is_active and m.votes]
@@ -781,6 +782,20 @@ def decide_at_meeting(
         for v in votes
         if v.answer == "object" and v.membership.is_active and v.membership_id not in here
     ]
+    present_objectors = [
+        v.membership for v in votes if v.answer == "object" and v.membership_id in here
+    ]
+    if present_objectors:
+        # Whoever writes down the meeting cannot turn someone's "no" into a "yes": the
+        # person takes their objection back themselves (answering again), visibly.
+        raise ServiceError(
+            _l(
+                "%(names)s objected. The change can be decided once they take their "
+                "objection back themselves.",
+                names=", ".join(sorted(m.display_name for m in present_objectors)),
+            ),
+            "present",
+        )
     if absent_objectors:
         raise ServiceError(
             _l(
