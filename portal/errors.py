@@ -6,6 +6,8 @@ from __future__ import annotations
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 
+from portal.services import Forbidden
+
 
 def init_app(app) -> None:
     @app.errorhandler(404)
@@ -13,6 +15,7 @@ def init_app(app) -> None:
         return render_template("errors/404.html"), 404
 
     @app.errorhandler(403)
+    @app.errorhandler(Forbidden)
     def _forbidden(_e):
         return render_template("errors/403.html"), 403
 

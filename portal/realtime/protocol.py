@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 from portal.extensions import db, socketio
 from portal.ids import MAX_ID, is_id
 from portal.realtime.state import SOCKETS
-from portal.services import RateLimited, ServiceError
+from portal.services import Forbidden, RateLimited, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,23 @@ def require_id(payload: dict, key: str) -> int:
     return value
 
 
+def answer_for(e: Exception) -> dict:
+    """The acknowledgement for an event that failed: one table for every handler."""
+    if isinstance(e, BadRequest):
+        return error("bad_request", f"invalid field: {e.args[0]}")
+    if isinstance(e, RateLimited):  # before ServiceError, its parent
+        return error("rate_limited", str(e.message))
+    if isinstance(e, ServiceError):
+        return error("invalid", str(e.message))
+    if isinstance(e, Forbidden):
+        return error("forbidden")
+    if isinstance(e, LookupError):
+        return error("not_found")
+    if isinstance(e, HTTPException):
+        return error("not_found" if e.code == 404 else "forbidden")
+    return error("server_error")
+
+
 def event(name: str):
     """Register ``fn(user, payload)`` as the handler of socket event ``name``."""
 
@@ -74,25 +91,12 @@ def event(name: str):
                 result = fn(user, payload)
                 db.session.commit()
                 return result
-            except BadRequest as e:
+            except Exception as e:  # noqa: BLE001 - every failure gets an answer
                 db.session.rollback()
-                return error("bad_request", f"invalid field: {e.args[0]}")
-            except RateLimited as e:  # before ServiceError, its parent
-                db.session.rollback()
-                return error("rate_limited", str(e.message))
-            except ServiceError as e:
-                db.session.rollback()
-                return error("invalid", str(e.message))
-            except LookupError:
-                db.session.rollback()
-                return error("not_found")
-            except HTTPException as e:
-                db.session.rollback()
-                return error("not_found" if e.code == 404 else "forbidden")
-            except Exception:
-                db.session.rollback()
-                log.exception("socket event %s failed", name)
-                return error("server_error")
+                answer = answer_for(e)
+                if answer["error"] == "server_error":
+                    log.exception("socket event %s failed", name)
+                return answer
 
         socketio.on_event(name, handler)
         return handler

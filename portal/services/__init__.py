@@ -17,3 +17,12 @@ class ServiceError(Exception):
 
 class RateLimited(ServiceError):
     """Too many of these too quickly; ``message`` asks the person to wait a moment."""
+
+
+class Forbidden(Exception):
+    """The acting person may not do this (``portal.access`` said no).
+
+    Not a ``ServiceError``: there is nothing to correct in a form. It is answered in
+    one place for each door: 403 over HTTP (``portal.errors``) and ``forbidden`` over
+    the socket (``portal.realtime.protocol``).
+    """

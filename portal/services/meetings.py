@@ -41,7 +41,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError, accounts
+from portal.services import Forbidden, ServiceError, accounts
 from portal.services import plan as plan_svc
 from portal.services.circles import record
 from portal.tokens import hash_token, new_token
@@ -100,7 +100,7 @@ class MeetingData:
 
 def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Meeting:
     if not can_organise(acting):
-        raise PermissionError
+        raise Forbidden
     title = clean_line(data.title, 120)
     if not title:
         raise ServiceError(_l("Please give the meeting a title."), "title")
@@ -148,7 +148,7 @@ def set_answers(meeting: Meeting, acting: Membership, answers: dict[int, str]) -
     """Answer (or change) yes / if need be / no per option. One row per person and
     option, held by a unique constraint: a double submit updates instead of adding."""
     if not is_invited(meeting, acting):
-        raise PermissionError
+        raise Forbidden
     if meeting.status != "poll":
         raise ServiceError(_l("The date is already chosen."))
     if meeting.deadline and utcnow() > meeting.deadline:
@@ -226,7 +226,7 @@ def tallies(meeting: Meeting) -> tuple[list[Tally], dict[int, dict[int, str]], l
 
 def fix_date(meeting: Meeting, acting: Membership, option_id: int) -> None:
     if not can_manage_meeting(meeting, acting):
-        raise PermissionError
+        raise Forbidden
     option = next((o for o in meeting.options if o.id == option_id), None)
     if option is None:
         raise ServiceError(_l("Please choose one of the times."))
@@ -241,7 +241,7 @@ def fix_date(meeting: Meeting, acting: Membership, option_id: int) -> None:
 
 def reschedule(meeting: Meeting, acting: Membership, starts_at: datetime) -> None:
     if not can_manage_meeting(meeting, acting):
-        raise PermissionError
+        raise Forbidden
     if meeting.status != "fixed":
         raise ServiceError(_l("Only a meeting with a date can be moved."))
     if starts_at <= utcnow():
@@ -253,7 +253,7 @@ def reschedule(meeting: Meeting, acting: Membership, starts_at: datetime) -> Non
 
 def cancel(meeting: Meeting, acting: Membership) -> None:
     if not can_manage_meeting(meeting, acting):
-        raise PermissionError
+        raise Forbidden
     if meeting.status == "cancelled":
         return
     meeting.status = "cancelled"
@@ -370,7 +370,7 @@ def record_review(
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
     """
     if not can_manage_meeting(meeting, acting) and not acting.is_plan_keeper:
-        raise PermissionError
+        raise Forbidden
     if meeting.status != "fixed" or meeting.starts_at is None:
         raise ServiceError(
             _l("The meeting needs a date first. Then you can write down how it went.")

@@ -46,7 +46,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError
+from portal.services import Forbidden, ServiceError
 from portal.services.circles import record
 from portal.services.schedule import Schedule, occurrences
 
@@ -510,7 +510,7 @@ def tick(
 ) -> dict:
     """Mark an occurrence (or checklist item) done. Ticking twice leaves one tick."""
     if not can_tick(acting, c):
-        raise PermissionError
+        raise Forbidden
     if not c.active:
         raise ServiceError(_l("This commitment is no longer in the plan."))
     if not isinstance(occurrence, str) or not _valid_occurrence(c, occurrence):
@@ -603,7 +603,7 @@ def request_help(circle: Circle, acting: Membership, c: Commitment) -> None:
 
 def clear_help(circle: Circle, acting: Membership, c: Commitment) -> None:
     if not (can_tick(acting, c)):
-        raise PermissionError
+        raise Forbidden
     c.help_requested_at = None
     c.help_requested_by_id = None
 
@@ -625,7 +625,7 @@ def propose(
     reason: str = "",
 ) -> Proposal:
     if not acting.votes:
-        raise PermissionError
+        raise Forbidden
     if get_plan(circle).version == 0:
         raise ServiceError(_l("The plan is not agreed yet: it can still be entered directly."))
     if kind not in KINDS:
@@ -701,7 +701,7 @@ def answer(
     if proposal.status != ProposalStatus.OPEN:
         raise ServiceError(_l("This proposal is already decided."))
     if not acting.votes:
-        raise PermissionError
+        raise Forbidden
     vote = db.session.scalar(
         select(ProposalVote).where(
             ProposalVote.proposal_id == proposal.id, ProposalVote.membership_id == acting.id
@@ -930,7 +930,7 @@ def open_proposals(circle: Circle) -> list[Proposal]:
 
 def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
     if acting.role != Role.PROFESSIONAL:
-        raise PermissionError
+        raise Forbidden
     text = clean_text(text).strip()
     if not text:
         raise ServiceError(_l("Please write the condition."), "text")
@@ -944,7 +944,7 @@ def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
 
 def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
     if not can_remove_condition(acting, k):
-        raise PermissionError
+        raise Forbidden
     if not k.active:
         return  # already removed (a second click): not another change, not another version
     k.active = False
@@ -955,7 +955,7 @@ def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
 
 def accept(circle: Circle, acting: Membership, number: int) -> Acceptance:
     if acting.role != Role.PROFESSIONAL:
-        raise PermissionError
+        raise Forbidden
     get_version(circle, number)
     a = Acceptance(circle_id=circle.id, version=number, by_id=acting.id)
     db.session.add(a)

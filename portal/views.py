@@ -1,0 +1,79 @@
+"""What every blueprint's views share: running a service call at the request's boundary.
+
+A view parses its form, then hands the service call to ``run`` (a form page) or
+``act`` (a button that posts and goes back). Both commit once when the call succeeds
+and roll back when it raises ``ServiceError``, so no view writes the try / except /
+commit / flash block itself. ``Forbidden`` is not caught here: it becomes the 403 page
+in ``portal.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import flash, redirect
+from flask_wtf import FlaskForm
+
+from portal.extensions import db
+from portal.services import ServiceError
+
+
+class Outcome:
+    """What ``run`` gives back: whether the call went through, and what it returned."""
+
+    __slots__ = ("ok", "value")
+
+    def __init__(self, ok: bool, value: Any = None):
+        self.ok = ok
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def field_error(form: FlaskForm, e: ServiceError, fallback: str | None = None) -> None:
+    """Show the service's message at the field it names (or ``fallback``, else as a
+    message at the top of the page), keeping everything the person typed."""
+    field = getattr(form, e.field, None) if e.field else None
+    if field is None and fallback:
+        field = getattr(form, fallback, None)
+    if field is None:
+        flash(str(e.message), "error")
+        return
+    field.errors = [*field.errors, str(e.message)]
+
+
+def run(
+    call: Callable[[], Any],
+    *,
+    form: FlaskForm | None = None,
+    success: str | None = None,
+    fallback: str | None = None,
+) -> Outcome:
+    """Run ``call`` (a service operation) and commit; flash ``success`` if given.
+
+    On ``ServiceError`` the transaction is rolled back and the message goes to the
+    form's field (``form``) or to the top of the page; the caller re-renders or
+    redirects as it likes.
+    """
+    try:
+        value = call()
+    except ServiceError as e:
+        db.session.rollback()
+        if form is not None:
+            field_error(form, e, fallback)
+        else:
+            flash(str(e.message), "error")
+        return Outcome(False)
+    db.session.commit()
+    if success:
+        flash(success, "success")
+    return Outcome(True, value)
+
+
+def act(call: Callable[[], Any], to: str, success: str | None = None):
+    """A button that posts and goes back to ``to``: run, commit, flash, redirect; on a
+    service error the message is flashed and nothing changed."""
+    run(call, success=success)
+    return redirect(to)
