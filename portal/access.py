@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort
+from flask import abort, g
+from flask_login import current_user
 from sqlalchemy import bindparam, func, select
 
 from portal.extensions import db
@@ -41,6 +42,13 @@ def access_circle(user, circle_id: int) -> tuple[Circle, Membership]:
     if row is None:
         abort(404)
     return row[0], row[1]
+
+
+def load_circle(circle_id: int) -> tuple[Circle, Membership]:
+    """access_circle for the signed-in person, remembered for templates and time zones."""
+    circle, me = access_circle(current_user, circle_id)
+    g.circle, g.membership = circle, me
+    return circle, me
 
 
 def access_member(circle: Circle, membership_id: int) -> Membership:

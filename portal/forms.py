@@ -6,7 +6,8 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectField, SelectMultipleField
+from wtforms.widgets import CheckboxInput, ListWidget
 
 LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
 COMMON_TIMEZONES = sorted(
@@ -30,3 +31,12 @@ COMMON_TIMEZONES = sorted(
 
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
+
+
+class ConfirmForm(FlaskForm):
+    """A button and a CSRF token: for actions that need nothing typed."""
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

@@ -26,6 +26,7 @@ from portal.auth.forms import (
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
+from portal.limits import login_limit, token_limit
 from portal.sanitize import clean_line
 from portal.services import ServiceError, accounts
 from portal.urls import safe_next
@@ -36,16 +37,10 @@ RESET_SESSION_KEY = "reset_token"
 EMAIL_SESSION_KEY = "email_token"
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
-def _token_limit() -> str:
-    return current_app.config["TOKEN_RATE_LIMIT"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login():
     if current_user.is_authenticated:
         return redirect(url_for("circles.list_circles"))
@@ -103,7 +98,7 @@ def account():
 
 @bp.post("/account/email")
 @login_required
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def change_email():
     """A new address needs the current password, and counts only once the link sent to
     it is opened; the old address is told. A minute at someone's unlocked browser is
@@ -137,7 +132,7 @@ def change_email():
 
 
 @bp.get("/e/<token>")
-@limiter.limit(_token_limit)
+@limiter.limit(token_limit)
 def open_email_link(token: str):
     """Keep the token in the session and leave the token URL at once (as /r/)."""
     session[EMAIL_SESSION_KEY] = token
@@ -145,7 +140,7 @@ def open_email_link(token: str):
 
 
 @bp.route("/account/email/confirm", methods=["GET", "POST"])
-@limiter.limit(_token_limit, methods=["POST"])
+@limiter.limit(token_limit, methods=["POST"])
 def confirm_email():
     """Opening the link shows a button; only pressing it (a POST) changes the address,
     so a mail program that opens links to scan them changes nothing."""
@@ -173,7 +168,7 @@ def confirm_email():
 
 @bp.post("/account/password")
 @login_required
-@limiter.limit(_login_limit)
+@limiter.limit(login_limit)
 def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
@@ -191,7 +186,7 @@ def change_password():
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
-@limiter.limit(_token_limit, methods=["POST"])
+@limiter.limit(token_limit, methods=["POST"])
 def forgot_password():
     form = ForgotForm()
     if form.validate_on_submit():
@@ -204,7 +199,7 @@ def forgot_password():
 
 
 @bp.get("/r/<token>")
-@limiter.limit(_token_limit)
+@limiter.limit(token_limit)
 def open_reset_link(token: str):
     """Read the token, keep it in the session, and leave this URL at once, so the
     token does not linger in the address bar, history or a Referer header."""
@@ -213,7 +208,7 @@ def open_reset_link(token: str):
 
 
 @bp.route("/password/new", methods=["GET", "POST"])
-@limiter.limit(_token_limit, methods=["POST"])
+@limiter.limit(token_limit, methods=["POST"])
 def new_password():
     token = session.get(RESET_SESSION_KEY)
     row = accounts.find_reset_token(token) if token else None

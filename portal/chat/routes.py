@@ -7,11 +7,10 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from portal.access import ChatSeat, can_read_chat, require
+from portal.access import ChatSeat, can_read_chat, load_circle, require
 from portal.chat.forms import EditForm, MessageForm
-from portal.circles.forms import ConfirmForm
-from portal.circles.routes import load_circle
 from portal.extensions import db
+from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.services import RateLimited, ServiceError
 from portal.services import chat as svc

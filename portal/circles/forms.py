@@ -38,7 +38,3 @@ class ProfessionalsForm(FlaskForm):
 
 class PresenceForm(FlaskForm):
     enabled = BooleanField(_l("Show who is in the chat right now"))
-
-
-class ConfirmForm(FlaskForm):
-    """A button and a CSRF token: for actions that need nothing typed."""

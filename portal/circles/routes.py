@@ -11,7 +11,6 @@ from flask import (
     abort,
     current_app,
     flash,
-    g,
     redirect,
     render_template,
     request,
@@ -23,17 +22,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from portal.access import (
-    access_circle,
     access_member,
     can_decide_professional_access,
     can_edit_circle,
     can_hand_over,
     can_leave,
     can_manage,
+    load_circle,
     require,
 )
-from portal.circles.forms import CircleForm, ConfirmForm, FlagsForm, PresenceForm, ProfessionalsForm
+from portal.circles.forms import CircleForm, FlagsForm, PresenceForm, ProfessionalsForm
 from portal.extensions import db
+from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
 from portal.pagination import paginate
@@ -44,13 +44,6 @@ from portal.services import meetings as meeting_svc
 from portal.services.plan_view import plan_view
 
 bp = Blueprint("circles", __name__)
-
-
-def load_circle(circle_id: int) -> tuple[Circle, Membership]:
-    """access_circle for the signed-in person, remembered for templates and time zones."""
-    circle, me = access_circle(current_user, circle_id)
-    g.circle, g.membership = circle, me
-    return circle, me
 
 
 @bp.get("/circles")
@@ -135,14 +128,6 @@ def new_circle():
     return render_template("circles/new.html", form=form)
 
 
-def _members(circle: Circle) -> list[Membership]:
-    return db.session.scalars(
-        select(Membership)
-        .where(Membership.circle_id == circle.id, Membership.status == MembershipStatus.ACTIVE)
-        .order_by(Membership.role, Membership.display_name)
-    ).all()
-
-
 def _history_query(circle: Circle):
     return (
         select(CircleEvent)
@@ -164,7 +149,7 @@ def home(circle_id: int):
         "circles/home.html",
         circle=circle,
         me=me,
-        members=_members(circle),
+        members=svc.members_in_order(circle),
         history=history,
         can_manage=can_manage(me),
         plan=plan,
@@ -324,7 +309,7 @@ def handover(circle_id: int):
                 "success",
             )
             return redirect(url_for("circles.list_circles"))
-    centrals = [m for m in _members(circle) if m.role == Role.CENTRAL]
+    centrals = [m for m in svc.members_in_order(circle) if m.role == Role.CENTRAL]
     return render_template(
         "circles/handover.html", circle=circle, me=me, form=form, centrals=centrals
     )

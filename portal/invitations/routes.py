@@ -30,15 +30,15 @@ from portal.access import (
     can_manage,
     can_reissue_invitation,
     can_see_still_to_join,
+    load_circle,
     require,
 )
 from portal.auth.login import sign_in
-from portal.auth.routes import _token_limit
-from portal.circles.forms import ConfirmForm
-from portal.circles.routes import _members, load_circle
 from portal.extensions import db, limiter
+from portal.forms import ConfirmForm
 from portal.i18n import joining_locale
 from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
+from portal.limits import token_limit
 from portal.models import Invitation, Membership, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
@@ -92,7 +92,7 @@ def _people_page(circle, me, form, status=200):
             "invitations/people.html",
             circle=circle,
             me=me,
-            members=_members(circle),
+            members=svc.members_in_order(circle),
             invitations=invitations,
             still_to_join=still_to_join,
             can_reissue=lambda inv: can_reissue_invitation(me, inv),
@@ -241,7 +241,7 @@ def reentry(circle_id: int, member_id: int):
 
 
 @bp.get("/i/<token>")
-@limiter.limit(_token_limit)
+@limiter.limit(token_limit)
 def open_link(token: str):
     """Keep the token in the session and leave the token URL at once."""
     session[INVITE_SESSION_KEY] = token
@@ -264,7 +264,7 @@ def _invitation_key() -> str:
 
 
 @bp.route("/join", methods=["GET", "POST"])
-@limiter.limit(_token_limit, methods=["POST"])
+@limiter.limit(token_limit, methods=["POST"])
 @limiter.limit(_join_limit, methods=["POST"], key_func=_invitation_key)
 def join():
     token = session.get(INVITE_SESSION_KEY)

@@ -12,8 +12,8 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from portal.forms import CheckboxesField
 from portal.ids import coerce_id
-from portal.plan.forms import CheckboxesField
 
 REQUIRED = _l("Please fill this in.")
 OPTION_SLOTS = 10

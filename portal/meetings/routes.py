@@ -17,12 +17,11 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.access import access_plan_item, require
-from portal.auth.routes import _token_limit
-from portal.circles.forms import ConfirmForm
-from portal.circles.routes import load_circle
+from portal.access import access_plan_item, load_circle, require
 from portal.extensions import db, limiter
+from portal.forms import ConfirmForm
 from portal.ids import query_int
+from portal.limits import token_limit
 from portal.meetings.forms import (
     OPTION_SLOTS,
     CalendarForm,
@@ -322,7 +321,7 @@ def calendar_settings():
 
 
 @bp.get("/calendar/<token>.ics")
-@limiter.limit(_token_limit)
+@limiter.limit(token_limit)
 def feed(token: str):
     """The personal feed phone calendars subscribe to: secret, revocable, 404 when not."""
     row = svc.feed_for_token(token)

@@ -19,10 +19,15 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.access import access_plan_item, can_enter_plan, can_remove_condition, require
-from portal.circles.forms import ConfirmForm
-from portal.circles.routes import load_circle
+from portal.access import (
+    access_plan_item,
+    can_enter_plan,
+    can_remove_condition,
+    load_circle,
+    require,
+)
 from portal.extensions import db
+from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.models import (
     Agreement,

@@ -445,3 +445,12 @@ def hand_over(circle: Circle, coordinator: Membership) -> None:
 
 def active_members(circle: Circle) -> list[Membership]:
     return [m for m in circle.memberships if m.is_active]
+
+
+def members_in_order(circle: Circle) -> list[Membership]:
+    """The circle's people as the people page and the home list them: by role, then name."""
+    return db.session.scalars(
+        select(Membership)
+        .where(Membership.circle_id == circle.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(Membership.role, Membership.display_name)
+    ).all()
