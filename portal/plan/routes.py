@@ -23,6 +23,7 @@ from portal.access import (
     access_plan_item,
     can_enter_plan,
     can_remove_condition,
+    can_tick,
     load_circle,
     require,
 )
@@ -483,7 +484,7 @@ def agree(circle_id: int):
 def tick(circle_id: int, commitment_id: int):
     circle, me = load_circle(circle_id)
     c = access_plan_item(circle, Commitment, commitment_id)
-    require(svc.can_tick(me, c))
+    require(can_tick(me, c))
     form = TickForm()
     if form.validate_on_submit():
         try:
@@ -521,7 +522,7 @@ def help_flag(circle_id: int, commitment_id: int):
     if ConfirmForm().validate_on_submit():
         try:
             if request.form.get("clear"):
-                require(svc.can_tick(me, c))
+                require(can_tick(me, c))
                 svc.clear_help(circle, me, c)
             else:
                 svc.request_help(circle, me, c)

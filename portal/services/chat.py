@@ -22,10 +22,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
 from portal import events
-from portal.access import ChatSeat
+from portal.access import ChatSeat, can_remove_message
 from portal.extensions import db, limiter
 from portal.ids import is_id
-from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision, Role
+from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import RateLimited, ServiceError
@@ -235,7 +235,7 @@ def delete_message(circle: Circle, acting: Membership, message: Message) -> dict
     the conversation still makes sense. A central person's removal goes in the history.
     """
     own = message.author_id == acting.id
-    if not own and acting.role != Role.CENTRAL:
+    if not can_remove_message(acting, message):
         raise ServiceError(_l("You can only remove your own messages."))
     if message.deleted_at is not None:
         return to_dict(message)

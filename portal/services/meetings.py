@@ -20,7 +20,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from portal import events
+from portal import access, events
+from portal.access import can_organise_meetings
 from portal.extensions import db
 from portal.models import (
     CalendarFeed,
@@ -57,15 +58,14 @@ def local_to_utc(naive: datetime, tz_name: str) -> datetime:
 
 
 def can_organise(m: Membership) -> bool:
-    """The follow-up group, the plan keeper and the central persons propose meetings."""
-    return m.is_active and (m.role == Role.CENTRAL or m.is_plan_keeper or m.in_followup_group)
+    return can_organise_meetings(m)
 
 
 def default_invitees(circle: Circle) -> list[Membership]:
     return [
         m
         for m in circle.memberships
-        if m.is_active and (m.role == Role.CENTRAL or m.is_plan_keeper or m.in_followup_group)
+        if can_organise_meetings(m)
     ]
 
 
@@ -74,8 +74,7 @@ def is_invited(meeting: Meeting, m: Membership) -> bool:
 
 
 def can_manage_meeting(meeting: Meeting, m: Membership) -> bool:
-    """Fix, reschedule, cancel, record the review: the organiser or a central person."""
-    return m.is_active and (meeting.organiser_id == m.id or m.role == Role.CENTRAL)
+    return access.can_manage_meeting(m, meeting)
 
 
 def _publish(meeting: Meeting, op: str) -> None:
@@ -369,7 +368,7 @@ def record_review(
     records it and the other is told it is already recorded; a decided proposal is
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
     """
-    if not can_manage_meeting(meeting, acting) and not acting.is_plan_keeper:
+    if not access.can_review_meeting(acting, meeting):
         raise Forbidden
     if meeting.status != "fixed" or meeting.starts_at is None:
         raise ServiceError(

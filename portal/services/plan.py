@@ -25,7 +25,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from portal import events
-from portal.access import can_remove_condition
+from portal.access import (
+    can_accept_plan,
+    can_remove_condition,
+    can_set_conditions,
+    can_tick,
+    watches_plan,
+)
 from portal.extensions import db
 from portal.models import (
     Acceptance,
@@ -42,7 +48,6 @@ from portal.models import (
     Proposal,
     ProposalStatus,
     ProposalVote,
-    Role,
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
@@ -481,13 +486,6 @@ def record_agreement(circle: Circle, acting: Membership, present_ids: list[int])
 # --- Ticking off -----------------------------------------------------------------------
 
 
-def can_tick(m: Membership, c: Commitment) -> bool:
-    """The commitment's own people, the central persons and the plan keeper."""
-    if not m.is_active or c.circle_id != m.circle_id:
-        return False
-    return m.role == Role.CENTRAL or m.is_plan_keeper or any(a.id == m.id for a in c.assignees)
-
-
 def _valid_occurrence(c: Commitment, occurrence: str) -> bool:
     if occurrence.startswith("item:"):
         return any(f"item:{i.id}" == occurrence for i in c.items)
@@ -596,7 +594,7 @@ def request_help(circle: Circle, acting: Membership, c: Commitment) -> None:
     # The notice says only that something needs attention: no names, no text.
     notice = {"type": "notice", "op": "attention", "circle_id": circle.id}
     for m in circle.memberships:
-        if m.is_active and (m.role == Role.CENTRAL or m.is_plan_keeper) and m.id != acting.id:
+        if watches_plan(m) and m.id != acting.id:
             uid = m.user_id
             events.after_commit(lambda uid=uid: events.emit_to_user(uid, "notice", notice))
 
@@ -929,7 +927,7 @@ def open_proposals(circle: Circle) -> list[Proposal]:
 
 
 def add_condition(circle: Circle, acting: Membership, text: str) -> Condition:
-    if acting.role != Role.PROFESSIONAL:
+    if not can_set_conditions(acting):
         raise Forbidden
     text = clean_text(text).strip()
     if not text:
@@ -954,7 +952,7 @@ def remove_condition(circle: Circle, acting: Membership, k: Condition) -> None:
 
 
 def accept(circle: Circle, acting: Membership, number: int) -> Acceptance:
-    if acting.role != Role.PROFESSIONAL:
+    if not can_accept_plan(acting):
         raise Forbidden
     get_version(circle, number)
     a = Acceptance(circle_id=circle.id, version=number, by_id=acting.id)

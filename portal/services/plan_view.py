@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
+from portal.access import can_tick
 from portal.extensions import db
 from portal.models import Circle, Commitment, Completion, Membership, MembershipStatus
 from portal.services import plan as svc
@@ -68,7 +69,7 @@ def _row(c: Commitment, me: Membership, today: date, done_for: dict) -> Commitme
         turn_key=key,
         done=done_for.get(key),
         items=items,
-        may_tick=svc.can_tick(me, c),
+        may_tick=can_tick(me, c),
         mine=any(a.id == me.id for a in c.assignees),
     )
 
