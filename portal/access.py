@@ -203,6 +203,20 @@ def can_join_with(inv: Invitation, user: User) -> bool:
     return earlier.ended_at is not None and inv.issued_at > earlier.ended_at
 
 
+def can_join_other_circle(user: User, circle_id: int) -> bool:
+    """Whether this account may join ``circle_id``, given how its password was set.
+
+    A "way back in" link made in a circle was allowed because the person reached no
+    further than that circle. Whoever used the link chose the password and may still
+    be signed in with it (a central person helping, or taking over). Spending the link
+    ends nothing of that, so the account joins no other circle until the person
+    chooses their own password (which signs every other browser out) or resets it by
+    email. Coming back into the circle whose link it was stays possible.
+    """
+    marked = user.password_set_in_circle_id
+    return marked is None or marked == circle_id
+
+
 def can_see_still_to_join(m: Membership) -> bool:
     """The list of people whose link the circle stopped, and making them a new one,
     is for the central persons: the family decides who still comes in after the

@@ -10,7 +10,12 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal import events
-from portal.access import can_join_with, can_reissue_invitation, can_use_invitation
+from portal.access import (
+    can_join_other_circle,
+    can_join_with,
+    can_reissue_invitation,
+    can_use_invitation,
+)
 from portal.extensions import db
 from portal.models import (
     INVITABLE_ROLES,
@@ -315,6 +320,16 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     # not come back with a link made before (access.can_join_with).
     if not can_join_with(inv, user):
         raise ServiceError(_l("This invitation no longer works."))
+    # Raised after the spend like the others: the caller rolls back, so the
+    # invitation stays unused and the join page can be opened again later.
+    if not can_join_other_circle(user, circle.id):
+        raise ServiceError(
+            _l(
+                "Please choose your own password first (My account → Password), then open "
+                "the invitation again. Someone in your other circle helped you set the one "
+                "you have now."
+            )
+        )
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id)
         db.session.add(membership)
