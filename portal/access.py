@@ -235,9 +235,30 @@ def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
     return can_manage(m)
 
 
+def can_pass_conditions_on(m: Membership, to: Membership | None = None) -> bool:
+    """A professional names who takes over from them (their organisation sends someone
+    else): that one may then remove the conditions they set. Only the professional
+    themselves names them, never the family, for the conditions are the professionals'.
+
+    Without ``to``: whether ``m`` may name anyone at all. With ``to``: another active
+    professional of the same circle who does not already take over from someone else
+    (naming them must not silently take that away)."""
+    if not (m.is_active and m.role == Role.PROFESSIONAL):
+        return False
+    if to is None:
+        return True
+    return (
+        to.circle_id == m.circle_id
+        and to.id != m.id
+        and to.is_active
+        and to.role == Role.PROFESSIONAL
+        and to.replaces_membership_id in (None, m.id)
+    )
+
+
 def can_remove_condition(m: Membership, condition) -> bool:
     """A condition is the professional's who set it: only they may take it away, or the
-    professional their organisation named as their replacement (on the invitation).
+    professional they named to take over from them (``can_pass_conditions_on``).
     Not other professionals, and not the family: the conditions are the professionals'."""
     if not (m.is_active and m.role == Role.PROFESSIONAL and m.circle_id == condition.circle_id):
         return False
