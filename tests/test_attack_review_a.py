@@ -438,3 +438,52 @@ def test_coordinator_after_handover_cannot_reach_the_circle_by_socket(
     s2 = socket_client(coord.user, http=client)
     assert s2.emit("plan:join", {"circle_id": circle.id}) == {"ok": False, "error": "not_found"}
     assert s2.emit("chat:join", {"circle_id": circle.id}) == {"ok": False, "error": "not_found"}
+
+
+# --- Lesser findings ---------------------------------------------------------------------
+
+
+def test_a_stopped_invitation_is_not_brought_back_by_another_manager(
+    db, client, new_client, login, make_circle, add_member
+):
+    """The coordinator stops an invitation; Sanne (central) used to be able to revive it
+    with "New link", undoing that decision. Safe: a stopped invitation stays stopped; a
+    new invitation is the way (and shows in the history)."""
+    circle, coord = make_circle()
+    sanne = add_member(circle, Role.CENTRAL, name="Sanne")
+    login(client, coord.user)
+    people = client.get(f"/c/{circle.id}/people")
+    resp = client.post(f"/c/{circle.id}/invitations",
+                       data={"name": "Bob", "role": "member", "csrf_token": csrf_from(people)})
+    token = token_of(card_link(resp), "/i/")
+    inv = circle_svc.find_invitation(token)
+    _post(client, f"/c/{circle.id}/invitations/{inv.id}/revoke")
+    db.session.expire_all()
+    assert inv.status == "revoked"
+
+    s = login(new_client(), sanne.user)
+    resp = _post(s, f"/c/{circle.id}/invitations/{inv.id}/reissue")
+    assert resp.status_code == 302
+    page = s.get(resp.headers["Location"]).get_data(as_text=True)
+    assert "This invitation was stopped, so it cannot get a new link" in page
+    assert "/i/" not in page  # no card, no link
+    db.session.expire_all()
+    assert inv.status == "revoked"
+    with pytest.raises(circle_svc.ServiceError):
+        circle_svc.reissue_invitation(inv, sanne)
+    db.session.rollback()
+    assert circle_svc.find_invitation(token) is None
+
+
+def test_the_email_confirmation_page_names_the_account(
+    app, db, login, make_user, new_client
+):
+    """An attacker asks to put a victim's address on the attacker's account and gets the
+    victim to press "Yes". Safe: the page says which account the address will belong to."""
+    attacker = make_user("Mallory", username="mallory", email="mallory@example.org")
+    assert _change_email(login(new_client(), attacker), "victim@example.org").status_code == 302
+    link = _mail_link(app, "victim@example.org", "/e/")
+    victim = new_client()
+    assert victim.get(f"/e/{link}").status_code == 302
+    page = victim.get("/account/email/confirm").get_data(as_text=True)
+    assert "This address will belong to the Kring account «mallory»." in page

@@ -209,15 +209,23 @@ def reissue_invitation(inv: Invitation, acting: Membership) -> str:
     Whoever makes the new link holds it from now on, so it becomes their invitation:
     it stops when they go (``_stop_invitation_links``) and is checked against them when
     used (``access.can_use_invitation``).
+
+    A stopped (revoked) invitation stays stopped: someone in the circle decided that
+    this person should not come in with it, and another manager must not undo that
+    quietly. Inviting them again is a new invitation, in the circle's history.
     """
     if inv.redeemed_at is not None:
         raise ServiceError(_l("This person has already joined."))
+    if inv.revoked_at is not None:
+        raise ServiceError(
+            _l("This invitation was stopped, so it cannot get a new link. Please make a new "
+               "invitation instead.")
+        )
     if not can_reissue_invitation(acting, inv):
         raise ServiceError(_l("Only a central person can make a new link for this person."))
     token, digest = new_token()
     now = utcnow()
     inv.token_hash = digest
-    inv.revoked_at = None
     inv.opened_at = None
     inv.link_stopped_at = None
     inv.invited_by_id = acting.id
