@@ -211,6 +211,20 @@ def can_join_with(inv: Invitation, user: User) -> bool:
     return earlier.ended_at is not None and inv.issued_at > earlier.ended_at
 
 
+def can_join_other_circle(user: User, circle_id: int) -> bool:
+    """Whether this account may join ``circle_id``, given how its password was set.
+
+    A "way back in" link made in a circle was allowed because the person reached no
+    further than that circle. Whoever used the link chose the password and may still
+    be signed in with it (a central person helping, or taking over). Spending the link
+    ends nothing of that, so the account joins no other circle until the person
+    chooses their own password (which signs every other browser out) or resets it by
+    email. Coming back into the circle whose link it was stays possible.
+    """
+    marked = user.password_set_in_circle_id
+    return marked is None or marked == circle_id
+
+
 def can_see_still_to_join(m: Membership) -> bool:
     """The list of people whose link the circle stopped, and making them a new one,
     is for the central persons: the family decides who still comes in after the
@@ -229,9 +243,30 @@ def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
     return can_manage(m)
 
 
+def can_pass_conditions_on(m: Membership, to: Membership | None = None) -> bool:
+    """A professional names who takes over from them (their organisation sends someone
+    else): that one may then remove the conditions they set. Only the professional
+    themselves names them, never the family, for the conditions are the professionals'.
+
+    Without ``to``: whether ``m`` may name anyone at all. With ``to``: another active
+    professional of the same circle who does not already take over from someone else
+    (naming them must not silently take that away)."""
+    if not (m.is_active and m.role == Role.PROFESSIONAL):
+        return False
+    if to is None:
+        return True
+    return (
+        to.circle_id == m.circle_id
+        and to.id != m.id
+        and to.is_active
+        and to.role == Role.PROFESSIONAL
+        and to.replaces_membership_id in (None, m.id)
+    )
+
+
 def can_remove_condition(m: Membership, condition) -> bool:
     """A condition is the professional's who set it: only they may take it away, or the
-    professional their organisation named as their replacement (on the invitation).
+    professional they named to take over from them (``can_pass_conditions_on``).
     Not other professionals, and not the family: the conditions are the professionals'."""
     if not (m.is_active and m.role == Role.PROFESSIONAL and m.circle_id == condition.circle_id):
         return False

@@ -264,8 +264,11 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     # Any professional of the circle (not only the one who set the condition).
     ("plan.add_condition", "POST"): professionals(DONE),
     # Only the professional who set the condition (here "Adviser", not a persona) or
-    # their named replacement may remove it: tests/test_condition_owners.py.
+    # the one they named to take over may remove it: tests/test_condition_owners.py.
     ("plan.remove_condition", "POST"): professionals(FORBID),
+    # A professional names another active professional ("Adviser") to take over from
+    # them; never the family (tests/test_condition_owners.py).
+    ("plan.pass_conditions_on", "POST"): professionals(DONE),
     ("plan.accept", "POST"): professionals(DONE),
     # Follow-up meetings (see the module docstring). Everyone in the circle sees them.
     ("meetings.index", "GET"): everyone(PAGE),
@@ -320,6 +323,7 @@ POST_DATA: dict[str, dict[str, str]] = {
     "plan.help_flag": {"clear": "1"},
     "plan.answer": {"answer": "consent"},
     "plan.add_condition": {"text": "Sam sleeps at home on school nights"},
+    "plan.pass_conditions_on": {"to": "{adviser}"},
     "plan.accept": {"version": "{version}"},
     "meetings.new": {"title": "Check-in (matrix)", "duration": "90", "place": "Gran's",
                      "option_0": "2031-06-01T19:00", "option_1": "2031-06-02T19:00"},
@@ -330,7 +334,8 @@ POST_DATA: dict[str, dict[str, str]] = {
 }
 # "{name}" in a key or value above is filled in from the world when sent.
 FORM_IDS = {"central": lambda w: w.central.id, "item": lambda w: w.item.id,
-            "version": lambda w: w.version_number, "option": lambda w: w.option.id}
+            "version": lambda w: w.version_number, "option": lambda w: w.option.id,
+            "adviser": lambda w: w.professional.id}
 # Query strings some GET routes need to show anything at all.
 QUERY = {"plan.diff": {"a": 1, "b": 2}}
 
@@ -634,7 +639,7 @@ def _snapshot(db) -> tuple:
         rows(Circle.id, Circle.title, Circle.question, Circle.language, Circle.timezone,
              Circle.professionals_read_chat, Circle.presence_enabled, Circle.handed_over_at),
         rows(Membership.id, Membership.status, Membership.role, Membership.is_plan_keeper,
-             Membership.in_followup_group),
+             Membership.in_followup_group, Membership.replaces_membership_id),
         rows(Invitation.id, Invitation.token_hash, Invitation.revoked_at, Invitation.redeemed_at),
         rows(Message.id, Message.body, Message.edited_at, Message.deleted_at),
         count(MessageRevision),

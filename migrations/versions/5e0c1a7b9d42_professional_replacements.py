@@ -1,8 +1,8 @@
 """professional replacements: who a professional takes over from
 
-A professional invited as the replacement of another may remove the conditions the
-one they replace had set (issue 10). The invitation names them; redeeming it copies
-the name to the membership.
+A professional named by another professional as the one who takes over from them may
+remove the conditions that one had set (issue 10). Only the professional names them
+(never the family, so not on the invitation): the name is kept on the membership.
 
 Revision ID: 5e0c1a7b9d42
 Revises: 5e7a1c0d2b94
@@ -20,21 +20,19 @@ depends_on = None
 
 
 def upgrade():
-    for table in ("memberships", "invitations"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.add_column(sa.Column("replaces_membership_id", sa.Integer(), nullable=True))
-            batch_op.create_foreign_key(
-                batch_op.f(f"fk_{table}_replaces_membership_id_memberships"),
-                "memberships",
-                ["replaces_membership_id"],
-                ["id"],
-            )
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("replaces_membership_id", sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(
+            batch_op.f("fk_memberships_replaces_membership_id_memberships"),
+            "memberships",
+            ["replaces_membership_id"],
+            ["id"],
+        )
 
 
 def downgrade():
-    for table in ("invitations", "memberships"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_constraint(
-                batch_op.f(f"fk_{table}_replaces_membership_id_memberships"), type_="foreignkey"
-            )
-            batch_op.drop_column("replaces_membership_id")
+    with op.batch_alter_table("memberships", schema=None) as batch_op:
+        batch_op.drop_constraint(
+            batch_op.f("fk_memberships_replaces_membership_id_memberships"), type_="foreignkey"
+        )
+        batch_op.drop_column("replaces_membership_id")

@@ -163,7 +163,11 @@ def confirm_email():
         if current_user.is_authenticated:
             return redirect(url_for("auth.account"))
         return redirect(url_for("auth.login"))
-    return render_template("auth/confirm_email.html", form=form, email=row.new_email)
+    # Name the account: a link someone else asked for would put this address (and so
+    # "forgot password") on their account.
+    return render_template(
+        "auth/confirm_email.html", form=form, email=row.new_email, username=row.user.username
+    )
 
 
 @bp.post("/account/password")

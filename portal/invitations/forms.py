@@ -2,10 +2,8 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField
+from wtforms import EmailField, PasswordField, RadioField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
-
-from portal.ids import coerce_id
 
 REQUIRED = _l("Please fill this in.")
 
@@ -30,17 +28,6 @@ class InviteForm(FlaskForm):
     email = EmailField(
         _l("Email address (if they have one)"),
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
-    )
-    # Choices are the circle's professionals, set by the view (replace_choices).
-    replaces = SelectField(
-        _l("Takes over from (only for a professional)"),
-        coerce=coerce_id,
-        validate_choice=False,
-        default=0,
-        description=_l(
-            "If their organisation sends them instead of someone else. "
-            "They may then remove the conditions that person set."
-        ),
     )
 
 

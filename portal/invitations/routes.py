@@ -39,7 +39,7 @@ from portal.forms import ConfirmForm
 from portal.i18n import joining_locale
 from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
 from portal.limits import token_limit
-from portal.models import Invitation, Membership, Role
+from portal.models import Invitation, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.tokens import hash_token
@@ -47,21 +47,6 @@ from portal.tokens import hash_token
 bp = Blueprint("invitations", __name__)
 
 INVITE_SESSION_KEY = "invite_token"  # also listed in auth.login.KEPT_ACROSS_SIGN_IN
-
-
-def replace_choices(form: InviteForm, circle) -> InviteForm:
-    """Whom a new professional may take over from: the circle's professionals, current
-    or former (an organisation often sends someone new after the first one left)."""
-    professionals = db.session.scalars(
-        select(Membership)
-        .where(Membership.circle_id == circle.id, Membership.role == Role.PROFESSIONAL)
-        .order_by(Membership.display_name)
-    ).all()
-    form.replaces.choices = [(0, _("Nobody"))] + [
-        (m.id, m.display_name if m.is_active else _("%(name)s (has left)", name=m.display_name))
-        for m in professionals
-    ]
-    return form
 
 
 def _link(endpoint: str, token: str) -> str:
@@ -109,7 +94,7 @@ def _people_page(circle, me, form, status=200):
 def people(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
-    return _people_page(circle, me, replace_choices(InviteForm(), circle))
+    return _people_page(circle, me, InviteForm())
 
 
 def _card(circle, me, *, title, name, link, kind, status=200):
@@ -135,7 +120,7 @@ def _card(circle, me, *, title, name, link, kind, status=200):
 def create(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
-    form = replace_choices(InviteForm(), circle)
+    form = InviteForm()
     if form.validate_on_submit():
         try:
             inv, token = svc.invite(
@@ -145,7 +130,6 @@ def create(circle_id: int):
                 role=form.role.data,
                 supporter_of=form.supporter_of.data,
                 email=form.email.data,
-                replaces=form.replaces.data or None,
             )
         except ServiceError as e:
             getattr(form, e.field or "name").errors.append(str(e.message))

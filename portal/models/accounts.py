@@ -31,6 +31,10 @@ class User(UserMixin, db.Model):
     can_create_circles: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the password was set through a circle's "way back in" link: someone in
+    # that circle may know it, or still be signed in with it. Until the person chooses
+    # their own password (or resets it by email), the account joins no other circle.
+    password_set_in_circle_id: Mapped[int | None] = mapped_column(ForeignKey("circles.id"))
 
     sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -80,8 +80,8 @@ class Membership(db.Model):
     # The highest chat sequence number this member has seen (for unread counts).
     last_read_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # A professional who takes over from another (named by their organisation on the
-    # invitation): they may remove the conditions the one they replace had set.
+    # A professional who takes over from another, named by that professional
+    # (``circles.pass_conditions_on``): they may remove the conditions that one set.
     replaces_membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
 
     circle: Mapped[Circle] = relationship(back_populates="memberships")
@@ -122,10 +122,6 @@ class Invitation(db.Model):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
-    # For a professional: the circle's (current or former) professional they take over
-    # from. Copied to the membership when the invitation is redeemed.
-    replaces_membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
-
     circle: Mapped[Circle] = relationship()
     invited_by: Mapped[Membership | None] = relationship(foreign_keys=[invited_by_id])
 

@@ -105,5 +105,19 @@ class ConditionForm(FlaskForm):
     )
 
 
+class PassOnForm(FlaskForm):
+    # Choices are the other professionals, set by the view (services.circles.pass_on_choices).
+    to = SelectField(
+        _l("Pass my conditions on to"),
+        coerce=coerce_id,
+        validate_choice=False,
+        validators=[InputRequired(REQUIRED)],
+        description=_l(
+            "If your organisation sends someone else in your place: they may then remove "
+            "the conditions you set."
+        ),
+    )
+
+
 class AcceptForm(FlaskForm):
     version = IdField(validators=[DataRequired()])

@@ -20,8 +20,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import (
+    access_member,
     access_plan_item,
     can_enter_plan,
+    can_pass_conditions_on,
     can_remove_condition,
     can_tick,
     load_circle,
@@ -49,9 +51,11 @@ from portal.plan.forms import (
     CommitmentForm,
     ConditionForm,
     EvaluationForm,
+    PassOnForm,
     TickForm,
 )
 from portal.services import ServiceError
+from portal.services import circles as circle_svc
 from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
@@ -97,6 +101,7 @@ def show(circle_id: int):
         tick_form=TickForm(),
         condition_form=ConditionForm(),
         accept_form=AcceptForm(),
+        pass_on_form=_pass_on_form(me),
         can_enter=can_enter_plan(me),
     )
     db.session.commit()  # the plan row may have been created on first view
@@ -600,6 +605,40 @@ def remove_condition(circle_id: int, condition_id: int):
     if ConfirmForm().validate_on_submit():
         svc.remove_condition(circle, me, k)
         db.session.commit()
+    return _to_plan(circle, "conditions")
+
+
+def _pass_on_form(me: Membership) -> PassOnForm | None:
+    """For a professional: whom they may name to take over their conditions (None when
+    they are not a professional or nobody can be named)."""
+    if not can_pass_conditions_on(me):
+        return None
+    choices = circle_svc.pass_on_choices(me)
+    if not choices:
+        return None
+    form = PassOnForm()
+    form.to.choices = [(m.id, m.display_name) for m in choices]
+    # The one already named, if any, is shown chosen.
+    form.to.data = next((m.id for m in choices if m.replaces_membership_id == me.id), None)
+    return form
+
+
+@bp.post("/c/<int:circle_id>/plan/conditions/pass-on")
+@login_required
+def pass_conditions_on(circle_id: int):
+    """A professional names who takes over from them: only they, never the family."""
+    circle, me = load_circle(circle_id)
+    require(can_pass_conditions_on(me))
+    form = PassOnForm()
+    if form.validate_on_submit():
+        to = access_member(circle, form.to.data)
+        require(can_pass_conditions_on(me, to))
+        circle_svc.pass_conditions_on(circle, me, to)
+        db.session.commit()
+        flash(
+            _("%(name)s may now remove the conditions you set.", name=to.display_name),
+            "success",
+        )
     return _to_plan(circle, "conditions")
 
 

@@ -128,14 +128,20 @@ def login_session_id(key: str) -> int | None:
     )
 
 
-def set_password(user: User, new_password: str) -> None:
+def set_password(user: User, new_password: str, *, in_circle_id: int | None = None) -> None:
     """Set a password, and end everything someone at a signed-in browser could have left
     behind: every login session (a stolen cookie dies with the old password), a pending
     change of email address (it would let them take the account back through "forgot
-    password") and the personal calendar links (they outlive any session)."""
+    password") and the personal calendar links (they outlive any session).
+
+    ``in_circle_id``: the circle whose "way back in" link set this password. Someone
+    there may know it, so the account is marked until the person sets their own (here,
+    without ``in_circle_id``), and joins no other circle meanwhile
+    (``access.can_join_other_circle``)."""
     validate_password(new_password)
     user.password_hash = hash_password(new_password)
     user.password_changed_at = utcnow()
+    user.password_set_in_circle_id = in_circle_id
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     _spend_email_changes(user.id)
     revoke_calendar_feeds(user)
@@ -224,7 +230,7 @@ def use_reset_token(token: str, new_password: str) -> User:
         raise ServiceError(_l("This link no longer works."))
     spend_email_reset_links(row.user_id)
     user = row.user
-    set_password(user, new_password)
+    set_password(user, new_password, in_circle_id=row.circle_id)
     return user
 
 

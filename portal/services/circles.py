@@ -10,7 +10,13 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from portal import events
-from portal.access import can_join_with, can_reissue_invitation, can_use_invitation
+from portal.access import (
+    can_join_other_circle,
+    can_join_with,
+    can_pass_conditions_on,
+    can_reissue_invitation,
+    can_use_invitation,
+)
 from portal.extensions import db
 from portal.models import (
     INVITABLE_ROLES,
@@ -138,12 +144,11 @@ def invite(
     role: Role | str,
     supporter_of: str | None = None,
     email: str | None = None,
-    replaces: int | None = None,
 ) -> tuple[Invitation, str]:
     """Create an invitation; return it and its token (shown once, never stored).
 
-    ``replaces``: for a professional, the id of the circle's professional (current or
-    former) they take over from; they may then remove that one's conditions.
+    Who takes over a professional's conditions is not named here: the family would
+    name it, and the conditions are the professionals' (``pass_conditions_on``).
     """
     try:
         role = Role(role)
@@ -157,25 +162,45 @@ def invite(
         raise ServiceError(_l("Please write whose supporter this person is."), "supporter_of")
     if email and "@" not in email:
         raise ServiceError(_l("This does not look like an email address."), "email")
-    if replaces and (role != Role.PROFESSIONAL or replaces not in professional_ids(circle)):
-        raise ServiceError(_l("Please choose a professional of this circle."), "replaces")
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
-    inv.replaces_membership_id = replaces or None
     record(circle, "invited", actor=acting, name=inv.name, role=role.value)
     return inv, token
 
 
-def professional_ids(circle: Circle) -> set[int]:
-    """Everyone who is or was a professional here: whom a new one may take over from."""
-    return set(
-        db.session.scalars(
-            select(Membership.id).where(
-                Membership.circle_id == circle.id, Membership.role == Role.PROFESSIONAL
-            )
+def pass_conditions_on(circle: Circle, acting: Membership, to: Membership) -> None:
+    """``acting`` (a professional) names ``to`` as the one who takes over from them:
+    ``to`` may then remove the conditions ``acting`` set. One at a time: naming someone
+    else takes it back from whoever had it before. Recorded in the circle's history."""
+    if not can_pass_conditions_on(acting, to):
+        raise ServiceError(_l("Please choose another professional of this circle."), "to")
+    db.session.execute(
+        update(Membership)
+        .where(
+            Membership.circle_id == circle.id,
+            Membership.replaces_membership_id == acting.id,
+            Membership.id != to.id,
         )
+        .values(replaces_membership_id=None)
     )
+    to.replaces_membership_id = acting.id
+    record(circle, "conditions_passed_on", actor=acting, subject=to)
+
+
+def pass_on_choices(acting: Membership) -> list[Membership]:
+    """The professionals ``acting`` may name to take over their conditions."""
+    others = db.session.scalars(
+        select(Membership)
+        .where(
+            Membership.circle_id == acting.circle_id,
+            Membership.role == Role.PROFESSIONAL,
+            Membership.status == MembershipStatus.ACTIVE,
+            Membership.id != acting.id,
+        )
+        .order_by(Membership.display_name, Membership.id)
+    ).all()
+    return [m for m in others if can_pass_conditions_on(acting, m)]
 
 
 def reissue_invitation(inv: Invitation, acting: Membership) -> str:
@@ -184,15 +209,23 @@ def reissue_invitation(inv: Invitation, acting: Membership) -> str:
     Whoever makes the new link holds it from now on, so it becomes their invitation:
     it stops when they go (``_stop_invitation_links``) and is checked against them when
     used (``access.can_use_invitation``).
+
+    A stopped (revoked) invitation stays stopped: someone in the circle decided that
+    this person should not come in with it, and another manager must not undo that
+    quietly. Inviting them again is a new invitation, in the circle's history.
     """
     if inv.redeemed_at is not None:
         raise ServiceError(_l("This person has already joined."))
+    if inv.revoked_at is not None:
+        raise ServiceError(
+            _l("This invitation was stopped, so it cannot get a new link. Please make a new "
+               "invitation instead.")
+        )
     if not can_reissue_invitation(acting, inv):
         raise ServiceError(_l("Only a central person can make a new link for this person."))
     token, digest = new_token()
     now = utcnow()
     inv.token_hash = digest
-    inv.revoked_at = None
     inv.opened_at = None
     inv.link_stopped_at = None
     inv.invited_by_id = acting.id
@@ -315,13 +348,24 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     # not come back with a link made before (access.can_join_with).
     if not can_join_with(inv, user):
         raise ServiceError(_l("This invitation no longer works."))
+    # Raised after the spend like the others: the caller rolls back, so the
+    # invitation stays unused and the join page can be opened again later.
+    if not can_join_other_circle(user, circle.id):
+        raise ServiceError(
+            _l(
+                "Please choose your own password first (My account → Password), then open "
+                "the invitation again. Someone in your other circle helped you set the one "
+                "you have now."
+            )
+        )
     if membership is None:
         membership = Membership(circle_id=circle.id, user_id=user.id)
         db.session.add(membership)
     membership.display_name = name
     membership.role = inv.role
     membership.supporter_of = inv.supporter_of
-    membership.replaces_membership_id = inv.replaces_membership_id
+    # Someone coming back takes over from nobody until a professional names them again.
+    membership.replaces_membership_id = None
     membership.status = MembershipStatus.ACTIVE
     membership.is_plan_keeper = False
     membership.in_followup_group = False
