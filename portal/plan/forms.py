@@ -13,6 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
 from portal.forms import CheckboxesField
+from portal.i18n import weekday_names
 from portal.ids import IdField, coerce_id
 
 REQUIRED = _l("Please fill this in.")
@@ -29,15 +30,7 @@ def schedule_choices():
 
 
 def weekday_choices():
-    return [
-        ("0", _l("Monday")),
-        ("1", _l("Tuesday")),
-        ("2", _l("Wednesday")),
-        ("3", _l("Thursday")),
-        ("4", _l("Friday")),
-        ("5", _l("Saturday")),
-        ("6", _l("Sunday")),
-    ]
+    return [(str(n), name) for n, name in enumerate(weekday_names("stand-alone"))]
 
 
 class CommitmentForm(FlaskForm):
