@@ -400,3 +400,12 @@ def can_review_meeting(m: Membership, meeting) -> bool:
 def can_remove_message(m: Membership, message) -> bool:
     """The author removes their own; a central person may remove any hurtful message."""
     return m.is_active and (message.author_id == m.id or m.role == Role.CENTRAL)
+
+
+# --- v-plan ---
+
+
+def can_take_on_commitments(m: Membership) -> bool:
+    """Who may do or check a commitment: everyone active in the circle but the
+    coordinator, who sets the circle up and then withdraws."""
+    return m.is_active and m.role != Role.COORDINATOR

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel.dates import get_day_names
 from flask import current_app, g, has_request_context, request
 from flask_babel import format_date, format_datetime, get_locale, get_timezone
 from flask_login import current_user
@@ -79,3 +80,10 @@ def init_app(app) -> None:
     @app.template_filter("day")
     def _day(value: datetime | None) -> str:
         return format_date(value, "d MMMM y") if value else ""
+
+
+def weekday_names(context: str = "format") -> list[str]:
+    """Monday to Sunday in the person's language, as Babel (CLDR) writes them.
+    ``context`` is "format" inside a sentence, "stand-alone" for a label on its own."""
+    names = get_day_names("wide", context, locale=get_locale())
+    return [names[i] for i in range(7)]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -12,8 +13,13 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional
 
+from portal.access import can_take_on_commitments, can_vote
 from portal.forms import CheckboxesField
+from portal.i18n import weekday_names
 from portal.ids import IdField, coerce_id
+from portal.models import Circle, Commitment
+from portal.services.plan import CommitmentData
+from portal.services.schedule import FIELD_KINDS, Schedule
 
 REQUIRED = _l("Please fill this in.")
 
@@ -29,15 +35,7 @@ def schedule_choices():
 
 
 def weekday_choices():
-    return [
-        ("0", _l("Monday")),
-        ("1", _l("Tuesday")),
-        ("2", _l("Wednesday")),
-        ("3", _l("Thursday")),
-        ("4", _l("Friday")),
-        ("5", _l("Saturday")),
-        ("6", _l("Sunday")),
-    ]
+    return [(str(n), name) for n, name in enumerate(weekday_names("stand-alone"))]
 
 
 class CommitmentForm(FlaskForm):
@@ -67,6 +65,54 @@ class CommitmentForm(FlaskForm):
     )
     reason = TextAreaField(_l("Why do you propose this? (optional)"), render_kw={"rows": 2})
 
+    def offer_people(self, circle: Circle) -> None:
+        """The people who may do or check it, by name."""
+        people = [m for m in circle.memberships if can_take_on_commitments(m)]
+        choices = [(m.id, m.display_name) for m in sorted(people, key=lambda m: m.display_name)]
+        self.assignees.choices = choices
+        self.checker.choices = [(0, _("Nobody in Kring"))] + choices
+
+    def fill_from(self, c: Commitment) -> None:
+        """The commitment as it stands, to change it."""
+        self.what.data = c.what
+        self.assignees.data = [m.id for m in c.assignees]
+        self.other_assignees.data = c.other_assignees
+        self.kind.data = c.schedule_kind
+        self.start.data = c.start
+        self.end.data = c.end
+        self.weekdays.data = [d for d in c.weekdays.split(",") if d]
+        self.interval.data = c.interval
+        self.checker.data = c.checker_id or 0
+        self.checker_name.data = c.checker_name
+        self.items.data = "\n".join(i.text for i in c.items)
+
+    def to_data(self) -> CommitmentData:
+        return CommitmentData(
+            what=self.what.data or "",
+            assignee_ids=list(self.assignees.data or []),
+            other_assignees=self.other_assignees.data or "",
+            checker_id=self.checker.data or None,
+            checker_name=self.checker_name.data or "",
+            items=(self.items.data or "").splitlines(),
+            schedule=self.schedule(),
+        )
+
+    def schedule(self) -> Schedule:
+        """The form hides the fields another kind uses (static/js/commitment-form.js);
+        without JavaScript they show, and whatever they hold is ignored here."""
+        kind = self.kind.data
+
+        def given(name: str):
+            return getattr(self, name).data if kind in FIELD_KINDS[name] else None
+
+        return Schedule(
+            kind=kind,
+            start=self.start.data,
+            end=given("end"),
+            weekdays=frozenset(int(d) for d in (given("weekdays") or []) if d.isdigit()),
+            interval=given("interval") or 1,
+        )
+
 
 class AgreementForm(FlaskForm):
     text = TextAreaField(
@@ -88,6 +134,9 @@ class AgreeForm(FlaskForm):
     present = CheckboxesField(
         _l("Who was there and agreed?"), coerce=coerce_id, validate_choice=False
     )
+
+    def offer_voters(self, circle: Circle) -> None:
+        self.present.choices = [(m.id, m.display_name) for m in circle.memberships if can_vote(m)]
 
 
 class TickForm(FlaskForm):

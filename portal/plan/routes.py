@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import date
 
 from flask import (
@@ -22,10 +23,14 @@ from flask_login import current_user, login_required
 from portal.access import (
     access_member,
     access_plan_item,
+    can_accept_plan,
+    can_change_plan,
     can_enter_plan,
     can_pass_conditions_on,
     can_remove_condition,
+    can_set_conditions,
     can_tick,
+    can_vote,
     load_circle,
     require,
 )
@@ -40,7 +45,6 @@ from portal.models import (
     Condition,
     Membership,
     Proposal,
-    Role,
 )
 from portal.pagination import paginate
 from portal.plan.forms import (
@@ -54,12 +58,12 @@ from portal.plan.forms import (
     PassOnForm,
     TickForm,
 )
-from portal.services import ServiceError
 from portal.services import circles as circle_svc
 from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
-from portal.services.schedule import FIELD_KINDS, Schedule
+from portal.services.schedule import FIELD_KINDS
+from portal.views import run
 
 bp = Blueprint("plan", __name__)
 
@@ -76,9 +80,13 @@ def _back(circle: Circle, c: Commitment):
     return _to_plan(circle, f"c{c.id}")
 
 
-def _fail(e: ServiceError):
-    db.session.rollback()
-    flash(str(e.message), "error")
+@contextmanager
+def _missing_is_404():
+    """A version number that is not in the plan answers 404."""
+    try:
+        yield
+    except LookupError:
+        abort(404)
 
 
 # --- Reading ---------------------------------------------------------------------------
@@ -151,10 +159,8 @@ def versions(circle_id: int):
 @login_required
 def version(circle_id: int, number: int):
     circle, me = load_circle(circle_id)
-    try:
+    with _missing_is_404():
         v = svc.get_version(circle, number)
-    except LookupError:
-        abort(404)
     return render_template("plan/version.html", circle=circle, me=me, version=v)
 
 
@@ -164,10 +170,8 @@ def diff(circle_id: int):
     circle, me = load_circle(circle_id)
     a = request.args.get("a", type=query_int)
     b = request.args.get("b", type=query_int)
-    try:
+    with _missing_is_404():
         va, vb = svc.get_version(circle, a), svc.get_version(circle, b)
-    except LookupError:
-        abort(404)
     return render_template(
         "plan/diff.html", circle=circle, me=me, a=va, b=vb, rows=svc.diff(va.snapshot, vb.snapshot)
     )
@@ -206,95 +210,33 @@ def mine():
 # --- Entering (draft) or proposing (agreed plan) -----------------------------------------
 
 
-def _member_choices(circle: Circle):
-    members = [m for m in circle.memberships if m.is_active and m.role not in (Role.COORDINATOR,)]
-    return [(m.id, m.display_name) for m in sorted(members, key=lambda m: m.display_name)]
-
-
-def _commitment_form(circle: Circle, obj: Commitment | None = None) -> CommitmentForm:
-    form = CommitmentForm()
-    choices = _member_choices(circle)
-    form.assignees.choices = choices
-    form.checker.choices = [(0, _("Nobody in Kring"))] + choices
-    if request.method == "GET" and obj is not None:
-        form.what.data = obj.what
-        form.assignees.data = [m.id for m in obj.assignees]
-        form.other_assignees.data = obj.other_assignees
-        form.kind.data = obj.schedule_kind
-        form.start.data = obj.start
-        form.end.data = obj.end
-        form.weekdays.data = [d for d in obj.weekdays.split(",") if d]
-        form.interval.data = obj.interval
-        form.checker.data = obj.checker_id or 0
-        form.checker_name.data = obj.checker_name
-        form.items.data = "\n".join(i.text for i in obj.items)
-    return form
-
-
-def _data_from(form: CommitmentForm) -> svc.CommitmentData:
-    return svc.CommitmentData(
-        what=form.what.data or "",
-        assignee_ids=list(form.assignees.data or []),
-        other_assignees=form.other_assignees.data or "",
-        checker_id=form.checker.data or None,
-        checker_name=form.checker_name.data or "",
-        items=(form.items.data or "").splitlines(),
-        schedule=_schedule_from(form),
-    )
-
-
-def _schedule_from(form: CommitmentForm) -> Schedule:
-    """The form hides the fields another kind uses (static/js/commitment-form.js);
-    without JavaScript they show, and whatever they hold is ignored here."""
-    kind = form.kind.data
-
-    def given(name: str):
-        return getattr(form, name).data if kind in FIELD_KINDS[name] else None
-
-    return Schedule(
-        kind=kind,
-        start=form.start.data,
-        end=given("end"),
-        weekdays=frozenset(int(d) for d in (given("weekdays") or []) if d.isdigit()),
-        interval=given("interval") or 1,
-    )
-
-
-def _may_change(me: Membership, agreed: bool) -> bool:
-    """Draft: the coordinator or a central person. Agreed: any voting member proposes."""
-    return me.votes if agreed else can_enter_plan(me)
-
-
-@bp.route("/c/<int:circle_id>/plan/commitments/new", methods=["GET", "POST"])
-@login_required
-def new_commitment(circle_id: int):
+def _plan_change_context(circle_id: int, model=None, item_id: int | None = None):
+    """The circle, me, whether the plan is agreed, and the item to change (404 first),
+    once I may change the plan: enter it (draft) or propose (agreed)."""
     circle, me = load_circle(circle_id)
+    item = access_plan_item(circle, model, item_id) if model is not None else None
     agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
-    form = _commitment_form(circle)
-    if form.validate_on_submit():
-        data = _data_from(form)
-        try:
-            svc.change(
-                circle,
-                me,
-                "add_commitment",
-                payload=data.to_payload(),
-                reason=form.reason.data or "",
-            )
-        except ServiceError as e:
-            db.session.rollback()
-            _field_error(form, e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Added."), "success")
-            return _to_plan(circle)
-    return _render_commitment_form(circle, me, form, agreed, None)
+    require(can_change_plan(me, agreed))
+    return circle, me, agreed, item
 
 
-def _render_commitment_form(circle, me, form, agreed: bool, commitment: Commitment | None):
-    """The form again: empty on GET, or with what was typed and the errors (400)."""
-    html = render_template(
+def _changed(agreed: bool, done: str) -> str:
+    """What the person hears: a change to an agreed plan is a proposal to the circle."""
+    return _("Your proposal is sent to the circle.") if agreed else done
+
+
+def _propose(circle: Circle, me: Membership, kind: str, form, **what):
+    """The service call for a change with the reason typed in ``form``."""
+    return lambda: svc.change(circle, me, kind, reason=form.reason.data or "", **what)
+
+
+def _form_page(template: str, **context):
+    """A form page: empty on GET, or again with what was typed and the errors (400)."""
+    return render_template(template, **context), 200 if request.method == "GET" else 400
+
+
+def _commitment_page(circle, me, form, agreed: bool, commitment: Commitment | None):
+    return _form_page(
         "plan/commitment_form.html",
         circle=circle,
         me=me,
@@ -303,84 +245,57 @@ def _render_commitment_form(circle, me, form, agreed: bool, commitment: Commitme
         commitment=commitment,
         schedule_fields=FIELD_KINDS,
     )
-    return html, 200 if request.method == "GET" else 400
 
 
-def _field_error(form, e: ServiceError) -> None:
-    field = getattr(form, e.field, None) if e.field else None
-    if field is None:
-        field = getattr(form, "what", None) or getattr(form, "text", None)
-    field.errors = [*field.errors, str(e.message)]
+@bp.route("/c/<int:circle_id>/plan/commitments/new", methods=["GET", "POST"])
+@login_required
+def new_commitment(circle_id: int):
+    circle, me, agreed, _none = _plan_change_context(circle_id)
+    form = CommitmentForm()
+    form.offer_people(circle)
+    if form.validate_on_submit():
+        call = _propose(circle, me, "add_commitment", form, payload=form.to_data().to_payload())
+        if run(call, form=form, success=_changed(agreed, _("Added.")), fallback="what"):
+            return _to_plan(circle)
+    return _commitment_page(circle, me, form, agreed, None)
 
 
 @bp.route("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_commitment(circle_id: int, commitment_id: int):
-    circle, me = load_circle(circle_id)
-    c = access_plan_item(circle, Commitment, commitment_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
-    form = _commitment_form(circle, c)
+    circle, me, agreed, c = _plan_change_context(circle_id, Commitment, commitment_id)
+    form = CommitmentForm()
+    form.offer_people(circle)
+    if request.method == "GET":
+        form.fill_from(c)
     if form.validate_on_submit():
-        data = _data_from(form)
-        try:
-            svc.change(
-                circle,
-                me,
-                "change_commitment",
-                target_id=c.id,
-                payload=data.to_payload(),
-                reason=form.reason.data or "",
-            )
-        except ServiceError as e:
-            db.session.rollback()
-            _field_error(form, e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Saved."), "success")
+        payload = form.to_data().to_payload()
+        call = _propose(circle, me, "change_commitment", form, target_id=c.id, payload=payload)
+        if run(call, form=form, success=_changed(agreed, _("Saved.")), fallback="what"):
             return _to_plan(circle, f"c{c.id}")
-    return _render_commitment_form(circle, me, form, agreed, c)
+    return _commitment_page(circle, me, form, agreed, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/remove")
 @login_required
 def remove_commitment(circle_id: int, commitment_id: int):
-    circle, me = load_circle(circle_id)
-    c = access_plan_item(circle, Commitment, commitment_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
+    circle, me, agreed, c = _plan_change_context(circle_id, Commitment, commitment_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.change(circle, me, "remove_commitment", target_id=c.id)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Removed."), "success")
+        run(
+            lambda: svc.change(circle, me, "remove_commitment", target_id=c.id),
+            success=_changed(agreed, _("Removed.")),
+        )
     return _to_plan(circle)
 
 
 @bp.post("/c/<int:circle_id>/plan/agreements")
 @login_required
 def add_agreement(circle_id: int):
-    circle, me = load_circle(circle_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
+    circle, me, agreed, _none = _plan_change_context(circle_id)
     form = AgreementForm()
     if form.validate_on_submit():
-        try:
-            svc.change(
-                circle,
-                me,
-                "add_agreement",
-                payload={"text": form.text.data},
-                reason=form.reason.data or "",
-            )
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Added."), "success")
+        call = _propose(circle, me, "add_agreement", form, payload={"text": form.text.data})
+        run(call, success=_changed(agreed, _("Added.")))
     else:
         flash(_("Please write the backup plan."), "error")
     return _to_plan(circle, "agreements")
@@ -389,71 +304,36 @@ def add_agreement(circle_id: int):
 @bp.route("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_agreement(circle_id: int, agreement_id: int):
-    circle, me = load_circle(circle_id)
-    a = access_plan_item(circle, Agreement, agreement_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
+    circle, me, agreed, a = _plan_change_context(circle_id, Agreement, agreement_id)
     form = AgreementForm(text=a.text) if request.method == "GET" else AgreementForm()
     if form.validate_on_submit():
-        try:
-            svc.change(
-                circle,
-                me,
-                "change_agreement",
-                target_id=a.id,
-                payload={"text": form.text.data},
-                reason=form.reason.data or "",
-            )
-        except ServiceError as e:
-            db.session.rollback()
-            _field_error(form, e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Saved."), "success")
+        payload = {"text": form.text.data}
+        call = _propose(circle, me, "change_agreement", form, target_id=a.id, payload=payload)
+        if run(call, form=form, success=_changed(agreed, _("Saved.")), fallback="text"):
             return _to_plan(circle, "agreements")
-    return render_template(
-        "plan/agreement_form.html", circle=circle, me=me, form=form, agreed=agreed
-    ), 200 if request.method == "GET" else 400
+    return _form_page("plan/agreement_form.html", circle=circle, me=me, form=form, agreed=agreed)
 
 
 @bp.post("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/remove")
 @login_required
 def remove_agreement(circle_id: int, agreement_id: int):
-    circle, me = load_circle(circle_id)
-    a = access_plan_item(circle, Agreement, agreement_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
+    circle, me, _agreed, a = _plan_change_context(circle_id, Agreement, agreement_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.change(circle, me, "remove_agreement", target_id=a.id)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
+        run(lambda: svc.change(circle, me, "remove_agreement", target_id=a.id))
     return _to_plan(circle, "agreements")
 
 
 @bp.post("/c/<int:circle_id>/plan/evaluation")
 @login_required
 def evaluation(circle_id: int):
-    circle, me = load_circle(circle_id)
-    agreed = svc.get_plan(circle).version > 0
-    require(_may_change(me, agreed))
+    circle, me, agreed, _none = _plan_change_context(circle_id)
     form = EvaluationForm()
     if form.validate_on_submit():
-        try:
-            svc.change(
-                circle,
-                me,
-                "set_evaluation_date",
-                payload={"date": form.date.data.isoformat()},
-                reason=form.reason.data or "",
-            )
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("Your proposal is sent to the circle.") if agreed else _("Saved."), "success")
+        payload = {"date": form.date.data.isoformat()}
+        run(
+            _propose(circle, me, "set_evaluation_date", form, payload=payload),
+            success=_changed(agreed, _("Saved.")),
+        )
     else:
         flash(_("Please choose a date."), "error")
     return _to_plan(circle, "evaluation")
@@ -466,17 +346,15 @@ def agree(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_enter_plan(me))
     form = AgreeForm()
-    voters = [m for m in circle.memberships if m.is_active and m.votes]
-    form.present.choices = [(m.id, m.display_name) for m in voters]
+    form.offer_voters(circle)
     if form.validate_on_submit():
-        try:
-            svc.record_agreement(circle, me, list(form.present.data or []))
-        except ServiceError as e:
-            db.session.rollback()
-            form.present.errors = [str(e.message)]
-        else:
-            db.session.commit()
-            flash(_("The plan is agreed. This is version 1."), "success")
+        present, done = list(form.present.data or []), _("The plan is agreed. This is version 1.")
+        if run(
+            lambda: svc.record_agreement(circle, me, present),
+            form=form,
+            success=done,
+            fallback="present",
+        ):
             return _to_plan(circle)
     return render_template("plan/agree.html", circle=circle, me=me, form=form)
 
@@ -492,12 +370,7 @@ def tick(circle_id: int, commitment_id: int):
     require(can_tick(me, c))
     form = TickForm()
     if form.validate_on_submit():
-        try:
-            svc.tick(circle, me, c, form.occurrence.data, form.note.data or "")
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
+        run(lambda: svc.tick(circle, me, c, form.occurrence.data, form.note.data or ""))
     return _back(circle, c)
 
 
@@ -510,12 +383,7 @@ def undo(circle_id: int, completion_id: int):
         abort(404)
     c = access_plan_item(circle, Commitment, done.commitment_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.undo_tick(circle, me, done)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
+        run(lambda: svc.undo_tick(circle, me, done))
     return _back(circle, c)
 
 
@@ -524,19 +392,16 @@ def undo(circle_id: int, completion_id: int):
 def help_flag(circle_id: int, commitment_id: int):
     circle, me = load_circle(circle_id)
     c = access_plan_item(circle, Commitment, commitment_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            if request.form.get("clear"):
-                require(can_tick(me, c))
-                svc.clear_help(circle, me, c)
-            else:
-                svc.request_help(circle, me, c)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            if not request.form.get("clear"):
-                flash(_("Your circle knows you would like help with this."), "success")
+    if not ConfirmForm().validate_on_submit():
+        return _back(circle, c)
+    if request.form.get("clear"):
+        require(can_tick(me, c))
+        run(lambda: svc.clear_help(circle, me, c))
+    else:
+        run(
+            lambda: svc.request_help(circle, me, c),
+            success=_("Your circle knows you would like help with this."),
+        )
     return _back(circle, c)
 
 
@@ -545,19 +410,14 @@ def help_flag(circle_id: int, commitment_id: int):
 def answer(circle_id: int, proposal_id: int):
     circle, me = load_circle(circle_id)
     proposal = access_plan_item(circle, Proposal, proposal_id)
-    require(me.votes)
+    require(can_vote(me))
     form = AnswerForm()
     if form.validate_on_submit():
         consent = request.form.get("answer") == "consent"
-        try:
-            p = svc.answer(circle, me, proposal, consent, form.reason.data or "")
-        except ServiceError as e:
-            _fail(e)
-        else:
-            applied = p.status == "applied"
-            db.session.commit()
-            if applied:
-                flash(_("Everyone agreed. The plan has a new version."), "success")
+        reason = form.reason.data or ""
+        answered = run(lambda: svc.answer(circle, me, proposal, consent, reason).status)
+        if answered.value == "applied":
+            flash(_("Everyone agreed. The plan has a new version."), "success")
     return _to_plan(circle, f"p{proposal_id}")
 
 
@@ -567,12 +427,7 @@ def withdraw(circle_id: int, proposal_id: int):
     circle, me = load_circle(circle_id)
     proposal = access_plan_item(circle, Proposal, proposal_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.withdraw(circle, me, proposal)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
+        run(lambda: svc.withdraw(circle, me, proposal))
     return _to_plan(circle, "proposals")
 
 
@@ -583,16 +438,13 @@ def withdraw(circle_id: int, proposal_id: int):
 @login_required
 def add_condition(circle_id: int):
     circle, me = load_circle(circle_id)
-    require(me.role == Role.PROFESSIONAL)
+    require(can_set_conditions(me))
     form = ConditionForm()
     if form.validate_on_submit():
-        try:
-            svc.add_condition(circle, me, form.text.data)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("The condition is added to the plan."), "success")
+        run(
+            lambda: svc.add_condition(circle, me, form.text.data),
+            success=_("The condition is added to the plan."),
+        )
     return _to_plan(circle, "conditions")
 
 
@@ -633,11 +485,9 @@ def pass_conditions_on(circle_id: int):
     if form.validate_on_submit():
         to = access_member(circle, form.to.data)
         require(can_pass_conditions_on(me, to))
-        circle_svc.pass_conditions_on(circle, me, to)
-        db.session.commit()
-        flash(
-            _("%(name)s may now remove the conditions you set.", name=to.display_name),
-            "success",
+        run(
+            lambda: circle_svc.pass_conditions_on(circle, me, to),
+            success=_("%(name)s may now remove the conditions you set.", name=to.display_name),
         )
     return _to_plan(circle, "conditions")
 
@@ -646,67 +496,13 @@ def pass_conditions_on(circle_id: int):
 @login_required
 def accept(circle_id: int):
     circle, me = load_circle(circle_id)
-    require(me.role == Role.PROFESSIONAL)
+    require(can_accept_plan(me))
     form = AcceptForm()
     if form.validate_on_submit():
-        try:
-            svc.accept(circle, me, form.version.data)
-        except LookupError:
-            abort(404)
-        db.session.commit()
-        flash(_("You accepted version %(n)d of the plan.", n=form.version.data), "success")
+        n = form.version.data
+        with _missing_is_404():
+            run(
+                lambda: svc.accept(circle, me, n),
+                success=_("You accepted version %(n)d of the plan.", n=n),
+            )
     return _to_plan(circle)
-
-
-# --- Template helpers ------------------------------------------------------------------
-
-
-@bp.app_template_global("can_remove_condition")
-def _can_remove_condition(me: Membership, condition: Condition) -> bool:
-    return can_remove_condition(me, condition)
-
-
-@bp.app_template_global("may_undo")
-def _may_undo(me: Membership, completion: Completion) -> bool:
-    return svc.may_undo(me, completion)
-
-
-@bp.app_template_global("decided_by")
-def _decided_by(circle: Circle, v) -> str:
-    """Who decided a version, with their names as they are now."""
-    return ", ".join(svc.decided_by_names(circle, v))
-
-
-@bp.app_template_global("gone_objectors")
-def _gone_objectors(circle: Circle, v) -> str:
-    return ", ".join(svc.names_of(circle, v.gone_objector_ids or []))
-
-
-@bp.app_template_filter("todate")
-def _todate(value):
-    return date.fromisoformat(value) if isinstance(value, str) and value else value
-
-
-@bp.app_template_filter("weekday_name")
-def _weekday_name(n: int) -> str:
-    names = [
-        _("Monday"),
-        _("Tuesday"),
-        _("Wednesday"),
-        _("Thursday"),
-        _("Friday"),
-        _("Saturday"),
-        _("Sunday"),
-    ]
-    return names[int(n)]
-
-
-@bp.app_template_filter("occurrence_label")
-def _occurrence_label(key: str, c: Commitment) -> str:
-    from flask_babel import format_date
-
-    if key.startswith("item:"):
-        return next((i.text for i in c.items if f"item:{i.id}" == key), _("a step"))
-    if key == "once":
-        return _("it as done")
-    return _("the turn of %(day)s", day=format_date(date.fromisoformat(key), "long"))

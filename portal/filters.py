@@ -1,0 +1,52 @@
+"""Template filters and helpers the plan pages use, registered app-wide in create_app.
+
+The time and date filters live in ``portal.i18n``; user text becomes HTML only in
+``portal.sanitize``. Who may do what is asked of ``portal.access`` (or the service).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import format_date
+from flask_babel import gettext as _
+
+from portal.access import can_remove_condition
+from portal.i18n import weekday_names
+from portal.models import Circle, Commitment
+from portal.services import plan as svc
+
+
+def init_app(app) -> None:
+    app.add_template_global(can_remove_condition, "can_remove_condition")
+    app.add_template_global(svc.may_undo, "may_undo")
+    app.add_template_global(_decided_by, "decided_by")
+    app.add_template_global(_gone_objectors, "gone_objectors")
+    app.add_template_filter(_todate, "todate")
+    app.add_template_filter(_weekday_name, "weekday_name")
+    app.add_template_filter(_occurrence_label, "occurrence_label")
+
+
+def _decided_by(circle: Circle, v) -> str:
+    """Who decided a version, with their names as they are now."""
+    return ", ".join(svc.decided_by_names(circle, v))
+
+
+def _gone_objectors(circle: Circle, v) -> str:
+    return ", ".join(svc.names_of(circle, v.gone_objector_ids or []))
+
+
+def _todate(value):
+    return date.fromisoformat(value) if isinstance(value, str) and value else value
+
+
+def _weekday_name(n: int) -> str:
+    return weekday_names()[int(n)]
+
+
+def _occurrence_label(key: str, c: Commitment) -> str:
+    if key.startswith("item:"):
+        return next((i.text for i in c.items if f"item:{i.id}" == key), _("a step"))
+    if key == "once":
+        return _("it as done")
+    return _("the turn of %(day)s", day=format_date(date.fromisoformat(key), "long"))
