@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from portal.auth.forms import (
@@ -42,6 +43,13 @@ def _login_limit() -> str:
 
 def _token_limit() -> str:
     return current_app.config["TOKEN_RATE_LIMIT"]
+
+
+def _person_key() -> str:
+    """The signed-in person, wherever they post from (many addresses, one account)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -104,6 +112,7 @@ def account():
 @bp.post("/account/email")
 @login_required
 @limiter.limit(_login_limit)
+@limiter.limit(_login_limit, key_func=_person_key)
 def change_email():
     """A new address needs the current password, and counts only once the link sent to
     it is opened; the old address is told. A minute at someone's unlocked browser is
