@@ -27,8 +27,7 @@ from portal.auth.forms import (
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
-from portal.sanitize import clean_line
-from portal.services import ServiceError, accounts
+from portal.services import ServiceError, accounts, require_name
 from portal.urls import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -100,7 +99,11 @@ def account():
     if form.validate_on_submit():
         # The email address is not changed here: that needs the password and a
         # confirmed link (change_email).
-        user.name = clean_line(form.name.data, 80)
+        try:
+            user.name = require_name(form.name.data)
+        except ServiceError as e:
+            form.name.errors.append(str(e.message))
+            return _account_page(form=form)
         user.locale = form.locale.data
         user.timezone = form.timezone.data
         db.session.commit()

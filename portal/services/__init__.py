@@ -17,3 +17,17 @@ class ServiceError(Exception):
 
 class RateLimited(ServiceError):
     """Too many of these too quickly; ``message`` asks the person to wait a moment."""
+
+
+def require_name(text: str | None, limit: int = 80, field: str = "name", message=None) -> str:
+    """A person's name as we store it (``sanitize.clean_line``), never empty: a name of
+    only spaces or invisible characters is refused, with ``message`` or "Please write a
+    name." Every name a person types for someone goes through here."""
+    from flask_babel import lazy_gettext as _l
+
+    from portal.sanitize import clean_line
+
+    name = clean_line(text, limit)
+    if not name:
+        raise ServiceError(message or _l("Please write a name."), field)
+    return name

@@ -20,7 +20,7 @@ from portal.mail import queue_mail, register_builder
 from portal.models import CalendarFeed, EmailChange, LoginSession, ReentryToken, User
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
-from portal.services import ServiceError
+from portal.services import ServiceError, require_name
 from portal.tokens import hash_token, new_token
 
 MIN_PASSWORD_LENGTH = 8
@@ -71,13 +71,14 @@ def validate_username(username: str) -> str:
 def create_user(
     *, name: str, username: str, password: str, email: str | None = None, locale: str | None = None
 ) -> User:
+    name = require_name(name)
     username = validate_username(username)
     validate_password(password)
     email = clean_line(email, 254).lower() or None
     if email and db.session.scalar(select(func.count()).where(User.email == email)):
         raise ServiceError(_l("This email address already has an account. Sign in first."), "email")
     user = User(
-        name=clean_line(name, 80),
+        name=name,
         username=username,
         email=email,
         password_hash=hash_password(password),
