@@ -43,6 +43,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     filters.init_app(app)
     security.init_app(app)
     errors.init_app(app)
+    _limit_circle_writes(app)
 
     from portal.auth import login as auth_login
 
@@ -87,6 +88,31 @@ def create_app(config: type[Config] | None = None) -> Flask:
 
     app.cli.add_command(kring_cli)
     return app
+
+
+def _limit_circle_writes(app: Flask) -> None:
+    """One allowance (WRITE_RATE_LIMIT) for every change a signed-in person makes in a
+    circle over HTTP: a proposal, a vote, a poll answer, an invitation, a chat message.
+    Each can reach everyone in the circle, so a script must not make hundreds. The
+    socket events that change something take the same allowance (portal.realtime).
+    Registered after CSRF protection: a forged post is refused before it counts."""
+    from flask import abort, request
+    from flask_login import current_user
+
+    from portal.services import RateLimited
+    from portal.services.allowance import take_slot
+
+    @app.before_request
+    def _take_write_slot():
+        if request.method != "POST" or "circle_id" not in (request.view_args or {}):
+            return None
+        if not current_user.is_authenticated:
+            return None
+        try:
+            take_slot("writes", current_user.id)
+        except RateLimited:
+            abort(429)
+        return None
 
 
 def _origin(url: str) -> str:

@@ -112,6 +112,10 @@ class Config:
     # Chat messages one person may send, over all their sockets and the plain form
     # together (a moving window in the limiter's storage: Redis when there is one).
     CHAT_SEND_RATE_LIMIT = os.environ.get("CHAT_SEND_RATE_LIMIT", "30 per minute")
+    # Changes one signed-in person may make in circles, over the forms and their sockets
+    # together (a proposal, a vote, an answer, an invitation, a chat edit...): generous
+    # for people, a wall for a script.
+    WRITE_RATE_LIMIT = os.environ.get("WRITE_RATE_LIMIT", "60 per minute")
 
     LANGUAGES = ["en", "nl", "fr"]
     BABEL_DEFAULT_LOCALE = "en"
@@ -129,6 +133,9 @@ class Config:
     # MAIL_SEND_INTERVAL seconds (0: only ``flask --app app kring send-mail`` does).
     MAIL_SEND_INTERVAL = float(os.environ.get("MAIL_SEND_INTERVAL", "5"))
     MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+    # No address gets more mails than this in an hour, whoever asks and from where
+    # ("forgot password", an email change aimed at someone else's address).
+    MAIL_PER_ADDRESS_PER_HOUR = int(os.environ.get("MAIL_PER_ADDRESS_PER_HOUR", "5"))
     # How long a sender run may hold a mail before another run may take it over.
     MAIL_CLAIM_LEASE_SECONDS = 300
     # How long the link that confirms a new email address works.

@@ -13,6 +13,16 @@ again after its lease (at least once, never lost).
 Delivery: SMTP when MAIL_SERVER is set; otherwise one file per mail in
 MAIL_OUTBOX_DIR (instance/outbox), so a developer can read it without any mail
 server. Mail bodies may carry a secret link, so they are never written to the log.
+
+No address gets more than MAIL_PER_ADDRESS_PER_HOUR mails (counted from the outbox
+rows to it made in the last hour): beyond that a mail is dropped quietly and the
+caller answers as usual, so nobody can fill someone's mailbox through a form.
+
+Some mail is made by the sender, not by the request: ``queue_mail(kind=...)`` queues
+an empty row, and ``send_pending`` asks the builder registered for that kind
+(``register_builder``; the services register theirs at import) for its subject and
+body, or for nothing to send. "Forgot password" works this way, so the request does
+the same work for any address and only the sender looks the address up.
 """
 
 from __future__ import annotations
@@ -20,12 +30,13 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from portal.extensions import db
 from portal.models import OutboxMail
@@ -34,18 +45,67 @@ from portal.models.types import utcnow
 log = logging.getLogger(__name__)
 
 
-def queue_mail(to: str, subject: str, body: str, *, dedupe_key: str) -> None:
+# kind -> builder(to) returning (subject, body) to send, or None to send nothing.
+# Called by the sender inside a request context for BASE_URL (so url_for works),
+# in a transaction it commits together with the mail it builds.
+Builder = Callable[[str], tuple[str, str] | None]
+_builders: dict[str, Builder] = {}
+
+
+def register_builder(kind: str, builder: Builder) -> None:
+    _builders[kind] = builder
+
+
+def queue_mail(
+    to: str, subject: str = "", body: str = "", *, dedupe_key: str, kind: str | None = None
+) -> None:
     """Queue a mail in the current transaction (the caller commits).
 
     ``dedupe_key`` names the cause ("reset:<token id>"): a cause queues its mail once.
+    With ``kind``, the sender builds the mail (see ``register_builder``). Beyond
+    MAIL_PER_ADDRESS_PER_HOUR mails to ``to`` in the last hour, nothing is queued:
+    the same statements run either way up to the insert, and the caller cannot tell.
     """
     exists = db.session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == dedupe_key))
     if exists is not None:
         return
+    lately = db.session.scalar(
+        select(func.count())
+        .select_from(OutboxMail)
+        .where(OutboxMail.to == to, OutboxMail.created_at > utcnow() - timedelta(hours=1))
+    )
+    if lately >= current_app.config["MAIL_PER_ADDRESS_PER_HOUR"]:
+        log.info("mail to one address dropped: over MAIL_PER_ADDRESS_PER_HOUR")
+        return
     db.session.add(
-        OutboxMail(to=to, subject=str(subject)[:200], body=str(body), dedupe_key=dedupe_key)
+        OutboxMail(
+            to=to, subject=str(subject)[:200], body=str(body), dedupe_key=dedupe_key, kind=kind
+        )
     )
     db.session.flush()
+
+
+def _build(mail_id: int, claim: str, kind: str, to: str) -> tuple[str, str] | None:
+    """Make the mail of a row queued with a ``kind`` and store it in the row, in one
+    transaction with whatever the builder wrote (a reset token). Nothing to send: the
+    row is marked done and None returned. A row whose kind has no builder stays for an
+    operator (it raises, like a failed delivery)."""
+    builder = _builders[kind]
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        built = builder(to)
+        if built is None:
+            values = {"sent_at": utcnow(), "body": "", "claim": None}
+        else:
+            subject, body = str(built[0])[:200], str(built[1])
+            # Resolved: a later try (the server was down) sends this very mail again.
+            values = {"subject": subject, "body": body, "kind": None}
+        db.session.execute(
+            update(OutboxMail)
+            .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
+            .values(**values)
+        )
+        db.session.commit()
+    return None if built is None else (subject, body)
 
 
 def _pending(now):
@@ -82,15 +142,27 @@ def send_pending(limit: int = 100) -> int:
                 attempts=OutboxMail.attempts + 1,
                 next_try_at=now + timedelta(seconds=cfg["MAIL_CLAIM_LEASE_SECONDS"]),
             )
-            .returning(OutboxMail.to, OutboxMail.subject, OutboxMail.body, OutboxMail.attempts)
+            .returning(
+                OutboxMail.to,
+                OutboxMail.subject,
+                OutboxMail.body,
+                OutboxMail.attempts,
+                OutboxMail.kind,
+            )
         ).first()
         db.session.commit()
         if row is None:
             continue  # another run has it
-        to, subject, body, attempts = row
+        to, subject, body, attempts, kind = row
         try:
+            if kind is not None:
+                built = _build(mail_id, claim, kind, to)
+                if built is None:
+                    continue  # nothing to send (an address without an account)
+                subject, body = built
             _deliver(mail_id, to, subject, body)
         except Exception as e:  # noqa: BLE001 (any failure: keep the row for later)
+            db.session.rollback()
             wait = min(30 * 2 ** (attempts - 1), 3600)
             db.session.execute(
                 update(OutboxMail)

@@ -54,6 +54,7 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         MAIL_OUTBOX_DIR=str(tmp / "outbox"),
         MAIL_SEND_INTERVAL="0.3",
         CHAT_SEND_RATE_LIMIT="1000 per minute",
+        WRITE_RATE_LIMIT="1000 per minute",
     )
     log = tmp / "server.log"
     upgrade = subprocess.run(

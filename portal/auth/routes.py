@@ -13,6 +13,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
 from portal.auth.forms import (
@@ -27,8 +28,7 @@ from portal.auth.forms import (
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.sanitize import clean_line
-from portal.services import ServiceError, accounts
+from portal.services import ServiceError, accounts, require_name
 from portal.urls import safe_next
 
 bp = Blueprint("auth", __name__)
@@ -37,6 +37,13 @@ RESET_SESSION_KEY = "reset_token"
 EMAIL_SESSION_KEY = "email_token"
 
 
+
+
+def _person_key() -> str:
+    """The signed-in person, wherever they post from (many addresses, one account)."""
+    if current_user.is_authenticated:
+        return f"user:{current_user.id}"
+    return get_remote_address()
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -87,7 +94,11 @@ def account():
     if form.validate_on_submit():
         # The email address is not changed here: that needs the password and a
         # confirmed link (change_email).
-        user.name = clean_line(form.name.data, 80)
+        try:
+            user.name = require_name(form.name.data)
+        except ServiceError as e:
+            form.name.errors.append(str(e.message))
+            return _account_page(form=form)
         user.locale = form.locale.data
         user.timezone = form.timezone.data
         db.session.commit()
@@ -99,6 +110,7 @@ def account():
 @bp.post("/account/email")
 @login_required
 @limiter.limit(login_limit)
+@limiter.limit(login_limit, key_func=_person_key)
 def change_email():
     """A new address needs the current password, and counts only once the link sent to
     it is opened; the old address is told. A minute at someone's unlocked browser is

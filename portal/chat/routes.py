@@ -14,6 +14,7 @@ from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.services import RateLimited, ServiceError
 from portal.services import chat as svc
+from portal.services.allowance import take_slot
 
 bp = Blueprint("chat", __name__)
 
@@ -68,7 +69,7 @@ def send(circle_id: int):
     status = 400
     if form.validate_on_submit():
         try:
-            svc.take_send_slot(me.user_id)  # per person, shared with their sockets
+            take_slot("chat-send", me.user_id)  # per person, shared with their sockets
             svc.send_message(ChatSeat.of(me), form.client_id.data, form.body.data)
         except ServiceError as e:
             db.session.rollback()
@@ -88,16 +89,23 @@ def edit(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     form = EditForm(body=message.body)
+    status = 200
     if form.validate_on_submit():
         try:
+            take_slot("chat-change", me.user_id)  # each edit is a version sent to everyone
             svc.edit_message(circle, me, message, form.body.data)
         except ServiceError as e:
             db.session.rollback()
             form.body.errors.append(str(e.message))
+            if isinstance(e, RateLimited):
+                status = 429
         else:
             db.session.commit()
             return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
-    return render_template("chat/edit.html", circle=circle, me=me, message=message, form=form)
+    return (
+        render_template("chat/edit.html", circle=circle, me=me, message=message, form=form),
+        status,
+    )
 
 
 @bp.post("/c/<int:circle_id>/chat/messages/<int:message_id>/delete")
@@ -107,6 +115,7 @@ def delete(circle_id: int, message_id: int):
     message = _message_or_404(circle, message_id)
     if ConfirmForm().validate_on_submit():
         try:
+            take_slot("chat-change", me.user_id)
             svc.delete_message(circle, me, message)
         except ServiceError as e:
             db.session.rollback()

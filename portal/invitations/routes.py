@@ -279,7 +279,8 @@ def join():
             )
         except ServiceError as e:
             db.session.rollback()
-            getattr(form, e.field or "username").errors.append(str(e.message))
+            field = "display_name" if e.field == "name" else e.field or "username"
+            getattr(form, field).errors.append(str(e.message))
         else:
             # An address counts only once the link sent to it is opened, and the
             # answer is the same when it already has an account (that address gets a

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -22,12 +22,18 @@ class OutboxMail(db.Model):
     """
 
     __tablename__ = "outbox_mail"
+    # Counts the mail one address got lately (MAIL_PER_ADDRESS_PER_HOUR).
+    __table_args__ = (Index("ix_outbox_mail_to_created_at", "to", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(254))
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     dedupe_key: Mapped[str] = mapped_column(String(120), unique=True)
+    # Set: the mail is made by the sender, not the request (``portal.mail.register_builder``):
+    # a "forgot password" request queues the same row for any address, and only the
+    # sender looks the address up. Cleared once the row holds the mail to send.
+    kind: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # A sender run that takes the row writes its own random ``claim`` and pushes
     # ``next_try_at`` past its lease (a run that died is taken over after it); a failed

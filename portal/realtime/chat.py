@@ -10,6 +10,7 @@ from portal.access import access_chat, access_chat_seat
 from portal.realtime import presence
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import chat as svc
+from portal.services.allowance import take_slot
 
 CATCH_UP_LIMIT = 500
 
@@ -52,7 +53,8 @@ def leave(user, payload):
 @event("chat:send")
 def send(user, payload):
     circle_id = require_id(payload, "circle_id")
-    svc.take_send_slot(user.id)  # per person, shared with the chat form and other sockets
+    take_slot("writes", user.id)  # per person, shared with the forms and other sockets
+    take_slot("chat-send", user.id)
     seat = access_chat_seat(user, circle_id)
     message, created = svc.send_message(seat, payload.get("client_id"), payload.get("body"))
     return {"ok": True, "message": message, "duplicate": not created}
@@ -63,6 +65,8 @@ def edit(user, payload):
     circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)
     message = svc.access_message(circle, payload.get("message_id"))
+    take_slot("writes", user.id)
+    take_slot("chat-change", user.id)
     return {"ok": True, "message": svc.edit_message(circle, me, message, payload.get("body"))}
 
 
@@ -71,6 +75,8 @@ def delete(user, payload):
     circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)
     message = svc.access_message(circle, payload.get("message_id"))
+    take_slot("writes", user.id)
+    take_slot("chat-change", user.id)
     return {"ok": True, "message": svc.delete_message(circle, me, message)}
 
 

@@ -5,6 +5,10 @@ or a command) commits once. Events are queued through ``portal.events`` and go o
 only after that commit.
 """
 
+from flask_babel import lazy_gettext as _l
+
+from portal.sanitize import clean_line
+
 
 class ServiceError(Exception):
     """A rule of the domain was broken; ``message`` is safe to show to the user."""
@@ -26,3 +30,13 @@ class Forbidden(Exception):
     one place for each door: 403 over HTTP (``portal.errors``) and ``forbidden`` over
     the socket (``portal.realtime.protocol``).
     """
+
+
+def require_name(text: str | None, limit: int = 80, field: str = "name", message=None) -> str:
+    """A person's name as we store it (``sanitize.clean_line``), never empty: a name of
+    only spaces or invisible characters is refused, with ``message`` or "Please write a
+    name." Every name a person types for someone goes through here."""
+    name = clean_line(text, limit)
+    if not name:
+        raise ServiceError(message or _l("Please write a name."), field)
+    return name

@@ -9,17 +9,18 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app, url_for
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, func, select, update
 
 from portal import events
 from portal.access import can_use_reentry
 from portal.extensions import db
-from portal.mail import queue_mail
+from portal.mail import queue_mail, register_builder
 from portal.models import CalendarFeed, EmailChange, LoginSession, ReentryToken, User
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
-from portal.services import ServiceError
+from portal.services import ServiceError, require_name
 from portal.tokens import hash_token, new_token
 
 MIN_PASSWORD_LENGTH = 8
@@ -70,13 +71,14 @@ def validate_username(username: str) -> str:
 def create_user(
     *, name: str, username: str, password: str, email: str | None = None, locale: str | None = None
 ) -> User:
+    name = require_name(name)
     username = validate_username(username)
     validate_password(password)
     email = clean_line(email, 254).lower() or None
     if email and db.session.scalar(select(func.count()).where(User.email == email)):
         raise ServiceError(_l("This email address already has an account. Sign in first."), "email")
     user = User(
-        name=clean_line(name, 80),
+        name=name,
         username=username,
         email=email,
         password_hash=hash_password(password),
@@ -252,30 +254,42 @@ def _link(endpoint: str, token: str) -> str:
     return current_app.config["BASE_URL"] + url_for(endpoint, token=token)
 
 
-def request_password_reset(email: str) -> None:
-    """Queue a reset link for the account with this address, if there is one.
+RESET_KIND = "password-reset"
 
-    The same work either way, as far as the asker can see: a token is made and hashed
-    for any address, and nothing is sent inside the request (the mail waits in the
-    outbox), so neither the answer nor its timing tells whether the address has an
-    account. Earlier links stay valid (see ``issue_reset_token``).
+
+def request_password_reset(email: str) -> None:
+    """Ask for a reset link for the account with this address, if there is one.
+
+    The same work for any address: one outbox row of kind "password reset asked for
+    this address", and nothing looked up. The sender resolves it outside the request
+    (``_build_reset_mail``): it makes the link for the account with this address, or
+    sends nothing. So neither the answer, its timing nor its database work tells
+    whether the address has an account. Earlier links stay valid (``issue_reset_token``).
     """
-    email = email.strip().lower()
-    pair = new_token()
+    email = clean_line(email, 254).lower()
+    if email:
+        queue_mail(email, dedupe_key=f"reset-ask:{secrets.token_hex(16)}", kind=RESET_KIND)
+
+
+def _build_reset_mail(email: str) -> tuple[str, str] | None:
+    """The sender's half of ``request_password_reset``: the mail with a fresh link in
+    the account's own language, or None when no account has this address."""
     user = db.session.scalar(select(User).where(User.email == email))
     if user is None:
-        return
-    token = issue_reset_token(user, digest=pair)
-    queue_mail(
-        email,
-        _l("Set a new password for Kring"),
-        str(_l("Open this link to set a new password. It works once."))
-        + "\n\n"
-        + _link("auth.open_reset_link", token)
-        + "\n\n"
-        + str(_l("If you did not ask for this, you can ignore this email.")),
-        dedupe_key=f"reset:{pair[1]}",
-    )
+        return None
+    token = issue_reset_token(user)
+    with force_locale(user.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        return (
+            str(_l("Set a new password for Kring")),
+            str(_l("Open this link to set a new password. It works once."))
+            + "\n\n"
+            + _link("auth.open_reset_link", token)
+            + "\n\n"
+            + str(_l("If you did not ask for this, you can ignore this email.")),
+        )
+
+
+register_builder(RESET_KIND, _build_reset_mail)
 
 
 def _spend_email_changes(user_id: int) -> None:

@@ -7,15 +7,11 @@ client id returns the stored message.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-import limits
-from flask import current_app
 from flask_babel import lazy_gettext as _l
-from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -23,12 +19,12 @@ from sqlalchemy.orm import contains_eager
 
 from portal import events
 from portal.access import ChatSeat, can_remove_message
-from portal.extensions import db, limiter
+from portal.extensions import db
 from portal.ids import is_id
 from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
-from portal.services import RateLimited, ServiceError
+from portal.services import ServiceError
 from portal.services.circles import record
 
 MAX_LENGTH = 4000
@@ -115,37 +111,6 @@ _INSERT = {
     .returning(_messages.c.id)
     for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
 }
-
-
-@functools.cache
-def _parse_limit(text: str) -> limits.RateLimitItem:
-    return limits.parse(text)
-
-
-_window: MovingWindowRateLimiter | None = None
-
-
-def _moving_window(storage) -> MovingWindowRateLimiter:
-    """Built once per storage (the limiter's storage is made when the app starts)."""
-    global _window
-    if _window is None or _window.storage is not storage:
-        _window = MovingWindowRateLimiter(storage)
-    return _window
-
-
-def take_send_slot(user_id: int) -> None:
-    """Count one send for this person, or refuse it: RateLimited.
-
-    Per person, not per socket or per circle: ten open tabs and the plain form share
-    one allowance. It lives in the rate limiter's storage (memory in the embedded
-    setup, Redis with several processes), so all processes count together; one
-    storage call per send. A refused send is not counted, so waiting always helps.
-    The socket handler and the chat form call it before sending; seeding and the
-    command line call ``send_message`` directly and are not limited.
-    """
-    item = _parse_limit(current_app.config["CHAT_SEND_RATE_LIMIT"])
-    if not _moving_window(limiter.storage).hit(item, "chat-send", str(user_id)):
-        raise RateLimited(_l("You are sending very fast. Please wait a moment."), "body")
 
 
 def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:

@@ -31,7 +31,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError
+from portal.services import ServiceError, require_name
 from portal.tokens import hash_token, new_token
 
 LANGUAGES = ("en", "nl", "fr")
@@ -87,14 +87,17 @@ def create_circle(
         membership = Membership(
             circle_id=circle.id,
             user_id=coordinator.id,
-            display_name=clean_line(coordinator_name or coordinator.name, 80),
+            display_name=clean_line(coordinator_name, 80)
+            or clean_line(coordinator.name, 80)
+            or coordinator.username,
             role=Role.COORDINATOR,
         )
         db.session.add(membership)
         db.session.flush()
         record(circle, "created", actor=membership)
         return circle, membership, None
-    _, token = _new_invitation(circle, None, coordinator_name or "Coordinator", Role.COORDINATOR)
+    name = clean_line(coordinator_name, 80) or "Coordinator"
+    _, token = _new_invitation(circle, None, name, Role.COORDINATOR)
     record(circle, "created")
     return circle, None, token
 
@@ -122,7 +125,7 @@ def _new_invitation(
     inv = Invitation(
         circle_id=circle.id,
         token_hash=digest,
-        name=clean_line(name, 80),
+        name=require_name(name),
         role=role,
         supporter_of=clean_line(supporter_of, 80) or None,
         email=clean_line(email, 254).lower() or None,
@@ -156,10 +159,13 @@ def invite(
         raise ServiceError(_l("Please choose a role from the list."), "role") from None
     if role not in INVITABLE_ROLES:
         raise ServiceError(_l("Please choose a role from the list."), "role")
-    if not clean_line(name, 80):
-        raise ServiceError(_l("Please write the name the circle will see."), "name")
-    if role == Role.SUPPORTER and not clean_line(supporter_of, 80):
-        raise ServiceError(_l("Please write whose supporter this person is."), "supporter_of")
+    require_name(name, message=_l("Please write the name the circle will see."))
+    if role == Role.SUPPORTER:
+        require_name(
+            supporter_of,
+            field="supporter_of",
+            message=_l("Please write whose supporter this person is."),
+        )
     if email and "@" not in email:
         raise ServiceError(_l("This does not look like an email address."), "email")
     inv, token = _new_invitation(
