@@ -85,8 +85,6 @@ def _fail(e: ServiceError):
 def show(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    # Render before committing: a commit expires every loaded row, and the template
-    # would then reload each commitment, checklist and tick one by one.
     html = render_template(
         "plan/plan.html",
         circle=circle,
@@ -99,7 +97,6 @@ def show(circle_id: int):
         accept_form=AcceptForm(),
         can_enter=can_enter_plan(me),
     )
-    db.session.commit()  # the plan row may have been created on first view
     return html
 
 
@@ -110,7 +107,6 @@ def print_view(circle_id: int):
     view = plan_view(circle, me)
     current = svc.get_version(circle, view.version) if view.version else None
     html = render_template("plan/print.html", circle=circle, me=me, v=view, current=current)
-    db.session.commit()  # after rendering, as in show()
     return html
 
 
@@ -119,7 +115,6 @@ def print_view(circle_id: int):
 def export(circle_id: int):
     circle, me = load_circle(circle_id)
     data = export_plan(circle)
-    db.session.commit()
     body = json.dumps(data, ensure_ascii=False, indent=2)
     name = f"kring-plan-{circle.id}-{date.today().isoformat()}.json"
     return Response(
