@@ -29,7 +29,7 @@ from portal.access import (
 )
 from portal.extensions import db
 from portal.forms import ConfirmForm
-from portal.ids import query_int
+from portal.ids import query_int, query_page
 from portal.models import (
     Agreement,
     Circle,
@@ -40,7 +40,6 @@ from portal.models import (
     Proposal,
     Role,
 )
-from portal.pagination import paginate
 from portal.plan.forms import (
     AcceptForm,
     AgreeForm,
@@ -173,10 +172,11 @@ def history(circle_id: int, commitment_id: int):
         circle=circle,
         me=me,
         c=c,
-        page=paginate(
+        page=db.paginate(
             svc.completion_history(c),
-            request.args.get("page", 1, type=query_int),
+            page=request.args.get("page", 1, type=query_page),
             per_page=current_app.config["ITEMS_PER_PAGE"],
+            error_out=False,
         ),
     )
 
