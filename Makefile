@@ -1,6 +1,7 @@
 # Kring: `make run` starts Kring on SQLite with a demo circle; `make test` runs every test.
 # Both install what they need first (Python packages, socket.io-client from npm,
-# compiled translations; for tests also Debian's chromium).
+# compiled translations; for tests also Debian's chromium and Java, for the HTML checker).
+# npm runs no install scripts: vnu-jar's would download a Java runtime from the net.
 
 VENV    := .venv
 PY      := $(VENV)/bin/python
@@ -39,7 +40,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --no-audit --no-fund --loglevel=error --ignore-scripts
 	touch $@
 
 translations: $(VENV)/.installed
@@ -53,6 +54,9 @@ browser:
 	@command -v chromium >/dev/null || { \
 	  echo "Installing Debian's chromium for the browser tests"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-core; }
+	@command -v java >/dev/null || { \
+	  echo "Installing Debian's Java for the HTML checker (vnu)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; }
 
 lint: setup
 	$(VENV)/bin/ruff check portal tests bench app.py

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from babel.dates import get_day_names
 from flask import current_app, g, has_request_context, request
@@ -76,6 +76,15 @@ def init_app(app) -> None:
 
         local = value.astimezone(ZoneInfo(tz_name))
         return f"{format_datetime(local, 'EEEE d MMMM y, HH:mm', rebase=False)} ({tz_name})"
+
+    @app.template_filter("iso")
+    def _iso(value: datetime | None) -> str:
+        """For ``<time datetime>``: UTC to the second, "2026-11-23T13:05:09Z" (the HTML
+        standard allows at most three decimals; our times carry six)."""
+        if not value:
+            return ""
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
     @app.template_filter("day")
     def _day(value: datetime | None) -> str:

@@ -87,3 +87,15 @@ class IdConverter(IntegerConverter):
     def __init__(self, map, fixed_digits=0, min=1, max=MAX_ID, signed=False) -> None:  # noqa: A002
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
         self.regex = _at_most(MAX_ID)
+
+
+MAX_PAGE = 1_000_000
+
+
+def query_page(value: str) -> int:
+    """``type=`` for ``?page=``: a page number whose offset the database can hold (a
+    page near 2^63 would overflow it: a 500), else the default, page 1."""
+    number = query_int(value)
+    if number > MAX_PAGE:
+        raise ValueError(value)
+    return number

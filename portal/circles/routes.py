@@ -34,9 +34,8 @@ from portal.access import (
 from portal.circles.forms import CircleForm, FlagsForm, PresenceForm, ProfessionalsForm
 from portal.extensions import db
 from portal.forms import ConfirmForm
-from portal.ids import query_int
+from portal.ids import query_page
 from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
-from portal.pagination import paginate
 from portal.services import ServiceError
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
@@ -163,10 +162,11 @@ def home(circle_id: int):
 @login_required
 def history(circle_id: int):
     circle, me = load_circle(circle_id)
-    page = paginate(
+    page = db.paginate(
         _history_query(circle),
-        request.args.get("page", 1, type=query_int),
+        page=request.args.get("page", 1, type=query_page),
         per_page=current_app.config["ITEMS_PER_PAGE"],
+        error_out=False,
     )
     return render_template("circles/history.html", circle=circle, me=me, page=page)
 

@@ -36,7 +36,7 @@ from portal.access import (
 )
 from portal.extensions import db
 from portal.forms import ConfirmForm
-from portal.ids import query_int
+from portal.ids import query_int, query_page
 from portal.models import (
     Agreement,
     Circle,
@@ -46,7 +46,6 @@ from portal.models import (
     Membership,
     Proposal,
 )
-from portal.pagination import paginate
 from portal.plan.forms import (
     AcceptForm,
     AgreeForm,
@@ -97,8 +96,6 @@ def _missing_is_404():
 def show(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    # Render before committing: a commit expires every loaded row, and the template
-    # would then reload each commitment, checklist and tick one by one.
     html = render_template(
         "plan/plan.html",
         circle=circle,
@@ -112,7 +109,6 @@ def show(circle_id: int):
         pass_on_form=_pass_on_form(me),
         can_enter=can_enter_plan(me),
     )
-    db.session.commit()  # the plan row may have been created on first view
     return html
 
 
@@ -123,7 +119,6 @@ def print_view(circle_id: int):
     view = plan_view(circle, me)
     current = svc.get_version(circle, view.version) if view.version else None
     html = render_template("plan/print.html", circle=circle, me=me, v=view, current=current)
-    db.session.commit()  # after rendering, as in show()
     return html
 
 
@@ -132,7 +127,6 @@ def print_view(circle_id: int):
 def export(circle_id: int):
     circle, me = load_circle(circle_id)
     data = export_plan(circle)
-    db.session.commit()
     body = json.dumps(data, ensure_ascii=False, indent=2)
     name = f"kring-plan-{circle.id}-{date.today().isoformat()}.json"
     return Response(
@@ -187,10 +181,11 @@ def history(circle_id: int, commitment_id: int):
         circle=circle,
         me=me,
         c=c,
-        page=paginate(
+        page=db.paginate(
             svc.completion_history(c),
-            request.args.get("page", 1, type=query_int),
+            page=request.args.get("page", 1, type=query_page),
             per_page=current_app.config["ITEMS_PER_PAGE"],
+            error_out=False,
         ),
     )
 

@@ -25,6 +25,7 @@ from portal.models import (
     Invitation,
     Membership,
     MembershipStatus,
+    Plan,
     ReentryToken,
     Role,
     User,
@@ -82,6 +83,8 @@ def create_circle(
         timezone=timezone,
     )
     db.session.add(circle)
+    db.session.flush()
+    db.session.add(Plan(circle_id=circle.id, version=0))  # a draft, so reading never writes
     db.session.flush()
     if coordinator is not None:
         membership = Membership(

@@ -71,12 +71,8 @@ KINDS = (
 
 
 def get_plan(circle: Circle) -> Plan:
-    plan = db.session.scalar(select(Plan).where(Plan.circle_id == circle.id))
-    if plan is None:
-        plan = Plan(circle_id=circle.id, version=0)
-        db.session.add(plan)
-        db.session.flush()
-    return plan
+    """The circle's plan row: made with the circle (``create_circle``), only read here."""
+    return db.session.scalars(select(Plan).where(Plan.circle_id == circle.id)).one()
 
 
 def commitments(circle: Circle) -> list[Commitment]:

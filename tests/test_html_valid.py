@@ -1,0 +1,131 @@
+"""The main pages are valid HTML, as the Nu HTML Checker (vnu) reads them.
+
+The pages of the demo circle are rendered as a central person, a member and a
+professional (and the public ones as a visitor), written to a folder and checked in
+one run of vnu: 0 errors. vnu comes from npm (``vnu-jar`` in package.json; ``make
+setup`` installs it) and runs on the installed Java (``make browser`` installs Debian's
+``default-jre-headless`` when there is none).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+
+from sqlalchemy import select
+
+from portal.demo import build_demo
+from portal.models import Commitment, Meeting, PlanVersion
+from tests.conftest import PASSWORD, ROOT, csrf_from
+
+VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
+
+
+def _circle_pages(db, circle_id: int) -> list[str]:
+    c = f"/c/{circle_id}"
+    versions = db.session.scalars(
+        select(PlanVersion.number)
+        .where(PlanVersion.circle_id == circle_id)
+        .order_by(PlanVersion.number)
+    ).all()
+    meetings = db.session.scalars(select(Meeting.id).where(Meeting.circle_id == circle_id)).all()
+    commitment = db.session.scalars(
+        select(Commitment.id).where(Commitment.circle_id == circle_id).limit(1)
+    ).one()
+    assert len(versions) >= 2 and meetings, "the demo has versions to compare and meetings"
+    return [
+        c,
+        f"{c}/chat",
+        f"{c}/plan",
+        f"{c}/plan/print",
+        f"{c}/plan/versions",
+        f"{c}/plan/versions/{versions[-1]}",
+        f"{c}/plan/diff?a={versions[0]}&b={versions[-1]}",
+        f"{c}/plan/commitments/{commitment}/history",
+        f"{c}/history",
+        f"{c}/meetings",
+        *(f"{c}/meetings/{m}" for m in meetings),
+        f"{c}/people",
+        f"{c}/settings",
+        f"{c}/plan/commitments/new",
+        f"{c}/plan/commitments/{commitment}/edit",
+        f"{c}/plan/agree",
+        f"{c}/meetings/new",
+        f"{c}/leave",
+        "/account/calendar",
+        "/me/commitments",
+        "/me/meetings",
+        "/account",
+        "/c/987654",  # the 404 page, signed in
+    ]
+
+
+def _join(browser, token: str, label: str) -> None:
+    browser.get(f"/i/{token}")
+    page = browser.get("/join")
+    resp = browser.post(
+        "/join",
+        data={
+            "csrf_token": csrf_from(page),
+            "display_name": label.title(),
+            "username": f"valid.{label}",
+            "password": PASSWORD,
+            "confirm": PASSWORD,
+        },
+    )
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+def _save(folder, name: str, resp) -> None:
+    assert resp.mimetype == "text/html", (name, resp.mimetype)
+    safe = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
+    (folder / f"{safe}.html").write_bytes(resp.get_data())
+
+
+def _vnu(files: list) -> list[dict]:
+    java = shutil.which("java")
+    assert java, "no java: `make browser` installs Debian's default-jre-headless"
+    assert VNU.exists(), f"{VNU} is missing: `make setup` (npm ci) installs vnu-jar"
+    run = subprocess.run(
+        [java, "-jar", str(VNU), "--errors-only", "--format", "json", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(run.stderr or run.stdout)
+    return report["messages"]
+
+
+def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
+    demo = build_demo("en")
+    db.session.commit()
+    pages = _circle_pages(db, demo.circle.id)
+
+    visitor = new_client()
+    _save(tmp_path, "visitor login", visitor.get("/login"))
+    _save(tmp_path, "visitor 404", visitor.get("/no/such/page"))
+    _save(tmp_path, "visitor forgot", visitor.get("/password/forgot"))
+    _save(tmp_path, "visitor index", visitor.get("/"))
+    visitor.get(f"/i/{demo.tokens['supporter']}")
+    _save(tmp_path, "visitor join", visitor.get("/join"))
+
+    for label in ("central", "member", "professional"):
+        browser = new_client()
+        _join(browser, demo.tokens[label], label)
+        for path in pages:
+            resp = browser.get(path)
+            assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)
+            _save(tmp_path, f"{label} {path}", resp)
+
+    files = sorted(tmp_path.glob("*.html"))
+    assert len(files) >= 3 * len(pages)
+    messages = _vnu(files)
+    errors = [m for m in messages if m.get("type") in ("error", "non-document-error")]
+    lines = [
+        f"{m.get('url', '').rsplit('/', 1)[-1]}:{m.get('lastLine')}: {m.get('message')}"
+        f"\n    {m.get('extract', '').strip()!r}"
+        for m in errors
+    ]
+    assert not errors, f"{len(errors)} HTML errors:\n" + "\n".join(lines)
