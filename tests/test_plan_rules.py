@@ -1186,7 +1186,7 @@ def test_my_commitments_cost_the_same_queries_in_one_circle_as_in_three(
 
 def test_the_export_holds_the_whole_plan_history_and_no_chat(family, browser):
     f = family
-    chat_svc.send_message(ChatSeat.of(f.oma), "export-test-01", "The door code is 4711, shh")
+    chat_svc.send_message(ChatSeat.of(f.oma), "export-test-01", "The door code is 4711-KR, shh")
     _db.session.commit()
     oma = browser(f.oma)
     _tick(f, oma, f.football, WED.isoformat(), note="went well")
@@ -1253,7 +1253,7 @@ def test_the_export_holds_the_whole_plan_history_and_no_chat(family, browser):
     assert data["acceptances"][0]["version"] == 2 and data["acceptances"][0]["by"] == "Dr Vos"
 
     # Nothing from the chat, and no accounts.
-    assert "4711" not in body and "door code" not in body
+    assert "4711-KR" not in body and "door code" not in body
     for m in (f.oma, f.sanne, f.piet, f.prof):
         assert f'"{m.user.username}"' not in body
 

@@ -6,7 +6,7 @@ page, the print view and the export wrote on GET. A circle now gets its plan wit
 (version 0), so reading the plan never writes (issue 11).
 
 Revision ID: 74cdd514f12e
-Revises: 5e0c1a7b9d42
+Revises: b3c8e1f04a27
 Create Date: 2026-12-02 06:00:00
 
 """
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "74cdd514f12e"
-down_revision = "5e0c1a7b9d42"
+down_revision = "b3c8e1f04a27"
 branch_labels = None
 depends_on = None
 
