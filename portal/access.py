@@ -365,3 +365,17 @@ def can_review_meeting(m: Membership, meeting) -> bool:
 def can_remove_message(m: Membership, message) -> bool:
     """The author removes their own; a central person may remove any hurtful message."""
     return m.is_active and (message.author_id == m.id or m.role == Role.CENTRAL)
+
+
+# --- v-views ---
+
+
+def can_attend_meetings(m: Membership) -> bool:
+    """Who may be invited to a follow-up meeting: everyone in the circle but the
+    independent coordinator, who withdraws once the plan is made."""
+    return m.is_active and m.role != Role.COORDINATOR
+
+
+def takes_over_circle(m: Membership) -> bool:
+    """After the handover the central persons look after the circle."""
+    return m.is_active and m.role == Role.CENTRAL
