@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -23,20 +22,19 @@ from portal.auth.forms import (
     ForgotForm,
     LoginForm,
     NewPasswordForm,
+    is_current_password,
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.sanitize import clean_line
-from portal.services import ServiceError, accounts
+from portal.services import accounts
 from portal.urls import safe_next
+from portal.views import run, run_quietly
 
 bp = Blueprint("auth", __name__)
 
 RESET_SESSION_KEY = "reset_token"
 EMAIL_SESSION_KEY = "email_token"
-
-
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -82,18 +80,24 @@ def account():
     user = current_user._get_current_object()
     form = AccountForm(obj=user)
     if request.method == "GET":
-        form.locale.data = user.locale or "en"
-        form.timezone.data = user.timezone or current_app.config["BABEL_DEFAULT_TIMEZONE"]
+        form.show(user)
     if form.validate_on_submit():
-        # The email address is not changed here: that needs the password and a
-        # confirmed link (change_email).
-        user.name = clean_line(form.name.data, 80)
-        user.locale = form.locale.data
-        user.timezone = form.timezone.data
+        form.save_to(user)
         db.session.commit()
         flash(_("Saved."), "success")
         return redirect(url_for("auth.account"))
     return _account_page(form=form)
+
+
+def _email_change_asked(new_email: str | None) -> str:
+    if new_email is None:
+        return _("Your email address is removed.")
+    # The same words whether or not the address already has an account.
+    return _(
+        "We sent a link to %(email)s. Your new address counts once you open it. "
+        "Until then we keep using your old one.",
+        email=new_email,
+    )
 
 
 @bp.post("/account/email")
@@ -105,30 +109,20 @@ def change_email():
     not enough to take their account over through "forgot password"."""
     user = current_user._get_current_object()
     form = EmailForm()
-    if not form.validate_on_submit():
+    if not (form.validate_on_submit() and is_current_password(form.email_password, user)):
         return _account_page(email_form=form)
-    if not accounts.check_password(user, form.email_password.data):
-        form.email_password.errors.append(_("That is not your current password."))
-        return _account_page(email_form=form)
-    new_email = (form.new_email.data or "").strip().lower() or None
+    new_email = form.new_address()
     if new_email is not None and new_email == user.email:
         flash(_("That is already your email address."), "info")
-        return redirect(url_for("auth.account"))
-    accounts.request_email_change(user, new_email)
-    db.session.commit()
-    if new_email is None:
-        flash(_("Your email address is removed."), "success")
     else:
-        # The same words whether or not the address already has an account.
-        flash(
-            _(
-                "We sent a link to %(email)s. Your new address counts once you open it. "
-                "Until then we keep using your old one.",
-                email=new_email,
-            ),
-            "success",
-        )
+        asked = _email_change_asked(new_email)
+        run(lambda: accounts.request_email_change(user, new_email), success=asked)
     return redirect(url_for("auth.account"))
+
+
+def _link_invalid(key: str):
+    session.pop(key, None)
+    return render_template("auth/link_invalid.html"), 404
 
 
 @bp.get("/e/<token>")
@@ -147,23 +141,15 @@ def confirm_email():
     token = session.get(EMAIL_SESSION_KEY)
     row = accounts.find_email_change(token) if token else None
     if row is None:
-        session.pop(EMAIL_SESSION_KEY, None)
-        return render_template("auth/link_invalid.html"), 404
+        return _link_invalid(EMAIL_SESSION_KEY)
     form = ConfirmEmailForm()
-    if form.validate_on_submit():
-        try:
-            accounts.confirm_email_change(token)
-        except ServiceError:
-            db.session.rollback()
-            session.pop(EMAIL_SESSION_KEY, None)
-            return render_template("auth/link_invalid.html"), 404
-        db.session.commit()
-        session.pop(EMAIL_SESSION_KEY, None)
-        flash(_("Your email address is now %(email)s.", email=row.new_email), "success")
-        if current_user.is_authenticated:
-            return redirect(url_for("auth.account"))
-        return redirect(url_for("auth.login"))
-    return render_template("auth/confirm_email.html", form=form, email=row.new_email)
+    if not form.validate_on_submit():
+        return render_template("auth/confirm_email.html", form=form, email=row.new_email)
+    if not run_quietly(lambda: accounts.confirm_email_change(token)):
+        return _link_invalid(EMAIL_SESSION_KEY)
+    session.pop(EMAIL_SESSION_KEY, None)
+    flash(_("Your email address is now %(email)s.", email=row.new_email), "success")
+    return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
 
 
 @bp.post("/account/password")
@@ -172,17 +158,14 @@ def confirm_email():
 def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        if not accounts.check_password(user, form.current.data):
-            form.current.errors.append(_("That is not your current password."))
-        else:
-            accounts.set_password(user, form.password.data)
-            key = accounts.start_login_session(user)
-            db.session.commit()
-            refresh_cookie(user, key)
-            flash(_("Your password is changed. Other devices are signed out."), "success")
-            return redirect(url_for("auth.account"))
-    return _account_page(password_form=form, status=400)
+    if not (form.validate_on_submit() and is_current_password(form.current, user)):
+        return _account_page(password_form=form, status=400)
+    accounts.set_password(user, form.password.data)
+    key = accounts.start_login_session(user)
+    db.session.commit()
+    refresh_cookie(user, key)
+    flash(_("Your password is changed. Other devices are signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -213,17 +196,13 @@ def new_password():
     token = session.get(RESET_SESSION_KEY)
     row = accounts.find_reset_token(token) if token else None
     if row is None:
-        session.pop(RESET_SESSION_KEY, None)
-        return render_template("auth/link_invalid.html"), 404
+        return _link_invalid(RESET_SESSION_KEY)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = accounts.use_reset_token(token, form.password.data)
-        except ServiceError:
-            db.session.rollback()
-            return render_template("auth/link_invalid.html"), 404
-        db.session.commit()
-        sign_in(user)
-        flash(_("Your new password is set. Welcome back."), "success")
-        return redirect(url_for("circles.list_circles"))
-    return render_template("auth/new_password.html", form=form, username=row.user.username)
+    if not form.validate_on_submit():
+        return render_template("auth/new_password.html", form=form, username=row.user.username)
+    done = run_quietly(lambda: accounts.use_reset_token(token, form.password.data))
+    if not done:
+        return render_template("auth/link_invalid.html"), 404
+    sign_in(done.value)
+    flash(_("Your new password is set. Welcome back."), "success")
+    return redirect(url_for("circles.list_circles"))
