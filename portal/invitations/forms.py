@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectField, StringField
+from wtforms import EmailField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from portal.i18n import joining_locale
 from portal.ids import coerce_id
 
 REQUIRED = _l("Please fill this in.")
@@ -12,10 +14,10 @@ REQUIRED = _l("Please fill this in.")
 
 def role_choices():
     return [
-        ("member", _l("Member: family, friend or neighbour")),
-        ("central", _l("Central person: the plan is about them")),
-        ("supporter", _l("Supporter: helps someone speak")),
-        ("professional", _l("Professional: social worker or guardian")),
+        SelectChoice("member", _l("Member: family, friend or neighbour")),
+        SelectChoice("central", _l("Central person: the plan is about them")),
+        SelectChoice("supporter", _l("Supporter: helps someone speak")),
+        SelectChoice("professional", _l("Professional: social worker or guardian")),
     ]
 
 
@@ -31,7 +33,7 @@ class InviteForm(FlaskForm):
         _l("Email address (if they have one)"),
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
     )
-    # Choices are the circle's professionals, set by the view (replace_choices).
+    # Choices are the circle's professionals, set by the view (take_over_from).
     replaces = SelectField(
         _l("Takes over from (only for a professional)"),
         coerce=coerce_id,
@@ -42,6 +44,28 @@ class InviteForm(FlaskForm):
             "They may then remove the conditions that person set."
         ),
     )
+
+    def take_over_from(self, professionals) -> InviteForm:
+        """Whom a new professional may take over from: the circle's professionals, current
+        or former (an organisation often sends someone new after the first one left)."""
+        self.replaces.choices = [SelectChoice(0, _("Nobody"))] + [
+            SelectChoice(
+                m.id,
+                m.display_name if m.is_active else _("%(name)s (has left)", name=m.display_name),
+            )
+            for m in professionals
+        ]
+        return self
+
+    def invitation(self) -> dict:
+        """What was typed, as ``services.circles.invite`` takes it."""
+        return {
+            "name": self.name.data,
+            "role": self.role.data,
+            "supporter_of": self.supporter_of.data,
+            "email": self.email.data,
+            "replaces": self.replaces.data or None,
+        }
 
 
 class JoinForm(FlaskForm):
@@ -77,6 +101,19 @@ class JoinForm(FlaskForm):
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
         description=_l("Only used if you forget your password."),
     )
+
+    def account(self) -> dict:
+        """The new account, as ``accounts.create_user`` takes it. The language is the one
+        they read this page in, not the circle's: theirs to keep."""
+        return {
+            "name": self.display_name.data,
+            "username": self.username.data,
+            "password": self.password.data,
+            "locale": joining_locale(),
+        }
+
+    def email_address(self) -> str | None:
+        return (self.email.data or "").strip().lower() or None
 
 
 class AcceptForm(FlaskForm):
