@@ -3,7 +3,7 @@ the outbox and retries on top, through the socket events in portal/realtime/chat
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -12,8 +12,8 @@ from portal.chat.forms import EditForm, MessageForm
 from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.ids import query_int
-from portal.services import RateLimited, ServiceError
 from portal.services import chat as svc
+from portal.views import run, run_into
 
 bp = Blueprint("chat", __name__)
 
@@ -65,21 +65,20 @@ def show(circle_id: int):
 def send(circle_id: int):
     circle, me = _load_chat(circle_id)
     form = MessageForm()
-    status = 400
-    if form.validate_on_submit():
-        try:
-            svc.take_send_slot(me.user_id)  # per person, shared with their sockets
-            svc.send_message(ChatSeat.of(me), form.client_id.data, form.body.data)
-        except ServiceError as e:
-            db.session.rollback()
-            form.body.errors.append(str(e.message))
-            if isinstance(e, RateLimited):
-                status = 429
-        else:
-            db.session.commit()
-            return redirect(url_for("chat.show", circle_id=circle.id) + "#latest")
-    # What the person typed stays in the box; the same client id keeps a retry single.
-    return _render(circle, me, form, status)
+    # On any failure what the person typed stays in the box, and the same client id
+    # keeps a retry single. The send limit is per person, shared with their sockets.
+    if not form.validate_on_submit():
+        return _render(circle, me, form, 400)
+    if not run_into(form.body, lambda: svc.take_send_slot(me.user_id)):
+        return _render(circle, me, form, 429)
+    seat, client_id, body = ChatSeat.of(me), form.client_id.data, form.body.data
+    if not run_into(form.body, lambda: svc.send_message(seat, client_id, body)):
+        return _render(circle, me, form, 400)
+    return redirect(url_for("chat.show", circle_id=circle.id) + "#latest")
+
+
+def _to_message(circle, message):
+    return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
 
 
 @bp.route("/c/<int:circle_id>/chat/messages/<int:message_id>/edit", methods=["GET", "POST"])
@@ -88,15 +87,10 @@ def edit(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     form = EditForm(body=message.body)
-    if form.validate_on_submit():
-        try:
-            svc.edit_message(circle, me, message, form.body.data)
-        except ServiceError as e:
-            db.session.rollback()
-            form.body.errors.append(str(e.message))
-        else:
-            db.session.commit()
-            return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
+    if form.validate_on_submit() and run_into(
+        form.body, lambda: svc.edit_message(circle, me, message, form.body.data)
+    ):
+        return _to_message(circle, message)
     return render_template("chat/edit.html", circle=circle, me=me, message=message, form=form)
 
 
@@ -106,15 +100,8 @@ def delete(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.delete_message(circle, me, message)
-        except ServiceError as e:
-            db.session.rollback()
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("The message is removed."), "success")
-    return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
+        run(lambda: svc.delete_message(circle, me, message), success=_("The message is removed."))
+    return _to_message(circle, message)
 
 
 @bp.get("/c/<int:circle_id>/chat/messages/<int:message_id>/versions")
