@@ -34,6 +34,11 @@ COMMON_TIMEZONES = sorted(
 TIMEZONE_CHOICES = [SelectChoice(tz) for tz in COMMON_TIMEZONES]
 
 
+def data_of(form: FlaskForm, *names: str) -> dict:
+    """What was typed in the named fields, as keyword arguments for a service call."""
+    return {name: form[name].data for name in names}
+
+
 class LanguageForm(FlaskForm):
     language = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
 

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.forms import LANGUAGE_CHOICES, TIMEZONE_CHOICES
+from portal.forms import LANGUAGE_CHOICES, TIMEZONE_CHOICES, data_of
 
 REQUIRED = _l("Please fill this in.")
 
@@ -26,12 +26,7 @@ class CircleForm(FlaskForm):
 
     def settings(self) -> dict:
         """What was typed, as ``create_circle`` and ``update_circle`` take it."""
-        return {
-            "title": self.title.data,
-            "question": self.question.data,
-            "language": self.language.data,
-            "timezone": self.timezone.data,
-        }
+        return data_of(self, "title", "question", "language", "timezone")
 
 
 class FlagsForm(FlaskForm):

@@ -6,6 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
+from portal.forms import data_of
 from portal.i18n import joining_locale
 from portal.ids import coerce_id
 
@@ -59,13 +60,8 @@ class InviteForm(FlaskForm):
 
     def invitation(self) -> dict:
         """What was typed, as ``services.circles.invite`` takes it."""
-        return {
-            "name": self.name.data,
-            "role": self.role.data,
-            "supporter_of": self.supporter_of.data,
-            "email": self.email.data,
-            "replaces": self.replaces.data or None,
-        }
+        typed = data_of(self, "name", "role", "supporter_of", "email")
+        return {**typed, "replaces": self.replaces.data or None}
 
 
 class JoinForm(FlaskForm):
