@@ -409,3 +409,17 @@ def can_take_on_commitments(m: Membership) -> bool:
     """Who may do or check a commitment: everyone active in the circle but the
     coordinator, who sets the circle up and then withdraws."""
     return m.is_active and m.role != Role.COORDINATOR
+
+
+# --- v-views ---
+
+
+def can_attend_meetings(m: Membership) -> bool:
+    """Who may be invited to a follow-up meeting: everyone in the circle but the
+    independent coordinator, who withdraws once the plan is made."""
+    return can_take_on_commitments(m)
+
+
+def takes_over_circle(m: Membership) -> bool:
+    """After the handover the central persons look after the circle."""
+    return m.is_active and m.role == Role.CENTRAL

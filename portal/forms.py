@@ -6,10 +6,14 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField
+from wtforms import SelectChoice, SelectField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
-LANGUAGE_CHOICES = [("en", "English"), ("nl", "Nederlands"), ("fr", "Français")]
+LANGUAGE_CHOICES = [
+    SelectChoice("en", "English"),
+    SelectChoice("nl", "Nederlands"),
+    SelectChoice("fr", "Français"),
+]
 COMMON_TIMEZONES = sorted(
     tz
     for tz in available_timezones()
@@ -27,6 +31,12 @@ COMMON_TIMEZONES = sorted(
     )
     or tz == "UTC"
 )
+TIMEZONE_CHOICES = [SelectChoice(tz) for tz in COMMON_TIMEZONES]
+
+
+def data_of(form: FlaskForm, *names: str) -> dict:
+    """What was typed in the named fields, as keyword arguments for a service call."""
+    return {name: form[name].data for name in names}
 
 
 class LanguageForm(FlaskForm):

@@ -29,28 +29,30 @@ def index():
     return render_template("pages/index.html")
 
 
+def _remember_language(resp, lang: str) -> None:
+    resp.set_cookie(
+        "kring_lang",
+        lang,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+    )
+
+
 @bp.post("/language")
 def set_language():
     """Anyone may switch the language; for a signed-in person it is saved."""
     form = LanguageForm()
-    target = url_for("pages.index")
-    if form.validate_on_submit():
-        lang = form.language.data
-        target = safe_next(request.form.get("next"), target)
-        if current_user.is_authenticated:
-            current_user.locale = lang
-            db.session.commit()
-        resp = redirect(target)
-        resp.set_cookie(
-            "kring_lang",
-            lang,
-            max_age=365 * 24 * 3600,
-            httponly=True,
-            samesite="Lax",
-            secure=current_app.config["SESSION_COOKIE_SECURE"],
-        )
-        return resp
-    return redirect(target)
+    if not form.validate_on_submit():
+        return redirect(url_for("pages.index"))
+    lang = form.language.data
+    if current_user.is_authenticated:
+        current_user.locale = lang
+        db.session.commit()
+    resp = redirect(safe_next(request.form.get("next"), url_for("pages.index")))
+    _remember_language(resp, lang)
+    return resp
 
 
 @bp.get("/vendor/socket.io.min.js")

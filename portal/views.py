@@ -77,3 +77,28 @@ def act(call: Callable[[], Any], to: str, success: str | None = None):
     service error the message is flashed and nothing changed."""
     run(call, success=success)
     return redirect(to)
+
+
+class _OneBox:
+    """A stand-in form with a single field: ``field_error`` puts every message there."""
+
+    def __init__(self, field):
+        self.box = field
+
+
+def run_into(field, call: Callable[[], Any], *, success: str | None = None) -> Outcome:
+    """``run`` for a form with one box to write in: whatever field the service's
+    message names (a hidden field has no place to show it), it shows under ``field``."""
+    return run(call, form=_OneBox(field), fallback="box", success=success)
+
+
+def run_quietly(call: Callable[[], Any]) -> Outcome:
+    """``run`` for spending a link whose failure has a page of its own ("this link no
+    longer works"): on a service error roll back and say nothing; the caller shows it."""
+    try:
+        value = call()
+    except ServiceError:
+        db.session.rollback()
+        return Outcome(False)
+    db.session.commit()
+    return Outcome(True, value)

@@ -1,13 +1,24 @@
 from __future__ import annotations
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from portal.forms import COMMON_TIMEZONES, LANGUAGE_CHOICES
+from portal.forms import LANGUAGE_CHOICES, TIMEZONE_CHOICES
+from portal.services import accounts
 
 REQUIRED = _l("Please fill this in.")
+
+
+def is_current_password(field, user) -> bool:
+    """Whether ``field`` holds ``user``'s password; if not, it says so under the field."""
+    if accounts.check_password(user, field.data):
+        return True
+    field.errors.append(_("That is not your current password."))
+    return False
 
 
 class LoginForm(FlaskForm):
@@ -49,7 +60,17 @@ class ForgotForm(FlaskForm):
 class AccountForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=80)])
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
-    timezone = SelectField(_l("Time zone"), choices=[(t, t) for t in COMMON_TIMEZONES])
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES)
+
+    def show(self, user) -> None:
+        """The person's settings as they are (a language and a zone even if never chosen)."""
+        self.locale.data = user.locale or "en"
+        self.timezone.data = user.timezone or current_app.config["BABEL_DEFAULT_TIMEZONE"]
+
+    def profile(self) -> dict:
+        """What was typed, as ``accounts.update_profile`` takes it. The email address is
+        not changed here: that needs the password and a confirmed link (change_email)."""
+        return {"name": self.name.data, "locale": self.locale.data, "timezone": self.timezone.data}
 
 
 class EmailForm(FlaskForm):
@@ -62,6 +83,10 @@ class EmailForm(FlaskForm):
         ],
     )
     email_password = PasswordField(_l("Your current password"), validators=[DataRequired(REQUIRED)])
+
+    def new_address(self) -> str | None:
+        """The address asked for, or None to remove it."""
+        return (self.new_email.data or "").strip().lower() or None
 
 
 class ConfirmEmailForm(FlaskForm):

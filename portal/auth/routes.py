@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -24,12 +23,14 @@ from portal.auth.forms import (
     ForgotForm,
     LoginForm,
     NewPasswordForm,
+    is_current_password,
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.services import ServiceError, accounts, require_name
+from portal.services import accounts
 from portal.urls import safe_next
+from portal.views import run, run_quietly
 
 bp = Blueprint("auth", __name__)
 
@@ -89,22 +90,25 @@ def account():
     user = current_user._get_current_object()
     form = AccountForm(obj=user)
     if request.method == "GET":
-        form.locale.data = user.locale or "en"
-        form.timezone.data = user.timezone or current_app.config["BABEL_DEFAULT_TIMEZONE"]
+        form.show(user)
     if form.validate_on_submit():
-        # The email address is not changed here: that needs the password and a
-        # confirmed link (change_email).
-        try:
-            user.name = require_name(form.name.data)
-        except ServiceError as e:
-            form.name.errors.append(str(e.message))
-            return _account_page(form=form)
-        user.locale = form.locale.data
-        user.timezone = form.timezone.data
-        db.session.commit()
-        flash(_("Saved."), "success")
-        return redirect(url_for("auth.account"))
+        user_changed = run(
+            lambda: accounts.update_profile(user, **form.profile()), form=form, success=_("Saved.")
+        )
+        if user_changed:
+            return redirect(url_for("auth.account"))
     return _account_page(form=form)
+
+
+def _email_change_asked(new_email: str | None) -> str:
+    if new_email is None:
+        return _("Your email address is removed.")
+    # The same words whether or not the address already has an account.
+    return _(
+        "We sent a link to %(email)s. Your new address counts once you open it. "
+        "Until then we keep using your old one.",
+        email=new_email,
+    )
 
 
 @bp.post("/account/email")
@@ -117,30 +121,20 @@ def change_email():
     not enough to take their account over through "forgot password"."""
     user = current_user._get_current_object()
     form = EmailForm()
-    if not form.validate_on_submit():
+    if not (form.validate_on_submit() and is_current_password(form.email_password, user)):
         return _account_page(email_form=form)
-    if not accounts.check_password(user, form.email_password.data):
-        form.email_password.errors.append(_("That is not your current password."))
-        return _account_page(email_form=form)
-    new_email = (form.new_email.data or "").strip().lower() or None
+    new_email = form.new_address()
     if new_email is not None and new_email == user.email:
         flash(_("That is already your email address."), "info")
-        return redirect(url_for("auth.account"))
-    accounts.request_email_change(user, new_email)
-    db.session.commit()
-    if new_email is None:
-        flash(_("Your email address is removed."), "success")
     else:
-        # The same words whether or not the address already has an account.
-        flash(
-            _(
-                "We sent a link to %(email)s. Your new address counts once you open it. "
-                "Until then we keep using your old one.",
-                email=new_email,
-            ),
-            "success",
-        )
+        asked = _email_change_asked(new_email)
+        run(lambda: accounts.request_email_change(user, new_email), success=asked)
     return redirect(url_for("auth.account"))
+
+
+def _link_invalid(key: str):
+    session.pop(key, None)
+    return render_template("auth/link_invalid.html"), 404
 
 
 @bp.get("/e/<token>")
@@ -159,27 +153,19 @@ def confirm_email():
     token = session.get(EMAIL_SESSION_KEY)
     row = accounts.find_email_change(token) if token else None
     if row is None:
-        session.pop(EMAIL_SESSION_KEY, None)
-        return render_template("auth/link_invalid.html"), 404
+        return _link_invalid(EMAIL_SESSION_KEY)
     form = ConfirmEmailForm()
-    if form.validate_on_submit():
-        try:
-            accounts.confirm_email_change(token)
-        except ServiceError:
-            db.session.rollback()
-            session.pop(EMAIL_SESSION_KEY, None)
-            return render_template("auth/link_invalid.html"), 404
-        db.session.commit()
-        session.pop(EMAIL_SESSION_KEY, None)
-        flash(_("Your email address is now %(email)s.", email=row.new_email), "success")
-        if current_user.is_authenticated:
-            return redirect(url_for("auth.account"))
-        return redirect(url_for("auth.login"))
-    # Name the account: a link someone else asked for would put this address (and so
-    # "forgot password") on their account.
-    return render_template(
-        "auth/confirm_email.html", form=form, email=row.new_email, username=row.user.username
-    )
+    if not form.validate_on_submit():
+        # Name the account: a link someone else asked for would put this address (and
+        # so "forgot password") on their account.
+        return render_template(
+            "auth/confirm_email.html", form=form, email=row.new_email, username=row.user.username
+        )
+    if not run_quietly(lambda: accounts.confirm_email_change(token)):
+        return _link_invalid(EMAIL_SESSION_KEY)
+    session.pop(EMAIL_SESSION_KEY, None)
+    flash(_("Your email address is now %(email)s.", email=row.new_email), "success")
+    return redirect(url_for("auth.account" if current_user.is_authenticated else "auth.login"))
 
 
 @bp.post("/account/password")
@@ -188,17 +174,14 @@ def confirm_email():
 def change_password():
     user = current_user._get_current_object()
     form = ChangePasswordForm()
-    if form.validate_on_submit():
-        if not accounts.check_password(user, form.current.data):
-            form.current.errors.append(_("That is not your current password."))
-        else:
-            accounts.set_password(user, form.password.data)
-            key = accounts.start_login_session(user)
-            db.session.commit()
-            refresh_cookie(user, key)
-            flash(_("Your password is changed. Other devices are signed out."), "success")
-            return redirect(url_for("auth.account"))
-    return _account_page(password_form=form, status=400)
+    if not (form.validate_on_submit() and is_current_password(form.current, user)):
+        return _account_page(password_form=form, status=400)
+    accounts.set_password(user, form.password.data)
+    key = accounts.start_login_session(user)
+    db.session.commit()
+    refresh_cookie(user, key)
+    flash(_("Your password is changed. Other devices are signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
@@ -229,17 +212,13 @@ def new_password():
     token = session.get(RESET_SESSION_KEY)
     row = accounts.find_reset_token(token) if token else None
     if row is None:
-        session.pop(RESET_SESSION_KEY, None)
-        return render_template("auth/link_invalid.html"), 404
+        return _link_invalid(RESET_SESSION_KEY)
     form = NewPasswordForm()
-    if form.validate_on_submit():
-        try:
-            user = accounts.use_reset_token(token, form.password.data)
-        except ServiceError:
-            db.session.rollback()
-            return render_template("auth/link_invalid.html"), 404
-        db.session.commit()
-        sign_in(user)
-        flash(_("Your new password is set. Welcome back."), "success")
-        return redirect(url_for("circles.list_circles"))
-    return render_template("auth/new_password.html", form=form, username=row.user.username)
+    if not form.validate_on_submit():
+        return render_template("auth/new_password.html", form=form, username=row.user.username)
+    done = run_quietly(lambda: accounts.use_reset_token(token, form.password.data))
+    if not done:
+        return render_template("auth/link_invalid.html"), 404
+    sign_in(done.value)
+    flash(_("Your new password is set. Welcome back."), "success")
+    return redirect(url_for("circles.list_circles"))

@@ -3,7 +3,7 @@ the outbox and retries on top, through the socket events in portal/realtime/chat
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -12,9 +12,9 @@ from portal.chat.forms import EditForm, MessageForm
 from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.ids import query_int
-from portal.services import RateLimited, ServiceError
 from portal.services import chat as svc
 from portal.services.allowance import take_slot
+from portal.views import run, run_into
 
 bp = Blueprint("chat", __name__)
 
@@ -66,21 +66,20 @@ def show(circle_id: int):
 def send(circle_id: int):
     circle, me = _load_chat(circle_id)
     form = MessageForm()
-    status = 400
-    if form.validate_on_submit():
-        try:
-            take_slot("chat-send", me.user_id)  # per person, shared with their sockets
-            svc.send_message(ChatSeat.of(me), form.client_id.data, form.body.data)
-        except ServiceError as e:
-            db.session.rollback()
-            form.body.errors.append(str(e.message))
-            if isinstance(e, RateLimited):
-                status = 429
-        else:
-            db.session.commit()
-            return redirect(url_for("chat.show", circle_id=circle.id) + "#latest")
-    # What the person typed stays in the box; the same client id keeps a retry single.
-    return _render(circle, me, form, status)
+    # On any failure what the person typed stays in the box, and the same client id
+    # keeps a retry single. The send limit is per person, shared with their sockets.
+    if not form.validate_on_submit():
+        return _render(circle, me, form, 400)
+    if not run_into(form.body, lambda: take_slot("chat-send", me.user_id)):
+        return _render(circle, me, form, 429)
+    seat, client_id, body = ChatSeat.of(me), form.client_id.data, form.body.data
+    if not run_into(form.body, lambda: svc.send_message(seat, client_id, body)):
+        return _render(circle, me, form, 400)
+    return redirect(url_for("chat.show", circle_id=circle.id) + "#latest")
+
+
+def _to_message(circle, message):
+    return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
 
 
 @bp.route("/c/<int:circle_id>/chat/messages/<int:message_id>/edit", methods=["GET", "POST"])
@@ -89,23 +88,17 @@ def edit(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     form = EditForm(body=message.body)
-    status = 200
     if form.validate_on_submit():
-        try:
-            take_slot("chat-change", me.user_id)  # each edit is a version sent to everyone
-            svc.edit_message(circle, me, message, form.body.data)
-        except ServiceError as e:
-            db.session.rollback()
-            form.body.errors.append(str(e.message))
-            if isinstance(e, RateLimited):
-                status = 429
-        else:
-            db.session.commit()
-            return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
-    return (
-        render_template("chat/edit.html", circle=circle, me=me, message=message, form=form),
-        status,
-    )
+        # Each edit is a version sent to everyone: the same allowance as removing.
+        if not run_into(form.body, lambda: take_slot("chat-change", me.user_id)):
+            return _edit_page(circle, me, message, form), 429
+        if run_into(form.body, lambda: svc.edit_message(circle, me, message, form.body.data)):
+            return _to_message(circle, message)
+    return _edit_page(circle, me, message, form)
+
+
+def _edit_page(circle, me, message, form):
+    return render_template("chat/edit.html", circle=circle, me=me, message=message, form=form)
 
 
 @bp.post("/c/<int:circle_id>/chat/messages/<int:message_id>/delete")
@@ -114,16 +107,12 @@ def delete(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
     message = _message_or_404(circle, message_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            take_slot("chat-change", me.user_id)
-            svc.delete_message(circle, me, message)
-        except ServiceError as e:
-            db.session.rollback()
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("The message is removed."), "success")
-    return redirect(url_for("chat.show", circle_id=circle.id) + f"#m{message.seq}")
+        if run(lambda: take_slot("chat-change", me.user_id)):
+            run(
+                lambda: svc.delete_message(circle, me, message),
+                success=_("The message is removed."),
+            )
+    return _to_message(circle, message)
 
 
 @bp.get("/c/<int:circle_id>/chat/messages/<int:message_id>/versions")

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.forms import COMMON_TIMEZONES, LANGUAGE_CHOICES
+from portal.forms import LANGUAGE_CHOICES, TIMEZONE_CHOICES, data_of
 
 REQUIRED = _l("Please fill this in.")
 
@@ -22,9 +22,11 @@ class CircleForm(FlaskForm):
         description=_l("For example: “What is needed so that the children grow up safely?”"),
     )
     language = SelectField(_l("Language of the circle"), choices=LANGUAGE_CHOICES, default="nl")
-    timezone = SelectField(
-        _l("Time zone"), choices=[(t, t) for t in COMMON_TIMEZONES], default="Europe/Amsterdam"
-    )
+    timezone = SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES, default="Europe/Amsterdam")
+
+    def settings(self) -> dict:
+        """What was typed, as ``create_circle`` and ``update_circle`` take it."""
+        return data_of(self, "title", "question", "language", "timezone")
 
 
 class FlagsForm(FlaskForm):

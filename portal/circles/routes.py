@@ -17,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -30,19 +31,26 @@ from portal.access import (
     can_manage,
     load_circle,
     require,
+    takes_over_circle,
+    watches_plan,
 )
 from portal.circles.forms import CircleForm, FlagsForm, PresenceForm, ProfessionalsForm
 from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.ids import query_page
-from portal.models import Circle, CircleEvent, Membership, MembershipStatus, Role
-from portal.services import ServiceError
+from portal.models import Circle, CircleEvent, Membership, MembershipStatus
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services.plan_view import plan_view
+from portal.views import run
 
 bp = Blueprint("circles", __name__)
+
+_HANDED_OVER = _l(
+    "You have handed over the circle. Thank you. The invitation links you "
+    "still had no longer work; the family will send new ones."
+)
 
 
 @bp.get("/circles")
@@ -110,20 +118,16 @@ def new_circle():
         abort(404)
     form = CircleForm()
     if form.validate_on_submit():
-        try:
-            circle, _m, _t = svc.create_circle(
-                title=form.title.data,
-                question=form.question.data,
-                language=form.language.data,
-                timezone=form.timezone.data,
-                coordinator=current_user._get_current_object(),
-            )
-        except ServiceError as e:
-            getattr(form, e.field or "title").errors.append(str(e.message))
-        else:
-            db.session.commit()
-            flash(_("The circle is ready. Now invite the people in it."), "success")
-            return redirect(url_for("invitations.people", circle_id=circle.id))
+        coordinator = current_user._get_current_object()
+        done = run(
+            lambda: svc.create_circle(**form.settings(), coordinator=coordinator),
+            form=form,
+            fallback="title",
+            success=_("The circle is ready. Now invite the people in it."),
+        )
+        if done:
+            circle, _m, _t = done.value
+            return _to_people(circle)
     return render_template("circles/new.html", form=form)
 
 
@@ -140,21 +144,16 @@ def _history_query(circle: Circle):
 @login_required
 def home(circle_id: int):
     circle, me = load_circle(circle_id)
-    history = db.session.scalars(_history_query(circle).limit(8)).all()
-    plan = plan_view(circle, me)
-    sees_help = me.role == Role.CENTRAL or me.is_plan_keeper
-    meetings = [m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id]
     return render_template(
         "circles/home.html",
         circle=circle,
         me=me,
         members=svc.members_in_order(circle),
-        history=history,
+        history=db.session.scalars(_history_query(circle).limit(8)).all(),
         can_manage=can_manage(me),
-        plan=plan,
-        sees_help=sees_help,
-        meetings=meetings,
-        Role=Role,
+        plan=plan_view(circle, me),
+        sees_help=watches_plan(me),
+        meetings=[m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id],
     )
 
 
@@ -177,33 +176,26 @@ def settings(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_edit_circle(me))
     form = CircleForm(obj=circle)
-    pro_form = ProfessionalsForm(read_chat=circle.professionals_read_chat)
-    presence_form = PresenceForm(enabled=circle.presence_enabled)
-    if form.validate_on_submit():
-        try:
-            svc.update_circle(
-                circle,
-                me,
-                title=form.title.data,
-                question=form.question.data,
-                language=form.language.data,
-                timezone=form.timezone.data,
-            )
-        except ServiceError as e:
-            getattr(form, e.field or "title").errors.append(str(e.message))
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-            return redirect(url_for("circles.home", circle_id=circle.id))
+    if form.validate_on_submit() and run(
+        lambda: svc.update_circle(circle, me, **form.settings()),
+        form=form,
+        fallback="title",
+        success=_("Saved."),
+    ):
+        return redirect(url_for("circles.home", circle_id=circle.id))
     return render_template(
         "circles/settings.html",
         circle=circle,
         me=me,
         form=form,
-        pro_form=pro_form,
-        presence_form=presence_form,
+        pro_form=ProfessionalsForm(read_chat=circle.professionals_read_chat),
+        presence_form=PresenceForm(enabled=circle.presence_enabled),
         can_decide=can_decide_professional_access(me),
     )
+
+
+def _to_settings(circle):
+    return redirect(url_for("circles.settings", circle_id=circle.id))
 
 
 @bp.post("/c/<int:circle_id>/professionals")
@@ -213,10 +205,9 @@ def professionals(circle_id: int):
     require(can_decide_professional_access(me))
     form = ProfessionalsForm()
     if form.validate_on_submit():
-        svc.set_professionals_read_chat(circle, me, bool(form.read_chat.data))
-        db.session.commit()
-        flash(_("Saved."), "success")
-    return redirect(url_for("circles.settings", circle_id=circle.id))
+        on = bool(form.read_chat.data)
+        run(lambda: svc.set_professionals_read_chat(circle, me, on), success=_("Saved."))
+    return _to_settings(circle)
 
 
 @bp.post("/c/<int:circle_id>/presence")
@@ -227,10 +218,13 @@ def presence(circle_id: int):
     require(can_decide_professional_access(me))
     form = PresenceForm()
     if form.validate_on_submit():
-        chat_svc.set_presence_enabled(circle, me, bool(form.enabled.data))
-        db.session.commit()
-        flash(_("Saved."), "success")
-    return redirect(url_for("circles.settings", circle_id=circle.id))
+        on = bool(form.enabled.data)
+        run(lambda: chat_svc.set_presence_enabled(circle, me, on), success=_("Saved."))
+    return _to_settings(circle)
+
+
+def _to_people(circle):
+    return redirect(url_for("invitations.people", circle_id=circle.id))
 
 
 @bp.post("/c/<int:circle_id>/members/<int:member_id>/remove")
@@ -240,14 +234,11 @@ def remove_member(circle_id: int, member_id: int):
     require(can_manage(me))
     member = access_member(circle, member_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.remove_member(circle, me, member)
-        except ServiceError as e:
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("%(name)s is no longer in the circle.", name=member.display_name), "success")
-    return redirect(url_for("invitations.people", circle_id=circle.id))
+        run(
+            lambda: svc.remove_member(circle, me, member),
+            success=_("%(name)s is no longer in the circle.", name=member.display_name),
+        )
+    return _to_people(circle)
 
 
 @bp.post("/c/<int:circle_id>/members/<int:member_id>/flags")
@@ -258,16 +249,9 @@ def member_flags(circle_id: int, member_id: int):
     member = access_member(circle, member_id)
     form = FlagsForm()
     if form.validate_on_submit():
-        try:
-            svc.set_flags(
-                circle, me, member, plan_keeper=form.plan_keeper.data, followup=form.followup.data
-            )
-        except ServiceError as e:
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("Saved."), "success")
-    return redirect(url_for("invitations.people", circle_id=circle.id))
+        flags = {"plan_keeper": form.plan_keeper.data, "followup": form.followup.data}
+        run(lambda: svc.set_flags(circle, me, member, **flags), success=_("Saved."))
+    return _to_people(circle)
 
 
 @bp.route("/c/<int:circle_id>/leave", methods=["GET", "POST"])
@@ -276,15 +260,9 @@ def leave(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_leave(me))
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            svc.leave_circle(circle, me)
-        except ServiceError as e:
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("You have left the circle."), "info")
-            return redirect(url_for("circles.list_circles"))
+    if form.validate_on_submit() and run(lambda: svc.leave_circle(circle, me)):
+        flash(_("You have left the circle."), "info")
+        return redirect(url_for("circles.list_circles"))
     return render_template("circles/leave.html", circle=circle, me=me, form=form)
 
 
@@ -294,22 +272,11 @@ def handover(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_hand_over(me))
     form = ConfirmForm()
-    if form.validate_on_submit():
-        try:
-            svc.hand_over(circle, me)
-        except ServiceError as e:
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(
-                _(
-                    "You have handed over the circle. Thank you. The invitation links you "
-                    "still had no longer work; the family will send new ones."
-                ),
-                "success",
-            )
-            return redirect(url_for("circles.list_circles"))
-    centrals = [m for m in svc.members_in_order(circle) if m.role == Role.CENTRAL]
+    if form.validate_on_submit() and run(
+        lambda: svc.hand_over(circle, me), success=str(_HANDED_OVER)
+    ):
+        return redirect(url_for("circles.list_circles"))
+    centrals = [m for m in svc.members_in_order(circle) if takes_over_circle(m)]
     return render_template(
         "circles/handover.html", circle=circle, me=me, form=form, centrals=centrals
     )

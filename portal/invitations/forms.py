@@ -2,18 +2,21 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, StringField
+from wtforms import EmailField, PasswordField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from portal.forms import data_of
+from portal.i18n import joining_locale
 
 REQUIRED = _l("Please fill this in.")
 
 
 def role_choices():
     return [
-        ("member", _l("Member: family, friend or neighbour")),
-        ("central", _l("Central person: the plan is about them")),
-        ("supporter", _l("Supporter: helps someone speak")),
-        ("professional", _l("Professional: social worker or guardian")),
+        SelectChoice("member", _l("Member: family, friend or neighbour")),
+        SelectChoice("central", _l("Central person: the plan is about them")),
+        SelectChoice("supporter", _l("Supporter: helps someone speak")),
+        SelectChoice("professional", _l("Professional: social worker or guardian")),
     ]
 
 
@@ -29,6 +32,10 @@ class InviteForm(FlaskForm):
         _l("Email address (if they have one)"),
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
     )
+
+    def invitation(self) -> dict:
+        """What was typed, as ``services.circles.invite`` takes it."""
+        return data_of(self, "name", "role", "supporter_of", "email")
 
 
 class JoinForm(FlaskForm):
@@ -64,6 +71,19 @@ class JoinForm(FlaskForm):
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
         description=_l("Only used if you forget your password."),
     )
+
+    def account(self) -> dict:
+        """The new account, as ``accounts.create_user`` takes it. The language is the one
+        they read this page in, not the circle's: theirs to keep."""
+        return {
+            "name": self.display_name.data,
+            "username": self.username.data,
+            "password": self.password.data,
+            "locale": joining_locale(),
+        }
+
+    def email_address(self) -> str | None:
+        return (self.email.data or "").strip().lower() or None
 
 
 class AcceptForm(FlaskForm):

@@ -36,21 +36,21 @@ from portal.access import (
 from portal.auth.login import sign_in
 from portal.extensions import db, limiter
 from portal.forms import ConfirmForm
-from portal.i18n import joining_locale
 from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
 from portal.limits import token_limit
 from portal.models import Invitation, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.tokens import hash_token
+from portal.views import field_error, run
 
 bp = Blueprint("invitations", __name__)
 
 INVITE_SESSION_KEY = "invite_token"  # also listed in auth.login.KEPT_ACROSS_SIGN_IN
 
 
-def _link(endpoint: str, token: str) -> str:
-    return current_app.config["BASE_URL"] + url_for(endpoint, token=token)
+def _to_people(circle):
+    return redirect(url_for("invitations.people", circle_id=circle.id))
 
 
 def _qr(url: str) -> Markup:
@@ -97,21 +97,23 @@ def people(circle_id: int):
     return _people_page(circle, me, InviteForm())
 
 
-def _card(circle, me, *, title, name, link, kind, status=200):
+# Where each kind of card's link leads: an invitation, or a way back in (a new password).
+_CARD_LINKS = {"invitation": "invitations.open_link", "reentry": "auth.open_reset_link"}
+
+
+def _card(circle, me, kind: str, token: str, *, title: str, name: str):
     """The printable card with a link and QR code. The token exists only in this
     response: it is not stored, so the card cannot be shown again later."""
-    return (
-        render_template(
-            "invitations/card.html",
-            circle=circle,
-            me=me,
-            title=title,
-            name=name,
-            link=link,
-            qr=_qr(link),
-            kind=kind,
-        ),
-        status,
+    link = current_app.config["BASE_URL"] + url_for(_CARD_LINKS[kind], token=token)
+    return render_template(
+        "invitations/card.html",
+        circle=circle,
+        me=me,
+        title=title,
+        name=name,
+        link=link,
+        qr=_qr(link),
+        kind=kind,
     )
 
 
@@ -122,27 +124,11 @@ def create(circle_id: int):
     require(can_manage(me))
     form = InviteForm()
     if form.validate_on_submit():
-        try:
-            inv, token = svc.invite(
-                circle,
-                me,
-                name=form.name.data,
-                role=form.role.data,
-                supporter_of=form.supporter_of.data,
-                email=form.email.data,
-            )
-        except ServiceError as e:
-            getattr(form, e.field or "name").errors.append(str(e.message))
-        else:
-            db.session.commit()
-            return _card(
-                circle,
-                me,
-                title=_("Invitation for %(name)s", name=inv.name),
-                name=inv.name,
-                link=_link("invitations.open_link", token),
-                kind="invitation",
-            )
+        done = run(lambda: svc.invite(circle, me, **form.invitation()), form=form, fallback="name")
+        if done:
+            inv, token = done.value
+            title = _("Invitation for %(name)s", name=inv.name)
+            return _card(circle, me, "invitation", token, title=title, name=inv.name)
     return _people_page(circle, me, form, 400)
 
 
@@ -153,22 +139,11 @@ def reissue(circle_id: int, invitation_id: int):
     require(can_manage(me))
     inv = access_invitation(circle, invitation_id)
     require(can_reissue_invitation(me, inv))
-    if not ConfirmForm().validate_on_submit():
-        return redirect(url_for("invitations.people", circle_id=circle.id))
-    try:
-        token = svc.reissue_invitation(inv, me)
-    except ServiceError as e:
-        flash(str(e.message), "error")
-        return redirect(url_for("invitations.people", circle_id=circle.id))
-    db.session.commit()
-    return _card(
-        circle,
-        me,
-        title=_("New invitation for %(name)s", name=inv.name),
-        name=inv.name,
-        link=_link("invitations.open_link", token),
-        kind="invitation",
-    )
+    done = ConfirmForm().validate_on_submit() and run(lambda: svc.reissue_invitation(inv, me))
+    if not done:
+        return _to_people(circle)
+    title = _("New invitation for %(name)s", name=inv.name)
+    return _card(circle, me, "invitation", done.value, title=title, name=inv.name)
 
 
 @bp.post("/c/<int:circle_id>/invitations/<int:invitation_id>/revoke")
@@ -178,14 +153,24 @@ def revoke(circle_id: int, invitation_id: int):
     require(can_manage(me))
     inv = access_invitation(circle, invitation_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.revoke_invitation(inv, me)
-        except ServiceError as e:
-            flash(str(e.message), "error")
-        else:
-            db.session.commit()
-            flash(_("The invitation for %(name)s no longer works.", name=inv.name), "success")
-    return redirect(url_for("invitations.people", circle_id=circle.id))
+        run(
+            lambda: svc.revoke_invitation(inv, me),
+            success=_("The invitation for %(name)s no longer works.", name=inv.name),
+        )
+    return _to_people(circle)
+
+
+def _only_they_can(circle, member):
+    """Their password also opens other circles: only they may change it."""
+    flash(
+        _(
+            "%(name)s also uses Kring in another circle, so only they can change their "
+            "password (with “Send me a link” on the sign-in page).",
+            name=member.display_name,
+        ),
+        "error",
+    )
+    return _to_people(circle)
 
 
 @bp.post("/c/<int:circle_id>/members/<int:member_id>/reentry")
@@ -196,29 +181,14 @@ def reentry(circle_id: int, member_id: int):
     require(can_manage(me))
     member = access_member(circle, member_id)
     if not member.is_active or not ConfirmForm().validate_on_submit():
-        return redirect(url_for("invitations.people", circle_id=circle.id))
+        return _to_people(circle)
     if not can_issue_reentry(me, member):
-        # Their password also opens other circles: only they may change it.
-        flash(
-            _(
-                "%(name)s also uses Kring in another circle, so only they can change their "
-                "password (with “Send me a link” on the sign-in page).",
-                name=member.display_name,
-            ),
-            "error",
-        )
-        return redirect(url_for("invitations.people", circle_id=circle.id))
+        return _only_they_can(circle, member)
     token = accounts.issue_reset_token(member.user, circle_id=circle.id, issued_by_id=me.id)
     svc.record(circle, "reentry_issued", actor=me, subject=member)
     db.session.commit()
-    return _card(
-        circle,
-        me,
-        title=_("A way back in for %(name)s", name=member.display_name),
-        name=member.display_name,
-        link=_link("auth.open_reset_link", token),
-        kind="reentry",
-    )
+    title = _("A way back in for %(name)s", name=member.display_name)
+    return _card(circle, me, "reentry", token, title=title, name=member.display_name)
 
 
 # --- Redeeming ---------------------------------------------------------------------
@@ -260,54 +230,54 @@ def join():
     svc.mark_opened(inv)
     db.session.commit()
     inviter = inv.invited_by.display_name if inv.invited_by else None
-
     if current_user.is_authenticated:
-        form = AcceptForm(display_name=inv.name)
-        if form.validate_on_submit():
-            return _redeem(token, current_user._get_current_object(), form.display_name.data)
+        return _accept(token, inv, inviter)
+    return _sign_up(token, inv, inviter)
+
+
+def _accept(token: str, inv, inviter: str | None):
+    """Someone with an account comes in: they only choose the name the circle sees."""
+    form = AcceptForm(display_name=inv.name)
+    if not form.validate_on_submit():
         return render_template("invitations/accept.html", inv=inv, inviter=inviter, form=form)
+    user = current_user._get_current_object()
+    done = run(lambda: svc.redeem_invitation(token, user, form.display_name.data))
+    if not done:
+        return redirect(url_for("circles.list_circles"))
+    return _welcome(done.value)
 
+
+def _sign_up(token: str, inv, inviter: str | None):
+    """Someone new makes an account and comes in, in one transaction: if the link
+    fails, no account is left behind."""
     form = JoinForm(display_name=inv.name)
-    if form.validate_on_submit():
-        try:
-            user = accounts.create_user(
-                name=form.display_name.data,
-                username=form.username.data,
-                password=form.password.data,
-                # The language they read this page in, not the circle's: theirs to keep.
-                locale=joining_locale(),
-            )
-        except ServiceError as e:
-            db.session.rollback()
-            field = "display_name" if e.field == "name" else e.field or "username"
-            getattr(form, field).errors.append(str(e.message))
-        else:
-            # An address counts only once the link sent to it is opened, and the
-            # answer is the same when it already has an account (that address gets a
-            # note instead): nobody can attach, or find out about, someone's address.
-            email = (form.email.data or "").strip().lower() or None
-            if email:
-                accounts.request_email_change(user, email, notify_old=False)
-            return _redeem(token, user, form.display_name.data, new_account=True, email=email)
-    return render_template("invitations/join.html", inv=inv, inviter=inviter, form=form)
-
-
-def _redeem(
-    token: str, user, display_name: str, new_account: bool = False, email: str | None = None
-):
-    try:
-        membership = svc.redeem_invitation(token, user, display_name)
+    if not form.validate_on_submit():
+        return render_template("invitations/join.html", inv=inv, inviter=inviter, form=form)
+    try:  # not run(): nothing is committed before the link is spent
+        user = accounts.create_user(**form.account())
     except ServiceError as e:
         db.session.rollback()
-        if new_account:
-            return _invalid()
-        flash(str(e.message), "error")
-        return redirect(url_for("circles.list_circles"))
-    circle_id = membership.circle_id
-    db.session.commit()
+        if e.field == "name":  # the account's name is the one they typed for the circle
+            e.field = "display_name"
+        field_error(form, e, "username")
+        return render_template("invitations/join.html", inv=inv, inviter=inviter, form=form)
+    # An address counts only once the link sent to it is opened, and the answer is the
+    # same when it already has an account (that address gets a note instead): nobody
+    # can attach, or find out about, someone's address.
+    email = form.email_address()
+    if email:
+        accounts.request_email_change(user, email, notify_old=False)
+    # A link that fails now says only that it no longer works (the form is not shown).
+    done = run(lambda: svc.redeem_invitation(token, user, form.display_name.data), form=form)
+    if not done:
+        return _invalid()
+    return _welcome(done.value, new_user=user, email=email)
+
+
+def _welcome(membership, *, new_user=None, email: str | None = None):
     session.pop(INVITE_SESSION_KEY, None)
-    if new_account:
-        sign_in(user)
+    if new_user is not None:
+        sign_in(new_user)
     flash(_("Welcome to the circle."), "success")
     if email:
         flash(
@@ -317,4 +287,4 @@ def _redeem(
             ),
             "info",
         )
-    return redirect(url_for("circles.home", circle_id=circle_id))
+    return redirect(url_for("circles.home", circle_id=membership.circle_id))

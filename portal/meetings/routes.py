@@ -17,7 +17,14 @@ from flask_babel import get_timezone
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
-from portal.access import access_plan_item, load_circle, require
+from portal.access import (
+    access_plan_item,
+    can_manage_meeting,
+    can_organise_meetings,
+    can_review_meeting,
+    load_circle,
+    require,
+)
 from portal.extensions import db, limiter
 from portal.forms import ConfirmForm
 from portal.ids import query_int
@@ -28,12 +35,13 @@ from portal.meetings.forms import (
     MeetingForm,
     RescheduleForm,
     ReviewForm,
+    poll_answers,
 )
-from portal.models import Circle, Meeting, Role
-from portal.services import ServiceError
+from portal.models import Circle, Meeting
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
 from portal.services.calendar import feed_ics, meeting_ics
+from portal.views import act, run
 
 bp = Blueprint("meetings", __name__)
 
@@ -42,19 +50,23 @@ def _tz() -> str:
     return str(get_timezone())
 
 
-def _to(circle, meeting=None):
-    if meeting is None:
-        return redirect(url_for("meetings.index", circle_id=circle.id))
-    return redirect(url_for("meetings.show", circle_id=circle.id, meeting_id=meeting.id))
+def _url(circle, meeting) -> str:
+    return url_for("meetings.show", circle_id=circle.id, meeting_id=meeting.id)
 
 
-def _fail(e: ServiceError):
-    db.session.rollback()
-    flash(str(e.message), "error")
+def _to(circle, meeting):
+    return redirect(_url(circle, meeting))
 
 
 def _meeting(circle: Circle, meeting_id: int) -> Meeting:
     return access_plan_item(circle, Meeting, meeting_id)
+
+
+def _managed(circle: Circle, me, meeting_id: int) -> Meeting:
+    """A meeting of this circle that ``me`` may fix, move or cancel (else 404 or 403)."""
+    meeting = _meeting(circle, meeting_id)
+    require(can_manage_meeting(me, meeting))
+    return meeting
 
 
 @bp.get("/c/<int:circle_id>/meetings")
@@ -67,7 +79,7 @@ def index(circle_id: int):
         me=me,
         meetings=svc.meetings_of(circle),
         reviews=svc.reviews_of(circle),
-        can_organise=svc.can_organise(me),
+        can_organise=can_organise_meetings(me),
     )
 
 
@@ -75,69 +87,30 @@ def index(circle_id: int):
 @login_required
 def new(circle_id: int):
     circle, me = load_circle(circle_id)
-    require(svc.can_organise(me))
-    form = MeetingForm()
-    form.invitees.choices = [
-        (m.id, m.display_name)
-        for m in circle.memberships
-        if m.is_active and m.role != Role.COORDINATOR
-    ]
+    require(can_organise_meetings(me))
+    form = MeetingForm().invite_from(circle.memberships)
     if request.method == "GET":
-        form.invitees.data = [m.id for m in svc.default_invitees(circle)] + [me.id]
-        evaluation = plan_svc.get_plan(circle).evaluation_date
-        if evaluation:
-            from datetime import datetime, time
-
-            form.option_0.data = datetime.combine(evaluation, time(19, 0))
-    if form.validate_on_submit():
-        tz = _tz()
-        options = [
-            svc.local_to_utc(getattr(form, f"option_{i}").data, tz)
-            for i in range(OPTION_SLOTS)
-            if getattr(form, f"option_{i}").data
-        ]
-        data = svc.MeetingData(
-            # str(): a field left out of the POST keeps its lazily translated default.
-            title=str(form.title.data),
-            purpose=str(form.purpose.data or ""),
-            place=form.place.data or "",
-            video_link=form.video_link.data or "",
-            duration_minutes=form.duration.data,
-            options=options,
-            deadline=svc.local_to_utc(form.deadline.data, tz) if form.deadline.data else None,
-            invitee_ids=list(form.invitees.data or []),
+        form.start_with(
+            [*svc.default_invitees(circle), me], plan_svc.get_plan(circle).evaluation_date
         )
-        try:
-            meeting = svc.propose_meeting(circle, me, data)
-        except ServiceError as e:
-            db.session.rollback()
-            target = {
-                "options": form.option_0,
-                "video_link": form.video_link,
-                "duration": form.duration,
-                "deadline": form.deadline,
-            }.get(e.field, form.title)
-            target.errors = [*target.errors, str(e.message)]
-        else:
-            db.session.commit()
-            flash(_("The meeting is proposed. Everyone invited can now answer."), "success")
-            return _to(circle, meeting)
+    elif form.validate_on_submit():
+        done = run(
+            lambda: svc.propose_meeting(circle, me, form.meeting_data(_tz())),
+            form=form,
+            fallback="title",
+            success=_("The meeting is proposed. Everyone invited can now answer."),
+        )
+        if done:
+            return _to(circle, done.value)
     return render_template(
         "meetings/new.html", circle=circle, me=me, form=form, slots=OPTION_SLOTS, tz=_tz()
     ), 200 if request.method == "GET" else 400
 
 
-@bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>")
-@login_required
-def show(circle_id: int, meeting_id: int):
-    circle, me = load_circle(circle_id)
-    meeting = _meeting(circle, meeting_id)
+def _show_page(circle, me, meeting):
     tallies, by_person, missing = svc.tallies(meeting)
-    view = agenda = None
-    if meeting.status == "fixed":
-        view, agenda = svc.agenda(circle, meeting, me)
+    view, agenda = svc.agenda(circle, meeting, me) if meeting.status == "fixed" else (None, None)
     review = svc.get_review(meeting)
-    voters = [m for m in circle.memberships if m.is_active]
     db.session.commit()
     return render_template(
         "meetings/show.html",
@@ -148,16 +121,23 @@ def show(circle_id: int, meeting_id: int):
         mine=by_person.get(me.id, {}),
         missing=missing,
         invited=svc.is_invited(meeting, me),
-        manage=svc.can_manage_meeting(meeting, me),
+        manage=can_manage_meeting(me, meeting),
         view=view,
         agenda=agenda,
         review=review,
         review_form=ReviewForm(),
         reschedule_form=RescheduleForm(),
         confirm=ConfirmForm(),
-        members=voters,
-        may_review=svc.can_manage_meeting(meeting, me) or me.is_plan_keeper,
+        members=[m for m in circle.memberships if m.is_active],
+        may_review=can_review_meeting(me, meeting),
     )
+
+
+@bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>")
+@login_required
+def show(circle_id: int, meeting_id: int):
+    circle, me = load_circle(circle_id)
+    return _show_page(circle, me, _meeting(circle, meeting_id))
 
 
 @bp.post("/c/<int:circle_id>/meetings/<int:meeting_id>/answers")
@@ -167,18 +147,10 @@ def answers(circle_id: int, meeting_id: int):
     meeting = _meeting(circle, meeting_id)
     require(svc.is_invited(meeting, me))
     if ConfirmForm().validate_on_submit():
-        given = {}
-        for o in meeting.options:
-            value = request.form.get(f"answer-{o.id}")
-            if value:
-                given[o.id] = value
-        try:
-            svc.set_answers(meeting, me, given)
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("Thank you, your answers are saved."), "success")
+        run(
+            lambda: svc.set_answers(meeting, me, poll_answers(meeting.options)),
+            success=_("Thank you, your answers are saved."),
+        )
     return _to(circle, meeting)
 
 
@@ -186,16 +158,13 @@ def answers(circle_id: int, meeting_id: int):
 @login_required
 def fix(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
-    meeting = _meeting(circle, meeting_id)
-    require(svc.can_manage_meeting(meeting, me))
+    meeting = _managed(circle, me, meeting_id)
     if ConfirmForm().validate_on_submit():
-        try:
-            svc.fix_date(meeting, me, request.form.get("option", type=query_int))
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("The date is set. Everyone invited can see it."), "success")
+        option = request.form.get("option", type=query_int)
+        run(
+            lambda: svc.fix_date(meeting, me, option),
+            success=_("The date is set. Everyone invited can see it."),
+        )
     return _to(circle, meeting)
 
 
@@ -203,31 +172,25 @@ def fix(circle_id: int, meeting_id: int):
 @login_required
 def reschedule(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
-    meeting = _meeting(circle, meeting_id)
-    require(svc.can_manage_meeting(meeting, me))
+    meeting = _managed(circle, me, meeting_id)
     form = RescheduleForm()
-    if form.validate_on_submit():
-        try:
-            svc.reschedule(meeting, me, svc.local_to_utc(form.starts_at.data, _tz()))
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("The meeting has a new time."), "success")
-    else:
+    if not form.validate_on_submit():
         flash(_("Please choose a new time."), "error")
-    return _to(circle, meeting)
+        return _to(circle, meeting)
+    starts_at = svc.local_to_utc(form.starts_at.data, _tz())
+    return act(
+        lambda: svc.reschedule(meeting, me, starts_at),
+        to=_url(circle, meeting),
+        success=_("The meeting has a new time."),
+    )
 
 
 @bp.post("/c/<int:circle_id>/meetings/<int:meeting_id>/cancel")
 @login_required
 def cancel(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
-    meeting = _meeting(circle, meeting_id)
-    require(svc.can_manage_meeting(meeting, me))
-    if ConfirmForm().validate_on_submit():
-        svc.cancel(meeting, me)
-        db.session.commit()
+    meeting = _managed(circle, me, meeting_id)
+    if ConfirmForm().validate_on_submit() and run(lambda: svc.cancel(meeting, me)):
         flash(_("The meeting is cancelled."), "info")
     return _to(circle, meeting)
 
@@ -253,45 +216,41 @@ def ics(circle_id: int, meeting_id: int):
 def review(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
     meeting = _meeting(circle, meeting_id)
-    require(svc.can_manage_meeting(meeting, me) or me.is_plan_keeper)
-    form = ReviewForm()
-    form.present.choices = [(m.id, m.display_name) for m in circle.memberships if m.is_active]
-    if form.validate_on_submit():
-        verdicts = {}
-        for c in plan_svc.commitments(circle):
-            v = request.form.get(f"verdict-{c.id}")
-            if v:
-                verdicts[c.id] = (v, request.form.get(f"note-{c.id}", ""))
-        decisions = {}
-        for p in plan_svc.open_proposals(circle):
-            d = request.form.get(f"decide-{p.id}")
-            if d in ("accept", "reject"):
-                decisions[p.id] = d == "accept"
-        try:
-            svc.record_review(
-                circle,
-                meeting,
-                me,
-                present_ids=list(form.present.data or []),
-                verdicts=verdicts,
-                decisions=decisions,
-                next_evaluation=form.next_evaluation.data,
-                notes=form.notes.data or "",
-            )
-        except ServiceError as e:
-            _fail(e)
-        else:
-            db.session.commit()
-            flash(_("Saved how the meeting went. Thank you."), "success")
-    else:
+    require(can_review_meeting(me, meeting))
+    form = ReviewForm().who_was_there(circle.memberships)
+    if not form.validate_on_submit():
         flash(_("Please tick who was there."), "error")
-    return _to(circle, meeting)
+        return _to(circle, meeting)
+    given = form.review(plan_svc.commitments(circle), plan_svc.open_proposals(circle))
+    return act(
+        lambda: svc.record_review(circle, meeting, me, **given),
+        to=_url(circle, meeting),
+        success=_("Saved how the meeting went. Thank you."),
+    )
 
 
 @bp.get("/me/meetings")
 @login_required
 def mine():
     return render_template("meetings/mine.html", rows=svc.my_meetings(current_user.id))
+
+
+def _change_feed(user, form: CalendarForm) -> str | None:
+    """Stop the feed, make a new link, or keep it with the new setting, as the button
+    pressed says; the token of a new link, shown once."""
+    feed = svc.current_feed(user)
+    token = None
+    action = request.form.get("action")
+    if action == "revoke":
+        svc.revoke_feed(user)
+        flash(_("The calendar link no longer works."), "info")
+    elif action == "renew" or feed is None:
+        token = svc.renew_feed(user, show_titles=bool(form.show_titles.data))
+    else:
+        feed.show_titles = bool(form.show_titles.data)
+        flash(_("Saved."), "success")
+    db.session.commit()
+    return token
 
 
 @bp.route("/account/calendar", methods=["GET", "POST"])
@@ -301,22 +260,9 @@ def calendar_settings():
     user = current_user._get_current_object()
     feed = svc.current_feed(user)
     form = CalendarForm(show_titles=feed.show_titles if feed else False)
-    token = None
-    if form.validate_on_submit():
-        action = request.form.get("action")
-        if action == "revoke":
-            svc.revoke_feed(user)
-            flash(_("The calendar link no longer works."), "info")
-        elif action == "renew" or feed is None:
-            token = svc.renew_feed(user, show_titles=bool(form.show_titles.data))
-        else:
-            feed.show_titles = bool(form.show_titles.data)
-            flash(_("Saved."), "success")
-        db.session.commit()
-        feed = svc.current_feed(user)
-    url = (
-        (current_app.config["BASE_URL"] + url_for("meetings.feed", token=token)) if token else None
-    )
+    token = _change_feed(user, form) if form.validate_on_submit() else None
+    url = current_app.config["BASE_URL"] + url_for("meetings.feed", token=token) if token else None
+    feed = svc.current_feed(user)
     return render_template("meetings/calendar.html", form=form, feed=feed, url=url)
 
 

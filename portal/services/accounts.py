@@ -89,6 +89,13 @@ def create_user(
     return user
 
 
+def update_profile(user: User, *, name: str, locale: str, timezone: str) -> None:
+    """The person's own name, language and time zone (the form has checked the lists)."""
+    user.name = require_name(name)
+    user.locale = locale
+    user.timezone = timezone
+
+
 def find_user_for_login(login: str, password: str) -> User | None:
     """The user whose username or email and password match, else None.
 
