@@ -471,9 +471,12 @@ def _meeting_of(circle, organiser, title, invite=()) -> Meeting:
 
 
 @pytest.fixture
-def world(request, db, make_circle, add_member) -> World:
+def world(request, app, db, make_circle, add_member) -> World:
     """Circle A and circle B with their plans; A's plan is agreed unless the test
     parametrises ``world`` with "draft" (indirect)."""
+    # The matrix posts far more than a person would; the per-person allowance for
+    # writes has its own tests (test_attack_review_b, test_chat_flood).
+    app.config["WRITE_RATE_LIMIT"] = app.config["CHAT_SEND_RATE_LIMIT"] = "100000 per minute"
     agreed = getattr(request, "param", "agreed") == "agreed"
     circle, coordinator = make_circle("Circle A")
     central = add_member(circle, Role.CENTRAL, name="Central A")

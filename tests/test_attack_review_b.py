@@ -437,12 +437,7 @@ def test_junk_in_every_circle_form_gives_no_500(app, db, client, world, as_perso
     for rule in app.url_map.iter_rules():
         if "POST" not in rule.methods or "circle_id" not in rule.arguments:
             continue
-        ids = {
-            "central": FORM_IDS["central"](world),
-            "item": world.item.id,
-            "version": world.version_number,
-            "option": world.option.id,
-        }
+        ids = {name: fill(world) for name, fill in FORM_IDS.items()}
         base = {
             k.format(**ids): v.format(**ids) for k, v in POST_DATA.get(rule.endpoint, {}).items()
         }
