@@ -29,7 +29,7 @@ from portal.models import Circle, Membership, MembershipStatus, Message, Message
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import RateLimited, ServiceError
-from portal.services.circles import record
+from portal.services.history import record
 
 MAX_LENGTH = 4000
 EDIT_WINDOW = timedelta(minutes=15)

@@ -15,7 +15,6 @@ from portal.extensions import db
 from portal.models import (
     INVITABLE_ROLES,
     Circle,
-    CircleEvent,
     Invitation,
     Membership,
     MembershipStatus,
@@ -26,22 +25,10 @@ from portal.models import (
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import ServiceError
+from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
 LANGUAGES = ("en", "nl", "fr")
-
-
-def record(circle: Circle, kind: str, actor=None, subject=None, **data) -> CircleEvent:
-    """Add a line to the circle's history."""
-    ev = CircleEvent(
-        circle_id=circle.id,
-        kind=kind,
-        actor_id=actor.id if actor else None,
-        subject_id=subject.id if subject else None,
-        data=data,
-    )
-    db.session.add(ev)
-    return ev
 
 
 def validate_circle_fields(title: str, language: str, timezone: str) -> None:

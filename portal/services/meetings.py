@@ -44,7 +44,7 @@ from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import Forbidden, ServiceError, accounts
 from portal.services import plan as plan_svc
-from portal.services.circles import record
+from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
 ANSWERS = ("yes", "maybe", "no")

@@ -52,7 +52,7 @@ from portal.models import (
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import Forbidden, ServiceError
-from portal.services.circles import record
+from portal.services.history import record
 from portal.services.schedule import Schedule, occurrences
 
 UNDO_WINDOW = timedelta(minutes=5)
