@@ -89,6 +89,7 @@ from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meetings_svc
+from portal.services import membership as membership_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests.conftest import csrf_from
@@ -516,7 +517,7 @@ def _persona_user(persona: str, world: World, db, add_member):
         return world.other_central.user
     if persona == "removed":
         m = add_member(world.circle, Role.MEMBER, name="Removed A")
-        svc.remove_member(world.circle, world.central, m)
+        membership_svc.remove_member(world.circle, world.central, m)
         db.session.commit()
         return m.user
     if persona == "handed_over":
@@ -882,7 +883,7 @@ def test_my_commitments_are_only_my_own(app, db, new_client, login, world):
         text = page(someone)
         assert a not in text and b not in text, someone.display_name
     # Someone who was removed no longer sees what they had taken on there.
-    svc.remove_member(world.circle, world.central, world.target)
+    membership_svc.remove_member(world.circle, world.central, world.target)
     db.session.commit()
     assert a not in page(world.target)
 
@@ -1139,7 +1140,7 @@ def test_my_meetings_are_only_my_own(app, db, new_client, login, world, as_perso
     for someone in (world.coordinator, world.professional):  # in A, not invited
         text = page(someone)
         assert a not in text and b not in text, someone.display_name
-    svc.remove_member(world.circle, world.central, world.target)
+    membership_svc.remove_member(world.circle, world.central, world.target)
     db.session.commit()
     assert a not in page(world.target)
 

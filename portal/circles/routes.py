@@ -41,6 +41,7 @@ from portal.services import ServiceError
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
+from portal.services import membership as membership_svc
 from portal.services.plan_view import plan_view
 
 bp = Blueprint("circles", __name__)
@@ -241,7 +242,7 @@ def remove_member(circle_id: int, member_id: int):
     member = access_member(circle, member_id)
     if ConfirmForm().validate_on_submit():
         try:
-            svc.remove_member(circle, me, member)
+            membership_svc.remove_member(circle, me, member)
         except ServiceError as e:
             flash(str(e.message), "error")
         else:
@@ -278,7 +279,7 @@ def leave(circle_id: int):
     form = ConfirmForm()
     if form.validate_on_submit():
         try:
-            svc.leave_circle(circle, me)
+            membership_svc.leave_circle(circle, me)
         except ServiceError as e:
             flash(str(e.message), "error")
         else:
