@@ -356,7 +356,4 @@ def set_presence_enabled(circle: Circle, acting: Membership, enabled: bool) -> N
         return
     circle.presence_enabled = enabled
     record(circle, "presence_on" if enabled else "presence_off", actor=acting)
-    from portal.realtime import presence
-
-    circle_id = circle.id  # read now: after the commit the object is expired
-    events.after_commit(lambda: presence.set_enabled(circle_id, enabled))
+    events.presence_switched(circle.id, enabled)
