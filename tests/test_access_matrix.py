@@ -92,6 +92,7 @@ from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
+from tests import plan_data
 from tests.conftest import csrf_from
 
 # --- Expectations ------------------------------------------------------------------
@@ -438,12 +439,12 @@ def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -
     agreement and ``professional``'s condition. Agreed: version 1 (``ticker`` and the
     assignee agreed), the condition makes version 2 and ``ticker`` ticks the first step.
     Either way the assignee has asked for help with it."""
-    c = plan_svc.add_commitment(circle, enterer, plan_svc.CommitmentData(
+    c = plan_data.add_commitment(circle, enterer, plan_svc.CommitmentData(
         what=f"Shopping for Sam ({circle.title})",
         schedule=Schedule(kind="once", start=date.today() + timedelta(days=30)),
         assignee_ids=[assignee.id], items=["Make the list", "Do the shopping"],
     ))
-    agreement = plan_svc.add_agreement(circle, enterer, f"If Sam is ill ({circle.title})")
+    agreement = plan_data.add_agreement(circle, enterer, f"If Sam is ill ({circle.title})")
     if agreed:
         plan_svc.record_agreement(circle, enterer, [ticker.id, assignee.id])
     condition = plan_svc.add_condition(circle, professional, f"Sleeps at home ({circle.title})")

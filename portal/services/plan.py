@@ -405,11 +405,6 @@ def _require_draft(circle: Circle) -> None:
         )
 
 
-def add_commitment(circle: Circle, acting: Membership, data: CommitmentData) -> Commitment:
-    _require_draft(circle)
-    return _add_commitment(circle, data)
-
-
 def _add_commitment(circle: Circle, data: CommitmentData) -> Commitment:
     validate_commitment(circle, data)
     last = db.session.scalar(
@@ -428,27 +423,11 @@ def _add_commitment(circle: Circle, data: CommitmentData) -> Commitment:
     return c
 
 
-def update_commitment(circle: Circle, acting: Membership, c: Commitment, data: CommitmentData):
-    _require_draft(circle)
-    validate_commitment(circle, data)
-    _write_commitment(circle, c, data)
-
-
-def remove_commitment(circle: Circle, acting: Membership, c: Commitment) -> None:
-    _require_draft(circle)
-    c.active = False
-
-
 def _clean_agreement(text: str) -> str:
     text = clean_text(text).strip()
     if not text:
         raise ServiceError(_l("Please write the backup plan."), "text")
     return text[:2000]
-
-
-def add_agreement(circle: Circle, acting: Membership, text: str) -> Agreement:
-    _require_draft(circle)
-    return _add_agreement(circle, text)
 
 
 def _add_agreement(circle: Circle, text: str) -> Agreement:
@@ -458,11 +437,6 @@ def _add_agreement(circle: Circle, text: str) -> Agreement:
     db.session.add(a)
     db.session.flush()
     return a
-
-
-def remove_agreement(circle: Circle, acting: Membership, a: Agreement) -> None:
-    _require_draft(circle)
-    a.active = False
 
 
 def set_evaluation_date(circle: Circle, acting: Membership | None, day: date | None) -> None:
