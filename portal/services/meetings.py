@@ -45,6 +45,7 @@ from portal.sanitize import clean_line, clean_text
 from portal.services import Forbidden, ServiceError, accounts
 from portal.services import plan as plan_svc
 from portal.services.history import record
+from portal.services.plan_view import plan_view
 from portal.tokens import hash_token, new_token
 
 ANSWERS = ("yes", "maybe", "no")
@@ -321,8 +322,6 @@ class AgendaItem:
 def agenda(circle: Circle, meeting: Meeting, me: Membership):
     """For each commitment: health, ticks since the last meeting, help flags; and the
     proposals waiting for this meeting."""
-    from portal.services.plan_view import plan_view
-
     view = plan_view(circle, me)
     since = last_review_time(circle, meeting)
     ids = [r.c.id for r in view.rows]
