@@ -367,16 +367,7 @@ def record_review(
     records it and the other is told it is already recorded; a decided proposal is
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
     """
-    if not access.can_review_meeting(acting, meeting):
-        raise Forbidden
-    if meeting.status != "fixed" or meeting.starts_at is None:
-        raise ServiceError(
-            _l("The meeting needs a date first. Then you can write down how it went.")
-        )
-    if meeting.starts_at > utcnow():
-        raise ServiceError(
-            _l("The meeting has not started yet. Afterwards you can write down how it went.")
-        )
+    _check_reviewable(meeting, acting)
     present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
     if not present:
         raise ServiceError(_l("Please tick who was there."), "present")
@@ -407,7 +398,32 @@ def record_review(
                     note=clean_text(note).strip()[:2000],
                 )
             )
-    voters_present = [m for m in present if m.votes]
+    _decide_proposals(circle, meeting, [m for m in present if m.votes], decisions)
+    if next_evaluation:
+        plan_svc.set_evaluation_date(circle, acting, next_evaluation)
+    record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
+    _publish(meeting, "reviewed")
+    return review
+
+
+def _check_reviewable(meeting: Meeting, acting: Membership) -> None:
+    if not access.can_review_meeting(acting, meeting):
+        raise Forbidden
+    if meeting.status != "fixed" or meeting.starts_at is None:
+        raise ServiceError(
+            _l("The meeting needs a date first. Then you can write down how it went.")
+        )
+    if meeting.starts_at > utcnow():
+        raise ServiceError(
+            _l("The meeting has not started yet. Afterwards you can write down how it went.")
+        )
+
+
+def _decide_proposals(
+    circle: Circle, meeting: Meeting, voters_present: list[Membership], decisions: dict[int, bool]
+) -> None:
+    """The open proposals the people there decided: into the plan (as far as
+    ``plan.decide_at_meeting`` allows) or withdrawn."""
     day = meeting.starts_at.date().isoformat()
     for pid, accepted in decisions.items():
         proposal = db.session.get(Proposal, pid)
@@ -423,11 +439,6 @@ def record_review(
                 .where(Proposal.id == pid, Proposal.status == ProposalStatus.OPEN)
                 .values(status=ProposalStatus.WITHDRAWN)
             )
-    if next_evaluation:
-        plan_svc.set_evaluation_date(circle, acting, next_evaluation)
-    record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
-    _publish(meeting, "reviewed")
-    return review
 
 
 def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:
