@@ -620,43 +620,33 @@ def build_demo(language: str = "en", timezone: str = "Europe/Amsterdam") -> Demo
             schedule=Schedule(kind="weekly", start=since, weekdays=frozenset(days)),
         )
 
-    commitments = {
-        "school": plan_svc.add_commitment(
-            circle, sanne, weekly(SCHOOL, riet, {MON, THU}, checker=sanne)
+    entered = {
+        "school": weekly(SCHOOL, riet, {MON, THU}, checker=sanne),
+        "football": weekly(FOOTBALL, karim, {SAT}),
+        "call_school": CommitmentData(
+            what=tr(CALL_SCHOOL),
+            assignee_ids=[sanne.id],
+            schedule=Schedule(kind="once", start=today - timedelta(days=3)),
         ),
-        "football": plan_svc.add_commitment(circle, sanne, weekly(FOOTBALL, karim, {SAT})),
-        "call_school": plan_svc.add_commitment(
-            circle,
-            sanne,
-            CommitmentData(
-                what=tr(CALL_SCHOOL),
-                assignee_ids=[sanne.id],
-                schedule=Schedule(kind="once", start=today - timedelta(days=3)),
-            ),
+        "forms": CommitmentData(
+            what=tr(FORMS),
+            assignee_ids=[joost.id],
+            checker_id=sanne.id,
+            schedule=Schedule(kind="period", start=start, end=today + timedelta(days=10)),
         ),
-        "forms": plan_svc.add_commitment(
-            circle,
-            sanne,
-            CommitmentData(
-                what=tr(FORMS),
-                assignee_ids=[joost.id],
-                checker_id=sanne.id,
-                schedule=Schedule(kind="period", start=start, end=today + timedelta(days=10)),
-            ),
-        ),
-        "chart": plan_svc.add_commitment(
-            circle,
-            sanne,
-            CommitmentData(
-                what=tr(CHART),
-                assignee_ids=[sanne.id],
-                items=[tr(i) for i in CHART_ITEMS],
-                schedule=Schedule(kind="once", start=today + timedelta(days=7)),
-            ),
+        "chart": CommitmentData(
+            what=tr(CHART),
+            assignee_ids=[sanne.id],
+            items=[tr(i) for i in CHART_ITEMS],
+            schedule=Schedule(kind="once", start=today + timedelta(days=7)),
         ),
     }
+    # Entered the way the plan's forms enter a draft; the plan lists them in that order.
+    for data in entered.values():
+        plan_svc.change(circle, sanne, "add_commitment", payload=data.to_payload())
+    commitments = dict(zip(entered, plan_svc.commitments(circle), strict=True))
     for text in AGREEMENTS:
-        plan_svc.add_agreement(circle, sanne, tr(text))
+        plan_svc.change(circle, sanne, "add_agreement", payload={"text": tr(text)})
     plan_svc.set_evaluation_date(circle, sanne, today + timedelta(days=75))
     plan_svc.record_agreement(circle, sanne, [m.id for m in voters])
     clock.stamp(clock.at(15, "21:15"))

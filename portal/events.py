@@ -15,6 +15,10 @@ savepoint (``begin_nested``). As with Django's ``on_commit`` (which Zulip relies
 SQLAlchemy fires ``after_commit`` for a released savepoint as well as for the real
 commit, and ``after_rollback`` for a savepoint's rollback as well as the real one,
 so neither may look at the whole queue: the queues are kept per ``SessionTransaction``.
+
+What only the socket layer can do (close sockets, show who is here) it hands to this
+module at start-up (``handle``): ``portal.realtime`` builds on this module, never the
+other way round, so services reach sockets only through here.
 """
 
 from __future__ import annotations
@@ -98,7 +102,7 @@ def emit_to_user(user_id: int, event_name: str, payload: dict) -> None:
 
 def disconnect_room(room: str) -> None:
     """Close every socket in ``room`` after commit (used on removal and logout)."""
-    _queue(_current_session(), lambda: _disconnect_now(room))
+    _queue(_current_session(), lambda: _run_handler("close_sockets", room))
 
 
 def disconnect_user(user_id: int) -> None:
@@ -106,16 +110,30 @@ def disconnect_user(user_id: int) -> None:
     disconnect_room(user_room(user_id))
 
 
-def _disconnect_now(room: str) -> None:
-    """Close the sockets registered under ``room``, in this process or any other (with
-    the Redis message queue, ``disconnect`` is forwarded to the owning process)."""
-    from portal.realtime.registry import registry
+def presence_switched(circle_id: int, enabled: bool) -> None:
+    """The circle switched "who is here" on or off: after commit, the chat shows the
+    people here now, or nobody."""
+    _queue(_current_session(), lambda: _run_handler("presence", circle_id, enabled))
 
-    server = socketio.server
-    if server is None:
-        return
-    for sid in registry().members(room):
-        server.disconnect(sid, namespace="/")
+
+# --- What the socket layer does with them ----------------------------------------------
+
+# kind -> the socket layer's function: "close_sockets"(room), "presence"(circle_id, enabled)
+HANDLER_KINDS = ("close_sockets", "presence")
+_HANDLERS: dict[str, Callable[..., None]] = {}
+
+
+def handle(kind: str, fn: Callable[..., None]) -> None:
+    """Called once by ``portal.realtime`` when it loads. Without it (no socket server)
+    there is no socket to close and nobody to show, so the event is dropped."""
+    assert kind in HANDLER_KINDS
+    _HANDLERS[kind] = fn
+
+
+def _run_handler(kind: str, *args) -> None:
+    fn = _HANDLERS.get(kind)
+    if fn is not None:
+        fn(*args)
 
 
 @event.listens_for(Session, "after_commit")

@@ -89,8 +89,10 @@ from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meetings_svc
+from portal.services import membership as membership_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
+from tests import plan_data
 from tests.conftest import csrf_from
 
 # --- Expectations ------------------------------------------------------------------
@@ -442,12 +444,12 @@ def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -
     agreement and ``professional``'s condition. Agreed: version 1 (``ticker`` and the
     assignee agreed), the condition makes version 2 and ``ticker`` ticks the first step.
     Either way the assignee has asked for help with it."""
-    c = plan_svc.add_commitment(circle, enterer, plan_svc.CommitmentData(
+    c = plan_data.add_commitment(circle, enterer, plan_svc.CommitmentData(
         what=f"Shopping for Sam ({circle.title})",
         schedule=Schedule(kind="once", start=date.today() + timedelta(days=30)),
         assignee_ids=[assignee.id], items=["Make the list", "Do the shopping"],
     ))
-    agreement = plan_svc.add_agreement(circle, enterer, f"If Sam is ill ({circle.title})")
+    agreement = plan_data.add_agreement(circle, enterer, f"If Sam is ill ({circle.title})")
     if agreed:
         plan_svc.record_agreement(circle, enterer, [ticker.id, assignee.id])
     condition = plan_svc.add_condition(circle, professional, f"Sleeps at home ({circle.title})")
@@ -524,7 +526,7 @@ def _persona_user(persona: str, world: World, db, add_member):
         return world.other_central.user
     if persona == "removed":
         m = add_member(world.circle, Role.MEMBER, name="Removed A")
-        svc.remove_member(world.circle, world.central, m)
+        membership_svc.remove_member(world.circle, world.central, m)
         db.session.commit()
         return m.user
     if persona == "handed_over":
@@ -890,7 +892,7 @@ def test_my_commitments_are_only_my_own(app, db, new_client, login, world):
         text = page(someone)
         assert a not in text and b not in text, someone.display_name
     # Someone who was removed no longer sees what they had taken on there.
-    svc.remove_member(world.circle, world.central, world.target)
+    membership_svc.remove_member(world.circle, world.central, world.target)
     db.session.commit()
     assert a not in page(world.target)
 
@@ -1147,7 +1149,7 @@ def test_my_meetings_are_only_my_own(app, db, new_client, login, world, as_perso
     for someone in (world.coordinator, world.professional):  # in A, not invited
         text = page(someone)
         assert a not in text and b not in text, someone.display_name
-    svc.remove_member(world.circle, world.central, world.target)
+    membership_svc.remove_member(world.circle, world.central, world.target)
     db.session.commit()
     assert a not in page(world.target)
 

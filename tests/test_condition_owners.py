@@ -14,6 +14,7 @@ import re
 from portal.extensions import db as _db
 from portal.models import Condition, Membership
 from portal.services import circles as circle_svc
+from portal.services import membership as membership_svc
 from portal.services import plan as svc
 from tests.test_plan_rules import _many_logins, _post, browser, family, make_family  # noqa: F401
 
@@ -143,7 +144,7 @@ def test_a_professional_names_only_another_active_professional_of_this_circle(
     bakker = add_member(f.circle, role="professional", name="Ms Bakker")
     smit = _invite_professional(f, browser, make_user)
     gone = add_member(f.circle, role="professional", name="Mr Gone")
-    circle_svc.remove_member(f.circle, f.sanne, gone)
+    membership_svc.remove_member(f.circle, f.sanne, gone)
     _db.session.commit()
     # Mr Smit already takes over from Ms Bakker: Dr Vos may not take him away from her.
     assert _post(browser(bakker), _pass_on_url(f), {"to": str(smit.id)}).status_code == 302

@@ -11,6 +11,7 @@ from babel.dates import format_date
 from portal.access import ChatSeat
 from portal.services import chat as chat_svc
 from portal.services import circles as circle_svc
+from portal.services import membership as membership_svc
 from portal.services.schedule import today_in
 
 CIRCLE_PAGES = ("", "/chat", "/plan", "/meetings", "/people", "/settings", "/history")
@@ -45,7 +46,7 @@ def _setup(db, make_circle, add_member):
 
 def test_removed_member_is_told_and_kept_out(client, db, make_circle, add_member, login):
     circle, _coord, central, member = _setup(db, make_circle, add_member)
-    circle_svc.remove_member(circle, central, member)
+    membership_svc.remove_member(circle, central, member)
     db.session.commit()
     login(client, member.user)
     page = _circles_page(client)
@@ -80,7 +81,7 @@ def test_coordinator_after_handover_is_told_and_kept_out(
 
 def test_a_new_title_after_leaving_is_not_shown(client, db, make_circle, add_member, login):
     circle, _coord, central, member = _setup(db, make_circle, add_member)
-    circle_svc.remove_member(circle, central, member)
+    membership_svc.remove_member(circle, central, member)
     db.session.commit()
     circle_svc.update_circle(
         circle, central, title="Sam's new start", question="", language="en", timezone="UTC"
@@ -97,7 +98,7 @@ def test_one_circle_left_and_one_still_in_shows_both(client, db, make_circle, ad
     circle, _coord, central, member = _setup(db, make_circle, add_member)
     other, _ = make_circle("Circle around Lotte")
     add_member(other, "member", user=member.user)
-    circle_svc.remove_member(circle, central, member)
+    membership_svc.remove_member(circle, central, member)
     db.session.commit()
     login(client, member.user)
     page = _circles_page(client)  # no longer jumps straight into the one circle left

@@ -16,6 +16,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from portal.models import User
+from tests import plan_data
 from tests.conftest import ROOT, csrf_from
 
 TRANSLATIONS = ROOT / "portal" / "translations"
@@ -263,7 +264,7 @@ def test_french_punctuation_and_quotes_come_from_the_translation(
     circle, coordinator = make_circle()
     mamie = add_member(circle, role="central", name="Mamie")
     mamie.user.locale = "fr"
-    c = plan_svc.add_commitment(
+    c = plan_data.add_commitment(
         circle,
         coordinator,
         plan_svc.CommitmentData(

@@ -37,6 +37,7 @@ from portal.services import ServiceError
 from portal.services import meetings as meet_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
+from tests import plan_data
 from tests.conftest import csrf_from
 
 # --- helpers -----------------------------------------------------------------------------
@@ -794,7 +795,7 @@ def test_reschedule_and_cancel_reach_the_feed_and_are_pushed_live(
 
 
 def _commitment(circle, what, who, *, kind="once", start=None, end=None, weekdays=()):
-    return plan_svc.add_commitment(
+    return plan_data.add_commitment(
         circle,
         None,
         plan_svc.CommitmentData(

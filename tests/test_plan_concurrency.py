@@ -26,6 +26,7 @@ from portal.models import (
 )
 from portal.services import plan as svc
 from portal.services.schedule import Schedule
+from tests import plan_data
 
 WED = date(2026, 11, 4)
 
@@ -59,7 +60,7 @@ def _agreed_plan(db, make_circle, add_member):
     sanne = add_member(circle, role="central", name="Sanne")
     oma = add_member(circle, name="Oma")
     piet = add_member(circle, role="supporter", name="Piet")
-    c = svc.add_commitment(
+    c = plan_data.add_commitment(
         circle,
         coord,
         svc.CommitmentData(

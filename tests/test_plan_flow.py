@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from portal.extensions import db
 from portal.models import Completion, PlanVersion
+from tests import plan_data
 from tests.conftest import csrf_from
 
 
@@ -121,10 +122,10 @@ def test_an_agreement_is_changed_by_consent(client, new_client, make_circle, add
     circle, coord = make_circle()
     sanne = add_member(circle, role="central", name="Sanne")
     oma = add_member(circle, name="Oma")
-    plan_svc.add_commitment(circle, coord, plan_svc.CommitmentData(
+    plan_data.add_commitment(circle, coord, plan_svc.CommitmentData(
         what="Cook on Sundays", assignee_ids=[oma.id],
         schedule=Schedule(kind="weekly", start=date(2026, 11, 1), weekdays=frozenset({6}))))
-    a = plan_svc.add_agreement(circle, coord, "If Oma is ill, Sanne cooks.")
+    a = plan_data.add_agreement(circle, coord, "If Oma is ill, Sanne cooks.")
     plan_svc.record_agreement(circle, coord, [sanne.id, oma.id])
     db.session.commit()
     url = f"/c/{circle.id}/plan/agreements/{a.id}/edit"

@@ -30,7 +30,7 @@ def test_removal_closes_sockets_found_through_the_registry(
 ):
     """The disconnect goes through the registry (not this process's room list)."""
     from portal.extensions import db
-    from portal.services import circles as svc
+    from portal.services import membership as svc
 
     circle, coord = make_circle()
     anna = add_member(circle, name="Anna")

@@ -28,6 +28,7 @@ from portal.models import (
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.services import meetings as meetings_svc
+from portal.services import membership as membership_svc
 from tests.conftest import PASSWORD, csrf_from
 from tests.test_security import (
     NEW_PASSWORD,
@@ -303,7 +304,7 @@ def test_the_person_who_makes_a_new_link_holds_it(
     db.session.commit()
     token = svc.reissue_invitation(inv, sanne)
     db.session.commit()
-    svc.remove_member(circle, piet, sanne)
+    membership_svc.remove_member(circle, piet, sanne)
     db.session.commit()
     assert join_via_web(new_client(), token, "friendx").status_code == 404
 
@@ -391,9 +392,9 @@ def test_way_back_in_dies_with_its_maker(
     login(client, maker.user)
     token = reentry_via_web(client, circle.id, anna.id)
     if how == "removed":
-        svc.remove_member(circle, sanne, piet)
+        membership_svc.remove_member(circle, sanne, piet)
     elif how == "left":
-        svc.leave_circle(circle, piet)
+        membership_svc.leave_circle(circle, piet)
     else:
         svc.hand_over(circle, coord)
     db.session.commit()
@@ -414,7 +415,7 @@ def test_way_back_in_for_someone_removed_dies(db, client, new_client, login, mak
     circle, _coord, central, anna = _circle_with_anna(make_circle, add_member)
     login(client, central.user)
     token = reentry_via_web(client, circle.id, anna.id)
-    svc.remove_member(circle, central, anna)
+    membership_svc.remove_member(circle, central, anna)
     db.session.commit()
     assert reset_via_web(new_client(), token).status_code == 404
     db.session.execute(update(ReentryToken).values(used_at=None))
@@ -448,9 +449,9 @@ def test_someone_who_went_needs_an_invitation_made_after(
     login(client, central.user)
     old = invite_via_web(client, circle.id, "Cousin Ali")
     if how == "removed":
-        svc.remove_member(circle, central, mo)
+        membership_svc.remove_member(circle, central, mo)
     else:
-        svc.leave_circle(circle, mo)
+        membership_svc.leave_circle(circle, mo)
     db.session.commit()
 
     mo_browser = login(new_client(), mo.user)
@@ -505,7 +506,7 @@ def test_links_made_before_a_break_do_not_come_back_with_their_maker(
     login(client, piet.user)
     reentry = reentry_via_web(client, circle.id, anna.id)
     invitation = invite_via_web(client, circle.id, "Piet's friend")
-    svc.remove_member(circle, sanne, piet)
+    membership_svc.remove_member(circle, sanne, piet)
     db.session.commit()
     add_member(circle, Role.CENTRAL, name="Piet", user=piet.user)  # invited back
     # As if the stop at the removal had been missed:

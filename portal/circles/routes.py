@@ -42,6 +42,7 @@ from portal.models import Circle, CircleEvent, Membership, MembershipStatus
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
+from portal.services import membership as membership_svc
 from portal.services.plan_view import plan_view
 from portal.views import run
 
@@ -235,7 +236,7 @@ def remove_member(circle_id: int, member_id: int):
     member = access_member(circle, member_id)
     if ConfirmForm().validate_on_submit():
         run(
-            lambda: svc.remove_member(circle, me, member),
+            lambda: membership_svc.remove_member(circle, me, member),
             success=_("%(name)s is no longer in the circle.", name=member.display_name),
         )
     return _to_people(circle)
@@ -260,7 +261,7 @@ def leave(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_leave(me))
     form = ConfirmForm()
-    if form.validate_on_submit() and run(lambda: svc.leave_circle(circle, me)):
+    if form.validate_on_submit() and run(lambda: membership_svc.leave_circle(circle, me)):
         flash(_("You have left the circle."), "info")
         return redirect(url_for("circles.list_circles"))
     return render_template("circles/leave.html", circle=circle, me=me, form=form)

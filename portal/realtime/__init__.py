@@ -5,4 +5,9 @@ handler authenticates (at connect) and authorises (on every event) by itself,
 through ``portal.access``. The protocol is documented in docs/realtime.md.
 """
 
-from portal.realtime import chat, connection, plan  # noqa: F401
+from portal import events
+from portal.realtime import chat, connection, plan, presence, registry  # noqa: F401
+
+# What services ask for through ``portal.events`` and only sockets can do.
+events.handle("close_sockets", registry.close_sockets)
+events.handle("presence", presence.set_enabled)

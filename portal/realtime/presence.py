@@ -36,7 +36,8 @@ def leave(circle_id: int, sid: str) -> None:
 
 
 def set_enabled(circle_id: int, enabled: bool) -> None:
-    """Called after commit when the central persons switch presence on or off."""
+    """Called after commit when the central persons switch presence on or off
+    (``events.presence_switched``; registered in ``portal.realtime``)."""
     _ENABLED[circle_id] = enabled
     if enabled:
         _announce(circle_id)

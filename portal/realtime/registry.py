@@ -13,6 +13,8 @@ from collections import defaultdict
 
 from flask import Flask, current_app
 
+from portal.extensions import socketio
+
 _PREFIX = "kring:sockets:"
 _TTL = 7 * 24 * 3600  # a crashed process's leftovers expire; closing a dead sid is harmless
 
@@ -65,3 +67,14 @@ def init_app(app: Flask) -> None:
 
 def registry() -> MemoryRegistry | RedisRegistry:
     return current_app.extensions["kring_sockets"]
+
+
+def close_sockets(room: str) -> None:
+    """Close the sockets registered under ``room``, in this process or any other (with
+    the Redis message queue, ``disconnect`` is forwarded to the owning process). Run
+    after commit, through ``events.disconnect_room``."""
+    server = socketio.server
+    if server is None:
+        return
+    for sid in registry().members(room):
+        server.disconnect(sid, namespace="/")

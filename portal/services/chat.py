@@ -25,7 +25,7 @@ from portal.models import Circle, Membership, MembershipStatus, Message, Message
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import ServiceError
-from portal.services.circles import record
+from portal.services.history import record
 
 MAX_LENGTH = 4000
 EDIT_WINDOW = timedelta(minutes=15)
@@ -321,7 +321,4 @@ def set_presence_enabled(circle: Circle, acting: Membership, enabled: bool) -> N
         return
     circle.presence_enabled = enabled
     record(circle, "presence_on" if enabled else "presence_off", actor=acting)
-    from portal.realtime import presence
-
-    circle_id = circle.id  # read now: after the commit the object is expired
-    events.after_commit(lambda: presence.set_enabled(circle_id, enabled))
+    events.presence_switched(circle.id, enabled)

@@ -21,7 +21,6 @@ from portal.extensions import db
 from portal.models import (
     INVITABLE_ROLES,
     Circle,
-    CircleEvent,
     Invitation,
     Membership,
     MembershipStatus,
@@ -33,22 +32,10 @@ from portal.models import (
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import ServiceError, require_name
+from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
 LANGUAGES = ("en", "nl", "fr")
-
-
-def record(circle: Circle, kind: str, actor=None, subject=None, **data) -> CircleEvent:
-    """Add a line to the circle's history."""
-    ev = CircleEvent(
-        circle_id=circle.id,
-        kind=kind,
-        actor_id=actor.id if actor else None,
-        subject_id=subject.id if subject else None,
-        data=data,
-    )
-    db.session.add(ev)
-    return ev
 
 
 def validate_circle_fields(title: str, language: str, timezone: str) -> None:
@@ -399,7 +386,9 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     return membership
 
 
-def _end_membership(member: Membership, status: MembershipStatus) -> None:
+def end_membership(member: Membership, status: MembershipStatus) -> None:
+    """The person is out of the circle: their access, tasks and links end with it. What it
+    means for the plan is for ``services.membership``, which calls this."""
     member.status = status
     member.ended_at = utcnow()
     member.is_plan_keeper = False
@@ -410,36 +399,6 @@ def _end_membership(member: Membership, status: MembershipStatus) -> None:
         # persons who remain see the people under "Still to join".
         _stop_invitation_links(member.circle, issued_by=member)
     events.disconnect_user(member.user_id)
-
-
-def remove_member(circle: Circle, acting: Membership, member: Membership) -> None:
-    if not member.is_active:
-        raise ServiceError(_l("This person is no longer in the circle."))
-    if member.id == acting.id:
-        raise ServiceError(_l("To go, use “Leave this circle”."))
-    if member.role == Role.COORDINATOR:
-        raise ServiceError(_l("The coordinator leaves by handing over."))
-    _end_membership(member, MembershipStatus.REMOVED)
-    record(circle, "removed", actor=acting, subject=member)
-    _reconsider_plan(circle)
-
-
-def leave_circle(circle: Circle, member: Membership) -> None:
-    if member.role == Role.CENTRAL and _active_central_count(circle) <= 1 and circle.handed_over_at:
-        raise ServiceError(
-            _l("You are the last central person. Invite another central person before you leave.")
-        )
-    _end_membership(member, MembershipStatus.LEFT)
-    record(circle, "left", subject=member)
-    _reconsider_plan(circle)
-
-
-def _reconsider_plan(circle: Circle) -> None:
-    """Someone who is gone no longer blocks a proposed change to the plan."""
-    from portal.services import plan as plan_svc  # plan builds on circles, not the reverse
-
-    db.session.flush()
-    plan_svc.reconsider_open_proposals(circle)
 
 
 def set_flags(
@@ -473,7 +432,7 @@ def set_professionals_read_chat(circle: Circle, acting: Membership, allowed: boo
                 events.disconnect_user(m.user_id)
 
 
-def _active_central_count(circle: Circle) -> int:
+def active_central_count(circle: Circle) -> int:
     return sum(1 for m in circle.memberships if m.is_active and m.role == Role.CENTRAL)
 
 
@@ -481,17 +440,17 @@ def hand_over(circle: Circle, coordinator: Membership) -> None:
     """The coordinator withdraws for real: their membership ends, access goes with it."""
     if coordinator.role != Role.COORDINATOR or not coordinator.is_active:
         raise ServiceError(_l("Only the coordinator can hand over."))
-    if _active_central_count(circle) == 0:
+    if active_central_count(circle) == 0:
         raise ServiceError(
             _l("Someone must be the central person first. Invite them and wait until they join.")
         )
     circle.handed_over_at = utcnow()
     # Withdrawal is real. The coordinator saw, printed or kept every invitation link
     # made so far, and any "way back in" link they made would let them set a member's
-    # password: all of those stop now (``_end_membership`` stops the way-back-in links;
+    # password: all of those stop now (``end_membership`` stops the way-back-in links;
     # here every unused invitation, whoever made it). The central persons see the
     # people still to come under "Still to join" and make them new links.
-    _end_membership(coordinator, MembershipStatus.HANDED_OVER)
+    end_membership(coordinator, MembershipStatus.HANDED_OVER)
     _stop_invitation_links(circle)
     record(circle, "handed_over", actor=coordinator)
 

@@ -44,7 +44,8 @@ from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import Forbidden, ServiceError, accounts
 from portal.services import plan as plan_svc
-from portal.services.circles import record
+from portal.services.history import record
+from portal.services.plan_view import plan_view
 from portal.tokens import hash_token, new_token
 
 ANSWERS = ("yes", "maybe", "no")
@@ -321,8 +322,6 @@ class AgendaItem:
 def agenda(circle: Circle, meeting: Meeting, me: Membership):
     """For each commitment: health, ticks since the last meeting, help flags; and the
     proposals waiting for this meeting."""
-    from portal.services.plan_view import plan_view
-
     view = plan_view(circle, me)
     since = last_review_time(circle, meeting)
     ids = [r.c.id for r in view.rows]
@@ -368,16 +367,7 @@ def record_review(
     records it and the other is told it is already recorded; a decided proposal is
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
     """
-    if not access.can_review_meeting(acting, meeting):
-        raise Forbidden
-    if meeting.status != "fixed" or meeting.starts_at is None:
-        raise ServiceError(
-            _l("The meeting needs a date first. Then you can write down how it went.")
-        )
-    if meeting.starts_at > utcnow():
-        raise ServiceError(
-            _l("The meeting has not started yet. Afterwards you can write down how it went.")
-        )
+    _check_reviewable(meeting, acting)
     present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
     if not present:
         raise ServiceError(_l("Please tick who was there."), "present")
@@ -408,7 +398,32 @@ def record_review(
                     note=clean_text(note).strip()[:2000],
                 )
             )
-    voters_present = [m for m in present if m.votes]
+    _decide_proposals(circle, meeting, [m for m in present if m.votes], decisions)
+    if next_evaluation:
+        plan_svc.set_evaluation_date(circle, acting, next_evaluation)
+    record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
+    _publish(meeting, "reviewed")
+    return review
+
+
+def _check_reviewable(meeting: Meeting, acting: Membership) -> None:
+    if not access.can_review_meeting(acting, meeting):
+        raise Forbidden
+    if meeting.status != "fixed" or meeting.starts_at is None:
+        raise ServiceError(
+            _l("The meeting needs a date first. Then you can write down how it went.")
+        )
+    if meeting.starts_at > utcnow():
+        raise ServiceError(
+            _l("The meeting has not started yet. Afterwards you can write down how it went.")
+        )
+
+
+def _decide_proposals(
+    circle: Circle, meeting: Meeting, voters_present: list[Membership], decisions: dict[int, bool]
+) -> None:
+    """The open proposals the people there decided: into the plan (as far as
+    ``plan.decide_at_meeting`` allows) or withdrawn."""
     day = meeting.starts_at.date().isoformat()
     for pid, accepted in decisions.items():
         proposal = db.session.get(Proposal, pid)
@@ -424,11 +439,6 @@ def record_review(
                 .where(Proposal.id == pid, Proposal.status == ProposalStatus.OPEN)
                 .values(status=ProposalStatus.WITHDRAWN)
             )
-    if next_evaluation:
-        plan_svc.set_evaluation_date(circle, acting, next_evaluation)
-    record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
-    _publish(meeting, "reviewed")
-    return review
 
 
 def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:

@@ -322,15 +322,7 @@ def health(
         return Health.NEEDS_HELP
 
     if not s.repeating:
-        if ONCE_KEY in done_keys:
-            return Health.DONE
-        # validate() guarantees a period has an end.
-        deadline = s.start if s.kind == ONCE or s.end is None else s.end
-        if today > deadline:
-            return Health.OVERDUE
-        if (deadline - today).days <= soon_days:
-            return Health.DUE_SOON
-        return Health.ON_TRACK
+        return _deadline_health(s, today, done_keys, soon_days)
 
     if s.end is not None and s.end < today:
         if all(d.isoformat() in done_keys for d in _iter_repeating(s, s.start, s.end)):
@@ -343,6 +335,21 @@ def health(
 
     horizon = _add_days(today, soon_days) or date.max
     if any(d.isoformat() not in done_keys for d in _iter_repeating(s, today, horizon)):
+        return Health.DUE_SOON
+    return Health.ON_TRACK
+
+
+def _deadline_health(
+    s: Schedule, today: date, done_keys: AbstractSet[str], soon_days: int
+) -> Health:
+    """``health`` of something done once (``once``) or within a period (``period``)."""
+    if ONCE_KEY in done_keys:
+        return Health.DONE
+    # validate() guarantees a period has an end.
+    deadline = s.start if s.kind == ONCE or s.end is None else s.end
+    if today > deadline:
+        return Health.OVERDUE
+    if (deadline - today).days <= soon_days:
         return Health.DUE_SOON
     return Health.ON_TRACK
 

@@ -1,0 +1,50 @@
+"""Someone goes: removed by a central person, or leaving by themselves.
+
+This sits above the circles and plan services and joins them: the membership ends
+(``circles.end_membership``), then the plan's open proposals are looked at again, since
+the person who went no longer blocks a change with a missing answer (an objection
+they made still does; see ``plan.counted_votes``). Neither of those two services
+imports the other. The coordinator's hand-over is ``circles.hand_over``: the
+coordinator has no vote, so the plan has nothing to reconsider.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from portal.extensions import db
+from portal.models import Circle, Membership, MembershipStatus, Role
+from portal.services import ServiceError, circles, plan
+from portal.services.history import record
+
+
+def remove_member(circle: Circle, acting: Membership, member: Membership) -> None:
+    if not member.is_active:
+        raise ServiceError(_l("This person is no longer in the circle."))
+    if member.id == acting.id:
+        raise ServiceError(_l("To go, use “Leave this circle”."))
+    if member.role == Role.COORDINATOR:
+        raise ServiceError(_l("The coordinator leaves by handing over."))
+    circles.end_membership(member, MembershipStatus.REMOVED)
+    record(circle, "removed", actor=acting, subject=member)
+    _reconsider_plan(circle)
+
+
+def leave_circle(circle: Circle, member: Membership) -> None:
+    if (
+        member.role == Role.CENTRAL
+        and circles.active_central_count(circle) <= 1
+        and circle.handed_over_at
+    ):
+        raise ServiceError(
+            _l("You are the last central person. Invite another central person before you leave.")
+        )
+    circles.end_membership(member, MembershipStatus.LEFT)
+    record(circle, "left", subject=member)
+    _reconsider_plan(circle)
+
+
+def _reconsider_plan(circle: Circle) -> None:
+    """Someone who is gone no longer blocks a proposed change to the plan."""
+    db.session.flush()
+    plan.reconsider_open_proposals(circle)

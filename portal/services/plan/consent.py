@@ -1,0 +1,312 @@
+"""Changing an agreed plan by consent: proposals, answers, the meeting's decision, and
+applying a change exactly once. ``change`` is the one entry point of the plan's forms.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from portal import events
+from portal.extensions import db
+from portal.models import (
+    Circle,
+    Membership,
+    PlanVersion,
+    Proposal,
+    ProposalStatus,
+    ProposalVote,
+)
+from portal.models.types import utcnow
+from portal.sanitize import clean_text
+from portal.services import Forbidden, ServiceError
+from portal.services.history import record
+from portal.services.plan.entries import (
+    KINDS,
+    CommitmentData,
+    active_agreement,
+    active_commitment,
+    apply_change,
+    clean_agreement,
+    validate_commitment,
+)
+from portal.services.plan.reading import get_plan
+from portal.services.plan.snapshots import new_version
+
+
+def _voters(circle: Circle) -> list[Membership]:
+    return [m for m in circle.memberships if m.is_active and m.votes]
+
+
+def propose(
+    circle: Circle,
+    acting: Membership,
+    kind: str,
+    *,
+    target_id: int | None = None,
+    payload: dict | None = None,
+    reason: str = "",
+) -> Proposal:
+    if not acting.votes:
+        raise Forbidden
+    if get_plan(circle).version == 0:
+        raise ServiceError(_l("The plan is not agreed yet: it can still be entered directly."))
+    if kind not in KINDS:
+        raise ServiceError(_l("Please choose what you want to change."))
+    payload = payload or {}
+    # Check the change now, so a broken proposal never reaches a vote.
+    if kind in ("add_commitment", "change_commitment"):
+        data = CommitmentData.from_payload(payload)
+        validate_commitment(circle, data)
+        payload = data.to_payload()  # as cleaned: voters read what will be stored
+    if kind in ("change_commitment", "remove_commitment"):
+        active_commitment(circle, target_id)
+    if kind in ("add_agreement", "change_agreement"):
+        payload = {"text": clean_agreement(payload.get("text", ""))}
+    if kind in ("change_agreement", "remove_agreement"):
+        active_agreement(circle, target_id)
+    if kind == "set_evaluation_date":
+        date.fromisoformat(payload["date"])
+    proposal = Proposal(
+        circle_id=circle.id,
+        kind=kind,
+        target_id=target_id,
+        payload=payload,
+        reason=clean_text(reason).strip()[:2000],
+        proposer_id=acting.id,
+    )
+    db.session.add(proposal)
+    db.session.flush()
+    for m in _voters(circle):
+        mine = m.id == acting.id
+        db.session.add(
+            ProposalVote(
+                proposal_id=proposal.id,
+                membership_id=m.id,
+                answer="consent" if mine else None,
+                answered_at=utcnow() if mine else None,
+            )
+        )
+    db.session.flush()
+    record(circle, "proposal_made", actor=acting)
+    events.publish(
+        circle.id, {"type": "plan", "op": "proposal", "id": proposal.id}, event_name="plan:event"
+    )
+    _maybe_apply(circle, proposal)
+    return proposal
+
+
+def answer(
+    circle: Circle, acting: Membership, proposal: Proposal, consent: bool, reason: str = ""
+) -> Proposal:
+    """Consent or object. The proposal row is locked first, so of two last consents
+    arriving together the second sees the first and exactly one applies the change."""
+    proposal = db.session.scalar(
+        select(Proposal)
+        .where(Proposal.id == proposal.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if proposal.status != ProposalStatus.OPEN:
+        raise ServiceError(_l("This proposal is already decided."))
+    if not acting.votes:
+        raise Forbidden
+    vote = db.session.scalar(
+        select(ProposalVote).where(
+            ProposalVote.proposal_id == proposal.id, ProposalVote.membership_id == acting.id
+        )
+    )
+    if vote is None:
+        raise ServiceError(_l("You were not in the circle when this was proposed."))
+    reason = clean_text(reason).strip()[:2000]
+    if not consent and not reason:
+        raise ServiceError(
+            _l("Please say why you object, so the circle can talk about it."), "reason"
+        )
+    vote.answer = "consent" if consent else "object"
+    vote.reason = "" if consent else reason
+    vote.answered_at = utcnow()
+    db.session.flush()
+    events.publish(
+        circle.id, {"type": "plan", "op": "vote", "id": proposal.id}, event_name="plan:event"
+    )
+    _maybe_apply(circle, proposal)
+    return proposal
+
+
+def _votes_of(proposal: Proposal) -> list[ProposalVote]:
+    return list(
+        db.session.scalars(
+            select(ProposalVote)
+            .where(ProposalVote.proposal_id == proposal.id)
+            .options(selectinload(ProposalVote.membership))
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def counted_votes(votes: list[ProposalVote]) -> list[ProposalVote]:
+    """The votes that still count: all but the unanswered vote of someone who has gone.
+    An answer given stays, above all an objection: removing or losing the person who
+    objected must never turn their objection into consent."""
+    return [v for v in votes if v.membership.is_active or v.answer is not None]
+
+
+def gone_objections(votes: list[ProposalVote]) -> list[ProposalVote]:
+    """Objections of people who have since left or been removed."""
+    return [v for v in votes if v.answer == "object" and not v.membership.is_active]
+
+
+def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
+    counted = counted_votes(_votes_of(proposal))
+    if not any(v.membership.is_active for v in counted):
+        return False
+    if any(v.answer != "consent" for v in counted):
+        return False
+    apply_proposal(circle, proposal, reason="consent", decided_by=[v.membership for v in counted])
+    return True
+
+
+def decide_at_meeting(
+    circle: Circle, proposal: Proposal, present: list[Membership], day: str
+) -> PlanVersion | None:
+    """The people at a follow-up meeting put a proposal into the plan.
+
+    Only with every voter there agreeing (``present`` are the voters marked present,
+    the decision stands for all of them; one of them who objected must take it back
+    themselves first) and never over the standing objection of a voter who was not
+    there. An objection of someone who has left the circle cannot
+    be talked through any more: the people there may decide over it, and the version
+    names them."""
+    present = [m for m in present if m.is_active and m.votes]
+    if not present:
+        raise ServiceError(
+            _l("A change can only be decided with someone there who has a say in the plan."),
+            "present",
+        )
+    here = {m.id for m in present}
+    votes = _votes_of(proposal)
+    absent_objectors = [
+        v.membership
+        for v in votes
+        if v.answer == "object" and v.membership.is_active and v.membership_id not in here
+    ]
+    present_objectors = [
+        v.membership for v in votes if v.answer == "object" and v.membership_id in here
+    ]
+    if present_objectors:
+        # Whoever writes down the meeting cannot turn someone's "no" into a "yes": the
+        # person takes their objection back themselves (answering again), visibly.
+        raise ServiceError(
+            _l(
+                "%(names)s objected. The change can be decided once they take their "
+                "objection back themselves.",
+                names=", ".join(sorted(m.display_name for m in present_objectors)),
+            ),
+            "present",
+        )
+    if absent_objectors:
+        raise ServiceError(
+            _l(
+                "%(names)s objected and was not there. This change can only be decided "
+                "with them, or withdrawn.",
+                names=", ".join(sorted(m.display_name for m in absent_objectors)),
+            ),
+            "present",
+        )
+    return apply_proposal(
+        circle,
+        proposal,
+        reason="meeting",
+        decided_by=present,
+        summary=day,
+        gone_objectors=[v.membership for v in gone_objections(votes)],
+    )
+
+
+def change(
+    circle: Circle,
+    acting: Membership,
+    kind: str,
+    *,
+    target_id: int | None = None,
+    payload: dict | None = None,
+    reason: str = "",
+) -> Proposal | None:
+    """One entry point for every plan change: while the plan is a draft it is made at
+    once; once agreed it becomes a proposal to the circle (returned)."""
+    if get_plan(circle).version > 0:
+        return propose(circle, acting, kind, target_id=target_id, payload=payload, reason=reason)
+    apply_change(circle, kind, target_id, payload or {})
+    return None
+
+
+def apply_proposal(
+    circle: Circle,
+    proposal: Proposal,
+    *,
+    reason: str,
+    decided_by: list[Membership],
+    summary: str = "",
+    gone_objectors: list[Membership] | None = None,
+) -> PlanVersion | None:
+    """Apply exactly once: only the transaction that flips open -> applied goes on."""
+    won = db.session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal.id, Proposal.status == ProposalStatus.OPEN)
+        .values(status=ProposalStatus.APPLIED)
+    ).rowcount
+    if won != 1:
+        return None
+    apply_change(circle, proposal.kind, proposal.target_id, proposal.payload or {})
+    version = new_version(
+        circle,
+        reason,
+        summary=summary,
+        decided_by=decided_by,
+        gone_objectors=gone_objectors,
+        proposal_id=proposal.id,
+    )
+    db.session.execute(
+        update(Proposal).where(Proposal.id == proposal.id).values(applied_version=version.number)
+    )
+    return version
+
+
+def withdraw(circle: Circle, acting: Membership, proposal: Proposal) -> None:
+    if proposal.proposer_id != acting.id:
+        raise ServiceError(_l("Only the person who proposed it can withdraw it."))
+    if proposal.status != ProposalStatus.OPEN:
+        raise ServiceError(_l("This proposal is already decided."))
+    proposal.status = ProposalStatus.WITHDRAWN
+
+
+def reconsider_open_proposals(circle: Circle) -> None:
+    """After someone leaves or is removed: their missing answer no longer blocks (an
+    objection they made still does; see ``counted_votes``).
+
+    A proposal that can no longer apply as written (it gives a task to the person who
+    went) stays open, for its proposer to withdraw; it must not stop anyone leaving."""
+    for proposal in open_proposals(circle):
+        try:
+            with db.session.begin_nested():
+                _maybe_apply(circle, proposal)
+        except ServiceError:
+            db.session.expire(proposal)
+
+
+def open_proposals(circle: Circle) -> list[Proposal]:
+    return list(
+        db.session.scalars(
+            select(Proposal)
+            .where(Proposal.circle_id == circle.id, Proposal.status == ProposalStatus.OPEN)
+            .options(
+                selectinload(Proposal.votes).selectinload(ProposalVote.membership),
+                selectinload(Proposal.proposer),
+            )
+            .order_by(Proposal.id)
+        )
+    )
