@@ -322,16 +322,27 @@ def health(
         return Health.NEEDS_HELP
 
     if not s.repeating:
-        if ONCE_KEY in done_keys:
-            return Health.DONE
-        # validate() guarantees a period has an end.
-        deadline = s.start if s.kind == ONCE or s.end is None else s.end
-        if today > deadline:
-            return Health.OVERDUE
-        if (deadline - today).days <= soon_days:
-            return Health.DUE_SOON
-        return Health.ON_TRACK
+        return _one_off_health(s, today, done_keys, soon_days)
+    return _repeating_health(s, today, done_keys, soon_days)
 
+
+def _one_off_health(
+    s: Schedule, today: date, done_keys: AbstractSet[str], soon_days: int
+) -> Health:
+    if ONCE_KEY in done_keys:
+        return Health.DONE
+    # validate() guarantees a period has an end.
+    deadline = s.start if s.kind == ONCE or s.end is None else s.end
+    if today > deadline:
+        return Health.OVERDUE
+    if (deadline - today).days <= soon_days:
+        return Health.DUE_SOON
+    return Health.ON_TRACK
+
+
+def _repeating_health(
+    s: Schedule, today: date, done_keys: AbstractSet[str], soon_days: int
+) -> Health:
     if s.end is not None and s.end < today:
         if all(d.isoformat() in done_keys for d in _iter_repeating(s, s.start, s.end)):
             return Health.DONE
