@@ -19,9 +19,11 @@ run: setup
 	@echo
 	$(PY) app.py
 
+# The two passes share nothing (own database, own temporary files, free ports), so they
+# run side by side; each prints its output in one piece when it ends, and either one
+# failing fails ``make test``.
 test: setup browser
-	$(MAKE) --no-print-directory test-sqlite
-	$(MAKE) --no-print-directory test-postgres
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite:
 	@echo "== Test suite on SQLite =="

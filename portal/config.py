@@ -40,6 +40,26 @@ def _database_url() -> str:
     return url
 
 
+# Argon2id costs for the test suite: still memory-hard, only cheaper. Production uses
+# argon2-cffi's defaults (PASSWORD_HASH_PARAMS is None there).
+TEST_PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1}
+# The test suite's live server (tests/live_server.py) sets this variable to this value so
+# that a join or a sign-in costs what it costs in the other tests. Nothing else sets it;
+# any other value is refused, so a typo cannot quietly lower production's costs.
+TEST_PASSWORD_HASH_VAR = "KRING_TEST_PASSWORD_HASH"
+TEST_PASSWORD_HASH_VALUE = "cheap-costs-for-tests-only"
+
+
+def password_hash_params_from(environ: Mapping[str, str]) -> dict | None:
+    """Argon2 costs: None (argon2-cffi's defaults) unless the test suite asks for its own."""
+    value = environ.get(TEST_PASSWORD_HASH_VAR)
+    if not value:
+        return None
+    if value != TEST_PASSWORD_HASH_VALUE:
+        raise ValueError(f"{TEST_PASSWORD_HASH_VAR} is for the test suite only")
+    return dict(TEST_PASSWORD_HASH_PARAMS)
+
+
 # Addresses that mean "listen everywhere": nobody can open them in a browser, so the
 # links use the machine's own loopback name instead.
 _WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "::": "localhost", "": "127.0.0.1"}
@@ -144,6 +164,9 @@ class Config:
     MESSAGES_PER_PAGE = 50
     ITEMS_PER_PAGE = 25
 
+    # None: argon2-cffi's defaults. Only the test suite passes smaller costs.
+    PASSWORD_HASH_PARAMS = password_hash_params_from(os.environ)
+
 
 class TestConfig(Config):
     TESTING = True
@@ -154,4 +177,6 @@ class TestConfig(Config):
     MAIL_SERVER = None
     BASE_URL = "http://localhost"
     # Argon2 stays memory-hard in tests, just with smaller costs so the suite is quick.
-    PASSWORD_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8 * 1024, "parallelism": 1}
+    PASSWORD_HASH_PARAMS = TEST_PASSWORD_HASH_PARAMS
+    # A throw-away database: no fsync per commit (WAL keeps it consistent).
+    SQLITE_SYNCHRONOUS = "NORMAL"

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from jinja2 import BytecodeCache
 from sqlalchemy import create_engine, inspect, text
 
 from portal import create_app
@@ -57,6 +58,28 @@ class _Config(TestConfig):
     SQLALCHEMY_ENGINE_OPTIONS = (
         {"pool_pre_ping": True, "pool_size": 30, "max_overflow": 10} if ON_POSTGRES else {}
     )
+
+
+class _SharedTemplateCode(BytecodeCache):
+    """Compiled templates, kept for the whole session in memory.
+
+    Every test gets a fresh application, hence a fresh Jinja environment that would
+    parse and compile each template again: that was a large share of the suite's time.
+    Jinja checks each entry against its template's source checksum."""
+
+    def __init__(self):
+        self._code: dict[str, tuple[str, object]] = {}
+
+    def load_bytecode(self, bucket):
+        checksum, code = self._code.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket):
+        self._code[bucket.key] = (bucket.checksum, bucket.code)
+
+
+_TEMPLATE_CODE = _SharedTemplateCode()
 
 
 @pytest.fixture(scope="session")
@@ -147,6 +170,7 @@ def socket_client(app, login, new_client, csrf):
 @pytest.fixture
 def app(_schema):
     app = create_app(_Config)
+    app.jinja_env.bytecode_cache = _TEMPLATE_CODE
     app.test_client_class = KringClient
     app.extensions["kring_outbox"] = []
     with app.app_context():

@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from portal.config import TEST_PASSWORD_HASH_VALUE, TEST_PASSWORD_HASH_VAR
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -55,6 +57,11 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         MAIL_SEND_INTERVAL="0.3",
         CHAT_SEND_RATE_LIMIT="1000 per minute",
         WRITE_RATE_LIMIT="1000 per minute",
+        # Argon2 with the test suite's costs (as in TestConfig): with production's, every
+        # join and sign-in in a browser test took seconds of CPU on a small machine.
+        **{TEST_PASSWORD_HASH_VAR: TEST_PASSWORD_HASH_VALUE},
+        # No fsync per commit on this throw-away database (WAL keeps it consistent).
+        SQLITE_SYNCHRONOUS="NORMAL",
     )
     log = tmp / "server.log"
     upgrade = subprocess.run(

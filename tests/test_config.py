@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from portal.config import base_url_from
+from portal.config import (
+    TEST_PASSWORD_HASH_PARAMS,
+    TEST_PASSWORD_HASH_VALUE,
+    TEST_PASSWORD_HASH_VAR,
+    base_url_from,
+    password_hash_params_from,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,3 +31,14 @@ from portal.config import base_url_from
 )
 def test_base_url_follows_host_and_port_unless_set(environ, expected):
     assert base_url_from(environ) == expected
+
+
+def test_password_hash_costs_are_argon2s_defaults_unless_the_test_suite_asks():
+    """Production keeps argon2-cffi's costs; only the exact value the test suite's live
+    server sets selects the cheap test costs, and any other value is refused."""
+    assert password_hash_params_from({}) is None
+    assert password_hash_params_from({TEST_PASSWORD_HASH_VAR: ""}) is None
+    chosen = password_hash_params_from({TEST_PASSWORD_HASH_VAR: TEST_PASSWORD_HASH_VALUE})
+    assert chosen == TEST_PASSWORD_HASH_PARAMS
+    with pytest.raises(ValueError):
+        password_hash_params_from({TEST_PASSWORD_HASH_VAR: "1"})

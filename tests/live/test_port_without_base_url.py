@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from portal.config import TEST_PASSWORD_HASH_VALUE, TEST_PASSWORD_HASH_VAR
 from tests.live.conftest import LiveServer, LiveSocket
 from tests.live_server import free_port
 
@@ -42,6 +43,8 @@ def server_without_base_url():
         PYTHONUNBUFFERED="1",
         LOGIN_RATE_LIMIT="1000 per minute",
         TOKEN_RATE_LIMIT="1000 per minute",
+        # Argon2 with the test suite's costs (see tests/live_server.py).
+        **{TEST_PASSWORD_HASH_VAR: TEST_PASSWORD_HASH_VALUE},
     )
     subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
