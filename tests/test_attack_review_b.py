@@ -318,6 +318,7 @@ def test_chat_edits_over_many_sockets_are_limited_per_person(
 
 
 def test_proposals_are_limited_per_person(app, db, client, world, as_persona):  # noqa: F811
+    app.config["WRITE_RATE_LIMIT"] = "60 per minute"  # the default; the world lifts it
     token = as_persona("member")
     url = f"/c/{world.circle.id}/plan/agreements"
     before = db.session.scalar(select(func.count()).select_from(Proposal))

@@ -526,7 +526,8 @@ def test_fixing_closes_the_poll_and_shows_the_meeting_to_every_invitee(
     assert 'name="answer-' not in html and "Choose this time" not in html
     assert _count(MeetingAnswer) == 0
     # The circle's meetings page shows the date to anyone in the circle.
-    iso = chosen.isoformat()
+    # <time datetime> is UTC to the second with a "Z" (valid HTML, see test_html_valid).
+    iso = chosen.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     for person in (kring.jan, kring.vos):
         page = _html(as_(person).get(_meetings(kring.circle)))
         assert "Sam&#39;s follow-up" in page and f'datetime="{iso}"' in page

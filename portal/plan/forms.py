@@ -161,6 +161,9 @@ class PassOnForm(FlaskForm):
         coerce=coerce_id,
         validate_choice=False,
         validators=[InputRequired(REQUIRED)],
+        # The list always has someone chosen; "required" on a select without an empty
+        # first option is invalid HTML (the server still checks).
+        render_kw={"required": False},
         description=_l(
             "If your organisation sends someone else in your place: they may then remove "
             "the conditions you set."
