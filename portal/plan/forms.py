@@ -7,6 +7,7 @@ from wtforms import (
     DateField,
     IntegerField,
     RadioField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -169,6 +170,17 @@ class PassOnForm(FlaskForm):
             "the conditions you set."
         ),
     )
+
+    @classmethod
+    def offering(cls, people, me) -> PassOnForm | None:
+        """The form with ``people`` to choose from and the one already named chosen;
+        None when there is nobody to name."""
+        if not people:
+            return None
+        form = cls()
+        form.to.choices = [SelectChoice(m.id, m.display_name) for m in people]
+        form.to.data = next((m.id for m in people if m.replaces_membership_id == me.id), None)
+        return form
 
 
 class AcceptForm(FlaskForm):

@@ -456,18 +456,10 @@ def remove_condition(circle_id: int, condition_id: int):
 
 
 def _pass_on_form(me: Membership) -> PassOnForm | None:
-    """For a professional: whom they may name to take over their conditions (None when
-    they are not a professional or nobody can be named)."""
+    """For a professional: whom they may name to take over their conditions."""
     if not can_pass_conditions_on(me):
         return None
-    choices = circle_svc.pass_on_choices(me)
-    if not choices:
-        return None
-    form = PassOnForm()
-    form.to.choices = [(m.id, m.display_name) for m in choices]
-    # The one already named, if any, is shown chosen.
-    form.to.data = next((m.id for m in choices if m.replaces_membership_id == me.id), None)
-    return form
+    return PassOnForm.offering(circle_svc.pass_on_choices(me), me)
 
 
 @bp.post("/c/<int:circle_id>/plan/conditions/pass-on")
