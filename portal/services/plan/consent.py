@@ -197,23 +197,25 @@ def decide_at_meeting(
     present_objectors = [
         v.membership for v in votes if v.answer == "object" and v.membership_id in here
     ]
+    # Whoever writes down the meeting cannot turn someone's "no" into a "yes": the
+    # person takes their objection back themselves (answering again), visibly.
     if present_objectors:
-        # Whoever writes down the meeting cannot turn someone's "no" into a "yes": the
-        # person takes their objection back themselves (answering again), visibly.
+        names = _names(present_objectors)
         raise ServiceError(
             _l(
                 "%(names)s objected. The change can be decided once they take their "
                 "objection back themselves.",
-                names=", ".join(sorted(m.display_name for m in present_objectors)),
+                names=names,
             ),
             "present",
         )
     if absent_objectors:
+        names = _names(absent_objectors)
         raise ServiceError(
             _l(
                 "%(names)s objected and was not there. This change can only be decided "
                 "with them, or withdrawn.",
-                names=", ".join(sorted(m.display_name for m in absent_objectors)),
+                names=names,
             ),
             "present",
         )
@@ -310,3 +312,7 @@ def open_proposals(circle: Circle) -> list[Proposal]:
             .order_by(Proposal.id)
         )
     )
+
+
+def _names(people) -> str:
+    return ", ".join(sorted(m.display_name for m in people))
