@@ -9,6 +9,7 @@ functions answer yes or no for a membership you already hold.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import abort, g
 from flask_login import current_user
@@ -24,6 +25,7 @@ from portal.models import (
     Role,
     User,
 )
+from portal.models.types import utcnow
 
 
 def access_circle(user, circle_id: int) -> tuple[Circle, Membership]:
@@ -423,3 +425,16 @@ def can_attend_meetings(m: Membership) -> bool:
 def takes_over_circle(m: Membership) -> bool:
     """After the handover the central persons look after the circle."""
     return m.is_active and m.role == Role.CENTRAL
+
+
+# The person who ticked may take it back for a few minutes (a mis-tap), not later.
+UNDO_WINDOW = timedelta(minutes=5)
+
+
+def can_undo_tick(m: Membership, completion) -> bool:
+    """Whether ``m`` can still take this tick back: their own, within the undo window."""
+    return (
+        completion.by_id == m.id
+        and completion.undone_at is None
+        and utcnow() - completion.at <= UNDO_WINDOW
+    )

@@ -11,7 +11,7 @@ from datetime import date
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from portal.access import can_remove_condition
+from portal.access import can_remove_condition, can_undo_tick
 from portal.i18n import weekday_names
 from portal.models import Circle, Commitment
 from portal.services import plan as svc
@@ -19,7 +19,7 @@ from portal.services import plan as svc
 
 def init_app(app) -> None:
     app.add_template_global(can_remove_condition, "can_remove_condition")
-    app.add_template_global(svc.may_undo, "may_undo")
+    app.add_template_global(can_undo_tick, "may_undo")
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
     app.add_template_filter(_todate, "todate")

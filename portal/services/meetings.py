@@ -37,7 +37,6 @@ from portal.models import (
     MembershipStatus,
     Proposal,
     ProposalStatus,
-    Role,
     User,
 )
 from portal.models.types import utcnow
@@ -121,7 +120,7 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
         )
     invitees = {m.id: m for m in default_invitees(circle)}
     for m in circle.memberships:
-        if m.id in data.invitee_ids and m.is_active and m.role != Role.COORDINATOR:
+        if m.id in data.invitee_ids and access.can_attend_meetings(m):
             invitees[m.id] = m
     invitees[acting.id] = acting
     meeting = Meeting(

@@ -69,10 +69,8 @@ from portal.services.plan.snapshots import (
     versions,
 )
 from portal.services.plan.ticks import (
-    UNDO_WINDOW,
     clear_help,
     completion_history,
-    may_undo,
     request_help,
     tick,
     tick_payload,
@@ -81,7 +79,6 @@ from portal.services.plan.ticks import (
 
 __all__ = [
     "KINDS",
-    "UNDO_WINDOW",
     "CommitmentData",
     "DiffRow",
     "accept",
@@ -102,7 +99,6 @@ __all__ = [
     "get_plan",
     "get_version",
     "gone_objections",
-    "may_undo",
     "names_of",
     "new_version",
     "open_proposals",

@@ -4,7 +4,7 @@ and asking for help with a commitment.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import Select, select
@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from portal import events
 from portal.access import (
+    UNDO_WINDOW,
     can_tick,
     watches_plan,
 )
@@ -29,8 +30,6 @@ from portal.services import Forbidden, ServiceError
 from portal.services.history import record
 from portal.services.plan.reading import schedule_of
 from portal.services.schedule import occurrences
-
-UNDO_WINDOW = timedelta(minutes=5)
 
 
 def _valid_occurrence(c: Commitment, occurrence: str) -> bool:
@@ -94,15 +93,6 @@ def tick_payload(c: Completion, op: str, by_name: str | None = None) -> dict:
         "by": by_name if by_name is not None else c.by.display_name,
         "at": c.at.isoformat(),
     }
-
-
-def may_undo(m: Membership, completion: Completion) -> bool:
-    """Whether ``m`` can still take this tick back: their own, within the undo window."""
-    return (
-        completion.by_id == m.id
-        and completion.undone_at is None
-        and utcnow() - completion.at <= UNDO_WINDOW
-    )
 
 
 def undo_tick(circle: Circle, acting: Membership, completion: Completion) -> dict:
