@@ -397,7 +397,7 @@ def record_review(
                     note=clean_text(note).strip()[:2000],
                 )
             )
-    _decide_proposals(circle, meeting, [m for m in present if m.votes], decisions)
+    _decide_proposals(circle, meeting, [m for m in present if access.can_vote(m)], decisions)
     if next_evaluation:
         plan_svc.set_evaluation_date(circle, acting, next_evaluation)
     record(circle, "meeting_reviewed", actor=acting, title=meeting.title)

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from portal import events
+from portal.access import can_vote
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -38,7 +39,7 @@ from portal.services.plan.snapshots import new_version
 
 
 def _voters(circle: Circle) -> list[Membership]:
-    return [m for m in circle.memberships if m.is_active and m.votes]
+    return [m for m in circle.memberships if can_vote(m)]
 
 
 def propose(
@@ -50,7 +51,7 @@ def propose(
     payload: dict | None = None,
     reason: str = "",
 ) -> Proposal:
-    if not acting.votes:
+    if not can_vote(acting):
         raise Forbidden
     if get_plan(circle).version == 0:
         raise ServiceError(_l("The plan is not agreed yet: it can still be entered directly."))
@@ -112,7 +113,7 @@ def answer(
     )
     if proposal.status != ProposalStatus.OPEN:
         raise ServiceError(_l("This proposal is already decided."))
-    if not acting.votes:
+    if not can_vote(acting):
         raise Forbidden
     vote = db.session.scalar(
         select(ProposalVote).where(
@@ -181,7 +182,7 @@ def decide_at_meeting(
     there. An objection of someone who has left the circle cannot
     be talked through any more: the people there may decide over it, and the version
     names them."""
-    present = [m for m in present if m.is_active and m.votes]
+    present = [m for m in present if can_vote(m)]
     if not present:
         raise ServiceError(
             _l("A change can only be decided with someone there who has a say in the plan."),

@@ -10,6 +10,7 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
+from portal.access import can_vote
 from portal.extensions import db
 from portal.models import (
     Agreement,
@@ -207,7 +208,7 @@ def record_agreement(circle: Circle, acting: Membership, present_ids: list[int])
     if not commitments(circle):
         raise ServiceError(_l("Please add at least one commitment first."))
     present = _members_by_id(circle, present_ids)
-    voters = [m for m in present if m.votes]
+    voters = [m for m in present if can_vote(m)]
     if not voters:
         raise ServiceError(_l("Please tick who was there and agreed."), "present")
     version = new_version(circle, "agreed", summary="", decided_by=voters)
