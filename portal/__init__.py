@@ -106,6 +106,8 @@ def _limit_circle_writes(app: Flask) -> None:
     def _take_write_slot():
         if request.method != "POST" or "circle_id" not in (request.view_args or {}):
             return None
+        if getattr(app.view_functions.get(request.endpoint), "own_allowance", False):
+            return None  # counted against its own allowance (portal.views.own_allowance)
         if not current_user.is_authenticated:
             return None
         try:

@@ -38,7 +38,7 @@ from pathlib import Path
 from flask import current_app
 from sqlalchemy import func, select, update
 
-from portal.extensions import db
+from portal.extensions import db, socketio
 from portal.models import OutboxMail
 from portal.models.types import utcnow
 
@@ -190,8 +190,6 @@ def send_pending(limit: int = 100) -> int:
 def run_sender(app) -> None:
     """Send pending mail every MAIL_SEND_INTERVAL seconds, forever (``python app.py``
     runs it as a background task). A failure is logged and the loop goes on."""
-    from portal.extensions import socketio
-
     interval = app.config["MAIL_SEND_INTERVAL"]
     while True:
         with app.app_context():

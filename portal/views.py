@@ -102,3 +102,11 @@ def run_quietly(call: Callable[[], Any]) -> Outcome:
         return Outcome(False)
     db.session.commit()
     return Outcome(True, value)
+
+
+def own_allowance(view):
+    """Mark a view whose service call takes its own per-person allowance (the chat's):
+    the app-wide write allowance (``WRITE_RATE_LIMIT``) then does not count it too, so
+    each change is counted once, against one allowance."""
+    view.own_allowance = True
+    return view

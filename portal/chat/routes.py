@@ -14,7 +14,7 @@ from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.services import chat as svc
 from portal.services.allowance import take_slot
-from portal.views import run, run_into
+from portal.views import own_allowance, run, run_into
 
 bp = Blueprint("chat", __name__)
 
@@ -62,6 +62,7 @@ def show(circle_id: int):
 
 
 @bp.post("/c/<int:circle_id>/chat")
+@own_allowance
 @login_required
 def send(circle_id: int):
     circle, me = _load_chat(circle_id)
@@ -83,6 +84,7 @@ def _to_message(circle, message):
 
 
 @bp.route("/c/<int:circle_id>/chat/messages/<int:message_id>/edit", methods=["GET", "POST"])
+@own_allowance
 @login_required
 def edit(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)
@@ -102,6 +104,7 @@ def _edit_page(circle, me, message, form):
 
 
 @bp.post("/c/<int:circle_id>/chat/messages/<int:message_id>/delete")
+@own_allowance
 @login_required
 def delete(circle_id: int, message_id: int):
     circle, me = _load_chat(circle_id)

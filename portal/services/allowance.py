@@ -21,14 +21,12 @@ from portal.extensions import limiter
 from portal.services import RateLimited
 
 # kind -> (the config key of its limit, the words for a refusal, the form field).
+SENDING_FAST = _l("You are sending very fast. Please wait a moment.")
 KINDS = {
-    "chat-send": ("CHAT_SEND_RATE_LIMIT", _l("You are sending very fast. Please wait a moment.")),
+    "chat-send": ("CHAT_SEND_RATE_LIMIT", SENDING_FAST),
     # Editing and removing chat messages (each edit keeps a version and goes to everyone).
-    "chat-change": (
-        "CHAT_SEND_RATE_LIMIT",
-        _l("You are sending very fast. Please wait a moment."),
-    ),
-    # Every change a signed-in person makes in a circle, over the forms and sockets.
+    "chat-change": ("CHAT_SEND_RATE_LIMIT", SENDING_FAST),
+    # Every other change a signed-in person makes in a circle (chat has its own above).
     "writes": (
         "WRITE_RATE_LIMIT",
         _l("You are doing a lot very quickly. Please wait a moment."),
