@@ -285,25 +285,34 @@ def _plan_v1(story: _Story) -> dict[str, CommitmentData]:
     }
 
 
+def _sanne_polls(story: _Story, title, purpose, in_days: int, offsets, deadline_before=None):
+    """Sanne puts up a date poll at 19:30 on days ``in_days + offsets`` from today (the
+    services only take future times), with Karim invited too."""
+    tz = story.clock.tz
+    first = datetime.combine(story.clock.today + timedelta(days=in_days), time(19, 30))
+    deadline = first - timedelta(days=deadline_before) if deadline_before else None
+    return meeting_svc.propose_meeting(
+        story.circle,
+        story.cast.sanne,
+        MeetingData(
+            title=story.tr(title),
+            purpose=story.tr(purpose),
+            place=story.tr(words.PLACE),
+            video_link="",
+            duration_minutes=90,
+            options=[local_to_utc(first + timedelta(days=d), tz) for d in offsets],
+            deadline=local_to_utc(deadline, tz) if deadline else None,
+            invitee_ids=[story.cast.karim.id],
+        ),
+    )
+
+
 def _first_meeting_poll(story: _Story) -> None:
     """The first follow-up meeting: polled and fixed, then (in :func:`_hold_meeting`) held
     and reviewed. The services only take times in the future, so it is made with future
     dates that are moved into the past once it is fixed, the way time would have passed."""
-    clock, tr, p = story.clock, story.tr, story.cast
-    soon = datetime.combine(story.clock.today + timedelta(days=1), time(19, 30))
-    meeting = meeting_svc.propose_meeting(
-        story.circle,
-        p.sanne,
-        MeetingData(
-            title=tr(words.FIRST_MEETING),
-            purpose=tr(words.FIRST_PURPOSE),
-            place=tr(words.PLACE),
-            video_link="",
-            duration_minutes=90,
-            options=[local_to_utc(soon + timedelta(days=d), story.clock.tz) for d in (0, 1)],
-            invitee_ids=[p.karim.id],
-        ),
-    )
+    clock, p = story.clock, story.cast
+    meeting = _sanne_polls(story, words.FIRST_MEETING, words.FIRST_PURPOSE, 1, (0, 1))
     clock.stamp(clock.at(12, "18:00"))
     first, second = meeting.options
     for who, answers in (
@@ -408,21 +417,9 @@ def _hold_meeting(story: _Story) -> None:
 
 def _next_meeting_poll(story: _Story) -> None:
     """Put up that evening, right after the review; three have answered."""
-    tr, p, held = story.tr, story.cast, story.held
-    later = datetime.combine(story.clock.today + timedelta(days=12), time(19, 30))
-    poll = meeting_svc.propose_meeting(
-        story.circle,
-        p.sanne,
-        MeetingData(
-            title=tr(words.SECOND_MEETING),
-            purpose=tr(words.SECOND_PURPOSE),
-            place=tr(words.PLACE),
-            video_link="",
-            duration_minutes=90,
-            options=[local_to_utc(later + timedelta(days=d), story.clock.tz) for d in (0, 1, 3)],
-            deadline=local_to_utc(later - timedelta(days=5), story.clock.tz),
-            invitee_ids=[p.karim.id],
-        ),
+    p, held = story.cast, story.held
+    poll = _sanne_polls(
+        story, words.SECOND_MEETING, words.SECOND_PURPOSE, 12, (0, 1, 3), deadline_before=5
     )
     story.clock.stamp(held + timedelta(hours=3, minutes=10))
     answers = {
