@@ -100,6 +100,20 @@ def emit_to_user(user_id: int, event_name: str, payload: dict) -> None:
     socketio.emit(event_name, payload, to=user_room(user_id))
 
 
+def news_changed(user_ids) -> None:
+    """After commit, tell each person's open pages that their news changed (a new line,
+    or lines read in another tab); each page then asks for its count (``news:count``)."""
+    ids = list(user_ids)
+    if not ids:
+        return
+
+    def send() -> None:
+        for user_id in ids:
+            socketio.emit("news", {"op": "changed"}, to=user_room(user_id))
+
+    _queue(_current_session(), send)
+
+
 def disconnect_room(room: str) -> None:
     """Close every socket in ``room`` after commit (used on removal and logout)."""
     _queue(_current_session(), lambda: _run_handler("close_sockets", room))

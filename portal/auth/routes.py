@@ -38,8 +38,6 @@ RESET_SESSION_KEY = "reset_token"
 EMAIL_SESSION_KEY = "email_token"
 
 
-
-
 def _person_key() -> str:
     """The signed-in person, wherever they post from (many addresses, one account)."""
     if current_user.is_authenticated:

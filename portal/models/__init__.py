@@ -23,6 +23,12 @@ from portal.models.meetings import (
     MeetingOption,
     MeetingReview,
 )
+from portal.models.notifications import (
+    Notification,
+    NotificationSwitch,
+    PushDelivery,
+    PushSubscription,
+)
 from portal.models.plan import (
     Acceptance,
     Agreement,
@@ -38,6 +44,10 @@ from portal.models.plan import (
 )
 
 __all__ = [
+    "Notification",
+    "NotificationSwitch",
+    "PushDelivery",
+    "PushSubscription",
     "CalendarFeed",
     "CommitmentReview",
     "Meeting",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -35,6 +35,13 @@ class User(UserMixin, db.Model):
     # that circle may know it, or still be signed in with it. Until the person chooses
     # their own password (or resets it by email), the account joins no other circle.
     password_set_in_circle_id: Mapped[int | None] = mapped_column(ForeignKey("circles.id"))
+    # Email about news (docs/notifications.md): the digest's period ("daily", "weekly"
+    # or "off"), whether mentions and direct calls are emailed at once (False: digest
+    # only), and when each last went out.
+    digest_period: Mapped[str] = mapped_column(String(10), default="daily", server_default="daily")
+    direct_email: Mapped[bool] = mapped_column(default=True, server_default=true())
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    direct_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -83,6 +83,10 @@ class Membership(db.Model):
     # A professional who takes over from another, named by that professional
     # (``circles.pass_conditions_on``): they may remove the conditions that one set.
     replaces_membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    # Notifications: nothing from this circle reaches the person (news, email, push).
+    muted: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Email may name this circle's title and the kinds of news (off: counts only).
+    email_names: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     circle: Mapped[Circle] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])

@@ -24,7 +24,7 @@ from portal.ids import is_id
 from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
-from portal.services import ServiceError
+from portal.services import ServiceError, notifications
 from portal.services.history import record
 
 MAX_LENGTH = 4000
@@ -147,6 +147,7 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
             )
         )
         return to_dict(existing, seat.display_name), False
+    notifications.messages_sent(seat.circle_id, seat.membership_id)
     # The stored row as clients see it, without loading it back.
     payload = _shape(id=message_id, author=seat.display_name, **row)
     events.publish(

@@ -214,8 +214,10 @@ def reissue_invitation(inv: Invitation, acting: Membership) -> str:
         raise ServiceError(_l("This person has already joined."))
     if inv.revoked_at is not None:
         raise ServiceError(
-            _l("This invitation was stopped, so it cannot get a new link. Please make a new "
-               "invitation instead.")
+            _l(
+                "This invitation was stopped, so it cannot get a new link. Please make a new "
+                "invitation instead."
+            )
         )
     if not can_reissue_invitation(acting, inv):
         raise ServiceError(_l("Only a central person can make a new link for this person."))

@@ -62,11 +62,7 @@ def can_organise(m: Membership) -> bool:
 
 
 def default_invitees(circle: Circle) -> list[Membership]:
-    return [
-        m
-        for m in circle.memberships
-        if can_organise_meetings(m)
-    ]
+    return [m for m in circle.memberships if can_organise_meetings(m)]
 
 
 def is_invited(meeting: Meeting, m: Membership) -> bool:
