@@ -82,6 +82,33 @@ class _SharedTemplateCode(BytecodeCache):
 _TEMPLATE_CODE = _SharedTemplateCode()
 
 
+def _build_urls_lazily() -> None:
+    """Werkzeug compiles two URL builder functions for every route when the route is
+    added: 90 % of ``create_app``'s time (~45 ms), paid again by every test's fresh
+    app for the ~75 routes, while a test builds a few URLs. In the tests only, each
+    builder is compiled the first time it is used. The builders are Werkzeug's own;
+    only when they are made changes."""
+    from werkzeug.routing.rules import Rule
+
+    compile_builder = Rule._compile_builder
+
+    def lazily(self, append_unknown: bool = True):
+        compiled = None
+
+        def build(rule, /, **values):
+            nonlocal compiled
+            if compiled is None:
+                compiled = compile_builder(rule, append_unknown)
+            return compiled(rule, **values)
+
+        return build
+
+    Rule._compile_builder = lazily
+
+
+_build_urls_lazily()
+
+
 @pytest.fixture(scope="session")
 def _schema():
     """Build the schema once with the real migrations (never ``create_all``)."""
@@ -177,15 +204,24 @@ def app(_schema):
         limiter.reset()
         yield app
         _db.session.remove()
-        with _db.engine.begin() as conn:
-            if ON_POSTGRES:
-                conn.execute(text(f"TRUNCATE {', '.join(_schema)} RESTART IDENTITY CASCADE"))
-            else:
-                conn.execute(text("PRAGMA foreign_keys=OFF"))
-                for table in _schema:
-                    conn.execute(text(f"DELETE FROM {table}"))
-                conn.execute(text("PRAGMA foreign_keys=ON"))
+        _empty_tables(_schema)
         _db.engine.dispose()
+
+
+def _empty_tables(tables: list[str]) -> None:
+    """Delete every row, children before parents. On PostgreSQL, plain DELETEs of the
+    few rows a test made take ~10 ms; ``TRUNCATE ... CASCADE`` of every table took
+    ~200 ms, which was most of the PostgreSQL pass. Ids are not reset (nothing should
+    depend on them)."""
+    ordered = [t.name for t in reversed(_db.metadata.sorted_tables) if t.name in tables]
+    ordered += [t for t in tables if t not in ordered]
+    with _db.engine.begin() as conn:
+        if not ON_POSTGRES:
+            conn.execute(text("PRAGMA foreign_keys=OFF"))
+        for table in ordered:
+            conn.execute(text(f"DELETE FROM {table}"))
+        if not ON_POSTGRES:
+            conn.execute(text("PRAGMA foreign_keys=ON"))
 
 
 @pytest.fixture

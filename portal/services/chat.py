@@ -116,12 +116,13 @@ _INSERT = {
 def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
     """Store a message; return its dict and whether it is new.
 
-    Three statements on the normal path: bump the circle's counter (which takes a row
+    Four statements on the normal path: bump the circle's counter (which takes a row
     lock, so concurrent senders are numbered one after another and a rollback leaves
-    no gap), insert, and the caller's commit. A duplicate client id inserts nothing
-    (``ON CONFLICT DO NOTHING`` on the unique constraint); then the number is given
-    back, still under the lock, and the stored message is returned instead. The
-    transaction is never rolled back here: that would drop the caller's other work.
+    no gap), insert, the readers' news line, and the caller's commit. A duplicate
+    client id inserts nothing (``ON CONFLICT DO NOTHING`` on the unique constraint);
+    then the number is given back, still under the lock, and the stored message is
+    returned instead. The transaction is never rolled back here: that would drop the
+    caller's other work.
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")

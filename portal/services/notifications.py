@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload
@@ -109,30 +109,29 @@ def _dialect_insert(conn):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None) -> None:
-    """A chat message: every other reader of the chat gets one "new messages" line per
-    circle, counting up while unread (one statement whatever the circle's size). Only
-    people whose line is new hear of it (their count changed); for the others only the
-    number on the line grew."""
-    when = now or utcnow()
+def _messages_upsert(dialect_insert):
+    """INSERT ... SELECT every other reader of the chat ... ON CONFLICT (user,
+    group_key) DO UPDATE count + 1, RETURNING (user, count). Built once per dialect at
+    import: this runs on every chat send, the one hot path (docs/architecture.md)."""
     t = Notification.__table__
     m, c = Membership.__table__, Circle.__table__
+    when = bindparam("when", type_=t.c.created_at.type)
     readers = (
         select(
             m.c.user_id,
-            literal(circle_id),
+            bindparam("circle_id"),
             literal("messages"),
             literal(1),
-            literal(f"messages:{circle_id}"),
+            bindparam("group_key"),
             literal({}, type_=t.c.data.type),
-            literal(when, type_=t.c.created_at.type),
-            literal(when, type_=t.c.updated_at.type),
+            when,
+            when,
         )
         .select_from(m.join(c, c.c.id == m.c.circle_id))
         .where(
-            m.c.circle_id == circle_id,
+            m.c.circle_id == bindparam("circle_id"),
             m.c.status == MembershipStatus.ACTIVE.value,
-            m.c.id != author_id,
+            m.c.id != bindparam("author_id"),
             m.c.muted.is_(False),
             or_(m.c.role != Role.PROFESSIONAL.value, c.c.professionals_read_chat.is_(True)),
             ~exists().where(
@@ -142,17 +141,34 @@ def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None
             ),
         )
     )
-    conn = db.session.connection()
-    stmt = _dialect_insert(conn)(t).from_select(
-        ["user_id", "circle_id", "kind", "count", "group_key", "data", "created_at", "updated_at"],
-        readers,
-    )
-    stmt = stmt.on_conflict_do_update(
+    columns = ["user_id", "circle_id", "kind", "count", "group_key", "data"]
+    stmt = dialect_insert(t).from_select([*columns, "created_at", "updated_at"], readers)
+    return stmt.on_conflict_do_update(
         index_elements=["user_id", "group_key"],
         set_={"count": t.c.count + 1, "updated_at": stmt.excluded.updated_at},
     ).returning(t.c.user_id, t.c.count)
-    new_lines = [user_id for user_id, count in conn.execute(stmt) if count == 1]
-    events.news_changed(new_lines)
+
+
+_MESSAGES_UPSERT = {
+    "postgresql": _messages_upsert(pg_insert),
+    "sqlite": _messages_upsert(sqlite_insert),
+}
+
+
+def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None) -> None:
+    """A chat message: every other reader of the chat gets one "new messages" line per
+    circle, counting up while unread (one statement whatever the circle's size). Only
+    people whose line is new hear of it (their count changed); for the others only the
+    number on the line grew."""
+    conn = db.session.connection()
+    params = {
+        "circle_id": circle_id,
+        "author_id": author_id,
+        "group_key": f"messages:{circle_id}",
+        "when": now or utcnow(),
+    }
+    rows = conn.execute(_MESSAGES_UPSERT[conn.dialect.name], params)
+    events.news_changed([user_id for user_id, count in rows if count == 1])
 
 
 # --- Reading -------------------------------------------------------------------------

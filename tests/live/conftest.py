@@ -135,6 +135,13 @@ class LiveSocket:
 
     def close(self) -> None:
         if self.sio.connected:
+            ws = getattr(self.sio.eio, "ws", None)
+            if ws is not None:
+                # websocket-client waits up to 3 s for the server's answering close
+                # frame, which gevent's server never sends; the test is over, so a
+                # short wait is enough (this was 3 s of every live test's teardown).
+                close_ws = ws.close
+                ws.close = lambda *_a, **_kw: close_ws(timeout=0.2)
             try:
                 self.sio.disconnect()
             except Exception:  # noqa: BLE001 - closing at teardown, best effort
