@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from flask import abort, g
 from flask_login import current_user
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 
 from portal.extensions import db
 from portal.models import (
@@ -280,9 +280,27 @@ def can_leave(m: Membership) -> bool:
     return m.is_active and m.role != Role.COORDINATOR
 
 
+def can_be_removed(member: Membership) -> bool:
+    """Nor can the coordinator be removed: they go by handing over."""
+    return can_leave(member)
+
+
+def can_hold_family_tasks(member: Membership) -> bool:
+    """Plan keeper and the follow-up group are tasks for the family's own circle: not
+    for the coordinator or a professional."""
+    return member.is_active and member.role not in (Role.COORDINATOR, Role.PROFESSIONAL)
+
+
 def _chat_open_to(role: Role, professionals_read_chat: bool) -> bool:
     """Professionals read and write the chat only while the central persons allow it."""
     return role != Role.PROFESSIONAL or professionals_read_chat
+
+
+def chat_open_sql(role, professionals_read_chat):
+    """``_chat_open_to`` as an SQL condition, for statements that pick the chat's readers
+    in bulk (the "new messages" news line): ``role`` and ``professionals_read_chat`` are
+    the columns of the membership and its circle."""
+    return or_(role != Role.PROFESSIONAL.value, professionals_read_chat.is_(True))
 
 
 def can_read_chat(m: Membership) -> bool:

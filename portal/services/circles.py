@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from portal import events
 from portal.access import (
+    can_hold_family_tasks,
     can_join_other_circle,
     can_join_with,
     can_pass_conditions_on,
@@ -408,7 +409,7 @@ def set_flags(
 ) -> None:
     if not member.is_active:
         raise ServiceError(_l("This person is no longer in the circle."))
-    if member.role in (Role.COORDINATOR, Role.PROFESSIONAL) and (plan_keeper or followup):
+    if (plan_keeper or followup) and not can_hold_family_tasks(member):
         raise ServiceError(_l("Only people from the family's circle can have these tasks."))
     if member.is_plan_keeper != plan_keeper:
         record(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from portal.access import can_be_removed
 from portal.extensions import db
 from portal.models import Circle, Membership, MembershipStatus, Role
 from portal.services import ServiceError, circles, plan
@@ -23,7 +24,7 @@ def remove_member(circle: Circle, acting: Membership, member: Membership) -> Non
         raise ServiceError(_l("This person is no longer in the circle."))
     if member.id == acting.id:
         raise ServiceError(_l("To go, use “Leave this circle”."))
-    if member.role == Role.COORDINATOR:
+    if not can_be_removed(member):
         raise ServiceError(_l("The coordinator leaves by handing over."))
     circles.end_membership(member, MembershipStatus.REMOVED)
     record(circle, "removed", actor=acting, subject=member)

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import events
+from portal.access import chat_open_sql
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -30,7 +31,6 @@ from portal.models import (
     MembershipStatus,
     Notification,
     NotificationSwitch,
-    Role,
 )
 from portal.models.notifications import NEWS_KINDS
 from portal.models.types import utcnow
@@ -133,7 +133,7 @@ def _messages_upsert(dialect_insert):
             m.c.status == MembershipStatus.ACTIVE.value,
             m.c.id != bindparam("author_id"),
             m.c.muted.is_(False),
-            or_(m.c.role != Role.PROFESSIONAL.value, c.c.professionals_read_chat.is_(True)),
+            chat_open_sql(m.c.role, c.c.professionals_read_chat),
             ~exists().where(
                 NotificationSwitch.user_id == m.c.user_id,
                 NotificationSwitch.channel == "app",
@@ -177,7 +177,7 @@ def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None
 def _visible(user_id: int):
     """Lines a person may see now: theirs, in a circle they are active in and have not
     muted; chat lines only while the chat is open to them."""
-    chat_open = or_(Membership.role != Role.PROFESSIONAL, Circle.professionals_read_chat)
+    chat_open = chat_open_sql(Membership.role, Circle.professionals_read_chat)
     return and_(
         Notification.user_id == user_id,
         Membership.circle_id == Notification.circle_id,
