@@ -82,7 +82,8 @@
     author.className = "author";
     author.textContent = m.author;
     const time = document.createElement("time");
-    time.dateTime = m.created_at;
+    // HTML allows at most three digits of a second: toISOString gives milliseconds.
+    time.dateTime = new Date(m.created_at).toISOString();
     time.textContent = timeFormat.format(new Date(m.created_at));
     meta.append(author, " ", time);
     if (m.edited && !m.removed) {
