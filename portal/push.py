@@ -241,14 +241,19 @@ def _claim(now: datetime) -> list[_Push]:
         )
         .order_by(PushDelivery.id)
         .limit(CHUNK)
-        .correlate(None)
+        # PostgreSQL: pass over the chunk another run is claiming right now and take
+        # the next (SQLite has one writer at a time and no such clause). A CTE, so it
+        # runs once, not again for each row the UPDATE looks at.
+        .with_for_update(skip_locked=True)
+        .cte("due")
     )
     lease = now + timedelta(seconds=current_app.config["PUSH_CLAIM_LEASE_SECONDS"])
     ids = (
         db.session.execute(
             update(PushDelivery)
+            .add_cte(due)
             .where(
-                PushDelivery.id.in_(due),
+                PushDelivery.id.in_(select(due.c.id)),
                 *_unfinished(),
                 or_(PushDelivery.next_try_at.is_(None), PushDelivery.next_try_at <= now),
             )

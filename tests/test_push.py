@@ -386,13 +386,16 @@ def test_recording_twice_makes_each_push_once(app, db, service, make_circle, add
 
 
 @pytest.mark.postgres_only
-def test_two_runs_at_once_push_each_device_once(app, db, service, make_circle, add_member):
+def test_two_runs_at_once_push_each_device_once(
+    app, db, service, make_circle, add_member, monkeypatch
+):
     names = [f"Person {i}" for i in range(6)]
     _c, _anna, people = _circle_with_news(db, make_circle, add_member, *names)
     for m in people:
         for k in range(2):
             _device(db, service, m.user, f"{m.id}-{k}")
-    service.delay = 0.02  # the runs overlap while they send
+    service.delay = 0.02  # the runs overlap while they send ...
+    monkeypatch.setattr(push, "CHUNK", 2)  # ... and take turns claiming small chunks
     db.session.rollback()
     barrier = threading.Barrier(2)
     counts: list = [None, None]
@@ -411,7 +414,7 @@ def test_two_runs_at_once_push_each_device_once(app, db, service, make_circle, a
     for t in threads:
         t.join(timeout=120)
     assert all(isinstance(c, int) for c in counts), counts
-    assert sum(counts) == 12
+    assert sum(counts) == 12, counts
     paths = sorted(r.path for r in service.received)
     assert len(paths) == 12 and len(set(paths)) == 12, paths
     assert db.session.scalar(select(func.count()).select_from(PushDelivery)) == 12
