@@ -21,6 +21,7 @@ from portal.models import (
     Invitation,
     Membership,
     MembershipStatus,
+    PushSubscription,
     ReentryToken,
     Role,
     User,
@@ -74,6 +75,17 @@ def access_plan_item(circle: Circle, model, item_id: int):
     if item is None or item.circle_id != circle.id:
         abort(404)
     return item
+
+
+def access_device(user, device_id: int | None) -> PushSubscription:
+    """One of the signed-in person's own push devices, else 404 (someone else's device
+    answers exactly like one that does not exist)."""
+    if user is None or not user.is_authenticated or device_id is None:
+        abort(404)
+    device = db.session.get(PushSubscription, device_id)
+    if device is None or device.user_id != user.id:
+        abort(404)
+    return device
 
 
 def require(allowed: bool) -> None:

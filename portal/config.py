@@ -167,6 +167,34 @@ class Config:
     # None: argon2-cffi's defaults. Only the test suite passes smaller costs.
     PASSWORD_HASH_PARAMS = password_hash_params_from(os.environ)
 
+    # --- push ---------------------------------------------------------------------
+    # Web Push (VAPID, RFC 8292). Give both keys (base64url, as ``vapid --applicationServerKey``
+    # prints them: the raw 32-byte private value and the 65-byte public point), or
+    # neither: then a key pair is made once and kept in VAPID_KEY_FILE (mode 0600).
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None
+    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY") or None
+    VAPID_KEY_FILE = os.environ.get("VAPID_KEY_FILE") or str(INSTANCE_DIR / "vapid_private.pem")
+    # Who runs this Kring, for the push services (a mailto: or https: URL).
+    VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT") or f"mailto:{MAIL_FROM}"
+    # Kring only sends to these push services (a host, or ".example.com" for any host
+    # under it): a device's address is typed by its browser, so it must not make the
+    # server post anywhere else (a machine on the inside network, say).
+    PUSH_SERVICE_HOSTS = [
+        h.strip().lower()
+        for h in os.environ.get(
+            "PUSH_SERVICE_HOSTS",
+            "fcm.googleapis.com,.push.services.mozilla.com,.push.apple.com,.notify.windows.com",
+        ).split(",")
+        if h.strip()
+    ]
+    PUSH_MAX_DEVICES = int(os.environ.get("PUSH_MAX_DEVICES", "10"))
+    # A push that fails is tried again with growing pauses, and given up after this.
+    PUSH_GIVE_UP_HOURS = int(os.environ.get("PUSH_GIVE_UP_HOURS", "24"))
+    # How long a run may hold a push before another run may take it over.
+    PUSH_CLAIM_LEASE_SECONDS = 300
+    # How long a push service keeps a push for a phone that is switched off.
+    PUSH_TTL_SECONDS = 12 * 3600
+
 
 class TestConfig(Config):
     TESTING = True

@@ -379,6 +379,12 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("meetings.calendar_settings", "POST"): ("/account/calendar", 302, LOGIN_REDIRECT),
     # The secret feed: a token nobody has is a 404 (test_feed_token_revoked_or_invented...).
     ("meetings.feed", "GET"): ("/calendar/not-a-real-token.ics", 404, None),
+    # Kring as an app: public files. Devices for push: only one's own (tests/test_webapp.py:
+    # test_nobody_sees_or_removes_another_persons_device).
+    ("webapp.manifest", "GET"): ("/manifest.webmanifest", 200, None),
+    ("webapp.service_worker", "GET"): ("/sw.js", 200, None),
+    ("webapp.add_device", "POST"): ("/account/devices", 302, LOGIN_REDIRECT),
+    ("webapp.remove_device", "POST"): ("/account/devices/remove", 302, LOGIN_REDIRECT),
 }
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

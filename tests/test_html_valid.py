@@ -17,7 +17,7 @@ import subprocess
 from sqlalchemy import select
 
 from portal.demo import build_demo
-from portal.models import Commitment, Meeting, PlanVersion
+from portal.models import Commitment, Meeting, PlanVersion, PushSubscription, User
 from tests.conftest import PASSWORD, ROOT, csrf_from
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -78,6 +78,22 @@ def _join(browser, token: str, label: str) -> None:
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
 
 
+def _two_devices(db, username: str) -> None:
+    """Push devices, so /account shows its list with a Remove button for each."""
+    user = db.session.scalars(select(User).where(User.username == username)).one()
+    for n, label in enumerate(("Chrome on Android", "Firefox on Windows")):
+        db.session.add(
+            PushSubscription(
+                user_id=user.id,
+                endpoint=f"https://fcm.googleapis.com/fcm/send/{username}-{n}",
+                p256dh="x",
+                auth="y",
+                label=label,
+            )
+        )
+    db.session.commit()
+
+
 def _save(folder, name: str, resp) -> None:
     assert resp.mimetype == "text/html", (name, resp.mimetype)
     safe = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_")
@@ -114,6 +130,7 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
     for label in ("central", "member", "professional"):
         browser = new_client()
         _join(browser, demo.tokens[label], label)
+        _two_devices(db, f"valid.{label}")
         for path in pages:
             resp = browser.get(path)
             assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)

@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
 
+from portal import push
 from portal.auth.forms import (
     AccountForm,
     ChangePasswordForm,
@@ -28,7 +29,7 @@ from portal.auth.forms import (
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.services import accounts
+from portal.services import accounts, devices
 from portal.urls import safe_next
 from portal.views import run, run_quietly
 
@@ -77,6 +78,8 @@ def _account_page(form=None, password_form=None, email_form=None, status=200):
             password_form=password_form or ChangePasswordForm(),
             email_form=email_form or EmailForm(),
             pending_email=accounts.pending_email(user),
+            devices=devices.devices(user.id),
+            push_key=push.public_key(),
         ),
         status,
     )
