@@ -28,7 +28,8 @@ from portal.auth.forms import (
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.services import accounts
+from portal.models.notifications import NEWS_KINDS
+from portal.services import accounts, news_settings
 from portal.urls import safe_next
 from portal.views import run, run_quietly
 
@@ -77,6 +78,9 @@ def _account_page(form=None, password_form=None, email_form=None, status=200):
             password_form=password_form or ChangePasswordForm(),
             email_form=email_form or EmailForm(),
             pending_email=accounts.pending_email(user),
+            news=news_settings.settings_of(user),
+            news_kinds=NEWS_KINDS,
+            reminder_kinds=news_settings.REMINDER_KINDS,
         ),
         status,
     )
