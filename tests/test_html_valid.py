@@ -17,7 +17,9 @@ import subprocess
 from sqlalchemy import select
 
 from portal.demo import build_demo
-from portal.models import Commitment, Meeting, PlanVersion
+from portal.models import Commitment, Meeting, Membership, PlanVersion, User
+from portal.models.notifications import NEWS_KINDS
+from portal.services import notifications
 from tests.conftest import PASSWORD, ROOT, csrf_from
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -58,6 +60,7 @@ def _circle_pages(db, circle_id: int) -> list[str]:
         "/me/commitments",
         "/me/meetings",
         "/account",
+        "/notifications",
         "/c/987654",  # the 404 page, signed in
     ]
 
@@ -76,6 +79,26 @@ def _join(browser, token: str, label: str) -> None:
         },
     )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+
+
+def _give_news(db, label: str) -> None:
+    """A line of every kind (and every variant) for the new person, so /notifications
+    shows them all, unread and read."""
+    me = db.session.scalars(
+        select(Membership).join(User).where(User.username == f"valid.{label}")
+    ).one()
+    others = [m for m in me.circle.memberships if m.id != me.id and m.is_active]
+    variants = [(k, {}) for k in NEWS_KINDS] + [
+        ("due", {"overdue": True}), ("decided", {"op": "rejected"}),
+        ("meeting", {"op": "moved"}), ("meeting", {"op": "cancelled"}),
+        ("people", {"op": "left"}), ("people", {"op": "removed"}),
+    ]  # fmt: skip
+    for kind, data in variants:
+        notifications.notify([me], kind, ref_id=others[0].id, actor=others[0], data=data)
+    notifications.messages_sent(me.circle_id, others[0].id)
+    db.session.flush()
+    notifications.mark_read(me.user_id, kinds=["people"])
+    db.session.commit()
 
 
 def _save(folder, name: str, resp) -> None:
@@ -114,6 +137,7 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
     for label in ("central", "member", "professional"):
         browser = new_client()
         _join(browser, demo.tokens[label], label)
+        _give_news(db, label)
         for path in pages:
             resp = browser.get(path)
             assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, RadioField
+from wtforms import BooleanField, RadioField, SelectChoice
 
 from portal.forms import CheckboxesField
 from portal.models.notifications import DIGEST_PERIODS, NEWS_KINDS
@@ -16,16 +16,16 @@ class NewsSettingsForm(FlaskForm):
     post is off. The circles to choose from are the person's own (``for_circles``):
     any other id makes the form invalid, and nothing is saved."""
 
-    shown = CheckboxesField(choices=[(k, k) for k in NEWS_KINDS])
-    reminders = CheckboxesField(choices=[(k, k) for k in REMINDER_KINDS])
-    digest_period = RadioField(choices=[(p, p) for p in DIGEST_PERIODS])
+    shown = CheckboxesField(choices=[SelectChoice(k, k) for k in NEWS_KINDS])
+    reminders = CheckboxesField(choices=[SelectChoice(k, k) for k in REMINDER_KINDS])
+    digest_period = RadioField(choices=[SelectChoice(p, p) for p in DIGEST_PERIODS])
     direct_email = BooleanField()
     muted = CheckboxesField(coerce=int, choices=[])
     email_names = CheckboxesField(coerce=int, choices=[])
 
     def for_circles(self, circle_ids: list[int]) -> NewsSettingsForm:
         for f in (self.muted, self.email_names):
-            f.choices = [(i, str(i)) for i in circle_ids]
+            f.choices = [SelectChoice(i, str(i)) for i in circle_ids]
         return self
 
     def settings(self) -> dict:
