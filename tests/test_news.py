@@ -52,12 +52,13 @@ def _unread(db, member) -> dict[str, int]:
 
 
 def _badge(html: str) -> str:
-    """The badge as a screen reader reads the link: "News" plus ", 3 new" (or nothing)."""
-    m = re.search(r'id="news-link".*?>News(.*?)</a>', html, re.S)
+    """The badge: the number shown, "|", and what a screen reader hears ("News, 3 new";
+    with nothing new, the link's own text)."""
+    m = re.search(r'<a href="/notifications" id="news-link"(.*?)>News(.*?)</a>', html, re.S)
     assert m, "no news link in the header"
-    count = re.search(r'id="news-count"[^>]*?(hidden)?>(\d+)<', m.group(1))
-    spoken = re.search(r'id="news-count-text">([^<]*)<', m.group(1)).group(1)
-    return ("" if count.group(1) else count.group(2)) + "|" + spoken
+    count = re.search(r'id="news-count" aria-hidden="true"( hidden)?>(\d+)<', m.group(2))
+    label = re.search(r'aria-label="([^"]*)"', m.group(1))
+    return ("" if count.group(1) else count.group(2)) + "|" + (label.group(1) if label else "News")
 
 
 def _meeting(circle, organiser, invite) -> object:
@@ -122,7 +123,7 @@ def test_the_page_says_each_kind_in_plain_words_newest_first_with_links(db, fami
     assert f'href="/c/{circle.id}/meetings/77"' in html
     # In the reader's time zone: 23:30 UTC is 18:30 in New York.
     assert '<time datetime="2025-01-02T23:30:00Z">2 Jan 2025, 18:30</time>' in html
-    assert _badge(html) == "4|, 4 new"
+    assert _badge(html) == "4|News, 4 new"
 
 
 def test_every_kind_has_its_words(db, family, login, client):
@@ -185,7 +186,7 @@ def test_mark_all_as_read(db, family, login, client, socket_client):
         other_tab.get_received()
     )
     html = client.get("/notifications").get_data(as_text=True)
-    assert "news-new" not in html and _badge(html) == "|"
+    assert "news-new" not in html and _badge(html) == "|News"
 
 
 # --- Nobody else's news --------------------------------------------------------------
@@ -203,7 +204,7 @@ def test_nobody_can_read_count_or_clear_anothers_news_over_http(
     for query in (f"?user_id={oma.user_id}", f"?user={oma.user_id}", f"?id={oma.user_id}"):
         html = client.get("/notifications" + query).get_data(as_text=True)
         assert "would like help" not in html and "asks when you can come" in html
-        assert _badge(html) == "1|, 1 new"
+        assert _badge(html) == "1|News, 1 new"
     token = csrf_from(client.get("/notifications"))
     client.post("/notifications/read", data={"csrf_token": token, "user_id": oma.user_id})
     assert news.unread_count(oma.user_id) == 1  # hers stay unread
@@ -280,19 +281,19 @@ def test_the_badge_costs_one_query_per_page(db, family, login, client, monkeypat
         news.notify([ben], "poll", ref_id=2, actor=sanne)
     db.session.commit()
     assert len(_statements(client, "/me/meetings")) == before
-    assert _badge(client.get("/me/meetings").get_data(as_text=True)) == "22|, 22 new"
+    assert _badge(client.get("/me/meetings").get_data(as_text=True)) == "22|News, 22 new"
 
 
 def test_the_badge_is_accessible_and_absent_for_visitors(db, family, login, client, new_client):
     _circle, sanne, ben, *_ = family
     html = login(client, ben.user).get("/account").get_data(as_text=True)
-    assert _badge(html) == "|"  # nothing new: the link just says "News"
+    assert _badge(html) == "|News"  # nothing new: the link just says "News"
     news.notify([ben], "help", ref_id=1, actor=sanne)
     db.session.commit()
     html = client.get("/account").get_data(as_text=True)
     # The number is hidden from screen readers; they read "News, 1 new".
     assert re.search(r'id="news-count" aria-hidden="true">1<', html)
-    assert _badge(html) == "1|, 1 new"
+    assert _badge(html) == "1|News, 1 new"
     assert 'src="/static/js/news.js"' in html
     visitor = new_client().get("/login").get_data(as_text=True)
     assert "news-link" not in visitor and "news.js" not in visitor
@@ -327,7 +328,7 @@ def test_the_chat_marks_its_messages_and_mentions_read(db, family, login, client
     news.notify([ben], "help", ref_id=1, actor=sanne)
     db.session.commit()
     html = login(client, ben.user).get(f"/c/{circle.id}/chat").get_data(as_text=True)
-    assert _badge(html) == "2|, 2 new"  # already without this chat's two lines
+    assert _badge(html) == "2|News, 2 new"  # already without this chat's two lines
     assert _unread(db, ben) == {"help": 1}
     assert _unread(db, ben_there) == {"messages": 1}  # the other circle's stays
     # Live: a message comes in while the chat is open; the page says "read" and the line
@@ -367,7 +368,7 @@ def test_each_page_marks_its_own_news_read(db, family, login, client):
             assert after["poll"] == 1
             after = {**after, "poll": 2}
         assert set(before) - set(after) == gone, path
-        assert _badge(html) == f"{sum(_unread(db, ben).values())}|, " + (
+        assert _badge(html) == f"{sum(_unread(db, ben).values())}|News, " + (
             f"{sum(_unread(db, ben).values())} new"
         )
         before = _unread(db, ben)
@@ -577,4 +578,4 @@ def test_following_a_mention_opens_the_chat_at_that_message(db, family, login, c
     assert href and int(href.group(2)) == message["seq"]
     html = client.get(href.group(1).split("#")[0]).get_data(as_text=True)
     assert f'id="m{message["seq"]}"' in html
-    assert _badge(html) == "|"
+    assert _badge(html) == "|News"

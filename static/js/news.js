@@ -10,7 +10,6 @@
   const link = document.getElementById("news-link");
   if (!link || typeof io === "undefined") return;
   const count = document.getElementById("news-count");
-  const spoken = document.getElementById("news-count-text");
   const d = link.dataset;
   let plural = null;
   try { plural = new Intl.PluralRules(d.locale || undefined); } catch (e) { /* old browser */ }
@@ -22,9 +21,11 @@
     if (!Number.isInteger(n) || n < 0) return;
     count.textContent = String(n);
     count.hidden = n === 0;
+    // Screen readers hear "News, 3 new" (the number alone is hidden from them); with
+    // nothing new, just the link's own text. Words from our page, the number checked.
     const words = plural && plural.select(n) === "one" ? d.tOne : d.tOther;
-    // Text only: the words come from our own page, the number from the server.
-    spoken.textContent = n === 0 ? "" : ", " + words.replace("{n}", String(n));
+    if (n === 0) link.removeAttribute("aria-label");
+    else link.setAttribute("aria-label", words.replace("{n}", String(n)));
   }
 
   let asking = false;
