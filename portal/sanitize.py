@@ -78,9 +78,11 @@ def render_text(text: str | None, mentions: Iterable[str] | None = None) -> Mark
     return Markup(safe.replace("\n", "<br>\n"))
 
 
-# The same pattern as portal.services.notifications.MENTION_RE: what the server counts
-# as a mention is what the page highlights (static/js/chat.js has its copy).
-_MENTION = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{2,39})", re.IGNORECASE)
+# "@sanne": a username (see services.accounts.USERNAME_RE), not part of an address or a
+# longer word ("sanne@example.org", "a@@b"). One pattern for what notifies
+# (services.notifications.mentioned) and what is highlighted here; static/js/chat.js
+# has its copy.
+MENTION_RE = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{2,39})", re.IGNORECASE)
 _LINK = re.compile(r"(<a\s[^>]*>.*?</a>)", re.DOTALL)
 
 
@@ -98,4 +100,4 @@ def _highlight_mentions(html: str, usernames: frozenset[str]) -> str:
         return match.group(0)
 
     parts = _LINK.split(html)
-    return "".join(p if i % 2 else _MENTION.sub(mark, p) for i, p in enumerate(parts))
+    return "".join(p if i % 2 else MENTION_RE.sub(mark, p) for i, p in enumerate(parts))

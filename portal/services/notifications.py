@@ -14,7 +14,6 @@ once, without touching them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -38,6 +37,7 @@ from portal.models import (
 )
 from portal.models.notifications import NEWS_KINDS
 from portal.models.types import utcnow
+from portal.sanitize import MENTION_RE
 
 CHAT_KINDS = ("mention", "messages")
 PAGE = 30
@@ -235,6 +235,8 @@ def mark_seen(user_id: int, **filters) -> int:
     Reads first and writes only when there is something unread, so a page that only
     shows (the plan, a meeting) writes nothing on an ordinary visit. Same filters as
     ``mark_read``."""
+    if filters.get("kinds") is not None:
+        filters["kinds"] = list(filters["kinds"])  # asked twice: not a one-off iterator
     if not db.session.scalar(select(exists().where(*_unread_filters(user_id, **filters)))):
         return 0
     return mark_read(user_id, **filters)
@@ -262,9 +264,6 @@ def _unread_filters(
 
 # --- Mentions --------------------------------------------------------------------------
 
-# "@sanne" (a username: see accounts.USERNAME_RE), not part of an address or a longer
-# word ("sanne@example.org", "a@@b").
-MENTION_RE = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{2,39})", re.IGNORECASE)
 MAX_MENTIONS = 20  # names looked up per message; more is not a conversation
 
 
