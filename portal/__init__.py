@@ -54,6 +54,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.circles.routes import bp as circles_bp
     from portal.invitations.routes import bp as invitations_bp
     from portal.meetings.routes import bp as meetings_bp
+    from portal.news.routes import bp as news_bp
     from portal.pages import bp as pages_bp
     from portal.plan.routes import bp as plan_bp
     from portal.webapp.routes import bp as webapp_bp
@@ -66,6 +67,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(plan_bp)
     app.register_blueprint(meetings_bp)
     app.register_blueprint(webapp_bp)
+    app.register_blueprint(news_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable
 
 import bleach
 from bleach.linkifier import Linker
@@ -58,8 +59,10 @@ def clean_line(text: str | None, limit: int) -> str:
     return text[:limit].rstrip()
 
 
-def render_text(text: str | None) -> Markup:
-    """User text as HTML: escaped, links clickable, line breaks kept."""
+def render_text(text: str | None, mentions: Iterable[str] | None = None) -> Markup:
+    """User text as HTML: escaped, links clickable, line breaks kept. With
+    ``mentions`` (usernames), each ``@username`` of theirs outside a link is
+    highlighted (a chat message)."""
     escaped = str(escape(clean_text(text)))
     linked = _linker.linkify(escaped)
     # bleach re-parses; clean again with a tiny allow-list as a second fence.
@@ -70,4 +73,31 @@ def render_text(text: str | None) -> Markup:
         protocols=_ALLOWED_PROTOCOLS,
         strip=True,
     )
+    if mentions:
+        safe = _highlight_mentions(safe, frozenset(mentions))
     return Markup(safe.replace("\n", "<br>\n"))
+
+
+# "@sanne": a username (see services.accounts.USERNAME_RE), not part of an address or a
+# longer word ("sanne@example.org", "a@@b"). One pattern for what notifies
+# (services.notifications.mentioned) and what is highlighted here; static/js/chat.js
+# has its copy.
+MENTION_RE = re.compile(r"(?<![\w@.])@([a-z0-9][a-z0-9._-]{2,39})", re.IGNORECASE)
+_LINK = re.compile(r"(<a\s[^>]*>.*?</a>)", re.DOTALL)
+
+
+def _highlight_mentions(html: str, usernames: frozenset[str]) -> str:
+    """Wrap each known ``@username`` in the escaped, linkified text (never inside a
+    link: "https://example.org/@sanne" stays one link) in <strong class="mention">.
+    The name is one of the circle's usernames, letters, digits and ._- only."""
+
+    def mark(match: re.Match) -> str:
+        name = match.group(1).lower()
+        for candidate in (name, name.rstrip("._-")):
+            if candidate in usernames:
+                text, cut = match.group(0), len(candidate) + 1
+                return f'<strong class="mention">{text[:cut]}</strong>{text[cut:]}'
+        return match.group(0)
+
+    parts = _LINK.split(html)
+    return "".join(p if i % 2 else MENTION_RE.sub(mark, p) for i, p in enumerate(parts))

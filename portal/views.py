@@ -16,7 +16,7 @@ from flask import flash, redirect
 from flask_wtf import FlaskForm
 
 from portal.extensions import db
-from portal.services import ServiceError
+from portal.services import ServiceError, notifications
 
 
 class Outcome:
@@ -102,6 +102,20 @@ def run_quietly(call: Callable[[], Any]) -> Outcome:
         return Outcome(False)
     db.session.commit()
     return Outcome(True, value)
+
+
+def shown(render: Callable[[], Any], **news) -> Any:
+    """Show a page that some of the signed-in person's news is about (``news``: the
+    filters of ``notifications.mark_seen``, e.g. ``circle_id=3, kinds=["people"]``):
+    those lines are marked read first, so the badge on this very page already leaves
+    them out, and committed once the page is rendered (committing earlier would expire
+    what it shows). On an ordinary visit, with nothing unread, it writes nothing."""
+    from flask_login import current_user
+
+    notifications.mark_seen(current_user.id, **news)
+    response = render()
+    db.session.commit()
+    return response
 
 
 def own_allowance(view):

@@ -375,6 +375,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("invitations.join", "POST"): ("/join", 404, None),
     # Only the meetings I am invited to: test_my_meetings_are_only_my_own.
     ("meetings.mine", "GET"): ("/me/meetings", 302, LOGIN_REDIRECT),
+    # Only my own news: tests/test_news.py tries to read, count and clear someone else's.
+    ("news.index", "GET"): ("/notifications", 302, LOGIN_REDIRECT),
+    ("news.mark_all_read", "POST"): ("/notifications/read", 302, LOGIN_REDIRECT),
+    ("news.save_settings", "POST"): ("/account/news", 302, LOGIN_REDIRECT),
     ("meetings.calendar_settings", "GET"): ("/account/calendar", 302, LOGIN_REDIRECT),
     ("meetings.calendar_settings", "POST"): ("/account/calendar", 302, LOGIN_REDIRECT),
     # The secret feed: a token nobody has is a 404 (test_feed_token_revoked_or_invented...).
@@ -1252,6 +1256,8 @@ SOCKET_MATRIX: dict[str, dict[str, dict[str, str] | str]] = {
         # must not open the chat to them: test_plan_join_does_not_open_the_chat).
         "plan:join": _socket_row(professional="ok", member="ok", supporter="ok", central="ok",
                                  coordinator="ok"),
+        # One's own unread count; the payload names nobody (tests/test_news.py).
+        "news:count": _everyone_signed_in("ok"),
     },
 }
 
@@ -1266,6 +1272,7 @@ SOCKET_PAYLOADS: dict[str, dict] = {
     "chat:history": {"circle_id": "{circle}", "before_seq": 2},
     "chat:read": {"circle_id": "{circle}", "seq": 1},
     "plan:join": {"circle_id": "{circle}"},
+    "news:count": {"circle_id": "{circle}"},
 }
 SOCKET_CHANGES = {"chat:send", "chat:delete"}  # an "ok" here must change the database
 

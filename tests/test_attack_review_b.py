@@ -620,7 +620,8 @@ def test_junk_ids_and_text_in_every_socket_event(
                     and isinstance(junk, int)
                     and not isinstance(junk, bool)
                     and not 1 <= junk < 2**63
-                    and name not in ("chat:leave", "chat:send")
+                    # news:count takes no circle: it answers with one's own count
+                    and name not in ("chat:leave", "chat:send", "news:count")
                 ):
                     if ack != missing:
                         bad.append((name, key, junk, ack, "differs from missing"))

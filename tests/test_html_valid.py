@@ -17,7 +17,9 @@ import subprocess
 from sqlalchemy import select
 
 from portal.demo import build_demo
-from portal.models import Commitment, Meeting, PlanVersion, PushSubscription, User
+from portal.models import Commitment, Meeting, Membership, PlanVersion, PushSubscription, User
+from portal.models.notifications import NEWS_KINDS
+from portal.services import notifications
 from tests.conftest import PASSWORD, ROOT, csrf_from
 
 VNU = ROOT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
@@ -58,6 +60,7 @@ def _circle_pages(db, circle_id: int) -> list[str]:
         "/me/commitments",
         "/me/meetings",
         "/account",
+        "/notifications",
         "/c/987654",  # the 404 page, signed in
     ]
 
@@ -91,6 +94,23 @@ def _two_devices(db, username: str) -> None:
                 label=label,
             )
         )
+def _give_news(db, label: str) -> None:
+    """A line of every kind (and every variant) for the new person, so /notifications
+    shows them all, unread and read."""
+    me = db.session.scalars(
+        select(Membership).join(User).where(User.username == f"valid.{label}")
+    ).one()
+    others = [m for m in me.circle.memberships if m.id != me.id and m.is_active]
+    variants = [(k, {}) for k in NEWS_KINDS] + [
+        ("due", {"overdue": True}), ("decided", {"op": "rejected"}),
+        ("meeting", {"op": "moved"}), ("meeting", {"op": "cancelled"}),
+        ("people", {"op": "left"}), ("people", {"op": "removed"}),
+    ]  # fmt: skip
+    for kind, data in variants:
+        notifications.notify([me], kind, ref_id=others[0].id, actor=others[0], data=data)
+    notifications.messages_sent(me.circle_id, others[0].id)
+    db.session.flush()
+    notifications.mark_read(me.user_id, kinds=["people"])
     db.session.commit()
 
 
@@ -131,6 +151,7 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
         browser = new_client()
         _join(browser, demo.tokens[label], label)
         _two_devices(db, f"valid.{label}")
+        _give_news(db, label)
         for path in pages:
             resp = browser.get(path)
             assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)

@@ -29,7 +29,8 @@ from portal.auth.forms import (
 from portal.auth.login import refresh_cookie, sign_in, sign_out
 from portal.extensions import db, limiter
 from portal.limits import login_limit, token_limit
-from portal.services import accounts, devices
+from portal.models.notifications import NEWS_KINDS
+from portal.services import accounts, devices, news_settings
 from portal.urls import safe_next
 from portal.views import run, run_quietly
 
@@ -80,6 +81,9 @@ def _account_page(form=None, password_form=None, email_form=None, status=200):
             pending_email=accounts.pending_email(user),
             devices=devices.devices(user.id),
             push_key=push.public_key(),
+            news=news_settings.settings_of(user),
+            news_kinds=NEWS_KINDS,
+            reminder_kinds=news_settings.REMINDER_KINDS,
         ),
         status,
     )

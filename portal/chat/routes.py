@@ -13,6 +13,7 @@ from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.ids import query_int
 from portal.services import chat as svc
+from portal.services import notifications
 from portal.services.allowance import take_slot
 from portal.views import own_allowance, run, run_into
 
@@ -37,6 +38,9 @@ def _render(circle, me, form, status=200):
     before = request.args.get("before", type=query_int)
     after = request.args.get("after", type=query_int)
     view = svc.open_chat(circle, me, before=before, after=after)
+    # The circle's chat news is read now: before the header's badge is counted.
+    notifications.mark_seen(me.user_id, circle_id=circle.id, kinds=notifications.CHAT_KINDS)
+    people = svc.mentionable(circle)
     html = render_template(
         "chat/chat.html",
         circle=circle,
@@ -46,11 +50,13 @@ def _render(circle, me, form, status=200):
         confirm=ConfirmForm(),
         edit_window=svc.EDIT_WINDOW,
         max_length=svc.MAX_LENGTH,
+        people=people,
+        usernames={username for _name, username in people},
     )
     # Mark read after rendering: committing first would expire what the page shows.
     if view.messages:
         svc.mark_read(me, view.messages[-1].seq)
-        db.session.commit()
+    db.session.commit()
     return html, status
 
 

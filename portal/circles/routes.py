@@ -44,7 +44,7 @@ from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
 from portal.services.plan_view import plan_view
-from portal.views import run
+from portal.views import run, shown
 
 bp = Blueprint("circles", __name__)
 
@@ -145,6 +145,10 @@ def _history_query(circle: Circle):
 @login_required
 def home(circle_id: int):
     circle, me = load_circle(circle_id)
+    return shown(lambda: _home_page(circle, me), circle_id=circle.id, kinds=["people"])
+
+
+def _home_page(circle, me):
     return render_template(
         "circles/home.html",
         circle=circle,

@@ -42,9 +42,11 @@ from portal.models import Invitation, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.tokens import hash_token
-from portal.views import field_error, run
+from portal.views import field_error, run, shown
 
 bp = Blueprint("invitations", __name__)
+
+PEOPLE = ("people",)  # the news this page is about: someone joined or left
 
 INVITE_SESSION_KEY = "invite_token"  # also listed in auth.login.KEPT_ACROSS_SIGN_IN
 
@@ -94,7 +96,7 @@ def _people_page(circle, me, form, status=200):
 def people(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
-    return _people_page(circle, me, InviteForm())
+    return shown(lambda: _people_page(circle, me, InviteForm()), circle_id=circle.id, kinds=PEOPLE)
 
 
 # Where each kind of card's link leads: an invitation, or a way back in (a new password).

@@ -39,11 +39,14 @@ from portal.meetings.forms import (
 )
 from portal.models import Circle, Meeting
 from portal.services import meetings as svc
+from portal.services import notifications
 from portal.services import plan as plan_svc
 from portal.services.calendar import feed_ics, meeting_ics
 from portal.views import act, run
 
 bp = Blueprint("meetings", __name__)
+
+MEETING_NEWS = ("poll", "meeting")  # opening the meeting's page marks them read
 
 
 def _tz() -> str:
@@ -111,6 +114,8 @@ def _show_page(circle, me, meeting):
     tallies, by_person, missing = svc.tallies(meeting)
     view, agenda = svc.agenda(circle, meeting, me) if meeting.status == "fixed" else (None, None)
     review = svc.get_review(meeting)
+    # This meeting's news is read (before the header's badge is counted).
+    notifications.mark_seen(me.user_id, circle_id=circle.id, kinds=MEETING_NEWS, ref_id=meeting.id)
     db.session.commit()
     return render_template(
         "meetings/show.html",

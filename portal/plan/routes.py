@@ -62,9 +62,13 @@ from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
 from portal.services.schedule import FIELD_KINDS
-from portal.views import run
+from portal.views import run, shown
 
 bp = Blueprint("plan", __name__)
+
+# The news the plan page is about (opening it marks them read): proposals waiting for an
+# answer or decided, and requests for help.
+PLAN_NEWS = ("consent", "decided", "help")
 
 
 def _to_plan(circle: Circle, anchor: str = ""):
@@ -96,7 +100,11 @@ def _missing_is_404():
 def show(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    html = render_template(
+    return shown(lambda: _plan_page(circle, me, view), circle_id=circle.id, kinds=PLAN_NEWS)
+
+
+def _plan_page(circle, me, view):
+    return render_template(
         "plan/plan.html",
         circle=circle,
         me=me,
@@ -109,7 +117,6 @@ def show(circle_id: int):
         pass_on_form=_pass_on_form(me),
         can_enter=can_enter_plan(me),
     )
-    return html
 
 
 @bp.get("/c/<int:circle_id>/plan/print")
@@ -194,12 +201,14 @@ def history(circle_id: int, commitment_id: int):
 @login_required
 def mine():
     """Everything I took on, in all my circles: where each stands, and ticking it off."""
-    return render_template(
-        "plan/mine.html",
-        groups=my_commitments(current_user.id),
-        tick_form=TickForm(),
-        confirm=ConfirmForm(),
-    )
+    groups = my_commitments(current_user.id)
+
+    def page():
+        return render_template(
+            "plan/mine.html", groups=groups, tick_form=TickForm(), confirm=ConfirmForm()
+        )
+
+    return shown(page, kinds=["due", "missed"])
 
 
 # --- Entering (draft) or proposing (agreed plan) -----------------------------------------

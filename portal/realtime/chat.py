@@ -10,6 +10,7 @@ from portal.access import access_chat, access_chat_seat
 from portal.realtime import presence
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import chat as svc
+from portal.services import notifications
 from portal.services.allowance import take_slot
 
 CATCH_UP_LIMIT = 500
@@ -100,4 +101,6 @@ def read(user, payload):
     seq = require_int(payload, "seq", minimum=0)
     _circle, me = access_chat(user, circle_id)
     svc.mark_read(me, seq)
+    # Reading the chat live is reading its news: the circle's message and mention lines.
+    notifications.mark_seen(user.id, circle_id=circle_id, kinds=notifications.CHAT_KINDS)
     return {"ok": True}

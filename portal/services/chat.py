@@ -18,10 +18,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager
 
 from portal import events
-from portal.access import ChatSeat, can_remove_message
+from portal.access import ChatSeat, can_read_chat, can_remove_message
 from portal.extensions import db
 from portal.ids import is_id
-from portal.models import Circle, Membership, MembershipStatus, Message, MessageRevision
+from portal.models import (
+    Circle,
+    Membership,
+    MembershipStatus,
+    Message,
+    MessageRevision,
+    User,
+)
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import ServiceError, notifications
@@ -114,7 +121,8 @@ _INSERT = {
 
 
 def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
-    """Store a message; return its dict and whether it is new.
+    """Store a message; return its dict and whether it is new. Everyone else who reads
+    the chat gets news of it; an ``@username`` in it tells that person in particular.
 
     Four statements on the normal path: bump the circle's counter (which takes a row
     lock, so concurrent senders are numbered one after another and a rollback leaves
@@ -149,6 +157,8 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
         )
         return to_dict(existing, seat.display_name), False
     notifications.messages_sent(seat.circle_id, seat.membership_id)
+    if "@" in text:  # looked up only when the message could mention someone
+        notifications.mentioned(seat.circle_id, seat.membership_id, message_id, text)
     # The stored row as clients see it, without loading it back.
     payload = _shape(id=message_id, author=seat.display_name, **row)
     events.publish(
@@ -324,3 +334,15 @@ def set_presence_enabled(circle: Circle, acting: Membership, enabled: bool) -> N
     circle.presence_enabled = enabled
     record(circle, "presence_on" if enabled else "presence_off", actor=acting)
     events.presence_switched(circle.id, enabled)
+
+
+def mentionable(circle: Circle) -> list[tuple[str, str]]:
+    """The people one can ``@mention`` in this circle's chat: (name here, username) of
+    everyone active who reads it, by name (one query)."""
+    rows = db.session.execute(
+        select(Membership, User.username)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.circle_id == circle.id, Membership.status == MembershipStatus.ACTIVE)
+        .order_by(func.lower(Membership.display_name), Membership.id)
+    )
+    return [(m.display_name, username) for m, username in rows if can_read_chat(m)]

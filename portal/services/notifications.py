@@ -23,17 +23,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import events
-from portal.access import chat_open_sql
+from portal.access import can_read_chat, chat_open_sql
 from portal.extensions import db
 from portal.models import (
     Circle,
     Membership,
     MembershipStatus,
+    Message,
     Notification,
     NotificationSwitch,
+    User,
 )
 from portal.models.notifications import NEWS_KINDS
 from portal.models.types import utcnow
+from portal.sanitize import MENTION_RE
 
 CHAT_KINDS = ("mention", "messages")
 PAGE = 30
@@ -232,15 +235,9 @@ def mark_read(
 ) -> int:
     """Mark the person's unread lines matching the filters read (all of them with no
     filter: "mark all as read"); return how many. Their open pages hear of it."""
-    where = [Notification.user_id == user_id, Notification.read_at.is_(None)]
-    if circle_id is not None:
-        where.append(Notification.circle_id == circle_id)
-    if kinds is not None:
-        where.append(Notification.kind.in_(list(kinds)))
-    if ref_id is not None:
-        where.append(Notification.ref_id == ref_id)
-    if notification_id is not None:
-        where.append(Notification.id == notification_id)
+    where = _unread_filters(
+        user_id, circle_id=circle_id, kinds=kinds, ref_id=ref_id, notification_id=notification_id
+    )
     done = db.session.execute(
         update(Notification)
         .where(*where)
@@ -250,3 +247,89 @@ def mark_read(
     if done:
         events.news_changed([user_id])
     return done
+
+
+def mark_seen(user_id: int, **filters) -> int:
+    """A page about some of the person's news is being shown: mark those lines read.
+
+    Reads first and writes only when there is something unread, so a page that only
+    shows (the plan, a meeting) writes nothing on an ordinary visit. Same filters as
+    ``mark_read``."""
+    if filters.get("kinds") is not None:
+        filters["kinds"] = list(filters["kinds"])  # asked twice: not a one-off iterator
+    if not db.session.scalar(select(exists().where(*_unread_filters(user_id, **filters)))):
+        return 0
+    return mark_read(user_id, **filters)
+
+
+def _unread_filters(
+    user_id: int,
+    *,
+    circle_id: int | None = None,
+    kinds: Iterable[str] | None = None,
+    ref_id: int | None = None,
+    notification_id: int | None = None,
+) -> list:
+    where = [Notification.user_id == user_id, Notification.read_at.is_(None)]
+    if circle_id is not None:
+        where.append(Notification.circle_id == circle_id)
+    if kinds is not None:
+        where.append(Notification.kind.in_(list(kinds)))
+    if ref_id is not None:
+        where.append(Notification.ref_id == ref_id)
+    if notification_id is not None:
+        where.append(Notification.id == notification_id)
+    return where
+
+
+# --- Mentions --------------------------------------------------------------------------
+
+MAX_MENTIONS = 20  # names looked up per message; more is not a conversation
+
+
+def mentioned_usernames(text: str) -> set[str]:
+    """The usernames ``text`` mentions, lowercased. A name at the end of a sentence
+    ("thanks @sanne.") counts with and without the punctuation."""
+    names: set[str] = set()
+    for match in MENTION_RE.finditer(text):
+        name = match.group(1).lower()
+        names.update(n for n in (name, name.rstrip("._-")) if len(n) >= 3)
+        if len(names) >= MAX_MENTIONS:
+            break
+    return names
+
+
+def mentioned(circle_id: int, author_id: int, message_id: int, text: str) -> list[int]:
+    """A chat message was sent: each person it mentions by ``@username`` gets a
+    "mention" line, if they are in the circle and may read its chat. Never the author;
+    a name nobody in the circle has does nothing. Returns the user ids told."""
+    names = mentioned_usernames(text)
+    if not names:
+        return []
+    members = db.session.scalars(
+        select(Membership)
+        .join(User, User.id == Membership.user_id)
+        .join(Circle, Circle.id == Membership.circle_id)
+        .where(
+            Membership.circle_id == circle_id,
+            Membership.status == MembershipStatus.ACTIVE,
+            User.username.in_(sorted(names)),
+        )
+        .options(contains_eager(Membership.circle))
+    ).all()
+    readers = [m for m in members if can_read_chat(m) and m.id != author_id]
+    if not readers:
+        return []
+    author = db.session.get(Membership, author_id)
+    return notify(readers, "mention", ref_id=message_id, actor=author)
+
+
+def message_seqs(message_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """Message id -> (circle id, seq), for links to the chat at a message (one query)."""
+    ids = sorted(set(message_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Message.id, Message.circle_id, Message.seq).where(Message.id.in_(ids))
+    )
+    return {id_: (circle_id, seq) for id_, circle_id, seq in rows}

@@ -53,11 +53,37 @@
 
   // --- Rendering -----------------------------------------------------------------------
   const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
+  // "@username" of someone in this circle is highlighted, as the server does
+  // (portal/sanitize.py): the same pattern, outside links only, as text nodes.
+  const MENTION_RE = /(^|[^\p{L}\p{N}_@.])@([a-z0-9][a-z0-9._-]{2,39})/giu;
+  const peopleHere = document.getElementById("mention-people");
+  const usernames = new Set(peopleHere ? Array.from(peopleHere.content.querySelectorAll("li"), (li) => li.dataset.username) : []);
+  function mentioned(raw) {
+    const name = raw.toLowerCase();
+    for (const c of [name, name.replace(/[._-]+$/, "")]) if (c.length >= 3 && usernames.has(c)) return c;
+    return null;
+  }
+  function appendPlain(el, text) {
+    let last = 0;
+    for (const match of text.matchAll(MENTION_RE)) {
+      const name = mentioned(match[2]);
+      if (!name) continue;
+      const start = match.index + match[1].length;
+      const end = start + 1 + name.length;
+      el.append(document.createTextNode(text.slice(last, start)));
+      const strong = document.createElement("strong");
+      strong.className = "mention";
+      strong.textContent = text.slice(start, end);
+      el.append(strong);
+      last = end;
+    }
+    el.append(document.createTextNode(text.slice(last)));
+  }
   function appendText(el, text) {
     let last = 0;
     for (const match of text.matchAll(URL_RE)) {
       let url = match[0].replace(/[.,;:!?)]+$/, "");
-      el.append(document.createTextNode(text.slice(last, match.index)));
+      appendPlain(el, text.slice(last, match.index));
       const a = document.createElement("a");
       a.href = url; // only http(s): the regex requires it
       a.rel = "nofollow noopener noreferrer";
@@ -66,7 +92,7 @@
       el.append(a);
       last = match.index + url.length;
     }
-    el.append(document.createTextNode(text.slice(last)));
+    appendPlain(el, text.slice(last));
   }
   function urlFor(template, id) { return template.replace(/\/0\/(\w+)$/, "/" + id + "/$1"); }
 
@@ -239,7 +265,8 @@
   }
 
   // --- Socket --------------------------------------------------------------------------
-  const socket = io({ auth: { csrf: d.csrf }, transports: ["websocket", "polling"] });
+  // The page's one socket (static/js/news.js opens it for the badge), else our own.
+  const socket = (window.Kring && window.Kring.socket) || io({ auth: { csrf: d.csrf }, transports: ["websocket", "polling"] });
 
   function markRead() {
     if (document.visibilityState === "visible" && lastSeq > readSent && socket.connected) {

@@ -48,7 +48,8 @@
     }
   }
 
-  const socket = io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });
+  // The page's one socket (static/js/news.js opens it for the badge), else our own.
+  const socket = (window.Kring && window.Kring.socket) || io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });
   // Events sent while the socket was down are not sent again: after a reconnect the
   // page fetches itself, so ticks, votes and versions made meanwhile show up.
   let connectedBefore = false;
