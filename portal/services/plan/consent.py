@@ -152,6 +152,7 @@ def answer(
     vote.reason = "" if consent else reason
     vote.answered_at = utcnow()
     db.session.flush()
+    notifications.settle(circle.id, "consent", proposal.id, user_id=acting.user_id)
     events.publish(
         circle.id, {"type": "plan", "op": "vote", "id": proposal.id}, event_name="plan:event"
     )
