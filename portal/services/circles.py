@@ -395,7 +395,9 @@ def tell_people(
 ) -> None:
     """News that ``subject`` joined, left or was removed ("op"), for the circle's people
     (``access.hears_of_people``), never for the person themself."""
-    told = [m for m in circle.memberships if hears_of_people(m) and m.id != subject.id]
+    # Asked of the database, not ``circle.memberships``: loading that collection here,
+    # while people join one after another in one session, would leave it stale.
+    told = [m for m in members_in_order(circle) if hears_of_people(m) and m.id != subject.id]
     notifications.notify(told, "people", ref_id=subject.id, actor=actor, data={"op": op})
 
 

@@ -310,6 +310,24 @@ def my_meetings(user_id: int, *, upcoming_only: bool = True) -> list[tuple[Meeti
     return [(m, c) for m, c in db.session.execute(q).all()]
 
 
+def coming_meetings_of(member: Membership) -> tuple[Meeting | None, list[Meeting]]:
+    """For one person in one circle: the next fixed meeting they are invited to, and
+    the date polls they are invited to that are still open (one query)."""
+    rows = db.session.scalars(
+        select(Meeting)
+        .join(MeetingInvitee, MeetingInvitee.meeting_id == Meeting.id)
+        .where(
+            Meeting.circle_id == member.circle_id,
+            MeetingInvitee.membership_id == member.id,
+            (Meeting.status == "poll")
+            | ((Meeting.status == "fixed") & (Meeting.starts_at >= utcnow())),
+        )
+        .order_by(Meeting.starts_at, Meeting.created_at)
+    ).all()
+    fixed = [m for m in rows if m.status == "fixed"]
+    return (fixed[0] if fixed else None), [m for m in rows if m.status == "poll"]
+
+
 # --- Agenda and review -----------------------------------------------------------------
 
 
