@@ -480,6 +480,14 @@ def hears_of_people(m: Membership) -> bool:
     return m.is_active and m.role != Role.PROFESSIONAL
 
 
+def access_sheet_of(circle: Circle, m: Membership, member_id: int) -> Membership:
+    """The member whose sheet ``m`` prints: 404 if not of this circle, else 403 unless
+    ``can_print_sheet_for``."""
+    member = access_member(circle, member_id)
+    require(can_print_sheet_for(m, member))
+    return member
+
+
 def can_print_sheet_for(m: Membership, member: Membership) -> bool:
     """The "what is happening" sheet a central person prints for a member without
     internet: the member's own commitments and the next meeting. Central persons only,

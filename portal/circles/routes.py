@@ -24,12 +24,12 @@ from sqlalchemy.orm import selectinload
 
 from portal.access import (
     access_member,
+    access_sheet_of,
     can_decide_professional_access,
     can_edit_circle,
     can_hand_over,
     can_leave,
     can_manage,
-    can_print_sheet_for,
     load_circle,
     require,
     takes_over_circle,
@@ -262,8 +262,7 @@ def member_flags(circle_id: int, member_id: int):
 def sheet(circle_id: int, member_id: int):
     """A page to print for a member without internet: their commitments, the next meeting."""
     circle, me = load_circle(circle_id)
-    member = access_member(circle, member_id)
-    require(can_print_sheet_for(me, member))
+    member = access_sheet_of(circle, me, member_id)
     return render_template(
         "circles/sheet.html", circle=circle, me=me, s=member_sheet(circle, member)
     )
