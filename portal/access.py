@@ -491,13 +491,14 @@ def access_sheet_of(circle: Circle, m: Membership, member_id: int) -> Membership
 def can_print_sheet_for(m: Membership, member: Membership) -> bool:
     """The "what is happening" sheet a central person prints for a member without
     internet: the member's own commitments and the next meeting. Central persons only,
-    for someone active in their own circle who takes part in the plan."""
+    for someone of the family's circle who is active in their own circle (not the
+    coordinator, not a professional: they work online)."""
     return (
         m.is_active
         and m.role == Role.CENTRAL
         and member.circle_id == m.circle_id
         and member.is_active
-        and can_take_on_commitments(member)
+        and member.role not in (Role.COORDINATOR, Role.PROFESSIONAL)
     )
 
 

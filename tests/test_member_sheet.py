@@ -103,6 +103,15 @@ def test_another_circles_member_is_not_found(
     assert client.get(f"/c/{other.id}/people/{stranger.id}/sheet").status_code == 404
 
 
+def test_no_sheet_for_a_professional_or_the_coordinator(circle_with_oma, client, login):
+    circle, coord, sanne, _oma, _piet, prof = circle_with_oma
+    login(client, sanne.user)
+    for m in (prof, coord):
+        assert client.get(f"/c/{circle.id}/people/{m.id}/sheet").status_code == 403
+    people = client.get(f"/c/{circle.id}/people").get_data(as_text=True)
+    assert f"/people/{prof.id}/sheet" not in people and f"/people/{coord.id}/sheet" not in people
+
+
 def test_no_sheet_for_someone_who_left(circle_with_oma, client, login, new_client, csrf):
     circle, _coord, sanne, oma, _piet, _prof = circle_with_oma
     o = login(new_client(), oma.user)
