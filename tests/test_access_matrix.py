@@ -220,6 +220,11 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
         professional=FORBID, member=FORBID, supporter=FORBID, central=FORBID, coordinator=DONE
     ),
     ("invitations.people", "GET"): managers(PAGE),
+    # The printed "what is happening" sheet for a member (the target): central persons
+    # only, not the coordinator (tests/test_member_sheet.py).
+    ("circles.sheet", "GET"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=PAGE, coordinator=FORBID
+    ),
     ("invitations.create", "POST"): managers(CARD),
     ("invitations.reissue", "POST"): managers(CARD),
     ("invitations.revoke", "POST"): managers(DONE),
@@ -959,7 +964,7 @@ def test_anonymous_redirect_is_the_same_for_missing_circles(app, client, world, 
 
 FOREIGN_ID_ROUTES = sorted(
     (e, m) for (e, m) in MATRIX if e in {
-        "circles.remove_member", "circles.member_flags", "invitations.reentry",
+        "circles.remove_member", "circles.member_flags", "circles.sheet", "invitations.reentry",
         "invitations.reissue", "invitations.revoke", "chat.edit", "chat.delete", "chat.versions",
         "plan.history", "plan.edit_commitment", "plan.remove_commitment", "plan.tick",
         "plan.help_flag", "plan.edit_agreement", "plan.remove_agreement", "plan.undo",

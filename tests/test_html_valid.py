@@ -19,6 +19,7 @@ from sqlalchemy import select
 from portal.demo import build_demo
 from portal.models import Commitment, Meeting, Membership, PlanVersion, PushSubscription, User
 from portal.models.notifications import NEWS_KINDS
+from portal.models.plan import commitment_assignees
 from portal.services import notifications
 from tests.conftest import PASSWORD, ROOT, csrf_from
 
@@ -36,6 +37,12 @@ def _circle_pages(db, circle_id: int) -> list[str]:
     commitment = db.session.scalars(
         select(Commitment.id).where(Commitment.circle_id == circle_id).limit(1)
     ).one()
+    doer = db.session.scalars(  # someone with commitments: their printed sheet
+        select(commitment_assignees.c.membership_id)
+        .join(Commitment, Commitment.id == commitment_assignees.c.commitment_id)
+        .where(Commitment.circle_id == circle_id)
+        .limit(1)
+    ).one()
     assert len(versions) >= 2 and meetings, "the demo has versions to compare and meetings"
     return [
         c,
@@ -50,6 +57,7 @@ def _circle_pages(db, circle_id: int) -> list[str]:
         f"{c}/meetings",
         *(f"{c}/meetings/{m}" for m in meetings),
         f"{c}/people",
+        f"{c}/people/{doer}/sheet",
         f"{c}/settings",
         f"{c}/plan/commitments/new",
         f"{c}/plan/commitments/{commitment}/edit",

@@ -8,6 +8,12 @@ from portal.services import chat
 from portal.services import notifications as news
 
 
+def _no_news_yet(db):
+    """Joining the circle made "people" news: these tests start from none."""
+    db.session.execute(db.delete(Notification))
+    db.session.commit()
+
+
 def _send(db, member, text="hello"):
     import secrets
 
@@ -20,6 +26,7 @@ def test_messages_make_one_counting_line_per_circle(db, make_circle, add_member)
     anna = add_member(circle, Role.CENTRAL, "Anna")
     ben = add_member(circle, Role.MEMBER, "Ben")
     pro = add_member(circle, Role.PROFESSIONAL, "Ellen")
+    _no_news_yet(db)
     for _ in range(5):
         _send(db, anna)
     assert news.unread_count(anna.user_id) == 0  # her own messages are not news to her
@@ -44,6 +51,7 @@ def test_notify_leaves_out_actor_muted_switched_off_and_gone(db, make_circle, ad
     ben = add_member(circle, Role.MEMBER, "Ben")
     cas = add_member(circle, Role.MEMBER, "Cas")
     dirk = add_member(circle, Role.MEMBER, "Dirk")
+    _no_news_yet(db)
     cas.muted = True
     db.session.add(NotificationSwitch(user_id=dirk.user_id, channel="app", kind="people"))
     db.session.commit()

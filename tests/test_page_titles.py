@@ -11,7 +11,7 @@ import re
 from sqlalchemy import select
 
 from portal.demo import ROLES, build_demo
-from portal.models import Agreement, Commitment, Meeting, Message, PlanVersion
+from portal.models import Agreement, Commitment, Meeting, Membership, Message, PlanVersion
 from tests.conftest import PASSWORD, csrf_from
 
 TITLE = re.compile(r"<title>(.*?)</title>", re.S)
@@ -61,6 +61,9 @@ def _urls(app, db, circle_id: int) -> list[tuple[str, str]]:
         ).all(),
         "number": db.session.scalars(
             select(PlanVersion.number).where(PlanVersion.circle_id == circle_id)
+        ).all(),
+        "member_id": db.session.scalars(
+            select(Membership.id).where(Membership.circle_id == circle_id).limit(3)
         ).all(),
     }
     out = []
@@ -126,6 +129,7 @@ def test_every_page_title_is_plain_text(app, db, new_client):
         "plan.history",
         "meetings.show",
         "invitations.people",
+        "circles.sheet",
         "auth.account",
         "auth.login",
     ):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import selectinload
 
 from portal.access import (
     access_member,
+    access_sheet_of,
     can_decide_professional_access,
     can_edit_circle,
     can_hand_over,
@@ -44,6 +45,7 @@ from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
 from portal.services.plan_view import plan_view
+from portal.services.sheet import member_sheet
 from portal.views import run, shown
 
 bp = Blueprint("circles", __name__)
@@ -257,6 +259,17 @@ def member_flags(circle_id: int, member_id: int):
         flags = {"plan_keeper": form.plan_keeper.data, "followup": form.followup.data}
         run(lambda: svc.set_flags(circle, me, member, **flags), success=_("Saved."))
     return _to_people(circle)
+
+
+@bp.get("/c/<int:circle_id>/people/<int:member_id>/sheet")
+@login_required
+def sheet(circle_id: int, member_id: int):
+    """A page to print for a member without internet: their commitments, the next meeting."""
+    circle, me = load_circle(circle_id)
+    member = access_sheet_of(circle, me, member_id)
+    return render_template(
+        "circles/sheet.html", circle=circle, me=me, s=member_sheet(circle, member)
+    )
 
 
 @bp.route("/c/<int:circle_id>/leave", methods=["GET", "POST"])

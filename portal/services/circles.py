@@ -17,6 +17,7 @@ from portal.access import (
     can_pass_conditions_on,
     can_reissue_invitation,
     can_use_invitation,
+    hears_of_people,
 )
 from portal.extensions import db
 from portal.models import (
@@ -32,7 +33,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError, require_name
+from portal.services import ServiceError, notifications, require_name
 from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
@@ -386,7 +387,19 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     if inv.role == Role.COORDINATOR:
         user.can_create_circles = True
     record(circle, "joined", subject=membership, role=inv.role.value)
+    tell_people(circle, membership, "joined", actor=membership)
     return membership
+
+
+def tell_people(
+    circle: Circle, subject: Membership, op: str, actor: Membership | None = None
+) -> None:
+    """News that ``subject`` joined, left or was removed ("op"), for the circle's people
+    (``access.hears_of_people``), never for the person themself."""
+    # Asked of the database, not ``circle.memberships``: loading that collection here,
+    # while people join one after another in one session, would leave it stale.
+    told = [m for m in members_in_order(circle) if hears_of_people(m) and m.id != subject.id]
+    notifications.notify(told, "people", ref_id=subject.id, actor=actor, data={"op": op})
 
 
 def end_membership(member: Membership, status: MembershipStatus) -> None:

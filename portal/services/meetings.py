@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -41,7 +41,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import Forbidden, ServiceError, accounts
+from portal.services import Forbidden, ServiceError, accounts, notifications
 from portal.services import plan as plan_svc
 from portal.services.history import record
 from portal.services.plan_view import plan_view
@@ -136,6 +136,8 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
     db.session.flush()
     record(circle, "meeting_proposed", actor=acting, title=title)
     _publish(meeting, "proposed")
+    asked = [m for m in circle.memberships if access.may_answer_poll(m, meeting)]
+    notifications.notify(asked, "poll", ref_id=meeting.id, actor=acting)
     return meeting
 
 
@@ -170,6 +172,7 @@ def set_answers(meeting: Meeting, acting: Membership, answers: dict[int, str]) -
     )
     db.session.execute(stmt)
     _publish(meeting, "answers")
+    notifications.settle(meeting.circle_id, "poll", meeting.id, user_id=acting.user_id)
 
 
 @dataclass
@@ -232,6 +235,7 @@ def fix_date(meeting: Meeting, acting: Membership, option_id: int) -> None:
     _changed(meeting)
     record(meeting_circle(meeting), "meeting_fixed", actor=acting, title=meeting.title)
     _publish(meeting, "fixed")
+    _tell_invitees(meeting, acting, "fixed")
 
 
 def reschedule(meeting: Meeting, acting: Membership, starts_at: datetime) -> None:
@@ -244,6 +248,7 @@ def reschedule(meeting: Meeting, acting: Membership, starts_at: datetime) -> Non
     meeting.starts_at = starts_at
     _changed(meeting)
     _publish(meeting, "rescheduled")
+    _tell_invitees(meeting, acting, "moved")
 
 
 def cancel(meeting: Meeting, acting: Membership) -> None:
@@ -255,11 +260,21 @@ def cancel(meeting: Meeting, acting: Membership) -> None:
     _changed(meeting)
     record(meeting_circle(meeting), "meeting_cancelled", actor=acting, title=meeting.title)
     _publish(meeting, "cancelled")
+    _tell_invitees(meeting, acting, "cancelled")
 
 
 def _changed(meeting: Meeting) -> None:
     meeting.sequence += 1
     meeting.updated_at = utcnow()
+
+
+def _tell_invitees(meeting: Meeting, acting: Membership, op: str) -> None:
+    """News for the people invited (fixed, moved, cancelled); the poll, if it was one,
+    no longer waits for anyone's answer."""
+    circle = meeting_circle(meeting)
+    told = [m for m in circle.memberships if access.hears_of_meeting(m, meeting)]
+    notifications.notify(told, "meeting", ref_id=meeting.id, actor=acting, data={"op": op})
+    notifications.settle(circle.id, "poll", meeting.id)
 
 
 def meeting_circle(meeting: Meeting) -> Circle:
@@ -293,6 +308,24 @@ def my_meetings(user_id: int, *, upcoming_only: bool = True) -> list[tuple[Meeti
             | ((Meeting.starts_at != None) & (Meeting.starts_at >= utcnow() - timedelta(days=1)))  # noqa: E711
         )
     return [(m, c) for m, c in db.session.execute(q).all()]
+
+
+def coming_meetings_of(member: Membership) -> tuple[Meeting | None, list[Meeting]]:
+    """For one person in one circle: the next fixed meeting they are invited to, and
+    the date polls they are invited to that are still open (one query)."""
+    rows = db.session.scalars(
+        select(Meeting)
+        .join(MeetingInvitee, MeetingInvitee.meeting_id == Meeting.id)
+        .where(
+            Meeting.circle_id == member.circle_id,
+            MeetingInvitee.membership_id == member.id,
+            (Meeting.status == "poll")
+            | ((Meeting.status == "fixed") & (Meeting.starts_at >= utcnow())),
+        )
+        .order_by(Meeting.starts_at, Meeting.created_at)
+    ).all()
+    fixed = [m for m in rows if m.status == "fixed"]
+    return (fixed[0] if fixed else None), [m for m in rows if m.status == "poll"]
 
 
 # --- Agenda and review -----------------------------------------------------------------
@@ -393,7 +426,8 @@ def record_review(
                     note=clean_text(note).strip()[:2000],
                 )
             )
-    _decide_proposals(circle, meeting, [m for m in present if access.can_vote(m)], decisions)
+    voters_present = [m for m in present if access.can_vote(m)]
+    _decide_proposals(circle, meeting, voters_present, decisions, acting)
     if next_evaluation:
         plan_svc.set_evaluation_date(circle, acting, next_evaluation)
     record(circle, "meeting_reviewed", actor=acting, title=meeting.title)
@@ -415,7 +449,11 @@ def _check_reviewable(meeting: Meeting, acting: Membership) -> None:
 
 
 def _decide_proposals(
-    circle: Circle, meeting: Meeting, voters_present: list[Membership], decisions: dict[int, bool]
+    circle: Circle,
+    meeting: Meeting,
+    voters_present: list[Membership],
+    decisions: dict[int, bool],
+    actor: Membership,
 ) -> None:
     """The open proposals the people there decided: into the plan (as far as
     ``plan.decide_at_meeting`` allows) or withdrawn."""
@@ -427,13 +465,9 @@ def _decide_proposals(
         if proposal.status != ProposalStatus.OPEN:
             continue
         if accepted:
-            plan_svc.decide_at_meeting(circle, proposal, voters_present, day)
+            plan_svc.decide_at_meeting(circle, proposal, voters_present, day, actor)
         else:
-            db.session.execute(
-                update(Proposal)
-                .where(Proposal.id == pid, Proposal.status == ProposalStatus.OPEN)
-                .values(status=ProposalStatus.WITHDRAWN)
-            )
+            plan_svc.decline_at_meeting(circle, proposal, actor)
 
 
 def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:

@@ -28,6 +28,7 @@ def remove_member(circle: Circle, acting: Membership, member: Membership) -> Non
         raise ServiceError(_l("The coordinator leaves by handing over."))
     circles.end_membership(member, MembershipStatus.REMOVED)
     record(circle, "removed", actor=acting, subject=member)
+    circles.tell_people(circle, member, "removed", actor=acting)
     _reconsider_plan(circle)
 
 
@@ -42,6 +43,7 @@ def leave_circle(circle: Circle, member: Membership) -> None:
         )
     circles.end_membership(member, MembershipStatus.LEFT)
     record(circle, "left", subject=member)
+    circles.tell_people(circle, member, "left", actor=member)
     _reconsider_plan(circle)
 
 

@@ -333,3 +333,26 @@ def message_seqs(message_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
         select(Message.id, Message.circle_id, Message.seq).where(Message.id.in_(ids))
     )
     return {id_: (circle_id, seq) for id_, circle_id, seq in rows}
+
+
+def settle(circle_id: int, kind: str, ref_id: int, *, user_id: int | None = None) -> int:
+    """The thing a line waits on is done (a proposal decided, a poll answered or
+    closed, a call for help taken care of): mark its unread ``kind`` lines read, for
+    everyone (or only ``user_id``), in one statement; their open pages hear of it."""
+    where = [
+        Notification.circle_id == circle_id,
+        Notification.kind == kind,
+        Notification.ref_id == ref_id,
+        Notification.read_at.is_(None),
+    ]
+    if user_id is not None:
+        where.append(Notification.user_id == user_id)
+    user_ids = db.session.scalars(
+        update(Notification)
+        .where(*where)
+        .values(read_at=utcnow(), group_key=None)
+        .returning(Notification.user_id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    events.news_changed(sorted(set(user_ids)))
+    return len(user_ids)

@@ -130,3 +130,21 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
         group = groups.setdefault(c.circle_id, MyCommitments(me.circle, me, []))
         group.rows.append(_row(c, me, today[c.circle_id], ticks[c.id]))
     return sorted(groups.values(), key=lambda g: g.circle.title.casefold())
+
+
+def member_rows(circle: Circle, member: Membership) -> list[CommitmentRow]:
+    """What one person has taken on in this circle, with where each thing stands today
+    (the printed "what is happening" sheet). Four queries however many commitments."""
+    commitments = db.session.scalars(
+        select(Commitment)
+        .where(
+            Commitment.circle_id == circle.id,
+            Commitment.active.is_(True),
+            Commitment.assignees.any(Membership.id == member.id),
+        )
+        .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
+        .order_by(Commitment.position, Commitment.id)
+    ).all()
+    ticks = svc.standing_completions([c.id for c in commitments])
+    today = today_in(circle.timezone)
+    return [_row(c, member, today, ticks[c.id]) for c in commitments]

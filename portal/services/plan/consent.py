@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from portal import events
-from portal.access import can_vote
+from portal.access import can_vote, consent_waits_for, hears_of_decision
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -23,7 +23,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
-from portal.services import Forbidden, ServiceError
+from portal.services import Forbidden, ServiceError, notifications
 from portal.services.history import record
 from portal.services.plan.entries import (
     KINDS,
@@ -42,6 +42,26 @@ def _voters(circle: Circle) -> list[Membership]:
     return [m for m in circle.memberships if can_vote(m)]
 
 
+def _checked(circle: Circle, kind: str, target_id: int | None, payload: dict) -> dict:
+    """Check the change now, so a broken proposal never reaches a vote; the payload as
+    cleaned (voters read what will be stored)."""
+    if kind not in KINDS:
+        raise ServiceError(_l("Please choose what you want to change."))
+    if kind in ("add_commitment", "change_commitment"):
+        data = CommitmentData.from_payload(payload)
+        validate_commitment(circle, data)
+        payload = data.to_payload()
+    if kind in ("change_commitment", "remove_commitment"):
+        active_commitment(circle, target_id)
+    if kind in ("add_agreement", "change_agreement"):
+        payload = {"text": clean_agreement(payload.get("text", ""))}
+    if kind in ("change_agreement", "remove_agreement"):
+        active_agreement(circle, target_id)
+    if kind == "set_evaluation_date":
+        date.fromisoformat(payload["date"])
+    return payload
+
+
 def propose(
     circle: Circle,
     acting: Membership,
@@ -55,22 +75,7 @@ def propose(
         raise Forbidden
     if get_plan(circle).version == 0:
         raise ServiceError(_l("The plan is not agreed yet: it can still be entered directly."))
-    if kind not in KINDS:
-        raise ServiceError(_l("Please choose what you want to change."))
-    payload = payload or {}
-    # Check the change now, so a broken proposal never reaches a vote.
-    if kind in ("add_commitment", "change_commitment"):
-        data = CommitmentData.from_payload(payload)
-        validate_commitment(circle, data)
-        payload = data.to_payload()  # as cleaned: voters read what will be stored
-    if kind in ("change_commitment", "remove_commitment"):
-        active_commitment(circle, target_id)
-    if kind in ("add_agreement", "change_agreement"):
-        payload = {"text": clean_agreement(payload.get("text", ""))}
-    if kind in ("change_agreement", "remove_agreement"):
-        active_agreement(circle, target_id)
-    if kind == "set_evaluation_date":
-        date.fromisoformat(payload["date"])
+    payload = _checked(circle, kind, target_id, payload or {})
     proposal = Proposal(
         circle_id=circle.id,
         kind=kind,
@@ -96,8 +101,24 @@ def propose(
     events.publish(
         circle.id, {"type": "plan", "op": "proposal", "id": proposal.id}, event_name="plan:event"
     )
-    _maybe_apply(circle, proposal)
+    if not _maybe_apply(circle, proposal, acting):
+        _ask_consent(circle, acting, proposal)
     return proposal
+
+
+def _ask_consent(circle: Circle, acting: Membership, proposal: Proposal) -> None:
+    """News for each voter the new proposal waits for."""
+    db.session.expire(proposal, ["votes"])  # the votes were added beside it, not to it
+    waits = [m for m in circle.memberships if consent_waits_for(m, proposal)]
+    notifications.notify(waits, "consent", ref_id=proposal.id, actor=acting)
+
+
+def _decided(circle: Circle, proposal: Proposal, op: str, actor: Membership | None) -> None:
+    """News that a proposal is decided, for its voters and proposer; the lines asking
+    for consent to it no longer wait for anyone."""
+    told = [m for m in circle.memberships if hears_of_decision(m, proposal)]
+    notifications.notify(told, "decided", ref_id=proposal.id, actor=actor, data={"op": op})
+    notifications.settle(circle.id, "consent", proposal.id)
 
 
 def answer(
@@ -131,10 +152,11 @@ def answer(
     vote.reason = "" if consent else reason
     vote.answered_at = utcnow()
     db.session.flush()
+    notifications.settle(circle.id, "consent", proposal.id, user_id=acting.user_id)
     events.publish(
         circle.id, {"type": "plan", "op": "vote", "id": proposal.id}, event_name="plan:event"
     )
-    _maybe_apply(circle, proposal)
+    _maybe_apply(circle, proposal, acting)
     return proposal
 
 
@@ -161,18 +183,25 @@ def gone_objections(votes: list[ProposalVote]) -> list[ProposalVote]:
     return [v for v in votes if v.answer == "object" and not v.membership.is_active]
 
 
-def _maybe_apply(circle: Circle, proposal: Proposal) -> bool:
+def _maybe_apply(circle: Circle, proposal: Proposal, actor: Membership | None) -> bool:
+    """Apply the proposal if every vote that counts is consent; ``actor`` is whoever's
+    act made it so (the last consent; someone removing or leaving; None: nobody's)."""
     counted = counted_votes(_votes_of(proposal))
     if not any(v.membership.is_active for v in counted):
         return False
     if any(v.answer != "consent" for v in counted):
         return False
-    apply_proposal(circle, proposal, reason="consent", decided_by=[v.membership for v in counted])
+    decided_by = [v.membership for v in counted]
+    apply_proposal(circle, proposal, reason="consent", decided_by=decided_by, actor=actor)
     return True
 
 
 def decide_at_meeting(
-    circle: Circle, proposal: Proposal, present: list[Membership], day: str
+    circle: Circle,
+    proposal: Proposal,
+    present: list[Membership],
+    day: str,
+    actor: Membership | None = None,
 ) -> PlanVersion | None:
     """The people at a follow-up meeting put a proposal into the plan.
 
@@ -227,6 +256,7 @@ def decide_at_meeting(
         decided_by=present,
         summary=day,
         gone_objectors=[v.membership for v in gone_objections(votes)],
+        actor=actor,
     )
 
 
@@ -255,8 +285,10 @@ def apply_proposal(
     decided_by: list[Membership],
     summary: str = "",
     gone_objectors: list[Membership] | None = None,
+    actor: Membership | None = None,
 ) -> PlanVersion | None:
-    """Apply exactly once: only the transaction that flips open -> applied goes on."""
+    """Apply exactly once: only the transaction that flips open -> applied goes on.
+    ``actor``: whose act decided it (they are not told of it)."""
     won = db.session.execute(
         update(Proposal)
         .where(Proposal.id == proposal.id, Proposal.status == ProposalStatus.OPEN)
@@ -264,6 +296,7 @@ def apply_proposal(
     ).rowcount
     if won != 1:
         return None
+    _decided(circle, proposal, "agreed", actor)
     apply_change(circle, proposal.kind, proposal.target_id, proposal.payload or {})
     version = new_version(
         circle,
@@ -285,6 +318,20 @@ def withdraw(circle: Circle, acting: Membership, proposal: Proposal) -> None:
     if proposal.status != ProposalStatus.OPEN:
         raise ServiceError(_l("This proposal is already decided."))
     proposal.status = ProposalStatus.WITHDRAWN
+    _decided(circle, proposal, "withdrawn", acting)
+
+
+def decline_at_meeting(circle: Circle, proposal: Proposal, actor: Membership | None) -> bool:
+    """The people at a follow-up meeting decided against an open proposal: it is
+    withdrawn (exactly once, by a conditional UPDATE). Whether it happened."""
+    won = db.session.execute(
+        update(Proposal)
+        .where(Proposal.id == proposal.id, Proposal.status == ProposalStatus.OPEN)
+        .values(status=ProposalStatus.WITHDRAWN)
+    ).rowcount
+    if won == 1:
+        _decided(circle, proposal, "declined", actor)
+    return won == 1
 
 
 def reconsider_open_proposals(circle: Circle) -> None:
@@ -296,7 +343,8 @@ def reconsider_open_proposals(circle: Circle) -> None:
     for proposal in open_proposals(circle):
         try:
             with db.session.begin_nested():
-                _maybe_apply(circle, proposal)
+                # Nobody's act decided it: everyone who had a say hears of it.
+                _maybe_apply(circle, proposal, None)
         except ServiceError:
             db.session.expire(proposal)
 

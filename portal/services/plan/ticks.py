@@ -15,7 +15,7 @@ from portal import events
 from portal.access import (
     UNDO_WINDOW,
     can_tick,
-    watches_plan,
+    hears_of_help,
 )
 from portal.extensions import db
 from portal.models import (
@@ -26,7 +26,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
-from portal.services import Forbidden, ServiceError
+from portal.services import Forbidden, ServiceError, notifications
 from portal.services.history import record
 from portal.services.plan.reading import schedule_of
 from portal.services.schedule import occurrences
@@ -122,15 +122,19 @@ def completion_history(commitment: Commitment) -> Select:
 def request_help(circle: Circle, acting: Membership, c: Commitment) -> None:
     if not any(a.id == acting.id for a in c.assignees):
         raise ServiceError(_l("Only the people who do this can ask for help with it."))
+    already = c.help_requested_at is not None
     c.help_requested_at = utcnow()
     c.help_requested_by_id = acting.id
     record(circle, "help_requested", actor=acting)
+    if already:
+        return  # those who watch the plan have heard of it already
+    watchers = [m for m in circle.memberships if hears_of_help(m) and m.id != acting.id]
+    notifications.notify(watchers, "help", ref_id=c.id, actor=acting)
     # The notice says only that something needs attention: no names, no text.
     notice = {"type": "notice", "op": "attention", "circle_id": circle.id}
-    for m in circle.memberships:
-        if watches_plan(m) and m.id != acting.id:
-            uid = m.user_id
-            events.after_commit(lambda uid=uid: events.emit_to_user(uid, "notice", notice))
+    for m in watchers:
+        uid = m.user_id
+        events.after_commit(lambda uid=uid: events.emit_to_user(uid, "notice", notice))
 
 
 def clear_help(circle: Circle, acting: Membership, c: Commitment) -> None:
@@ -138,3 +142,4 @@ def clear_help(circle: Circle, acting: Membership, c: Commitment) -> None:
         raise Forbidden
     c.help_requested_at = None
     c.help_requested_by_id = None
+    notifications.settle(circle.id, "help", c.id)
