@@ -110,7 +110,7 @@ def _give_news(db, label: str) -> None:
     ).one()
     others = [m for m in me.circle.memberships if m.id != me.id and m.is_active]
     variants = [(k, {}) for k in NEWS_KINDS] + [
-        ("due", {"overdue": True}), ("decided", {"op": "rejected"}),
+        ("due", {"overdue": True}), ("decided", {"op": "declined"}),
         ("meeting", {"op": "moved"}), ("meeting", {"op": "cancelled"}),
         ("people", {"op": "left"}), ("people", {"op": "removed"}),
     ]  # fmt: skip
