@@ -89,7 +89,15 @@ def family(db, make_circle, add_member, make_user):
         circle, Role.PROFESSIONAL, "Ellen", user=make_user("Ellen", username="ellen")
     )
     oma = add_member(circle, Role.MEMBER, "Oma", user=make_user("Oma", username="oma"))
+    _no_news(db)
     return circle, sanne, ben, ellen, oma
+
+
+def _no_news(db) -> None:
+    """Joining a circle, opening a poll... make news of their own
+    (tests/test_news_recipients.py): these tests start from none."""
+    db.session.execute(db.delete(Notification))
+    db.session.commit()
 
 
 # --- The page ------------------------------------------------------------------------
@@ -228,6 +236,7 @@ def test_nobody_can_count_or_clear_anothers_news_over_the_socket(
     other, _ = make_circle("Circle around Kees")
     kees = add_member(other, Role.MEMBER, "Kees")
     kees_friend = add_member(other, Role.CENTRAL, "Mia")
+    _no_news(db)
     _send(db, kees_friend)  # Kees has "1 new message" in his circle
     news.notify([oma], "help", ref_id=1, actor=sanne)
     db.session.commit()
@@ -323,6 +332,7 @@ def test_the_chat_marks_its_messages_and_mentions_read(db, family, login, client
     other, _ = make_circle("Circle around Kees")
     ben_there = add_member(other, Role.MEMBER, user=ben.user)
     mia = add_member(other, Role.CENTRAL, "Mia")
+    _no_news(db)
     _send(db, sanne, "@ben look")
     _send(db, mia)
     news.notify([ben], "help", ref_id=1, actor=sanne)
@@ -345,7 +355,7 @@ def test_each_page_marks_its_own_news_read(db, family, login, client):
     circle, sanne, ben, *_ = family
     meeting = _meeting(circle, sanne, [ben])
     other_meeting = _meeting(circle, sanne, [ben])
-    db.session.commit()
+    _no_news(db)
     for kind in ("consent", "decided", "help", "due", "missed", "people"):
         news.notify([ben], kind, ref_id=5, actor=sanne)
     news.notify([ben], "poll", ref_id=meeting.id, actor=sanne)
