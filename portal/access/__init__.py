@@ -1,0 +1,72 @@
+"""The one place that decides who may see what: this package.
+
+Every route and socket handler gets a circle (or something inside it) through an
+``access_*`` function, which returns it or raises. A circle you may not see answers
+exactly like one that does not exist: the same 404, byte for byte. ``can_*``
+functions answer yes or no for a membership you already hold.
+
+The rules are kept in four rooms, and everything is imported from here
+(``from portal.access import can_vote``): ``circles`` (a circle, its people, its
+links), ``chat``, ``plan`` (the plan and the meetings) and ``news`` (who hears of what).
+"""
+
+from portal.access.chat import (  # noqa: F401
+    ChatSeat,
+    access_chat,
+    access_chat_seat,
+    can_read_chat,
+    chat_open_sql,
+)
+from portal.access.circles import (  # noqa: F401
+    access_circle,
+    access_device,
+    access_invitation,
+    access_member,
+    access_plan_item,
+    can_be_removed,
+    can_decide_professional_access,
+    can_edit_circle,
+    can_enter_plan,
+    can_hand_over,
+    can_hold_family_tasks,
+    can_issue_reentry,
+    can_join_other_circle,
+    can_join_with,
+    can_leave,
+    can_manage,
+    can_pass_conditions_on,
+    can_reissue_invitation,
+    can_remove_condition,
+    can_see_still_to_join,
+    can_use_invitation,
+    can_use_reentry,
+    load_circle,
+    require,
+)
+from portal.access.news import (  # noqa: F401
+    access_sheet_of,
+    can_print_sheet_for,
+    consent_waits_for,
+    hears_of_decision,
+    hears_of_help,
+    hears_of_meeting,
+    hears_of_people,
+    may_answer_poll,
+)
+from portal.access.plan import (  # noqa: F401
+    UNDO_WINDOW,
+    can_accept_plan,
+    can_attend_meetings,
+    can_change_plan,
+    can_manage_meeting,
+    can_organise_meetings,
+    can_remove_message,
+    can_review_meeting,
+    can_set_conditions,
+    can_take_on_commitments,
+    can_tick,
+    can_undo_tick,
+    can_vote,
+    takes_over_circle,
+    watches_plan,
+)
