@@ -56,6 +56,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.meetings.routes import bp as meetings_bp
     from portal.pages import bp as pages_bp
     from portal.plan.routes import bp as plan_bp
+    from portal.unsubscribe import bp as unsubscribe_bp
 
     app.register_blueprint(pages_bp)
     app.register_blueprint(auth_bp)
@@ -64,6 +65,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(chat_bp)
     app.register_blueprint(plan_bp)
     app.register_blueprint(meetings_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared
