@@ -379,6 +379,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("meetings.calendar_settings", "POST"): ("/account/calendar", 302, LOGIN_REDIRECT),
     # The secret feed: a token nobody has is a 404 (test_feed_token_revoked_or_invented...).
     ("meetings.feed", "GET"): ("/calendar/not-a-real-token.ics", 404, None),
+    # One-click unsubscribe: a token nobody signed is a 404 (test_notify_email.py:
+    # test_a_token_cannot_be_changed_to_reach_someone_else, and the GET/POST tests).
+    ("unsubscribe.confirm", "GET"): ("/email/stop/not-a-real-token", 404, None),
+    ("unsubscribe.one_click", "POST"): ("/email/stop/not-a-real-token", 404, None),
 }
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
