@@ -14,9 +14,15 @@ Delivery: SMTP when MAIL_SERVER is set; otherwise one file per mail in
 MAIL_OUTBOX_DIR (instance/outbox), so a developer can read it without any mail
 server. Mail bodies may carry a secret link, so they are never written to the log.
 
-No address gets more than MAIL_PER_ADDRESS_PER_HOUR mails (counted from the outbox
-rows to it made in the last hour): beyond that a mail is dropped quietly and the
-caller answers as usual, so nobody can fill someone's mailbox through a form.
+No address gets more than MAIL_PER_ADDRESS_PER_HOUR mails asked for through a form
+(counted from the outbox rows to it made in the last hour): beyond that a mail is
+dropped quietly and the caller answers as usual, so nobody can fill someone's mailbox
+through a form. Notification email (``notice=True``, docs/notifications.md) has its
+own, tighter limits and goes only to an account's confirmed address: it neither
+counts here nor is dropped.
+
+Each run sends over one SMTP connection (``Transport``). A failed mail is tried again
+with back-off and given up, with a log line, MAIL_GIVE_UP_HOURS after it was queued.
 
 Some mail is made by the sender, not by the request: ``queue_mail(kind=...)`` queues
 an empty row, and ``send_pending`` asks the builder registered for that kind

@@ -116,6 +116,20 @@ def _done(c: Commitment, ticks: dict) -> set[str] | None:
     return {"once"} if all(f"item:{i.id}" in ticks for i in c.items) else set()
 
 
+def _assignments():
+    """(commitment, schedule, done keys, membership) for each person on each active
+    commitment of an agreed plan whose turns can be told apart: four queries."""
+    commitments = _agreed_commitments()
+    ticks = standing_completions([c.id for c in commitments])
+    for c in commitments:
+        done = _done(c, ticks[c.id])
+        if done is None:
+            continue
+        s = schedule_of(c)
+        for m in c.assignees:
+            yield c, s, done, m
+
+
 def _zone_of(m: Membership) -> ZoneInfo:
     return rules.zone(m.user.timezone or m.circle.timezone)
 
@@ -123,19 +137,12 @@ def _zone_of(m: Membership) -> ZoneInfo:
 def clock_news(now: datetime) -> int:
     """ "due" and "missed" lines for every assignee, in their own zone; returns how many
     lines were made (once per person, thing and day)."""
-    commitments = _agreed_commitments()
-    ticks = standing_completions([c.id for c in commitments])
     batches: dict[tuple, list[Membership]] = defaultdict(list)
-    for c in commitments:
-        done = _done(c, ticks[c.id])
-        if done is None:
+    for c, s, done, m in _assignments():
+        if m.status != MembershipStatus.ACTIVE or m.muted:
             continue
-        s = schedule_of(c)
-        for m in c.assignees:
-            if m.status != MembershipStatus.ACTIVE or m.muted:
-                continue
-            for kind, day in rules.clock_news(s, done, rules.local_day(now, _zone_of(m))):
-                batches[(c.id, kind, day)].append(m)
+        for kind, day in rules.clock_news(s, done, rules.local_day(now, _zone_of(m))):
+            batches[(c.id, kind, day)].append(m)
     made = 0
     for (cid, kind, day), members in batches.items():
         made += len(
@@ -342,21 +349,14 @@ def _wants(people: dict[int, Person], m: Membership, kind: str) -> Person | None
 def due_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
     """My commitment the day before and on the morning it is due; a missed turn."""
     hour = current_app.config["NOTIFY_MORNING_HOUR"]
-    commitments = _agreed_commitments()
-    ticks = standing_completions([c.id for c in commitments])
     out = []
-    for c in commitments:
-        done = _done(c, ticks[c.id])
-        if done is None:
-            continue
-        s = schedule_of(c)
-        for m in c.assignees:
-            p = _wants(people, m, "remind_due")
-            found = p and rules.commitment_reminder(s, done, now, p.tz, hour)
-            if found:
-                slot, day = found
-                key = f"n:remind_due:{p.user.id}:{c.id}:{slot}:{day.isoformat()}"
-                out.append(Reminder(p, "remind_due", slot, c.circle_id, key, day))
+    for c, s, done, m in _assignments():
+        p = _wants(people, m, "remind_due")
+        found = p and rules.commitment_reminder(s, done, now, p.tz, hour)
+        if found:
+            slot, day = found
+            key = f"n:remind_due:{p.user.id}:{c.id}:{slot}:{day.isoformat()}"
+            out.append(Reminder(p, "remind_due", slot, c.circle_id, key, day))
     return out
 
 

@@ -376,6 +376,20 @@ def test_a_missed_turn_makes_one_line_and_one_reminder(db, smtp, family, add_mem
     _no_content(reminders[0])
 
 
+def _meeting(circle, organiser, invitee, times, deadline=None):
+    data = meetings_svc.MeetingData(
+        title="Evaluatie bij " + NAMES[0],
+        purpose=SECRET,
+        place="",
+        video_link="",
+        duration_minutes=60,
+        options=times,
+        deadline=deadline,
+        invitee_ids=[invitee.id],
+    )
+    return meetings_svc.propose_meeting(circle, organiser, data)
+
+
 @pytest.mark.parametrize(
     "day, day_before_utc, two_hours_utc",
     [
@@ -394,19 +408,7 @@ def test_meeting_reminders_follow_the_wall_clock_across_daylight_saving(
 ):
     circle, _coord, anna, ben, _cor, _task = family
     starts = at_local(day, 19, AMS)
-    meeting = meetings_svc.propose_meeting(
-        circle,
-        anna,
-        meetings_svc.MeetingData(
-            title="Evaluatie bij " + NAMES[0],
-            purpose="",
-            place="",
-            video_link="",
-            duration_minutes=60,
-            options=[starts, starts + timedelta(days=1)],
-            invitee_ids=[ben.id],
-        ),
-    )
+    meeting = _meeting(circle, anna, ben, [starts, starts + timedelta(days=1)])
     db.session.flush()
     meetings_svc.fix_date(meeting, anna, meeting.options[0].id)
     db.session.commit()
@@ -435,20 +437,8 @@ def test_poll_reminders_for_those_who_did_not_answer(db, smtp, family):
     anna.user.email = None  # only Ben's mailbox matters here
     opened = utcnow()
     deadline = opened + timedelta(days=5)
-    meeting = meetings_svc.propose_meeting(
-        circle,
-        anna,
-        meetings_svc.MeetingData(
-            title="Wanneer?",
-            purpose="",
-            place="",
-            video_link="",
-            duration_minutes=60,
-            options=[opened + timedelta(days=10), opened + timedelta(days=11)],
-            deadline=deadline,
-            invitee_ids=[ben.id],
-        ),
-    )
+    times = [opened + timedelta(days=10), opened + timedelta(days=11)]
+    meeting = _meeting(circle, anna, ben, times, deadline)
     db.session.commit()
     _run(db, opened + timedelta(days=1, hours=23))
     assert smtp.messages == []
