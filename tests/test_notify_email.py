@@ -260,7 +260,7 @@ def test_circle_titles_only_where_the_person_opted_in_and_never_message_text(db,
     assert SECRET not in text and "Zonnebloem" not in text and TASK not in text
 
 
-def test_nothing_for_muted_circles_people_who_left_or_without_an_address(
+def test_nothing_for_muted_circles_people_gone_closed_chats_or_without_an_address(
     db, smtp, family, add_member
 ):
     circle, coord, anna, ben, cor, _task = family
@@ -268,8 +268,13 @@ def test_nothing_for_muted_circles_people_who_left_or_without_an_address(
     gone = add_member(circle, Role.MEMBER, "Dirk Kersenpit")
     gone.user.email = "dirk@example.org"
     coord.user.email = "coordinator@example.org"
+    pro = add_member(circle, Role.PROFESSIONAL, "Els Kersenpit")
+    pro.user.email = "els@example.org"
     db.session.commit()
     _send(db, anna)
+    # A chat line that reached a professional while the chat is closed to them (as if
+    # written before it closed): never emailed.
+    news.notify([pro], "mention", ref_id=1, actor=anna)
     gone.status = MembershipStatus.LEFT
     coord.status = MembershipStatus.HANDED_OVER
     db.session.commit()
