@@ -283,12 +283,13 @@ def queue_direct(people: dict[int, Person], now: datetime) -> int:
     won = _claim_people(
         User.direct_sent_at, sorted(lines), now - gap + timedelta(microseconds=1), now
     )
-    rows = []
+    rows, emailed = [], []
     for user_id in sorted(won):
         p, mine = people[user_id], lines[user_id]
         key = f"n:direct:{user_id}:{mine[-1].id}"
         rows.append(_compose(p, "direct", key, now, lambda p=p, mine=mine: _news_context(p, mine)))
-        _mark_emailed(mine, now)
+        emailed += mine
+    _mark_emailed(emailed, now)
     return len(queue_rows(rows))
 
 
@@ -309,7 +310,7 @@ def queue_digests(people: dict[int, Person], now: datetime) -> int:
         won |= _claim_people(User.digest_sent_at, user_ids, start, now)
     since = min((people[u].since for u in won), default=now)
     lines = _unread(sorted(won), Notification.updated_at > since)
-    rows = []
+    rows, emailed = [], []
     for user_id in sorted(won):
         p = people[user_id]
         mine = [
@@ -322,7 +323,8 @@ def queue_digests(people: dict[int, Person], now: datetime) -> int:
         start = rules.digest_start(now, p.tz, p.user.digest_period, hour)
         key = f"n:digest:{user_id}:{start:%Y%m%dT%H%M}"
         rows.append(_compose(p, "digest", key, now, lambda p=p, mine=mine: _news_context(p, mine)))
-        _mark_emailed(mine, now)
+        emailed += mine
+    _mark_emailed(emailed, now)
     return len(queue_rows(rows))
 
 
