@@ -33,6 +33,15 @@ if __name__ == "__main__":
         # Mail waits in the outbox table; this sends it every few seconds (the same
         # work as ``flask --app app kring send-mail``; several senders at once are safe).
         socketio.start_background_task(run_sender, app)
+    if app.config["NOTIFY_INTERVAL"] > 0:
+        # News from the clock, digests, direct calls and reminders: the same run as
+        # ``flask --app app kring send-notifications`` (safe next to cron doing it too).
+        from portal.mail import run_every
+        from portal.notifier import run as notify_run
+
+        socketio.start_background_task(
+            run_every, app, app.config["NOTIFY_INTERVAL"], notify_run, "the notification run"
+        )
     print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file.

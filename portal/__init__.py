@@ -57,6 +57,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.news.routes import bp as news_bp
     from portal.pages import bp as pages_bp
     from portal.plan.routes import bp as plan_bp
+    from portal.unsubscribe import bp as unsubscribe_bp
     from portal.webapp.routes import bp as webapp_bp
 
     app.register_blueprint(pages_bp)
@@ -68,6 +69,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(meetings_bp)
     app.register_blueprint(webapp_bp)
     app.register_blueprint(news_bp)
+    app.register_blueprint(unsubscribe_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared

@@ -107,3 +107,28 @@ def send_mail_command():
 
     sent = send_pending()
     click.echo(f"{sent} sent")
+
+
+@kring_cli.command("send-notifications")
+@click.option(
+    "--now",
+    default=None,
+    help="Stand in for the clock, as ISO-8601 (UTC when no offset is given): for tests, "
+    "and to catch up after downtime.",
+)
+def send_notifications_command(now):
+    """Make the news from the clock, queue the email that is due and send it (run it
+    every minute from cron or a systemd timer; docs/notifications.md)."""
+    from datetime import UTC, datetime
+
+    from portal.notifier import run
+
+    when = None
+    if now:
+        try:
+            when = datetime.fromisoformat(now)
+        except ValueError:
+            raise click.BadParameter("not an ISO-8601 date and time", param_hint="--now") from None
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    counts = run(when)
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))

@@ -152,7 +152,8 @@ class Config:
     # Mail waits in the outbox_mail table; ``python app.py`` sends it every
     # MAIL_SEND_INTERVAL seconds (0: only ``flask --app app kring send-mail`` does).
     MAIL_SEND_INTERVAL = float(os.environ.get("MAIL_SEND_INTERVAL", "5"))
-    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "8"))
+    # Tries before a mail is given up (the day of MAIL_GIVE_UP_HOURS usually comes first).
+    MAIL_MAX_ATTEMPTS = int(os.environ.get("MAIL_MAX_ATTEMPTS", "40"))
     # No address gets more mails than this in an hour, whoever asks and from where
     # ("forgot password", an email change aimed at someone else's address).
     MAIL_PER_ADDRESS_PER_HOUR = int(os.environ.get("MAIL_PER_ADDRESS_PER_HOUR", "5"))
@@ -195,6 +196,22 @@ class Config:
     # How long a push service keeps a push for a phone that is switched off.
     PUSH_TTL_SECONDS = 12 * 3600
 
+    # --- notifications (docs/notifications.md) ----------------------------------------
+    # SMTP security: STARTTLS on MAIL_PORT (the default), or implicit TLS from the first
+    # byte (MAIL_USE_SSL=1, usually port 465). Either way one connection per run.
+    MAIL_USE_TLS = os.environ.get("MAIL_USE_TLS", "1").lower() in ("1", "true", "yes", "on")
+    MAIL_USE_SSL = os.environ.get("MAIL_USE_SSL", "0").lower() in ("1", "true", "yes", "on")
+    # A mail that cannot be sent is tried again with back-off (30 s doubling, at most an
+    # hour apart) and given up, with a log line, this many hours after it was queued.
+    MAIL_GIVE_UP_HOURS = float(os.environ.get("MAIL_GIVE_UP_HOURS", "24"))
+    # ``python app.py`` runs ``kring send-notifications`` every NOTIFY_INTERVAL seconds
+    # (0: never; then run it from cron or a systemd timer).
+    NOTIFY_INTERVAL = float(os.environ.get("NOTIFY_INTERVAL", "60"))
+    # Mentions and direct calls: at most one email per person in this many minutes.
+    DIRECT_EMAIL_MINUTES = int(os.environ.get("DIRECT_EMAIL_MINUTES", "15"))
+    # The local hour after which the day's digest and the morning reminders go out.
+    NOTIFY_MORNING_HOUR = 7
+
 
 class TestConfig(Config):
     TESTING = True
@@ -203,6 +220,7 @@ class TestConfig(Config):
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
     MAIL_SERVER = None
+    NOTIFY_INTERVAL = 0
     BASE_URL = "http://localhost"
     # Argon2 stays memory-hard in tests, just with smaller costs so the suite is quick.
     PASSWORD_HASH_PARAMS = TEST_PASSWORD_HASH_PARAMS

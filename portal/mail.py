@@ -14,9 +14,15 @@ Delivery: SMTP when MAIL_SERVER is set; otherwise one file per mail in
 MAIL_OUTBOX_DIR (instance/outbox), so a developer can read it without any mail
 server. Mail bodies may carry a secret link, so they are never written to the log.
 
-No address gets more than MAIL_PER_ADDRESS_PER_HOUR mails (counted from the outbox
-rows to it made in the last hour): beyond that a mail is dropped quietly and the
-caller answers as usual, so nobody can fill someone's mailbox through a form.
+No address gets more than MAIL_PER_ADDRESS_PER_HOUR mails asked for through a form
+(counted from the outbox rows to it made in the last hour): beyond that a mail is
+dropped quietly and the caller answers as usual, so nobody can fill someone's mailbox
+through a form. Notification email (``notice=True``, docs/notifications.md) has its
+own, tighter limits and goes only to an account's confirmed address: it neither
+counts here nor is dropped.
+
+Each run sends over one SMTP connection (``Transport``). A failed mail is tried again
+with back-off and given up, with a log line, MAIL_GIVE_UP_HOURS after it was queued.
 
 Some mail is made by the sender, not by the request: ``queue_mail(kind=...)`` queues
 an empty row, and ``send_pending`` asks the builder registered for that kind
@@ -31,12 +37,14 @@ import logging
 import secrets
 import smtplib
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import db, socketio
 from portal.models import OutboxMail
@@ -57,32 +65,67 @@ def register_builder(kind: str, builder: Builder) -> None:
 
 
 def queue_mail(
-    to: str, subject: str = "", body: str = "", *, dedupe_key: str, kind: str | None = None
-) -> None:
-    """Queue a mail in the current transaction (the caller commits).
+    to: str,
+    subject: str = "",
+    body: str = "",
+    *,
+    dedupe_key: str,
+    kind: str | None = None,
+    html: str | None = None,
+    headers: dict | None = None,
+    notice: bool = False,
+) -> bool:
+    """Queue a mail in the current transaction (the caller commits); True if queued.
 
-    ``dedupe_key`` names the cause ("reset:<token id>"): a cause queues its mail once.
-    With ``kind``, the sender builds the mail (see ``register_builder``). Beyond
-    MAIL_PER_ADDRESS_PER_HOUR mails to ``to`` in the last hour, nothing is queued:
-    the same statements run either way up to the insert, and the caller cannot tell.
+    ``dedupe_key`` names the cause ("reset:<token id>"): a cause queues its mail once,
+    even when two transactions try at the same moment (``INSERT ... ON CONFLICT DO
+    NOTHING`` on the unique key, never check-then-insert). With ``kind``, the sender
+    builds the mail (see ``register_builder``). ``html`` and ``headers`` travel with the
+    row (a multipart mail, Content-Language, List-Unsubscribe).
+
+    Mail asked for through a form is capped: beyond MAIL_PER_ADDRESS_PER_HOUR such mails
+    to ``to`` in the last hour nothing is queued (the same statements run either way up
+    to the insert, and the caller cannot tell). Notification mail (``notice=True``, made
+    by the notification run) has its own limits and neither counts nor is dropped here.
     """
-    exists = db.session.scalar(select(OutboxMail.id).where(OutboxMail.dedupe_key == dedupe_key))
-    if exists is not None:
-        return
-    lately = db.session.scalar(
-        select(func.count())
-        .select_from(OutboxMail)
-        .where(OutboxMail.to == to, OutboxMail.created_at > utcnow() - timedelta(hours=1))
-    )
-    if lately >= current_app.config["MAIL_PER_ADDRESS_PER_HOUR"]:
-        log.info("mail to one address dropped: over MAIL_PER_ADDRESS_PER_HOUR")
-        return
-    db.session.add(
-        OutboxMail(
-            to=to, subject=str(subject)[:200], body=str(body), dedupe_key=dedupe_key, kind=kind
+    if not notice:
+        lately = db.session.scalar(
+            select(func.count())
+            .select_from(OutboxMail)
+            .where(
+                OutboxMail.to == to,
+                OutboxMail.created_at > utcnow() - timedelta(hours=1),
+                OutboxMail.notice.is_(False),
+            )
         )
-    )
-    db.session.flush()
+        if lately >= current_app.config["MAIL_PER_ADDRESS_PER_HOUR"]:
+            log.info("mail to one address dropped: over MAIL_PER_ADDRESS_PER_HOUR")
+            return False
+    row = {
+        "to": to,
+        "subject": str(subject)[:200],
+        "body": str(body),
+        "dedupe_key": dedupe_key,
+        "kind": kind,
+        "html": html,
+        "headers": headers,
+        "notice": notice,
+        "created_at": utcnow(),
+    }
+    return bool(queue_rows([row]))
+
+
+def queue_rows(rows: list[dict]) -> set[str]:
+    """Insert outbox rows (dicts of OutboxMail columns) in one statement, each at most
+    once per ``dedupe_key``; return the keys that were new. No cap: the callers are
+    ``queue_mail`` (which applied it) and the notification run."""
+    if not rows:
+        return set()
+    conn = db.session.connection()
+    table = OutboxMail.__table__
+    insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
+    insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return set(conn.execute(insert.returning(table.c.dedupe_key), rows).scalars())
 
 
 def _build(mail_id: int, claim: str, kind: str, to: str) -> tuple[str, str] | None:
@@ -112,116 +155,216 @@ def _pending(now):
     cfg = current_app.config
     return (
         OutboxMail.sent_at.is_(None),
+        OutboxMail.failed_at.is_(None),
         OutboxMail.attempts < cfg["MAIL_MAX_ATTEMPTS"],
         (OutboxMail.next_try_at.is_(None)) | (OutboxMail.next_try_at <= now),
     )
 
 
-def send_pending(limit: int = 100) -> int:
-    """Send what is waiting; return how many mails went out.
+def send_pending(limit: int = 100, *, now: datetime | None = None) -> int:
+    """Send what is waiting over ONE connection to the mail server; return how many
+    mails went out. ``now`` stands in for the clock (tests, catching up).
 
     Never raises because a mail could not be sent: the row keeps its error, counts
-    the try, and waits longer before the next one; after MAIL_MAX_ATTEMPTS it stays
-    unsent for an operator to look at.
+    the try, and waits longer before the next one (30 s, doubling, at most an hour);
+    once MAIL_GIVE_UP_HOURS have passed since it was queued (or after
+    MAIL_MAX_ATTEMPTS tries) it is given up with a log line and stays for an operator.
     """
-    cfg = current_app.config
+    now = now or utcnow()
     ids = db.session.scalars(
-        select(OutboxMail.id).where(*_pending(utcnow())).order_by(OutboxMail.id).limit(limit)
+        select(OutboxMail.id).where(*_pending(now)).order_by(OutboxMail.id).limit(limit)
     ).all()
     db.session.commit()
     sent = 0
-    for mail_id in ids:
-        claim = secrets.token_hex(16)
-        now = utcnow()
-        # The claim: only one run's UPDATE finds the row still pending.
-        row = db.session.execute(
-            update(OutboxMail)
-            .where(OutboxMail.id == mail_id, *_pending(now))
-            .values(
-                claim=claim,
-                attempts=OutboxMail.attempts + 1,
-                next_try_at=now + timedelta(seconds=cfg["MAIL_CLAIM_LEASE_SECONDS"]),
-            )
-            .returning(
-                OutboxMail.to,
-                OutboxMail.subject,
-                OutboxMail.body,
-                OutboxMail.attempts,
-                OutboxMail.kind,
-            )
-        ).first()
-        db.session.commit()
-        if row is None:
-            continue  # another run has it
-        to, subject, body, attempts, kind = row
-        try:
-            if kind is not None:
-                built = _build(mail_id, claim, kind, to)
-                if built is None:
-                    continue  # nothing to send (an address without an account)
-                subject, body = built
-            _deliver(mail_id, to, subject, body)
-        except Exception as e:  # noqa: BLE001 (any failure: keep the row for later)
-            db.session.rollback()
-            wait = min(30 * 2 ** (attempts - 1), 3600)
-            db.session.execute(
-                update(OutboxMail)
-                .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
-                .values(
-                    claim=None,
-                    next_try_at=utcnow() + timedelta(seconds=wait),
-                    last_error=f"{type(e).__name__}: {e}"[:500],
-                )
-            )
-            db.session.commit()
-            log.warning("mail %s not sent (try %s): %s", mail_id, attempts, type(e).__name__)
-            continue
-        db.session.execute(
-            update(OutboxMail)
-            .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
-            # The body may hold a secret link: once sent, the database forgets it.
-            .values(sent_at=utcnow(), last_error=None, body="")
-        )
-        db.session.commit()
-        sent += 1
+    transport = Transport(current_app.config)
+    try:
+        for mail_id in ids:
+            sent += _send_one(transport, mail_id, now)
+    finally:
+        transport.close()
     return sent
+
+
+_COLUMNS = ("to", "subject", "body", "attempts", "kind", "html", "headers", "created_at")
+
+
+def _claim(mail_id: int, now: datetime) -> tuple[str, dict] | None:
+    """Take the row for this run: only one run's conditional UPDATE finds it pending."""
+    claim = secrets.token_hex(16)
+    row = db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, *_pending(now))
+        .values(
+            claim=claim,
+            attempts=OutboxMail.attempts + 1,
+            next_try_at=now + timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"]),
+        )
+        .returning(*(getattr(OutboxMail, c) for c in _COLUMNS))
+    ).first()
+    db.session.commit()
+    return None if row is None else (claim, dict(zip(_COLUMNS, row, strict=True)))
+
+
+def _send_one(transport: Transport, mail_id: int, now: datetime) -> int:
+    """Claim, build if needed, deliver and mark one row; 1 if it went out."""
+    claimed = _claim(mail_id, now)
+    if claimed is None:
+        return 0  # another run has it
+    claim, row = claimed
+    try:
+        if row["kind"] is not None:
+            built = _build(mail_id, claim, row["kind"], row["to"])
+            if built is None:
+                return 0  # nothing to send (an address without an account)
+            row["subject"], row["body"] = built
+        transport.send(mail_id, message(**{k: row[k] for k in _MESSAGE_FIELDS}))
+    except Exception as e:  # noqa: BLE001 (any failure: keep the row for later)
+        db.session.rollback()
+        _failed(mail_id, claim, row, e, now)
+        return 0
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
+        # The body may hold a secret link: once sent, the database forgets it.
+        .values(sent_at=utcnow(), last_error=None, body="", html=None)
+    )
+    db.session.commit()
+    return 1
+
+
+def _failed(mail_id: int, claim: str, row: dict, error: Exception, now: datetime) -> None:
+    """A try failed: wait longer before the next one, or give up after a day."""
+    cfg = current_app.config
+    attempts = row["attempts"]
+    give_up = now - row["created_at"] >= timedelta(hours=cfg["MAIL_GIVE_UP_HOURS"])
+    give_up = give_up or attempts >= cfg["MAIL_MAX_ATTEMPTS"]
+    wait = min(30 * 2 ** (attempts - 1), 3600)
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
+        .values(
+            claim=None,
+            next_try_at=now + timedelta(seconds=wait),
+            last_error=f"{type(error).__name__}: {error}"[:500],
+            failed_at=now if give_up else None,
+        )
+    )
+    db.session.commit()
+    if give_up:
+        log.error(
+            "mail %s given up after %s tries since %s: %s",
+            mail_id,
+            attempts,
+            f"{row['created_at']:%Y-%m-%d %H:%M}Z",
+            type(error).__name__,
+        )
+    else:
+        log.warning("mail %s not sent (try %s): %s", mail_id, attempts, type(error).__name__)
 
 
 def run_sender(app) -> None:
     """Send pending mail every MAIL_SEND_INTERVAL seconds, forever (``python app.py``
     runs it as a background task). A failure is logged and the loop goes on."""
-    interval = app.config["MAIL_SEND_INTERVAL"]
+    run_every(app, app.config["MAIL_SEND_INTERVAL"], send_pending, "the mail sender run")
+
+
+def run_every(app, interval: float, work: Callable[[], object], name: str) -> None:
+    """Call ``work`` in an app context every ``interval`` seconds, forever; a failure
+    is logged and the loop goes on (the database may be away for a moment)."""
     while True:
         with app.app_context():
             try:
-                send_pending()
-            except Exception:  # noqa: BLE001 (the database may be away for a moment)
-                log.exception("the mail sender run failed")
+                work()
+            except Exception:  # noqa: BLE001
+                log.exception("%s failed", name)
                 db.session.rollback()
             finally:
                 db.session.remove()
         socketio.sleep(interval)
 
 
-def _deliver(mail_id: int, to: str, subject: str, body: str) -> None:
+_MESSAGE_FIELDS = ("to", "subject", "body", "html", "headers")
+
+
+def message(
+    to: str, subject: str, body: str, html: str | None = None, headers: dict | None = None
+) -> EmailMessage:
+    """The mail as sent: plain text, plus an HTML alternative when there is one."""
     msg = EmailMessage()
     msg["From"] = current_app.config["MAIL_FROM"]
     msg["To"] = to
     msg["Subject"] = subject
     msg.set_content(body)
-    cfg = current_app.config
-    if cfg["MAIL_SERVER"]:
-        with smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10) as smtp:
-            smtp.starttls()
+    if html:
+        msg.add_alternative(html, subtype="html")
+    # After the content: setting it clears every Content-* header (Content-Language).
+    for name, value in (headers or {}).items():
+        msg[name] = value
+    return msg
+
+
+class Transport:
+    """Where one run's mail goes. With MAIL_SERVER: one SMTP connection (STARTTLS, or
+    implicit TLS with MAIL_USE_SSL), opened at the first mail and kept for the whole
+    run; a broken connection is dropped and the next mail opens a new one, but a server
+    that cannot be reached is tried once per run. Without: one ``.eml`` file per mail
+    in MAIL_OUTBOX_DIR (the tests collect them in a list instead)."""
+
+    def __init__(self, cfg) -> None:
+        self.cfg = cfg
+        self.smtp: smtplib.SMTP | None = None
+        self.unreachable: Exception | None = None
+
+    def send(self, mail_id: int, msg: EmailMessage) -> None:
+        if not self.cfg["MAIL_SERVER"]:
+            _write_file(mail_id, msg)
+            return
+        if self.unreachable is not None:
+            raise self.unreachable
+        if self.smtp is None:
+            try:
+                self.smtp = self._connect()
+            except (OSError, smtplib.SMTPException) as e:
+                self.unreachable = e
+                raise
+        try:
+            self.smtp.send_message(msg)
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self.close()
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
+        cfg = self.cfg
+        if cfg["MAIL_USE_SSL"]:
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10)
+        else:
+            smtp = smtplib.SMTP(cfg["MAIL_SERVER"], cfg["MAIL_PORT"], timeout=10)
+        try:
+            if cfg["MAIL_USE_TLS"] and not cfg["MAIL_USE_SSL"]:
+                smtp.starttls()
             if cfg["MAIL_USERNAME"]:
                 smtp.login(cfg["MAIL_USERNAME"], cfg["MAIL_PASSWORD"])
-            smtp.send_message(msg)
-        return
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        smtp, self.smtp = self.smtp, None
+        if smtp is None:
+            return
+        try:
+            smtp.quit()
+        except (OSError, smtplib.SMTPException):
+            smtp.close()
+
+
+def _write_file(mail_id: int, msg: EmailMessage) -> None:
     outbox = current_app.extensions.get("kring_outbox")
     if outbox is not None:  # tests
         outbox.append(msg)
         return
-    folder = Path(cfg["MAIL_OUTBOX_DIR"])
+    folder = Path(current_app.config["MAIL_OUTBOX_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     # Named by time and outbox id, so the names sort in sending order and never clash.
     name = f"{utcnow():%Y%m%d-%H%M%S}-{mail_id:06d}"

@@ -50,7 +50,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import db
 from portal.models import Circle, Membership, Notification, PushDelivery, PushSubscription, User
-from portal.services.notifications import visible_to_owner
+from portal.services.notifications import visible_lines
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +150,7 @@ def record(now: datetime) -> int:
         .join(Circle, Circle.id == Notification.circle_id)
         .where(
             *pending,
-            visible_to_owner(),
+            visible_lines(),
             select(PushSubscription.id)
             .where(PushSubscription.user_id == Notification.user_id)
             .exists(),

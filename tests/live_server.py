@@ -55,6 +55,8 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         MAIL_SERVER="",
         MAIL_OUTBOX_DIR=str(tmp / "outbox"),
         MAIL_SEND_INTERVAL="0.3",
+        # No notification run in the background: tests run it with their own clock.
+        NOTIFY_INTERVAL="0",
         CHAT_SEND_RATE_LIMIT="1000 per minute",
         WRITE_RATE_LIMIT="1000 per minute",
         # Argon2 with the test suite's costs (as in TestConfig): with production's, every

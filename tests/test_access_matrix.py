@@ -394,6 +394,10 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("webapp.service_worker", "GET"): ("/sw.js", 200, None),
     ("webapp.add_device", "POST"): ("/account/devices", 302, LOGIN_REDIRECT),
     ("webapp.remove_device", "POST"): ("/account/devices/remove", 302, LOGIN_REDIRECT),
+    # One-click unsubscribe: a token nobody signed is a 404 (test_notify_email.py:
+    # test_a_token_cannot_be_changed_to_reach_someone_else, and the GET/POST tests).
+    ("unsubscribe.confirm", "GET"): ("/email/stop/not-a-real-token", 404, None),
+    ("unsubscribe.one_click", "POST"): ("/email/stop/not-a-real-token", 404, None),
 }
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

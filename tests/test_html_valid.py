@@ -142,6 +142,35 @@ def _vnu(files: list) -> list[dict]:
     return report["messages"]
 
 
+def _unsubscribe_pages(app, db, new_client, tmp_path) -> None:
+    """The one-click unsubscribe pages (no sign-in), and a digest email's HTML part."""
+    from flask import render_template
+
+    from portal.models import User
+    from portal.services.unsubscribe import make_token
+
+    user_id = db.session.scalars(select(User.id).limit(1)).one()
+    with app.test_request_context():
+        token = make_token(user_id, "digest")
+        html = render_template(
+            "email/notice.html",
+            title="There are 5 new messages and 1 question for you in Kring.",
+            sections=[
+                ("Circle around Sam", "5 new messages"),
+                ("Your other circles", "1 question"),
+            ],
+            button="Open Kring",
+            link="http://localhost/notifications",
+            lang="en",
+            kind="digest",
+            unsubscribe_url=f"http://localhost/email/stop/{token}",
+            settings_url="http://localhost/account",
+        )
+    (tmp_path / "email_digest.html").write_text(html)
+    _save(tmp_path, "unsubscribe confirm", new_client().get(f"/email/stop/{token}"))
+    _save(tmp_path, "unsubscribe done", new_client().post(f"/email/stop/{token}"))
+
+
 def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
     demo = build_demo("en")
     db.session.commit()
@@ -154,6 +183,7 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
     _save(tmp_path, "visitor index", visitor.get("/"))
     visitor.get(f"/i/{demo.tokens['supporter']}")
     _save(tmp_path, "visitor join", visitor.get("/join"))
+    _unsubscribe_pages(app, db, new_client, tmp_path)
 
     for label in ("central", "member", "professional"):
         browser = new_client()

@@ -44,6 +44,14 @@ def _check_title(resp, where: str) -> str:
     return title
 
 
+def _unsubscribe_token(app, db) -> str:
+    from portal.models import User
+    from portal.services.unsubscribe import make_token
+
+    with app.test_request_context():
+        return make_token(db.session.scalars(select(User.id).limit(1)).one(), "digest")
+
+
 def _urls(app, db, circle_id: int) -> list[tuple[str, str]]:
     ids = {
         "circle_id": [circle_id],
@@ -65,6 +73,7 @@ def _urls(app, db, circle_id: int) -> list[tuple[str, str]]:
         "member_id": db.session.scalars(
             select(Membership.id).where(Membership.circle_id == circle_id).limit(3)
         ).all(),
+        "token": [_unsubscribe_token(app, db)],  # the only page with a token in its path
     }
     out = []
     for rule in app.url_map.iter_rules():

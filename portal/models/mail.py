@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, String, Text
+from sqlalchemy import JSON, Index, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.extensions import db
@@ -43,3 +43,11 @@ class OutboxMail(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     attempts: Mapped[int] = mapped_column(default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # Notification email: the HTML part and the headers to send with it
+    # (Content-Language, List-Unsubscribe, List-Unsubscribe-Post); None for plain mail.
+    html: Mapped[str | None] = mapped_column(Text)
+    headers: Mapped[dict | None] = mapped_column(JSON)
+    # Made by the notification run: outside MAIL_PER_ADDRESS_PER_HOUR (docs/notifications.md).
+    notice: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Given up (a day of failed tries, or MAIL_MAX_ATTEMPTS): never tried again.
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

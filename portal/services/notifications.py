@@ -180,12 +180,12 @@ def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None
 def _visible(user_id: int):
     """Lines a person may see now: theirs, in a circle they are active in and have not
     muted; chat lines only while the chat is open to them."""
-    return and_(Notification.user_id == user_id, visible_to_owner())
+    return and_(Notification.user_id == user_id, visible_lines())
 
 
-def visible_to_owner():
-    """``_visible`` for everyone at once (the sender runs): lines their own person may
-    see now. Needs Membership and Circle joined, as ``_visible`` does."""
+def visible_lines():
+    """The rule of ``_visible`` for everyone's lines at once (the notification run): the
+    query joins Membership (on the line's person) and Circle, as ``unread_count`` does."""
     chat_open = chat_open_sql(Membership.role, Circle.professionals_read_chat)
     return and_(
         Membership.circle_id == Notification.circle_id,

@@ -1,0 +1,557 @@
+"""The notification run: ``flask --app app kring send-notifications [--now ISO-8601]``.
+
+One run, ``run(now)``, in steps that each commit on their own:
+
+1. News from the clock: "due" and "missed" lines for each person's commitments, made
+   once per person, thing and day (``notifications.notify`` with a ``dedupe_key``).
+2. Email, queued in the outbox (``portal.mail``), each row under a unique key naming
+   the person, the kind, the thing and the period, inserted with ``ON CONFLICT DO
+   NOTHING``: direct calls (batched per person, at most one per DIRECT_EMAIL_MINUTES),
+   the digest (daily at the first run after 07:00 in the person's zone, or weekly on
+   Monday), and reminders (commitments, meetings, polls; ``services.reminders``).
+   The digest and direct calls are also guarded by one conditional ``UPDATE`` of the
+   person's ``digest_sent_at`` / ``direct_sent_at``: of two runs at once, only one
+   finds the person still due, so nobody gets two.
+3. Sending: ``mail.send_pending`` over one SMTP connection.
+4. Web Push (see the marked place in ``run``).
+
+What email says is decided in ``_compose``: kinds and counts, never message text,
+commitment or circle titles or names, unless the person opted in per circle
+(``Membership.email_names``) to see circle titles (message text never). Who gets it:
+people with a confirmed address, in circles they are active in and have not muted.
+The statements do not grow with the number of people: each step reads everyone
+concerned in a fixed number of queries and writes in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.lists import format_list
+from flask import current_app, render_template, url_for
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+
+from portal import push
+from portal.extensions import db
+from portal.mail import queue_rows, send_pending
+from portal.models import (
+    Circle,
+    Commitment,
+    Meeting,
+    MeetingAnswer,
+    MeetingOption,
+    Membership,
+    MembershipStatus,
+    Notification,
+    NotificationSwitch,
+    Plan,
+    User,
+)
+from portal.models.notifications import DIRECT_KINDS, NEWS_KINDS
+from portal.models.types import utcnow
+from portal.services import notifications as news
+from portal.services import reminders as rules
+from portal.services.plan import schedule_of, standing_completions
+from portal.services.unsubscribe import make_token
+
+log = logging.getLogger(__name__)
+
+
+def run(now: datetime | None = None) -> dict[str, int]:
+    """Everything due at ``now`` (default: the clock): news, email, push. Returns counts."""
+    now = now or utcnow()
+    counts = {"news": clock_news(now)}
+    db.session.commit()
+    base = current_app.config["BASE_URL"]
+    with current_app.test_request_context(base_url=base):
+        people = load_people()
+        counts["direct"] = queue_direct(people, now)
+        db.session.commit()
+        counts["digest"] = queue_digests(people, now)
+        db.session.commit()
+        counts["reminders"] = queue_reminders(people, now)
+        db.session.commit()
+    counts["sent"] = send_pending(limit=10_000, now=now)
+    counts["pushed"] = push.run(now)
+    return counts
+
+
+# --- 1. News from the clock ------------------------------------------------------------
+
+
+def _agreed_commitments(extra=()) -> list[Commitment]:
+    """Active commitments of agreed plans (a draft reminds nobody), with their people."""
+    return list(
+        db.session.scalars(
+            select(Commitment)
+            .join(Plan, Plan.circle_id == Commitment.circle_id)
+            .where(Commitment.active.is_(True), Plan.version > 0, *extra)
+            .options(
+                selectinload(Commitment.assignees).options(
+                    joinedload(Membership.user), joinedload(Membership.circle)
+                ),
+                selectinload(Commitment.items),
+            )
+            .order_by(Commitment.id)
+        )
+    )
+
+
+def _done(c: Commitment, ticks: dict) -> set[str] | None:
+    """The commitment's done keys; None when turns cannot be told apart (a repeating
+    commitment with a checklist is ticked item by item, not turn by turn)."""
+    if not c.items:
+        return set(ticks)
+    if schedule_of(c).repeating:
+        return None
+    return {"once"} if all(f"item:{i.id}" in ticks for i in c.items) else set()
+
+
+def _assignments():
+    """(commitment, schedule, done keys, membership) for each person on each active
+    commitment of an agreed plan whose turns can be told apart: four queries."""
+    commitments = _agreed_commitments()
+    ticks = standing_completions([c.id for c in commitments])
+    for c in commitments:
+        done = _done(c, ticks[c.id])
+        if done is None:
+            continue
+        s = schedule_of(c)
+        for m in c.assignees:
+            yield c, s, done, m
+
+
+def _zone_of(m: Membership) -> ZoneInfo:
+    return rules.zone(m.user.timezone or m.circle.timezone)
+
+
+def clock_news(now: datetime) -> int:
+    """ "due" and "missed" lines for every assignee, in their own zone; returns how many
+    lines were made (once per person, thing and day)."""
+    batches: dict[tuple, list[Membership]] = defaultdict(list)
+    for c, s, done, m in _assignments():
+        if m.status != MembershipStatus.ACTIVE or m.muted:
+            continue
+        for kind, day in rules.clock_news(s, done, rules.local_day(now, _zone_of(m))):
+            batches[(c.id, kind, day)].append(m)
+    made = 0
+    for (cid, kind, day), members in batches.items():
+        made += len(
+            news.notify(
+                members,
+                kind,
+                ref_id=cid,
+                data={"day": day.isoformat()},
+                dedupe_key=f"{kind}:{{user}}:{cid}:{day.isoformat()}",
+                now=now,
+            )
+        )
+    return made
+
+
+# --- People with an address --------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    user: User
+    tz: ZoneInfo
+    locale: str
+    circles: dict[int, Membership]  # circle id -> active, not muted membership
+    off: set[str] = field(default_factory=set)  # email kinds switched off
+    since: datetime | None = None  # the last digest (or the account's making)
+
+
+def load_people() -> dict[int, Person]:
+    """Everyone with a confirmed address and an active, unmuted membership: two
+    queries. (An address counts only once confirmed: ``User.email`` is set then.)"""
+    rows = db.session.scalars(
+        select(Membership)
+        .join(Membership.user)
+        .join(Membership.circle)
+        .where(
+            User.email.is_not(None),
+            Membership.status == MembershipStatus.ACTIVE,
+            Membership.muted.is_(False),
+        )
+        .options(contains_eager(Membership.user), contains_eager(Membership.circle))
+        .order_by(Membership.id)
+    )
+    cfg = current_app.config
+    people: dict[int, Person] = {}
+    for m in rows:
+        p = people.get(m.user_id)
+        if p is None:
+            u = m.user
+            locale = u.locale or m.circle.language or cfg["BABEL_DEFAULT_LOCALE"]
+            if locale not in cfg["LANGUAGES"]:
+                locale = cfg["BABEL_DEFAULT_LOCALE"]
+            tz = rules.zone(u.timezone or m.circle.timezone or cfg["BABEL_DEFAULT_TIMEZONE"])
+            p = people[m.user_id] = Person(u, tz, locale, {}, since=u.digest_sent_at)
+            p.since = p.since or u.created_at
+        p.circles[m.circle_id] = m
+    switches = db.session.execute(
+        select(NotificationSwitch.user_id, NotificationSwitch.kind).where(
+            NotificationSwitch.channel == "email"
+        )
+    )
+    for user_id, kind in switches:
+        if user_id in people:
+            people[user_id].off.add(kind)
+    return people
+
+
+# --- 2a. Direct calls and the digest ------------------------------------------------------
+
+
+def _unread(user_ids: list[int], *where) -> dict[int, list[Notification]]:
+    """Unread lines each person may see, by person: one query."""
+    if not user_ids:
+        return {}
+    lines = db.session.scalars(
+        select(Notification)
+        .join(Membership, Membership.user_id == Notification.user_id)
+        .join(Circle, Circle.id == Notification.circle_id)
+        .where(
+            Notification.user_id.in_(user_ids),
+            Notification.read_at.is_(None),
+            news.visible_lines(),
+            *where,
+        )
+        .order_by(Notification.id)
+    )
+    out: dict[int, list[Notification]] = defaultdict(list)
+    for n in lines:
+        out[n.user_id].append(n)
+    return out
+
+
+def _claim_people(column, user_ids: list[int], before: datetime, now: datetime) -> set[int]:
+    """Set ``column`` (digest_sent_at / direct_sent_at) to ``now`` for those of
+    ``user_ids`` whose value is still empty or older than ``before``; return them. Of
+    two runs at once only one finds each person still due: the row lock makes the
+    other wait, then see the new value."""
+    if not user_ids:
+        return set()
+    won = db.session.execute(
+        update(User)
+        .where(User.id.in_(user_ids), (column.is_(None)) | (column < before))
+        .values({column.key: now})
+        .returning(User.id)
+        .execution_options(synchronize_session=False)
+    )
+    return set(won.scalars())
+
+
+def _mark_emailed(lines: list[Notification], now: datetime) -> None:
+    ids = [n.id for n in lines]
+    if ids:
+        db.session.execute(
+            update(Notification)
+            .where(Notification.id.in_(ids))
+            .values(emailed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def queue_direct(people: dict[int, Person], now: datetime) -> int:
+    """Mentions and other direct calls not emailed yet, one email per person, at most
+    one per DIRECT_EMAIL_MINUTES; unless the person chose digest only."""
+    gap = timedelta(minutes=current_app.config["DIRECT_EMAIL_MINUTES"])
+    ready = [
+        p.user.id
+        for p in people.values()
+        if p.user.direct_email
+        and "direct" not in p.off
+        and (p.user.direct_sent_at is None or p.user.direct_sent_at <= now - gap)
+    ]
+    lines = _unread(
+        ready,
+        Notification.kind.in_(sorted(DIRECT_KINDS)),
+        Notification.emailed_at.is_(None),
+        Notification.created_at > now - timedelta(days=1),
+    )
+    won = _claim_people(
+        User.direct_sent_at, sorted(lines), now - gap + timedelta(microseconds=1), now
+    )
+    rows, emailed = [], []
+    for user_id in sorted(won):
+        p, mine = people[user_id], lines[user_id]
+        key = f"n:direct:{user_id}:{mine[-1].id}"
+        rows.append(_compose(p, "direct", key, now, lambda p=p, mine=mine: _news_context(p, mine)))
+        emailed += mine
+    _mark_emailed(emailed, now)
+    return len(queue_rows(rows))
+
+
+def queue_digests(people: dict[int, Person], now: datetime) -> int:
+    """The daily or weekly digest of each person due one: what is unread and new or
+    updated since their last digest. A person with nothing new gets no email, but the
+    period counts as done (the next digest covers from here)."""
+    hour = current_app.config["NOTIFY_MORNING_HOUR"]
+    due: dict[datetime, list[int]] = defaultdict(list)
+    for p in people.values():
+        if "digest" in p.off:
+            continue
+        start = rules.digest_due(now, p.tz, p.user.digest_period, p.since, hour)
+        if start is not None:
+            due[start].append(p.user.id)
+    won: set[int] = set()
+    for start, user_ids in due.items():
+        won |= _claim_people(User.digest_sent_at, user_ids, start, now)
+    since = min((people[u].since for u in won), default=now)
+    lines = _unread(sorted(won), Notification.updated_at > since)
+    rows, emailed = [], []
+    for user_id in sorted(won):
+        p = people[user_id]
+        mine = [
+            n
+            for n in lines.get(user_id, [])
+            if n.updated_at > p.since and (n.emailed_at is None or n.emailed_at < n.updated_at)
+        ]
+        if not mine:
+            continue
+        start = rules.digest_start(now, p.tz, p.user.digest_period, hour)
+        key = f"n:digest:{user_id}:{start:%Y%m%dT%H%M}"
+        rows.append(_compose(p, "digest", key, now, lambda p=p, mine=mine: _news_context(p, mine)))
+        emailed += mine
+    _mark_emailed(emailed, now)
+    return len(queue_rows(rows))
+
+
+# --- 2b. Reminders ----------------------------------------------------------------------
+
+
+@dataclass
+class Reminder:
+    person: Person
+    kind: str  # remind_due | remind_meeting | remind_poll
+    slot: str
+    circle_id: int
+    key: str
+    when: datetime | date | None = None
+
+
+def _wants(people: dict[int, Person], m: Membership, kind: str) -> Person | None:
+    p = people.get(m.user_id)
+    if p is None or kind in p.off or m.circle_id not in p.circles:
+        return None
+    return p
+
+
+def due_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
+    """My commitment the day before and on the morning it is due; a missed turn."""
+    hour = current_app.config["NOTIFY_MORNING_HOUR"]
+    out = []
+    for c, s, done, m in _assignments():
+        p = _wants(people, m, "remind_due")
+        found = p and rules.commitment_reminder(s, done, now, p.tz, hour)
+        if found:
+            slot, day = found
+            key = f"n:remind_due:{p.user.id}:{c.id}:{slot}:{day.isoformat()}"
+            out.append(Reminder(p, "remind_due", slot, c.circle_id, key, day))
+    return out
+
+
+def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
+    """Fixed meetings a day and two hours before; polls I have not answered."""
+    meetings = db.session.scalars(
+        select(Meeting)
+        .where(
+            ((Meeting.status == "fixed") & (Meeting.starts_at > now))
+            & (Meeting.starts_at < now + timedelta(days=3))
+            | (Meeting.status == "poll")
+        )
+        .options(selectinload(Meeting.invitees))
+    ).all()
+    answered = set(
+        db.session.execute(
+            select(MeetingOption.meeting_id, MeetingAnswer.membership_id)
+            .join(MeetingAnswer, MeetingAnswer.option_id == MeetingOption.id)
+            .where(MeetingOption.meeting_id.in_([m.id for m in meetings if m.status == "poll"]))
+            .distinct()
+        ).all()
+    )
+    members = {
+        m.id: m
+        for m in db.session.scalars(
+            select(Membership).where(
+                Membership.id.in_({i.membership_id for mt in meetings for i in mt.invitees})
+            )
+        )
+    }
+    out = []
+    for mt in meetings:
+        for invitee in mt.invitees:
+            m = members[invitee.membership_id]
+            if mt.status == "poll" and (mt.id, m.id) in answered:
+                continue
+            found = _meeting_reminder(people, mt, m, now)
+            if found is not None:
+                out.append(found)
+    return out
+
+
+def _meeting_reminder(people, mt: Meeting, m: Membership, now: datetime) -> Reminder | None:
+    kind = "remind_meeting" if mt.status == "fixed" else "remind_poll"
+    p = _wants(people, m, kind)
+    if p is None:
+        return None
+    if kind == "remind_meeting":
+        slot = rules.meeting_reminder(mt.starts_at, now, p.tz)
+        moment = mt.starts_at
+    else:
+        slot = rules.poll_reminder(mt.created_at, mt.deadline, now, p.tz)
+        moment = mt.deadline
+    if slot is None:
+        return None
+    stamp = f"{moment:%Y%m%dT%H%M}" if moment else "-"
+    key = f"n:{kind}:{p.user.id}:{mt.id}:{stamp}:{slot}"
+    return Reminder(p, kind, slot, mt.circle_id, key, moment)
+
+
+def queue_reminders(people: dict[int, Person], now: datetime) -> int:
+    found = due_reminders(people, now) + meeting_reminders(people, now)
+    rows = [_compose(r.person, r.kind, r.key, now, lambda r=r: _reminder_context(r)) for r in found]
+    return len(queue_rows(rows))
+
+
+# --- What the email says ------------------------------------------------------------------
+
+
+def _phrase(kind: str, num: int) -> str:
+    """ "5 new messages": what kind of news and how many, never what it says."""
+    phrases = {
+        "mention": lambda: ngettext("%(num)d mention of you", "%(num)d mentions of you", num),
+        "messages": lambda: ngettext("%(num)d new message", "%(num)d new messages", num),
+        "due": lambda: ngettext(
+            "%(num)d thing to do that is due", "%(num)d things to do that are due", num
+        ),
+        "missed": lambda: ngettext("%(num)d missed turn", "%(num)d missed turns", num),
+        "help": lambda: ngettext("%(num)d call for help", "%(num)d calls for help", num),
+        "consent": lambda: ngettext("%(num)d question for you", "%(num)d questions for you", num),
+        "decided": lambda: ngettext("%(num)d decision", "%(num)d decisions", num),
+        "poll": lambda: ngettext(
+            "%(num)d meeting to choose a date for", "%(num)d meetings to choose a date for", num
+        ),
+        "meeting": lambda: ngettext(
+            "%(num)d change to a meeting", "%(num)d changes to meetings", num
+        ),
+        "people": lambda: ngettext(
+            "%(num)d change in who is in the circle",
+            "%(num)d changes in who is in the circle",
+            num,
+        ),
+    }
+    return phrases[kind]()
+
+
+def _counted(lines: list[Notification], locale: str) -> tuple[str, int]:
+    """The lines as one counted list ("5 new messages and 1 question for you") and the
+    first number (for "There is" / "There are")."""
+    counts: dict[str, int] = defaultdict(int)
+    for n in lines:
+        counts[n.kind] += n.count if n.kind == "messages" else 1
+    kinds = [k for k in NEWS_KINDS if counts[k]]
+    text = format_list([_phrase(k, counts[k]) for k in kinds], locale=locale)
+    return text, counts[kinds[0]]
+
+
+def _news_context(p: Person, lines: list[Notification]) -> dict:
+    """Digest and direct calls: the total as the title; per circle only where the
+    person opted in to names there, the rest together."""
+    text, first = _counted(lines, p.locale)
+    title = ngettext(
+        "There is %(list)s in Kring.", "There are %(list)s in Kring.", first, list=text
+    )
+    named = defaultdict(list)
+    for n in lines:
+        m = p.circles.get(n.circle_id)
+        named[m.circle.title if m is not None and m.email_names else None].append(n)
+    sections = []
+    if any(k is not None for k in named):
+        for heading in sorted((k for k in named if k is not None), key=str.casefold):
+            sections.append((heading, _counted(named[heading], p.locale)[0]))
+        if None in named:
+            sections.append((_("Your other circles"), _counted(named[None], p.locale)[0]))
+    return {
+        "title": title,
+        "sections": sections,
+        "button": _("Open Kring"),
+        "link": current_app.config["BASE_URL"] + "/notifications",
+    }
+
+
+def _reminder_title(r: Reminder, p: Person) -> str:
+    when = r.when
+    if r.kind == "remind_due":
+        if r.slot == "missed":
+            day = format_date(when, "EEEE d MMMM", locale=p.locale)
+            return _("Something you do regularly was not ticked off on %(day)s.", day=day)
+        if r.slot == "tomorrow":
+            return _("Something you said you would do is due tomorrow.")
+        return _("Something you said you would do is due today.")
+    long = format_datetime(when, "EEEE d MMMM, HH:mm", tzinfo=p.tz, locale=p.locale) if when else ""
+    if r.kind == "remind_meeting":
+        if r.slot == "soon":
+            time = format_datetime(when, "HH:mm", tzinfo=p.tz, locale=p.locale)
+            return _("Your meeting starts soon, at %(time)s.", time=time)
+        return _("You have a meeting on %(when)s.", when=long)
+    if r.slot == "closing":
+        return _("Choosing a date for a meeting closes on %(when)s.", when=long)
+    return _("Please choose the dates that suit you for a meeting.")
+
+
+def _reminder_context(r: Reminder) -> dict:
+    p = r.person
+    m = p.circles[r.circle_id]
+    endpoint = "plan.mine" if r.kind == "remind_due" else "meetings.mine"
+    title = _reminder_title(r, p)
+    sections = [(m.circle.title, "")] if m.email_names else []
+    return {
+        "title": title,
+        "sections": sections,
+        "button": _("Open Kring"),
+        "link": current_app.config["BASE_URL"] + url_for(endpoint),
+    }
+
+
+def _compose(p: Person, kind: str, key: str, now: datetime, context_of) -> dict:
+    """One outbox row: subject, plain text and HTML in the person's language, with
+    Content-Language and the one-click unsubscribe headers (RFC 8058)."""
+    base = current_app.config["BASE_URL"]
+    stop = base + url_for("unsubscribe.one_click", token=make_token(p.user.id, kind))
+    with force_locale(p.locale):
+        context = context_of() | {
+            "lang": p.locale,
+            "kind": kind,
+            "unsubscribe_url": stop,
+            "settings_url": base + url_for("auth.account"),
+        }
+        subject = str(context["title"]).rstrip(".")
+        text = render_template("email/notice.txt", **context)
+        html = render_template("email/notice.html", **context)
+    return {
+        "to": p.user.email,
+        "subject": subject[:200],
+        "body": text,
+        "html": html,
+        "headers": {
+            "Content-Language": p.locale,
+            "List-Unsubscribe": f"<{stop}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            "Auto-Submitted": "auto-generated",
+        },
+        "dedupe_key": key,
+        "kind": None,
+        "notice": True,
+        "created_at": now,
+    }
