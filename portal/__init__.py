@@ -56,6 +56,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.meetings.routes import bp as meetings_bp
     from portal.news.routes import bp as news_bp
     from portal.pages import bp as pages_bp
+    from portal.plan import professionals  # noqa: F401  (its views join the plan blueprint)
     from portal.plan.routes import bp as plan_bp
     from portal.unsubscribe import bp as unsubscribe_bp
     from portal.webapp.routes import bp as webapp_bp

@@ -26,6 +26,7 @@ from portal.models import (
     User,
 )
 from portal.services import ServiceError, accounts
+from portal.services import calendar as calendar_svc
 from portal.services import circles as svc
 from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
@@ -69,9 +70,7 @@ def accept_with_own_account(client, token: str):
     page = client.get("/join")
     if page.status_code != 200:
         return page
-    return client.post(
-        "/join", data={"display_name": "Me again", "csrf_token": csrf_from(page)}
-    )
+    return client.post("/join", data={"display_name": "Me again", "csrf_token": csrf_from(page)})
 
 
 def invitation_of(db, token: str) -> Invitation | None:
@@ -172,8 +171,9 @@ def test_still_to_join_lists_the_stopped_links_for_the_central_persons_only(
     sanne = add_member(circle, Role.CENTRAL, name="Sanne")
     member = add_member(circle, name="Anna")
     # The coordinator's own invitation from the command line, never used.
-    _cinv, coordinator_token = svc._new_invitation(circle, None, "Other coordinator",
-                                                   Role.COORDINATOR)
+    _cinv, coordinator_token = svc._new_invitation(
+        circle, None, "Other coordinator", Role.COORDINATOR
+    )
     db.session.commit()
     login(client, coord.user)
     old_bob = invite_via_web(client, circle.id, "Uncle Bob")
@@ -200,17 +200,21 @@ def test_still_to_join_lists_the_stopped_links_for_the_central_persons_only(
     anna = login(new_client(), member.user)
     assert anna.get(f"/c/{circle.id}/people").status_code == 403
     people = sanne_browser.get(f"/c/{circle.id}/people")
-    forged = anna.post(f"/c/{circle.id}/invitations/{bob.id}/reissue",
-                       data={"csrf_token": csrf_from(anna.get("/account"))})
+    forged = anna.post(
+        f"/c/{circle.id}/invitations/{bob.id}/reissue",
+        data={"csrf_token": csrf_from(anna.get("/account"))},
+    )
     assert forged.status_code == 403
     # Nor can Sanne mint a coordinator's link.
-    forged = sanne_browser.post(f"/c/{circle.id}/invitations/{_cinv.id}/reissue",
-                                data={"csrf_token": csrf_from(people)})
+    forged = sanne_browser.post(
+        f"/c/{circle.id}/invitations/{_cinv.id}/reissue", data={"csrf_token": csrf_from(people)}
+    )
     assert forged.status_code == 403
 
     # Sanne makes a new link; it is shown once, to her; it works, the old one does not.
-    card = sanne_browser.post(f"/c/{circle.id}/invitations/{bob.id}/reissue",
-                              data={"csrf_token": csrf_from(people)})
+    card = sanne_browser.post(
+        f"/c/{circle.id}/invitations/{bob.id}/reissue", data={"csrf_token": csrf_from(people)}
+    )
     assert card.status_code == 200
     new_bob = token_of(card_link(card), "/i/")
     assert new_bob != old_bob
@@ -239,15 +243,23 @@ def test_coordinator_calendar_feed_forgets_the_circle_after_handover(
     it so."""
     circle, coord = make_circle()
     sanne = add_member(circle, Role.CENTRAL, name="Sanne")
-    meeting = meetings_svc.propose_meeting(circle, sanne, meetings_svc.MeetingData(
-        title="Check-in", purpose="Is the plan working?", place="At Gran's", video_link="",
-        duration_minutes=60,
-        options=[datetime(2031, 6, 1, 17, 0, tzinfo=UTC), datetime(2031, 6, 2, 17, tzinfo=UTC)],
-        invitee_ids=[sanne.id]))
+    meeting = meetings_svc.propose_meeting(
+        circle,
+        sanne,
+        meetings_svc.MeetingData(
+            title="Check-in",
+            purpose="Is the plan working?",
+            place="At Gran's",
+            video_link="",
+            duration_minutes=60,
+            options=[datetime(2031, 6, 1, 17, 0, tzinfo=UTC), datetime(2031, 6, 2, 17, tzinfo=UTC)],
+            invitee_ids=[sanne.id],
+        ),
+    )
     db.session.add(MeetingInvitee(meeting_id=meeting.id, membership_id=coord.id))
     db.session.flush()
     meetings_svc.fix_date(meeting, sanne, meeting.options[0].id)
-    token = meetings_svc.renew_feed(coord.user, show_titles=True)
+    token = calendar_svc.renew_feed(coord.user, show_titles=True)
     db.session.commit()
 
     def events():
@@ -278,8 +290,9 @@ def test_invitations_of_a_central_person_who_goes_stop(
     if how == "leaves":
         resp = _post(piet_browser, f"/c/{circle.id}/leave", f"/c/{circle.id}/leave")
     else:
-        resp = _post(sanne_browser, f"/c/{circle.id}/members/{piet.id}/remove",
-                     f"/c/{circle.id}/people")
+        resp = _post(
+            sanne_browser, f"/c/{circle.id}/members/{piet.id}/remove", f"/c/{circle.id}/people"
+        )
     assert resp.status_code == 302
 
     # Piet's link no longer lets anyone in; Sanne's own still does.
@@ -334,8 +347,10 @@ def test_way_back_in_is_refused_once_the_person_joined_another_circle(
     other, _ = make_circle("Circle two")
     add_member(other, name="Anna", user=anna.user)
     # ... and the attacker sets Anna's password to read circle two.
-    done = attacker.post("/password/new", data={
-        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_from(page)})
+    done = attacker.post(
+        "/password/new",
+        data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_from(page)},
+    )
     assert done.status_code == 404
     assert INVALID_LINK in done.get_data(as_text=True)
     assert reset_via_web(new_client(), token).status_code == 404
@@ -410,8 +425,9 @@ def test_way_back_in_dies_with_its_maker(
     assert password_unchanged(anna.user)
 
 
-def test_way_back_in_for_someone_removed_dies(db, client, new_client, login, make_circle,
-                                              add_member):
+def test_way_back_in_for_someone_removed_dies(
+    db, client, new_client, login, make_circle, add_member
+):
     circle, _coord, central, anna = _circle_with_anna(make_circle, add_member)
     login(client, central.user)
     token = reentry_via_web(client, circle.id, anna.id)

@@ -38,8 +38,8 @@ from portal.meetings.forms import (
     poll_answers,
 )
 from portal.models import Circle, Meeting
+from portal.services import calendar, notifications
 from portal.services import meetings as svc
-from portal.services import notifications
 from portal.services import plan as plan_svc
 from portal.services.calendar import feed_ics, meeting_ics
 from portal.views import act, run
@@ -207,7 +207,7 @@ def ics(circle_id: int, meeting_id: int):
     meeting = _meeting(circle, meeting_id)
     if meeting.starts_at is None:
         abort(404)
-    feed = svc.current_feed(current_user)
+    feed = calendar.current_feed(current_user)
     body = meeting_ics(meeting, circle, show_title=bool(feed and feed.show_titles))
     return Response(
         body,
@@ -243,14 +243,14 @@ def mine():
 def _change_feed(user, form: CalendarForm) -> str | None:
     """Stop the feed, make a new link, or keep it with the new setting, as the button
     pressed says; the token of a new link, shown once."""
-    feed = svc.current_feed(user)
+    feed = calendar.current_feed(user)
     token = None
     action = request.form.get("action")
     if action == "revoke":
-        svc.revoke_feed(user)
+        calendar.revoke_feed(user)
         flash(_("The calendar link no longer works."), "info")
     elif action == "renew" or feed is None:
-        token = svc.renew_feed(user, show_titles=bool(form.show_titles.data))
+        token = calendar.renew_feed(user, show_titles=bool(form.show_titles.data))
     else:
         feed.show_titles = bool(form.show_titles.data)
         flash(_("Saved."), "success")
@@ -263,11 +263,11 @@ def _change_feed(user, form: CalendarForm) -> str | None:
 def calendar_settings():
     """The secret feed URL is shown once, when made; "make a new link" ends the old."""
     user = current_user._get_current_object()
-    feed = svc.current_feed(user)
+    feed = calendar.current_feed(user)
     form = CalendarForm(show_titles=feed.show_titles if feed else False)
     token = _change_feed(user, form) if form.validate_on_submit() else None
     url = current_app.config["BASE_URL"] + url_for("meetings.feed", token=token) if token else None
-    feed = svc.current_feed(user)
+    feed = calendar.current_feed(user)
     return render_template("meetings/calendar.html", form=form, feed=feed, url=url)
 
 
@@ -275,7 +275,7 @@ def calendar_settings():
 @limiter.limit(token_limit)
 def feed(token: str):
     """The personal feed phone calendars subscribe to: secret, revocable, 404 when not."""
-    row = svc.feed_for_token(token)
+    row = calendar.feed_for_token(token)
     if row is None:
         abort(404)
     body = feed_ics(svc.my_meetings(row.user_id, upcoming_only=False), row.show_titles)

@@ -21,14 +21,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import (
-    access_member,
     access_plan_item,
-    can_accept_plan,
     can_change_plan,
     can_enter_plan,
     can_pass_conditions_on,
-    can_remove_condition,
-    can_set_conditions,
     can_tick,
     can_vote,
     load_circle,
@@ -42,7 +38,6 @@ from portal.models import (
     Circle,
     Commitment,
     Completion,
-    Condition,
     Membership,
     Proposal,
 )
@@ -435,70 +430,8 @@ def withdraw(circle_id: int, proposal_id: int):
     return _to_plan(circle, "proposals")
 
 
-# --- Professionals ---------------------------------------------------------------------
-
-
-@bp.post("/c/<int:circle_id>/plan/conditions")
-@login_required
-def add_condition(circle_id: int):
-    circle, me = load_circle(circle_id)
-    require(can_set_conditions(me))
-    form = ConditionForm()
-    if form.validate_on_submit():
-        run(
-            lambda: svc.add_condition(circle, me, form.text.data),
-            success=_("The condition is added to the plan."),
-        )
-    return _to_plan(circle, "conditions")
-
-
-@bp.post("/c/<int:circle_id>/plan/conditions/<int:condition_id>/remove")
-@login_required
-def remove_condition(circle_id: int, condition_id: int):
-    circle, me = load_circle(circle_id)
-    k = access_plan_item(circle, Condition, condition_id)
-    require(can_remove_condition(me, k))
-    if ConfirmForm().validate_on_submit():
-        svc.remove_condition(circle, me, k)
-        db.session.commit()
-    return _to_plan(circle, "conditions")
-
-
 def _pass_on_form(me: Membership) -> PassOnForm | None:
     """For a professional: whom they may name to take over their conditions."""
     if not can_pass_conditions_on(me):
         return None
     return PassOnForm.offering(circle_svc.pass_on_choices(me), me)
-
-
-@bp.post("/c/<int:circle_id>/plan/conditions/pass-on")
-@login_required
-def pass_conditions_on(circle_id: int):
-    """A professional names who takes over from them: only they, never the family."""
-    circle, me = load_circle(circle_id)
-    require(can_pass_conditions_on(me))
-    form = PassOnForm()
-    if form.validate_on_submit():
-        to = access_member(circle, form.to.data)
-        require(can_pass_conditions_on(me, to))
-        run(
-            lambda: circle_svc.pass_conditions_on(circle, me, to),
-            success=_("%(name)s may now remove the conditions you set.", name=to.display_name),
-        )
-    return _to_plan(circle, "conditions")
-
-
-@bp.post("/c/<int:circle_id>/plan/accept")
-@login_required
-def accept(circle_id: int):
-    circle, me = load_circle(circle_id)
-    require(can_accept_plan(me))
-    form = AcceptForm()
-    if form.validate_on_submit():
-        n = form.version.data
-        with _missing_is_404():
-            run(
-                lambda: svc.accept(circle, me, n),
-                success=_("You accepted version %(n)d of the plan.", n=n),
-            )
-    return _to_plan(circle)

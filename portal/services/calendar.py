@@ -1,4 +1,5 @@
-"""Calendar files (RFC 5545) for meetings and personal feeds, built with `icalendar`.
+"""Calendar files (RFC 5545) for meetings and personal feeds, built with `icalendar`,
+and the secret feed links themselves.
 
 Entries carry no sensitive content by default: the summary is "Kring meeting" and
 the description is only a link. A person may choose to see the circle's title.
@@ -11,9 +12,13 @@ from datetime import timedelta
 from flask import current_app, url_for
 from flask_babel import gettext as _
 from icalendar import Calendar, Event
+from sqlalchemy import select
 
-from portal.models import Circle, Meeting
+from portal.extensions import db
+from portal.models import CalendarFeed, Circle, Meeting, User
 from portal.models.types import utcnow
+from portal.services import accounts
+from portal.tokens import hash_token, new_token
 
 
 def _calendar() -> Calendar:
@@ -66,3 +71,45 @@ def feed_ics(rows: list[tuple[Meeting, Circle]], show_titles: bool) -> bytes:
         if ev is not None:
             cal.add_component(ev)
     return cal.to_ical()
+
+
+# --- Calendar feeds --------------------------------------------------------------------
+
+
+def current_feed(user: User) -> CalendarFeed | None:
+    return db.session.scalar(
+        select(CalendarFeed)
+        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
+        .order_by(CalendarFeed.id.desc())
+        .limit(1)
+    )
+
+
+def renew_feed(user: User, show_titles: bool | None = None) -> str:
+    """A new secret feed URL; the old one stops working at once. Returns the token."""
+    old = current_feed(user)
+    keep_titles = old.show_titles if old else False
+    accounts.revoke_calendar_feeds(user)
+    token, digest = new_token()
+    db.session.add(
+        CalendarFeed(
+            user_id=user.id,
+            token_hash=digest,
+            show_titles=keep_titles if show_titles is None else show_titles,
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def revoke_feed(user: User) -> None:
+    accounts.revoke_calendar_feeds(user)
+
+
+def feed_for_token(token: str) -> CalendarFeed | None:
+    feed = db.session.scalar(
+        select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
+    )
+    if feed is None or feed.revoked_at is not None:
+        return None
+    return feed

@@ -24,7 +24,6 @@ from portal import access, events
 from portal.access import can_organise_meetings
 from portal.extensions import db
 from portal.models import (
-    CalendarFeed,
     Circle,
     CommitmentReview,
     Completion,
@@ -37,15 +36,13 @@ from portal.models import (
     MembershipStatus,
     Proposal,
     ProposalStatus,
-    User,
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import Forbidden, ServiceError, accounts, notifications
+from portal.services import Forbidden, ServiceError, notifications
 from portal.services import plan as plan_svc
 from portal.services.history import record
 from portal.services.plan_view import plan_view
-from portal.tokens import hash_token, new_token
 
 ANSWERS = ("yes", "maybe", "no")
 VERDICTS = ("working", "partly", "not_working")
@@ -481,45 +478,3 @@ def reviews_of(circle: Circle) -> list[tuple[Meeting, MeetingReview]]:
             .order_by(Meeting.starts_at.desc())
         ).all()
     ]
-
-
-# --- Calendar feeds --------------------------------------------------------------------
-
-
-def current_feed(user: User) -> CalendarFeed | None:
-    return db.session.scalar(
-        select(CalendarFeed)
-        .where(CalendarFeed.user_id == user.id, CalendarFeed.revoked_at.is_(None))
-        .order_by(CalendarFeed.id.desc())
-        .limit(1)
-    )
-
-
-def renew_feed(user: User, show_titles: bool | None = None) -> str:
-    """A new secret feed URL; the old one stops working at once. Returns the token."""
-    old = current_feed(user)
-    keep_titles = old.show_titles if old else False
-    accounts.revoke_calendar_feeds(user)
-    token, digest = new_token()
-    db.session.add(
-        CalendarFeed(
-            user_id=user.id,
-            token_hash=digest,
-            show_titles=keep_titles if show_titles is None else show_titles,
-        )
-    )
-    db.session.flush()
-    return token
-
-
-def revoke_feed(user: User) -> None:
-    accounts.revoke_calendar_feeds(user)
-
-
-def feed_for_token(token: str) -> CalendarFeed | None:
-    feed = db.session.scalar(
-        select(CalendarFeed).where(CalendarFeed.token_hash == hash_token(token))
-    )
-    if feed is None or feed.revoked_at is not None:
-        return None
-    return feed
