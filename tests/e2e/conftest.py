@@ -18,7 +18,7 @@ from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, expect, sync_playwright
 
 from tests.live_server import kring_server
 
@@ -171,6 +171,9 @@ def person(browser, live_server):
             timezone_id="Europe/Amsterdam",
         )
         context.set_default_timeout(10_000)
+        # Assertions wait as long as actions: the two test passes run side by side on a
+        # small machine, and a live round trip may take seconds under that load.
+        expect.set_options(timeout=10_000)
         page = context.new_page()
         p = Person(name=name, context=context, page=page)
         page.on("console", p._on_console)
