@@ -149,3 +149,29 @@ def test_a_device_added_by_a_thief_stops_when_the_password_is_changed(
     _news_for(db, make_circle, add_member, owner)
     push.run(NOW)
     assert service.to("thief") == []
+
+
+# --- News: the line must name the person it is about -----------------------------------
+
+
+def test_news_of_a_removal_names_who_was_removed_not_who_removed_them(
+    db, make_circle, add_member, login, new_client
+):
+    """Sanne (central) removes Nina. Oma's news must say Nina is no longer in the circle;
+    it said "Sanne is no longer in ...": the line's actor was the remover, and the page
+    names the actor. Sanne herself hears nothing of what she did."""
+    circle, _ = make_circle("Circle around Jip")
+    sanne = add_member(circle, Role.CENTRAL, "Sanne")
+    oma = add_member(circle, Role.MEMBER, "Oma")
+    nina = add_member(circle, Role.MEMBER, "Nina")
+    sanne_browser = login(new_client(), sanne.user)
+    people = sanne_browser.get(f"/c/{circle.id}/people")
+    resp = sanne_browser.post(
+        f"/c/{circle.id}/members/{nina.id}/remove", data={"csrf_token": csrf_from(people)}
+    )
+    assert resp.status_code == 302
+    page = login(new_client(), oma.user).get("/notifications").get_data(as_text=True)
+    assert "Nina is no longer in Circle around Jip" in page
+    assert "Sanne is no longer in" not in page
+    mine = sanne_browser.get("/notifications").get_data(as_text=True)
+    assert "no longer in Circle around Jip" not in mine
