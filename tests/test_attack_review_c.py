@@ -175,3 +175,35 @@ def test_news_of_a_removal_names_who_was_removed_not_who_removed_them(
     assert "Sanne is no longer in" not in page
     mine = sanne_browser.get("/notifications").get_data(as_text=True)
     assert "no longer in Circle around Jip" not in mine
+
+
+# --- One-click unsubscribe: what held ----------------------------------------------------
+
+
+def test_an_unsubscribe_link_stops_only_its_own_person_and_kind(
+    app, db, make_user, login, new_client
+):
+    """Anna's link, posted from Bob's signed-in browser (a third-party page making Bob's
+    browser post it, cookie and all), stops Anna's digest only: the session plays no
+    part. Her token turned into Bob's, or into another kind, is a 404. GET changes
+    nothing and sets no cookie."""
+    from portal.services.unsubscribe import make_token
+
+    anna, bob = make_user("Anna"), make_user("Bob")
+    token = make_token(anna.id, "digest")
+    bob_browser = login(new_client(), bob)
+    fresh = new_client()
+    confirm = fresh.get(f"/email/stop/{token}")
+    assert confirm.status_code == 200 and "Set-Cookie" not in confirm.headers
+    db.session.refresh(anna)
+    assert anna.digest_period != "off"
+    assert bob_browser.post(f"/email/stop/{token}").status_code == 200
+    db.session.refresh(anna)
+    db.session.refresh(bob)
+    assert (anna.digest_period, bob.digest_period) == ("off", "daily")
+    payload, sig = token.split(".")
+    bobs = make_token(bob.id, "digest").split(".")[0]
+    for forged in (f"{bobs}.{sig}", f"{payload}.{sig[:-2]}AA", token + "x"):
+        assert new_client().post(f"/email/stop/{forged}").status_code == 404
+    db.session.refresh(bob)
+    assert bob.digest_period == "daily"
