@@ -50,6 +50,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import db
 from portal.models import Circle, Membership, Notification, PushDelivery, PushSubscription, User
+from portal.services import ServiceError
+from portal.services.devices import check_endpoint
 from portal.services.notifications import visible_lines
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ CHUNK = 100  # deliveries claimed at a time
 TIMEOUT = 10  # seconds for one push service to answer
 TOPIC = "kring-news"  # a newer push replaces one the phone has not fetched yet
 GONE = (404, 410)
+REFUSED = "not a push service"  # an address the device checks refuse today: forgotten
 
 
 # --- VAPID keys ---------------------------------------------------------------------
@@ -286,7 +289,13 @@ def payload(locale: str) -> str:
 
 
 def _send_one(http: requests.Session, push: _Push) -> int | str | None:
-    """None when sent; the status code or the failure otherwise."""
+    """None when sent; the status code or the failure otherwise. The address is checked
+    again here, as when it was added: a device stored under older or looser rules (or
+    PUSH_SERVICE_HOSTS changed since) is never posted to."""
+    try:
+        check_endpoint(push.endpoint)
+    except ServiceError:
+        return REFUSED
     try:
         webpush(
             {"endpoint": push.endpoint, "keys": {"p256dh": push.p256dh, "auth": push.auth}},
@@ -301,7 +310,7 @@ def _send_one(http: requests.Session, push: _Push) -> int | str | None:
         )
     except WebPushException as e:
         return e.status_code or str(e.message)[:200]
-    except (requests.RequestException, ValueError, TypeError) as e:
+    except Exception as e:  # noqa: BLE001 (one bad device must not stop everyone's pushes)
         return f"{type(e).__name__}: {e}"[:200]
     return None
 
@@ -322,7 +331,7 @@ def _send_chunk(http: requests.Session, chunk: list[_Push], now: datetime) -> in
                 .where(PushSubscription.id == push.subscription_id)
                 .values(last_sent_at=now)
             )
-        elif failure in GONE:
+        elif failure in GONE or failure == REFUSED:
             # The browser unsubscribed, or the person uninstalled: forget the device.
             db.session.execute(
                 delete(PushSubscription).where(PushSubscription.id == push.subscription_id)

@@ -349,7 +349,7 @@ def test_joined_left_removed_tell_the_family_not_the_person_nor_professionals(
     _post(browser(f.sanne), f"{f.base}/members/{nina.id}/remove")
     removed = _lines("people", nina.id)[len(joined) :]
     assert {n.user_id for n in removed} == _users(f.coord, f.oma, f.piet, f.kees)
-    assert {(n.data["op"], n.actor_id) for n in removed} == {("removed", f.sanne.id)}
+    assert {(n.data["op"], n.actor_id) for n in removed} == {("removed", nina.id)}
     _post(browser(f.piet), f"{f.base}/leave")
     left = _lines("people", f.piet.id)
     assert {n.user_id for n in left} == _users(f.coord, f.sanne, f.oma, f.kees)

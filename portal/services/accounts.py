@@ -17,7 +17,14 @@ from portal import events
 from portal.access import can_use_reentry
 from portal.extensions import db
 from portal.mail import queue_mail, register_builder
-from portal.models import CalendarFeed, EmailChange, LoginSession, ReentryToken, User
+from portal.models import (
+    CalendarFeed,
+    EmailChange,
+    LoginSession,
+    PushSubscription,
+    ReentryToken,
+    User,
+)
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
 from portal.services import ServiceError, require_name
@@ -141,7 +148,9 @@ def set_password(user: User, new_password: str, *, in_circle_id: int | None = No
     """Set a password, and end everything someone at a signed-in browser could have left
     behind: every login session (a stolen cookie dies with the old password), a pending
     change of email address (it would let them take the account back through "forgot
-    password") and the personal calendar links (they outlive any session).
+    password"), the personal calendar links and the devices that get push (both outlive
+    any session: a device switched on by whoever had the account would go on telling
+    them whenever there is news; the person switches their own phone on again).
 
     ``in_circle_id``: the circle whose "way back in" link set this password. Someone
     there may know it, so the account is marked until the person sets their own (here,
@@ -154,6 +163,7 @@ def set_password(user: User, new_password: str, *, in_circle_id: int | None = No
     db.session.execute(delete(LoginSession).where(LoginSession.user_id == user.id))
     _spend_email_changes(user.id)
     revoke_calendar_feeds(user)
+    db.session.execute(delete(PushSubscription).where(PushSubscription.user_id == user.id))
     events.disconnect_user(user.id)
 
 

@@ -395,11 +395,17 @@ def tell_people(
     circle: Circle, subject: Membership, op: str, actor: Membership | None = None
 ) -> None:
     """News that ``subject`` joined, left or was removed ("op"), for the circle's people
-    (``access.hears_of_people``), never for the person themself."""
+    (``access.hears_of_people``), never for the person themself nor for ``actor`` (who
+    removed them). The line's actor is the ``subject``: the news page names the actor,
+    and "Sanne is no longer in ..." must name who went, not who removed them."""
     # Asked of the database, not ``circle.memberships``: loading that collection here,
     # while people join one after another in one session, would leave it stale.
-    told = [m for m in members_in_order(circle) if hears_of_people(m) and m.id != subject.id]
-    notifications.notify(told, "people", ref_id=subject.id, actor=actor, data={"op": op})
+    told = [
+        m
+        for m in members_in_order(circle)
+        if hears_of_people(m) and m.id != subject.id and (actor is None or m.id != actor.id)
+    ]
+    notifications.notify(told, "people", ref_id=subject.id, actor=subject, data={"op": op})
 
 
 def end_membership(member: Membership, status: MembershipStatus) -> None:

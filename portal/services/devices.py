@@ -24,6 +24,8 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from portal.extensions import db
 from portal.models import PushSubscription
@@ -32,6 +34,13 @@ from portal.services import ServiceError
 
 MAX_ENDPOINT = 1000  # the column's size
 _B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")
+# What an address may be made of (RFC 3986): no backslash, space, control character or
+# anything else that one URL parser skips and another stops at. The check below reads
+# the address with urllib.parse while the sender (requests, urllib3) reads it again:
+# ``https://10.0.0.5\.push.apple.com/`` has the host "10.0.0.5\.push.apple.com" for
+# the first and 10.0.0.5 for the second. A host is plain DNS labels.
+_URL_CHARS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")
 NOT_A_DEVICE = _l("This browser gave us something we cannot use. Please try again later.")
 
 
@@ -70,15 +79,18 @@ def check_endpoint(endpoint: str | None) -> str:
     """The push service address, or ServiceError: https, not too long, no user name or
     password in it, on a push service we know."""
     endpoint = (endpoint or "").strip()
-    if not endpoint or len(endpoint) > MAX_ENDPOINT or not endpoint.isascii():
+    if not endpoint or len(endpoint) > MAX_ENDPOINT or not _URL_CHARS.fullmatch(endpoint):
         raise ServiceError(NOT_A_DEVICE)
     try:
         parts = urlsplit(endpoint)
-        parts.port  # noqa: B018  (raises on a port that is not a number)
-    except ValueError:
+        port = parts.port  # raises on a port that is not a number
+        sent_to = parse_url(endpoint)  # where the sender will really connect
+    except (ValueError, LocationParseError):
         raise ServiceError(NOT_A_DEVICE) from None
     host = (parts.hostname or "").lower()
-    if parts.scheme != "https" or not host or parts.username or parts.password or parts.fragment:
+    if parts.scheme != "https" or parts.username or parts.password or parts.fragment:
+        raise ServiceError(NOT_A_DEVICE)
+    if not _HOST.fullmatch(host) or (sent_to.host, sent_to.port) != (host, port):
         raise ServiceError(NOT_A_DEVICE)
     if not _host_allowed(host):
         raise ServiceError(NOT_A_DEVICE)
