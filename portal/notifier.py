@@ -72,12 +72,13 @@ def run(now: datetime | None = None) -> dict[str, int]:
     db.session.commit()
     base = current_app.config["BASE_URL"]
     with current_app.test_request_context(base_url=base):
-        people = load_people()
-        counts["direct"] = queue_direct(people, now)
+        # Each step commits, which expires what was loaded: each reads the people
+        # afresh (two queries) rather than one row at a time.
+        counts["direct"] = queue_direct(load_people(), now)
         db.session.commit()
-        counts["digest"] = queue_digests(people, now)
+        counts["digest"] = queue_digests(load_people(), now)
         db.session.commit()
-        counts["reminders"] = queue_reminders(people, now)
+        counts["reminders"] = queue_reminders(load_people(), now)
         db.session.commit()
     counts["sent"] = send_pending(limit=10_000, now=now)
     counts["pushed"] = push.run(now)
@@ -135,26 +136,21 @@ def _zone_of(m: Membership) -> ZoneInfo:
 
 def clock_news(now: datetime) -> int:
     """ "due" and "missed" lines for every assignee, in their own zone; returns how many
-    lines were made (once per person, thing and day)."""
+    lines were made (once per person, thing and day): one insert for everyone."""
     batches: dict[tuple, list[Membership]] = defaultdict(list)
     for c, s, done, m in _assignments():
         if m.status != MembershipStatus.ACTIVE or m.muted:
             continue
         for kind, day in rules.clock_news(s, done, rules.local_day(now, _zone_of(m))):
             batches[(c.id, kind, day)].append(m)
-    made = 0
-    for (cid, kind, day), members in batches.items():
-        made += len(
-            news.notify(
-                members,
-                kind,
-                ref_id=cid,
-                data={"day": day.isoformat()},
-                dedupe_key=f"{kind}:{{user}}:{cid}:{day.isoformat()}",
-                now=now,
-            )
+    lines = [
+        (
+            news.Line(kind, cid, {"day": day.isoformat()}, f"{kind}:{{user}}:{cid}:{day}"),
+            members,
         )
-    return made
+        for (cid, kind, day), members in batches.items()
+    ]
+    return len(news.notify_each(lines, now))
 
 
 # --- People with an address --------------------------------------------------------------
@@ -251,12 +247,16 @@ def _claim_people(column, user_ids: list[int], before: datetime, now: datetime) 
     return set(won.scalars())
 
 
+# Ids in one ``IN (...)``: well under PostgreSQL's 65,535 bound parameters.
+IDS_PER_STATEMENT = 30_000
+
+
 def _mark_emailed(lines: list[Notification], now: datetime) -> None:
     ids = [n.id for n in lines]
-    if ids:
+    for i in range(0, len(ids), IDS_PER_STATEMENT):
         db.session.execute(
             update(Notification)
-            .where(Notification.id.in_(ids))
+            .where(Notification.id.in_(ids[i : i + IDS_PER_STATEMENT]))
             .values(emailed_at=now)
             .execution_options(synchronize_session=False)
         )
