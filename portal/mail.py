@@ -200,7 +200,7 @@ def send_pending(limit: int = 100, *, now: datetime | None = None) -> int:
     return sent
 
 
-MARK_SENT_SECONDS = 5.0
+MARK_SENT_SECONDS = 30.0  # a run that dies resends at most this much of its mail
 _COLUMNS = ("id", "to", "subject", "body", "attempts", "kind", "html", "headers", "created_at")
 
 

@@ -37,7 +37,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import push
 from portal.extensions import db
@@ -47,6 +47,7 @@ from portal.models import (
     Commitment,
     Meeting,
     MeetingAnswer,
+    MeetingInvitee,
     MeetingOption,
     Membership,
     MembershipStatus,
@@ -64,6 +65,8 @@ from portal.services.unsubscribe import make_token
 
 log = logging.getLogger(__name__)
 
+SEND_LIMIT = 100_000  # mails one run sends at most; the rest wait for the next run
+
 
 def run(now: datetime | None = None) -> dict[str, int]:
     """Everything due at ``now`` (default: the clock): news, email, push. Returns counts."""
@@ -80,7 +83,8 @@ def run(now: datetime | None = None) -> dict[str, int]:
         db.session.commit()
         counts["reminders"] = queue_reminders(load_people(), now)
         db.session.commit()
-    counts["sent"] = send_pending(limit=10_000, now=now)
+    # All that is due: the claim's lease is renewed while sending (``portal.mail``).
+    counts["sent"] = send_pending(limit=SEND_LIMIT, now=now)
     counts["pushed"] = push.run(now)
     return counts
 
@@ -95,14 +99,16 @@ def _agreed_commitments(extra=()) -> list[Commitment]:
             select(Commitment)
             .join(Plan, Plan.circle_id == Commitment.circle_id)
             .where(Commitment.active.is_(True), Plan.version > 0, *extra)
+            # Joined, not selectin: selectin loads in pages of 500 ids, one statement
+            # per page, so the statements would grow with the number of circles.
             .options(
-                selectinload(Commitment.assignees).options(
+                joinedload(Commitment.assignees).options(
                     joinedload(Membership.user), joinedload(Membership.circle)
                 ),
-                selectinload(Commitment.items),
+                joinedload(Commitment.items),
             )
             .order_by(Commitment.id)
-        )
+        ).unique()
     )
 
 
@@ -363,15 +369,19 @@ def due_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
 
 def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
     """Fixed meetings a day and two hours before; polls I have not answered."""
-    meetings = db.session.scalars(
-        select(Meeting)
-        .where(
-            ((Meeting.status == "fixed") & (Meeting.starts_at > now))
-            & (Meeting.starts_at < now + timedelta(days=3))
-            | (Meeting.status == "poll")
+    meetings = (
+        db.session.scalars(
+            select(Meeting)
+            .where(
+                ((Meeting.status == "fixed") & (Meeting.starts_at > now))
+                & (Meeting.starts_at < now + timedelta(days=3))
+                | (Meeting.status == "poll")
+            )
+            .options(joinedload(Meeting.invitees).joinedload(MeetingInvitee.membership))
         )
-        .options(selectinload(Meeting.invitees))
-    ).all()
+        .unique()
+        .all()
+    )
     answered = set(
         db.session.execute(
             select(MeetingOption.meeting_id, MeetingAnswer.membership_id)
@@ -380,18 +390,10 @@ def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder
             .distinct()
         ).all()
     )
-    members = {
-        m.id: m
-        for m in db.session.scalars(
-            select(Membership).where(
-                Membership.id.in_({i.membership_id for mt in meetings for i in mt.invitees})
-            )
-        )
-    }
     out = []
     for mt in meetings:
         for invitee in mt.invitees:
-            m = members[invitee.membership_id]
+            m = invitee.membership
             if mt.status == "poll" and (mt.id, m.id) in answered:
                 continue
             found = _meeting_reminder(people, mt, m, now)
