@@ -9,7 +9,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTHON  ?= python3
 
-.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench
+.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify
 
 run: setup
 	$(FLASK) db upgrade
@@ -65,3 +65,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/fanout.py
+
+# One notification run (digests, direct calls, reminders) at 500 and at 5,000 people.
+bench-notify: setup
+	$(PY) bench/notify.py

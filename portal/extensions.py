@@ -39,3 +39,8 @@ babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 # gevent, set explicitly: auto-detection would pick eventlet if it were ever installed.
 socketio = SocketIO(async_mode="gevent")
+
+# For an INSERT of many rows at once (the notification run): one statement rather than
+# SQLAlchemy's default pages of 1,000 rows (it still splits a batch at the driver's
+# limit on bound parameters, about 32,000).
+BULK_INSERT = {"insertmanyvalues_page_size": 100_000}

@@ -5,10 +5,11 @@ in the same transaction as its cause (a reset link, an email change), so a
 rolled-back cause sends nothing and a slow or broken mail server cannot change what
 a request answers. ``send_pending`` delivers what is waiting; it runs every few
 seconds inside ``python app.py`` and on demand as ``flask --app app kring send-mail``
-(cron, a systemd timer). Several runs at once are safe: each row is taken by one
-conditional ``UPDATE`` that only one run can win, and marked sent by that run only.
-A run that dies after sending but before marking the row sent leaves it to be sent
-again after its lease (at least once, never lost).
+(cron, a systemd timer). Several runs at once are safe: a run takes its rows with
+one conditional ``UPDATE`` (each row is won by one run only) and marks them sent,
+in one ``UPDATE`` every few seconds, by that run only. A run that dies after sending
+but before marking leaves those rows to be sent again after their lease (at least
+once, never lost). The statements of a run do not grow with the number of mails.
 
 Delivery: SMTP when MAIL_SERVER is set; otherwise one file per mail in
 MAIL_OUTBOX_DIR (instance/outbox), so a developer can read it without any mail
@@ -36,17 +37,18 @@ from __future__ import annotations
 import logging
 import secrets
 import smtplib
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from portal.extensions import db, socketio
+from portal.extensions import BULK_INSERT, db, socketio
 from portal.models import OutboxMail
 from portal.models.types import utcnow
 
@@ -119,13 +121,15 @@ def queue_rows(rows: list[dict]) -> set[str]:
     """Insert outbox rows (dicts of OutboxMail columns) in one statement, each at most
     once per ``dedupe_key``; return the keys that were new. No cap: the callers are
     ``queue_mail`` (which applied it) and the notification run."""
+
     if not rows:
         return set()
     conn = db.session.connection()
     table = OutboxMail.__table__
     insert = (pg_insert if conn.dialect.name == "postgresql" else sqlite_insert)(table)
     insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return set(conn.execute(insert.returning(table.c.dedupe_key), rows).scalars())
+    stmt = insert.returning(table.c.dedupe_key).execution_options(**BULK_INSERT)
+    return set(conn.execute(stmt, rows).scalars())
 
 
 def _build(mail_id: int, claim: str, kind: str, to: str) -> tuple[str, str] | None:
@@ -165,52 +169,102 @@ def send_pending(limit: int = 100, *, now: datetime | None = None) -> int:
     """Send what is waiting over ONE connection to the mail server; return how many
     mails went out. ``now`` stands in for the clock (tests, catching up).
 
+    The statements do not grow with the number of mails: one conditional ``UPDATE``
+    claims up to ``limit`` rows for this run (a lease; of two runs at once each row is
+    claimed by one), and what went out is written down in one ``UPDATE`` every
+    MARK_SENT_SECONDS while sending (which also renews the lease of the rest) and once
+    at the end. A run that dies mid-way leaves at most those last seconds of mail
+    unmarked: it is sent again after the lease (at least once, never lost).
+
     Never raises because a mail could not be sent: the row keeps its error, counts
     the try, and waits longer before the next one (30 s, doubling, at most an hour);
     once MAIL_GIVE_UP_HOURS have passed since it was queued (or after
     MAIL_MAX_ATTEMPTS tries) it is given up with a log line and stays for an operator.
     """
     now = now or utcnow()
-    ids = db.session.scalars(
-        select(OutboxMail.id).where(*_pending(now)).order_by(OutboxMail.id).limit(limit)
-    ).all()
-    db.session.commit()
+    claim, rows = _claim(limit, now)
+    if not rows:
+        return 0
     sent = 0
+    started = marked = time.monotonic()
     transport = Transport(current_app.config)
     try:
-        for mail_id in ids:
-            sent += _send_one(transport, mail_id, now)
+        for row in rows:
+            sent += _send_one(transport, claim, row, now)
+            if time.monotonic() - marked >= MARK_SENT_SECONDS:
+                marked = time.monotonic()
+                _mark_sent(claim, row["id"], now + timedelta(seconds=marked - started))
     finally:
         transport.close()
+    _mark_sent(claim, rows[-1]["id"], now)
     return sent
 
 
-_COLUMNS = ("to", "subject", "body", "attempts", "kind", "html", "headers", "created_at")
+MARK_SENT_SECONDS = 30.0  # a run that dies resends at most this much of its mail
+_COLUMNS = ("id", "to", "subject", "body", "attempts", "kind", "html", "headers", "created_at")
 
 
-def _claim(mail_id: int, now: datetime) -> tuple[str, dict] | None:
-    """Take the row for this run: only one run's conditional UPDATE finds it pending."""
+def _lease(now: datetime) -> datetime:
+    return now + timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"])
+
+
+def _claim(limit: int, now: datetime) -> tuple[str, list[dict]]:
+    """Take up to ``limit`` pending rows for this run in one conditional UPDATE; commits.
+    PostgreSQL: rows another run is claiming at this moment are passed over (SKIP
+    LOCKED, in a CTE so it runs once); each row is claimed by one run only."""
     claim = secrets.token_hex(16)
-    row = db.session.execute(
+    due = (
+        select(OutboxMail.id)
+        .where(*_pending(now))
+        .order_by(OutboxMail.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    rows = db.session.execute(
         update(OutboxMail)
-        .where(OutboxMail.id == mail_id, *_pending(now))
-        .values(
-            claim=claim,
-            attempts=OutboxMail.attempts + 1,
-            next_try_at=now + timedelta(seconds=current_app.config["MAIL_CLAIM_LEASE_SECONDS"]),
-        )
+        .add_cte(due)
+        .where(OutboxMail.id.in_(select(due.c.id)), *_pending(now))
+        .values(claim=claim, attempts=OutboxMail.attempts + 1, next_try_at=_lease(now))
         .returning(*(getattr(OutboxMail, c) for c in _COLUMNS))
-    ).first()
+        .execution_options(synchronize_session=False)
+    ).all()
     db.session.commit()
-    return None if row is None else (claim, dict(zip(_COLUMNS, row, strict=True)))
+    return claim, sorted((dict(zip(_COLUMNS, r, strict=True)) for r in rows), key=_by_id)
 
 
-def _send_one(transport: Transport, mail_id: int, now: datetime) -> int:
-    """Claim, build if needed, deliver and mark one row; 1 if it went out."""
-    claimed = _claim(mail_id, now)
-    if claimed is None:
-        return 0  # another run has it
-    claim, row = claimed
+def _by_id(row: dict) -> int:
+    return row["id"]
+
+
+def _mark_sent(claim: str, upto: int, now: datetime) -> None:
+    """One UPDATE: this run's rows up to id ``upto`` that are still claimed went out
+    (a failed or empty row gave up its claim already); the rest get a fresh lease. The
+    body may hold a secret link: once sent, the database forgets it."""
+    done = OutboxMail.id <= upto
+    stamp = OutboxMail.sent_at.type
+    db.session.execute(
+        update(OutboxMail)
+        .where(OutboxMail.claim == claim, OutboxMail.sent_at.is_(None))
+        .values(
+            sent_at=case((done, bindparam("sent", utcnow(), type_=stamp)), else_=null()),
+            last_error=case((done, null()), else_=OutboxMail.last_error),
+            body=case((done, ""), else_=OutboxMail.body),
+            html=case((done, null()), else_=OutboxMail.html),
+            next_try_at=case(
+                (done, OutboxMail.next_try_at),
+                else_=bindparam("lease", _lease(now), type_=stamp),
+            ),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def _send_one(transport: Transport, claim: str, row: dict, now: datetime) -> int:
+    """Build if needed and deliver one claimed row; 1 if it went out (written down
+    later by ``_mark_sent``)."""
+    mail_id = row["id"]
     try:
         if row["kind"] is not None:
             built = _build(mail_id, claim, row["kind"], row["to"])
@@ -222,13 +276,6 @@ def _send_one(transport: Transport, mail_id: int, now: datetime) -> int:
         db.session.rollback()
         _failed(mail_id, claim, row, e, now)
         return 0
-    db.session.execute(
-        update(OutboxMail)
-        .where(OutboxMail.id == mail_id, OutboxMail.claim == claim)
-        # The body may hold a secret link: once sent, the database forgets it.
-        .values(sent_at=utcnow(), last_error=None, body="", html=None)
-    )
-    db.session.commit()
     return 1
 
 

@@ -37,7 +37,7 @@ from flask import current_app, render_template, url_for
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from sqlalchemy import select, update
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import push
 from portal.extensions import db
@@ -47,6 +47,7 @@ from portal.models import (
     Commitment,
     Meeting,
     MeetingAnswer,
+    MeetingInvitee,
     MeetingOption,
     Membership,
     MembershipStatus,
@@ -64,6 +65,8 @@ from portal.services.unsubscribe import make_token
 
 log = logging.getLogger(__name__)
 
+SEND_LIMIT = 100_000  # mails one run sends at most; the rest wait for the next run
+
 
 def run(now: datetime | None = None) -> dict[str, int]:
     """Everything due at ``now`` (default: the clock): news, email, push. Returns counts."""
@@ -72,14 +75,16 @@ def run(now: datetime | None = None) -> dict[str, int]:
     db.session.commit()
     base = current_app.config["BASE_URL"]
     with current_app.test_request_context(base_url=base):
-        people = load_people()
-        counts["direct"] = queue_direct(people, now)
+        # Each step commits, which expires what was loaded: each reads the people
+        # afresh (two queries) rather than one row at a time.
+        counts["direct"] = queue_direct(load_people(), now)
         db.session.commit()
-        counts["digest"] = queue_digests(people, now)
+        counts["digest"] = queue_digests(load_people(), now)
         db.session.commit()
-        counts["reminders"] = queue_reminders(people, now)
+        counts["reminders"] = queue_reminders(load_people(), now)
         db.session.commit()
-    counts["sent"] = send_pending(limit=10_000, now=now)
+    # All that is due: the claim's lease is renewed while sending (``portal.mail``).
+    counts["sent"] = send_pending(limit=SEND_LIMIT, now=now)
     counts["pushed"] = push.run(now)
     return counts
 
@@ -94,14 +99,16 @@ def _agreed_commitments(extra=()) -> list[Commitment]:
             select(Commitment)
             .join(Plan, Plan.circle_id == Commitment.circle_id)
             .where(Commitment.active.is_(True), Plan.version > 0, *extra)
+            # Joined, not selectin: selectin loads in pages of 500 ids, one statement
+            # per page, so the statements would grow with the number of circles.
             .options(
-                selectinload(Commitment.assignees).options(
+                joinedload(Commitment.assignees).options(
                     joinedload(Membership.user), joinedload(Membership.circle)
                 ),
-                selectinload(Commitment.items),
+                joinedload(Commitment.items),
             )
             .order_by(Commitment.id)
-        )
+        ).unique()
     )
 
 
@@ -135,26 +142,21 @@ def _zone_of(m: Membership) -> ZoneInfo:
 
 def clock_news(now: datetime) -> int:
     """ "due" and "missed" lines for every assignee, in their own zone; returns how many
-    lines were made (once per person, thing and day)."""
+    lines were made (once per person, thing and day): one insert for everyone."""
     batches: dict[tuple, list[Membership]] = defaultdict(list)
     for c, s, done, m in _assignments():
         if m.status != MembershipStatus.ACTIVE or m.muted:
             continue
         for kind, day in rules.clock_news(s, done, rules.local_day(now, _zone_of(m))):
             batches[(c.id, kind, day)].append(m)
-    made = 0
-    for (cid, kind, day), members in batches.items():
-        made += len(
-            news.notify(
-                members,
-                kind,
-                ref_id=cid,
-                data={"day": day.isoformat()},
-                dedupe_key=f"{kind}:{{user}}:{cid}:{day.isoformat()}",
-                now=now,
-            )
+    lines = [
+        (
+            news.Line(kind, cid, {"day": day.isoformat()}, f"{kind}:{{user}}:{cid}:{day}"),
+            members,
         )
-    return made
+        for (cid, kind, day), members in batches.items()
+    ]
+    return len(news.notify_each(lines, now))
 
 
 # --- People with an address --------------------------------------------------------------
@@ -251,12 +253,16 @@ def _claim_people(column, user_ids: list[int], before: datetime, now: datetime) 
     return set(won.scalars())
 
 
+# Ids in one ``IN (...)``: well under PostgreSQL's 65,535 bound parameters.
+IDS_PER_STATEMENT = 30_000
+
+
 def _mark_emailed(lines: list[Notification], now: datetime) -> None:
     ids = [n.id for n in lines]
-    if ids:
+    for i in range(0, len(ids), IDS_PER_STATEMENT):
         db.session.execute(
             update(Notification)
-            .where(Notification.id.in_(ids))
+            .where(Notification.id.in_(ids[i : i + IDS_PER_STATEMENT]))
             .values(emailed_at=now)
             .execution_options(synchronize_session=False)
         )
@@ -363,15 +369,19 @@ def due_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
 
 def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
     """Fixed meetings a day and two hours before; polls I have not answered."""
-    meetings = db.session.scalars(
-        select(Meeting)
-        .where(
-            ((Meeting.status == "fixed") & (Meeting.starts_at > now))
-            & (Meeting.starts_at < now + timedelta(days=3))
-            | (Meeting.status == "poll")
+    meetings = (
+        db.session.scalars(
+            select(Meeting)
+            .where(
+                ((Meeting.status == "fixed") & (Meeting.starts_at > now))
+                & (Meeting.starts_at < now + timedelta(days=3))
+                | (Meeting.status == "poll")
+            )
+            .options(joinedload(Meeting.invitees).joinedload(MeetingInvitee.membership))
         )
-        .options(selectinload(Meeting.invitees))
-    ).all()
+        .unique()
+        .all()
+    )
     answered = set(
         db.session.execute(
             select(MeetingOption.meeting_id, MeetingAnswer.membership_id)
@@ -380,18 +390,10 @@ def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder
             .distinct()
         ).all()
     )
-    members = {
-        m.id: m
-        for m in db.session.scalars(
-            select(Membership).where(
-                Membership.id.in_({i.membership_id for mt in meetings for i in mt.invitees})
-            )
-        )
-    }
     out = []
     for mt in meetings:
         for invitee in mt.invitees:
-            m = members[invitee.membership_id]
+            m = invitee.membership
             if mt.status == "poll" and (mt.id, m.id) in answered:
                 continue
             found = _meeting_reminder(people, mt, m, now)

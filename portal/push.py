@@ -316,31 +316,42 @@ def _send_one(http: requests.Session, push: _Push) -> int | str | None:
 
 
 def _send_chunk(http: requests.Session, chunk: list[_Push], now: datetime) -> int:
-    """Send each push of ``chunk``, then write down how each went; commits."""
+    """Send each push of ``chunk``, then write down how it went in a few statements
+    for the whole chunk (only a failed push that will be tried again has its own);
+    commits."""
     results = [(push, _send_one(http, push)) for push in chunk]
-    sent = 0
+    sent = [push for push, failure in results if failure is None]
+    # Gone (404/410), or an address the device checks refuse today: forget the device.
+    forget = (*GONE, REFUSED)
+    gone = [push.subscription_id for push, failure in results if failure in forget]
+    if sent:
+        db.session.execute(
+            update(PushDelivery)
+            .where(PushDelivery.id.in_([p.id for p in sent]), PushDelivery.claim == chunk[0].claim)
+            .values(sent_at=now, claim=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.execute(
+            update(PushSubscription)
+            .where(PushSubscription.id.in_({p.subscription_id for p in sent}))
+            .values(last_sent_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    if gone:
+        # The browser unsubscribed, or the person uninstalled: forget the device.
+        db.session.execute(
+            delete(PushSubscription)
+            .where(PushSubscription.id.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
     for push, failure in results:
-        mine = [PushDelivery.id == push.id, PushDelivery.claim == push.claim]
-        if failure is None:
-            sent += 1
+        if failure is not None and failure not in forget:
+            mine = [PushDelivery.id == push.id, PushDelivery.claim == push.claim]
             db.session.execute(
-                update(PushDelivery).where(*mine).values(sent_at=now, claim=None, last_error=None)
+                update(PushDelivery).where(*mine).values(**_retry(push, now, failure))
             )
-            db.session.execute(
-                update(PushSubscription)
-                .where(PushSubscription.id == push.subscription_id)
-                .values(last_sent_at=now)
-            )
-        elif failure in GONE or failure == REFUSED:
-            # The browser unsubscribed, or the person uninstalled: forget the device.
-            db.session.execute(
-                delete(PushSubscription).where(PushSubscription.id == push.subscription_id)
-            )
-        else:
-            again = _retry(push, now, failure)
-            db.session.execute(update(PushDelivery).where(*mine).values(**again))
     db.session.commit()
-    return sent
+    return len(sent)
 
 
 def _retry(push: _Push, now: datetime, failure: int | str) -> dict:

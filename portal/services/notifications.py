@@ -15,6 +15,7 @@ once, without touching them.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
@@ -24,7 +25,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 
 from portal import events
 from portal.access import can_read_chat, chat_open_sql
-from portal.extensions import db
+from portal.extensions import BULK_INSERT, db
 from portal.models import (
     Circle,
     Membership,
@@ -79,33 +80,79 @@ def notify(
         m for m in members if m.is_active and not m.muted and (actor is None or m.id != actor.id)
     ]
     off = _switched_off((m.user_id for m in chosen), kind)
-    chosen = [m for m in chosen if m.user_id not in off]
-    if not chosen:
-        return []
-    when = now or utcnow()
+    line = Line(kind, ref_id, data, dedupe_key, actor)
+    return _insert_lines(
+        [_row(m, line, now or utcnow()) for m in chosen if m.user_id not in off],
+        dedupe=bool(dedupe_key),
+    )
+
+
+@dataclass(frozen=True)
+class Line:
+    """What one batch of news lines says (``notify_each``)."""
+
+    kind: str
+    ref_id: int | None
+    data: dict | None
+    dedupe_key: str  # with ``{user}``: news from the clock is made once per person
+    actor: Membership | None = None
+
+
+def notify_each(batches: Iterable[tuple[Line, Iterable[Membership]]], now: datetime) -> list[int]:
+    """``notify`` for many batches at once (the clock's news for everyone): one query for
+    the switches and one insert, however many batches and people. Every batch has a
+    ``dedupe_key``. Returns the user ids that got a line (once per line made)."""
+    batches = [(line, list(members)) for line, members in batches]
+    kinds = sorted({line.kind for line, _m in batches})
+    assert set(kinds) <= set(NEWS_KINDS)
+    off = set(
+        db.session.execute(
+            select(NotificationSwitch.user_id, NotificationSwitch.kind).where(
+                NotificationSwitch.channel == "app", NotificationSwitch.kind.in_(kinds)
+            )
+        ).all()
+    )
     rows = [
-        {
-            "user_id": m.user_id,
-            "circle_id": m.circle_id,
-            "kind": kind,
-            "ref_id": ref_id,
-            "actor_id": actor.id if actor else None,
-            "data": dict(data or {}),
-            "count": 1,
-            "dedupe_key": dedupe_key.format(user=m.user_id) if dedupe_key else None,
-            "created_at": when,
-            "updated_at": when,
-        }
-        for m in chosen
+        _row(m, line, now)
+        for line, members in batches
+        for m in members
+        if m.is_active
+        and not m.muted
+        and (line.actor is None or m.id != line.actor.id)
+        and (m.user_id, line.kind) not in off
     ]
+    return _insert_lines(rows, dedupe=True, each=True)
+
+
+def _row(m: Membership, line: Line, when: datetime) -> dict:
+    return {
+        "user_id": m.user_id,
+        "circle_id": m.circle_id,
+        "kind": line.kind,
+        "ref_id": line.ref_id,
+        "actor_id": line.actor.id if line.actor else None,
+        "data": dict(line.data or {}),
+        "count": 1,
+        "dedupe_key": line.dedupe_key.format(user=m.user_id) if line.dedupe_key else None,
+        "created_at": when,
+        "updated_at": when,
+    }
+
+
+def _insert_lines(rows: list[dict], *, dedupe: bool, each: bool = False) -> list[int]:
+    """Insert news lines in one statement; tell their people's pages after commit.
+    Returns the user ids of the lines made (sorted, once each unless ``each``)."""
+    if not rows:
+        return []
     conn = db.session.connection()
     insert = _dialect_insert(conn)(Notification.__table__)
-    if dedupe_key:
+    if dedupe:
         insert = insert.on_conflict_do_nothing(index_elements=["dedupe_key"])
-    made = conn.execute(insert.returning(Notification.__table__.c.user_id), rows).scalars()
+    stmt = insert.returning(Notification.__table__.c.user_id).execution_options(**BULK_INSERT)
+    made = list(conn.execute(stmt, rows).scalars())
     user_ids = sorted(set(made))
     events.news_changed(user_ids)
-    return user_ids
+    return sorted(made) if each else user_ids
 
 
 def _dialect_insert(conn):
