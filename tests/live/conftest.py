@@ -8,8 +8,8 @@ migrations. People are created the way operators and invitees create them: the
 ``python-socketio``'s real client, carrying the person's cookie and a CSRF token read
 from their /account page, exactly as docs/realtime.md tells client writers to.
 
-These tests are marked ``e2e`` (they need a live server on SQLite), so they run in
-the SQLite pass and are deselected in the PostgreSQL pass.
+These tests are marked ``live``: the server runs on its own SQLite file whatever the
+pass, and they run in the PostgreSQL pass (tests/conftest.py says why).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import websocket
 
 from tests.live.conftest import LiveSocket, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.live
 
 
 def _seqs(messages: list[dict]) -> list[int]:

@@ -23,7 +23,7 @@ from tests.live.conftest import LiveServer, LiveSocket
 from tests.live_server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.e2e
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
