@@ -43,18 +43,29 @@ CHAT_KINDS = ("mention", "messages")
 PAGE = 30
 
 
-def _switched_off(user_ids: Iterable[int], kind: str) -> set[int]:
-    ids = list(set(user_ids))
-    if not ids:
-        return set()
+def _switched_off(kinds: Iterable[str], user_ids: Iterable[int] | None = None) -> set:
+    """``(user id, kind)`` for every app kind among ``kinds`` switched off, by anyone (the
+    clock's run, for everyone at once) or by ``user_ids`` (one event's recipients)."""
+    where = [NotificationSwitch.channel == "app", NotificationSwitch.kind.in_(sorted(kinds))]
+    if user_ids is not None:
+        ids = sorted(set(user_ids))
+        if not ids:
+            return set()
+        where.append(NotificationSwitch.user_id.in_(ids))
     return set(
-        db.session.scalars(
-            select(NotificationSwitch.user_id).where(
-                NotificationSwitch.user_id.in_(ids),
-                NotificationSwitch.channel == "app",
-                NotificationSwitch.kind == kind,
-            )
-        )
+        db.session.execute(
+            select(NotificationSwitch.user_id, NotificationSwitch.kind).where(*where)
+        ).all()
+    )
+
+
+def _wanted(m: Membership, line: Line, off: set) -> bool:
+    """Whether ``m`` gets ``line``: active, not muted, not its actor, kind not off."""
+    return (
+        m.is_active
+        and not m.muted
+        and (line.actor is None or m.id != line.actor.id)
+        and (m.user_id, line.kind) not in off
     )
 
 
@@ -76,25 +87,22 @@ def notify(
     per person; a key already stored makes nothing (two runs at once make it once).
     """
     assert kind in NEWS_KINDS
-    chosen = [
-        m for m in members if m.is_active and not m.muted and (actor is None or m.id != actor.id)
-    ]
-    off = _switched_off((m.user_id for m in chosen), kind)
+    members = list(members)
     line = Line(kind, ref_id, data, dedupe_key, actor)
-    return _insert_lines(
-        [_row(m, line, now or utcnow()) for m in chosen if m.user_id not in off],
-        dedupe=bool(dedupe_key),
-    )
+    off = _switched_off([kind], (m.user_id for m in members))
+    when = now or utcnow()
+    rows = [_row(m, line, when) for m in members if _wanted(m, line, off)]
+    return _insert_lines(rows, dedupe=bool(dedupe_key))
 
 
 @dataclass(frozen=True)
 class Line:
-    """What one batch of news lines says (``notify_each``)."""
+    """What one batch of news lines says (``notify``, ``notify_each``)."""
 
     kind: str
     ref_id: int | None
     data: dict | None
-    dedupe_key: str  # with ``{user}``: news from the clock is made once per person
+    dedupe_key: str | None  # with ``{user}``: news from the clock is made once per person
     actor: Membership | None = None
 
 
@@ -103,23 +111,11 @@ def notify_each(batches: Iterable[tuple[Line, Iterable[Membership]]], now: datet
     the switches and one insert, however many batches and people. Every batch has a
     ``dedupe_key``. Returns the user ids that got a line (once per line made)."""
     batches = [(line, list(members)) for line, members in batches]
-    kinds = sorted({line.kind for line, _m in batches})
-    assert set(kinds) <= set(NEWS_KINDS)
-    off = set(
-        db.session.execute(
-            select(NotificationSwitch.user_id, NotificationSwitch.kind).where(
-                NotificationSwitch.channel == "app", NotificationSwitch.kind.in_(kinds)
-            )
-        ).all()
-    )
+    kinds = {line.kind for line, _m in batches}
+    assert kinds <= set(NEWS_KINDS)
+    off = _switched_off(kinds)
     rows = [
-        _row(m, line, now)
-        for line, members in batches
-        for m in members
-        if m.is_active
-        and not m.muted
-        and (line.actor is None or m.id != line.actor.id)
-        and (m.user_id, line.kind) not in off
+        _row(m, line, now) for line, members in batches for m in members if _wanted(m, line, off)
     ]
     return _insert_lines(rows, dedupe=True, each=True)
 
@@ -272,28 +268,25 @@ def news_page(user_id: int, page: int = 1, per_page: int = PAGE):
 # --- Marking read ----------------------------------------------------------------------
 
 
-def mark_read(
-    user_id: int,
-    *,
-    circle_id: int | None = None,
-    kinds: Iterable[str] | None = None,
-    ref_id: int | None = None,
-    notification_id: int | None = None,
-) -> int:
-    """Mark the person's unread lines matching the filters read (all of them with no
-    filter: "mark all as read"); return how many. Their open pages hear of it."""
-    where = _unread_filters(
-        user_id, circle_id=circle_id, kinds=kinds, ref_id=ref_id, notification_id=notification_id
-    )
-    done = db.session.execute(
+def mark_read(user_id: int, **filters) -> int:
+    """Mark the person's unread lines matching ``filters`` read (``circle_id``,
+    ``kinds``, ``ref_id``, ``notification_id``; none: "mark all as read"); return how
+    many. Their open pages hear of it."""
+    return _mark(_unread_filters(user_id, **filters))
+
+
+def _mark(where: list) -> int:
+    """Mark the unread lines ``where`` read, in one statement; their people's open pages
+    hear of it after commit. Returns how many."""
+    user_ids = db.session.scalars(
         update(Notification)
         .where(*where)
         .values(read_at=utcnow(), group_key=None)
+        .returning(Notification.user_id)
         .execution_options(synchronize_session=False)
-    ).rowcount
-    if done:
-        events.news_changed([user_id])
-    return done
+    ).all()
+    events.news_changed(sorted(set(user_ids)))
+    return len(user_ids)
 
 
 def mark_seen(user_id: int, **filters) -> int:
@@ -310,14 +303,16 @@ def mark_seen(user_id: int, **filters) -> int:
 
 
 def _unread_filters(
-    user_id: int,
+    user_id: int | None,
     *,
     circle_id: int | None = None,
     kinds: Iterable[str] | None = None,
     ref_id: int | None = None,
     notification_id: int | None = None,
 ) -> list:
-    where = [Notification.user_id == user_id, Notification.read_at.is_(None)]
+    where = [Notification.read_at.is_(None)]
+    if user_id is not None:
+        where.append(Notification.user_id == user_id)
     if circle_id is not None:
         where.append(Notification.circle_id == circle_id)
     if kinds is not None:
@@ -386,20 +381,4 @@ def settle(circle_id: int, kind: str, ref_id: int, *, user_id: int | None = None
     """The thing a line waits on is done (a proposal decided, a poll answered or
     closed, a call for help taken care of): mark its unread ``kind`` lines read, for
     everyone (or only ``user_id``), in one statement; their open pages hear of it."""
-    where = [
-        Notification.circle_id == circle_id,
-        Notification.kind == kind,
-        Notification.ref_id == ref_id,
-        Notification.read_at.is_(None),
-    ]
-    if user_id is not None:
-        where.append(Notification.user_id == user_id)
-    user_ids = db.session.scalars(
-        update(Notification)
-        .where(*where)
-        .values(read_at=utcnow(), group_key=None)
-        .returning(Notification.user_id)
-        .execution_options(synchronize_session=False)
-    ).all()
-    events.news_changed(sorted(set(user_ids)))
-    return len(user_ids)
+    return _mark(_unread_filters(user_id, circle_id=circle_id, kinds=[kind], ref_id=ref_id))
