@@ -38,6 +38,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from common import reset_postgres  # bench/common.py (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password 1"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -275,19 +277,6 @@ def sign_in(url: str, username: str, form: tuple[str, str]) -> tuple[str, str]:
             raise SystemExit(f"login of {username} failed: {resp.status_code}")
         csrf = _csrf_in(http.get(url + "/account", timeout=30).text)
         return f"kring_session={http.cookies['kring_session']}", csrf
-
-
-def reset_postgres(url: str) -> None:
-    """Empty the given PostgreSQL database (drop and recreate its public schema)."""
-    from sqlalchemy import create_engine, text
-
-    if url.startswith(("postgres://", "postgresql://")):
-        url = "postgresql+psycopg://" + url.split("://", 1)[1]
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def run_kring(args, workdir: Path, profile: bool) -> dict:

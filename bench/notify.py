@@ -41,6 +41,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import reset_postgres  # bench/common.py (bench/ is on sys.path)
+
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD = "bench password 1"
 ZONES = ["Europe/Amsterdam"] * 7 + ["Europe/Brussels", "Europe/London", "America/New_York"]
@@ -327,17 +329,6 @@ def baseline(app, files: list[Path]) -> dict:
 
 
 # --- orchestration --------------------------------------------------------------------------
-
-
-def reset_postgres(url: str) -> None:
-    """Empty the given PostgreSQL database (drop and recreate its public schema)."""
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 def _child(env: dict, *argv: str) -> dict:
