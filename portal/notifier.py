@@ -261,7 +261,6 @@ def queue_direct(people: dict[int, Person], now: datetime) -> int:
         p.user.id
         for p in people.values()
         if p.user.direct_email
-        and "direct" not in p.off
         and (p.user.direct_sent_at is None or p.user.direct_sent_at <= now - gap)
     ]
     lines = _unread(
@@ -290,8 +289,6 @@ def queue_digests(people: dict[int, Person], now: datetime) -> int:
     hour = current_app.config["NOTIFY_MORNING_HOUR"]
     due: dict[datetime, list[int]] = defaultdict(list)
     for p in people.values():
-        if "digest" in p.off:
-            continue
         start = rules.digest_due(now, p.tz, p.user.digest_period, p.since, hour)
         if start is not None:
             due[start].append(p.user.id)

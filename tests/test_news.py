@@ -26,6 +26,7 @@ from portal.models.notifications import NEWS_KINDS
 from portal.services import chat
 from portal.services import meetings as meetings_svc
 from portal.services import notifications as news
+from portal.services.unsubscribe import make_token
 from tests.conftest import csrf_from
 
 
@@ -480,10 +481,10 @@ def test_settings_refuse_a_made_up_period(db, family, login, client):
     assert db.session.scalar(select(NotificationSwitch).limit(1)) is None
 
 
-def test_settings_undo_a_one_click_unsubscribe_of_the_digest(db, family, login, client):
+def test_settings_undo_a_one_click_unsubscribe_of_the_digest(db, family, login, client, new_client):
     _circle, _sanne, ben, *_ = family
-    db.session.add(NotificationSwitch(user_id=ben.user_id, channel="email", kind="digest"))
-    db.session.commit()
+    token = make_token(ben.user_id, "digest")
+    assert new_client().post(f"/email/stop/{token}").status_code == 200
     login(client, ben.user)
     html = client.get("/account").get_data(as_text=True)
     assert re.search(r'name="digest_period" value="off" checked', html)

@@ -71,14 +71,11 @@ def _memberships(user_id: int) -> list[Membership]:
 def settings_of(user: User) -> NewsSettings:
     """The person's settings as they stand (two queries)."""
     off = _switches_off(user.id)
-    # A one-click unsubscribe may have switched the digest or direct email off as a
-    # kind of email: show it as off here too.
-    digest = user.digest_period if ("email", "digest") not in off else "off"
     return NewsSettings(
         shown=frozenset(k for k in NEWS_KINDS if ("app", k) not in off),
         reminders=frozenset(k for k in REMINDER_KINDS if ("email", k) not in off),
-        digest_period=digest,
-        direct_email=user.direct_email and ("email", "direct") not in off,
+        digest_period=user.digest_period,
+        direct_email=user.direct_email,
         has_email=bool(user.email),
         circles=tuple(
             CircleSetting(m.circle_id, m.circle.title, m.muted, m.email_names)
@@ -111,9 +108,6 @@ def save(
     off = _switches_off(user.id)
     _set_switches(user.id, off, "app", NEWS_KINDS, shown)
     _set_switches(user.id, off, "email", REMINDER_KINDS, reminders)
-    # Choosing here overrides a one-click unsubscribe of the digest or direct email.
-    on_again = [k for k, on in (("digest", digest_period != "off"), ("direct", direct_email)) if on]
-    _set_switches(user.id, off, "email", on_again, set(on_again))
     user.digest_period = digest_period
     user.direct_email = bool(direct_email)
     muted, email_names = set(muted), set(email_names)
