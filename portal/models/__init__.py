@@ -42,8 +42,11 @@ from portal.models.plan import (
     ProposalStatus,
     ProposalVote,
 )
+from portal.models.privacy import AccessLogEntry, SignIn
 
 __all__ = [
+    "AccessLogEntry",
+    "SignIn",
     "Notification",
     "NotificationSwitch",
     "PushDelivery",

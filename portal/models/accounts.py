@@ -42,6 +42,10 @@ class User(UserMixin, db.Model):
     direct_email: Mapped[bool] = mapped_column(default=True, server_default=true())
     digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     direct_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the person erased their account (``/account/delete``): name, username
+    # and email are overwritten, the password unusable; the row stays so that the
+    # circles' memberships keep pointing somewhere ("a former member").
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

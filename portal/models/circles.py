@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import JSON, Enum, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -53,6 +55,15 @@ class Circle(db.Model):
     message_seq: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handed_over_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Closing (issue 13, docs/privacy.md): a closed circle is read-only; its content is
+    # purged CLOSED_CIRCLE_RETENTION_DAYS later unless a central person reopens it.
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the central persons were asked whether to keep an idle circle (unset when
+    # anyone answers "keep" or the circle becomes active again).
+    idle_asked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the purge removed its content; the row stays as an empty shell so that ids
+    # are never reused and former members see "this circle has ended".
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="circle", order_by="Membership.id"
@@ -68,7 +79,10 @@ class Membership(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     circle_id: Mapped[int] = mapped_column(ForeignKey("circles.id"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    display_name: Mapped[str] = mapped_column(String(80))
+    # The name this circle knows the person by. Stored as ``stored_name``; read it
+    # through ``display_name``, which says "a former member" once the person erased
+    # their account (issue 13: erasure empties the stored name).
+    stored_name: Mapped[str] = mapped_column("display_name", String(80))
     role: Mapped[Role] = mapped_column(_enum(Role, "role"))
     supporter_of: Mapped[str | None] = mapped_column(String(80))
     status: Mapped[MembershipStatus] = mapped_column(
@@ -90,6 +104,24 @@ class Membership(db.Model):
 
     circle: Mapped[Circle] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+
+    @hybrid_property
+    def display_name(self) -> str:
+        return self.stored_name or str(gettext("a former member"))
+
+    @display_name.inplace.setter
+    def _display_name_setter(self, value: str) -> None:
+        self.stored_name = value
+
+    @display_name.inplace.expression
+    @classmethod
+    def _display_name_expression(cls):
+        return cls.stored_name
+
+    @property
+    def is_former(self) -> bool:
+        """The person erased their account: no name is left anywhere."""
+        return not self.stored_name
 
     @property
     def is_active(self) -> bool:
