@@ -130,8 +130,8 @@ def _origin(url: str) -> str:
 
 
 def _sqlite_pragmas(app: Flask) -> None:
-    """SQLite: WAL so readers never wait for the writer, a busy timeout, and savepoints
-    that stay inside their transaction."""
+    """SQLite: WAL so readers never wait for the writer, a busy timeout, deleted content
+    overwritten (``secure_delete``), and savepoints that stay inside their transaction."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     from sqlalchemy import event
@@ -151,6 +151,9 @@ def _sqlite_pragmas(app: Flask) -> None:
             cur.execute("PRAGMA busy_timeout=5000")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
+            # Deleted and overwritten content is zeroed, not just unlinked (issue 13:
+            # an erased name must not stay in the file's free space).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
         @event.listens_for(engine, "savepoint")

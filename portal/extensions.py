@@ -44,3 +44,17 @@ socketio = SocketIO(async_mode="gevent")
 # SQLAlchemy's default pages of 1,000 rows (it still splits a batch at the driver's
 # limit on bound parameters, about 32,000).
 BULK_INSERT = {"insertmanyvalues_page_size": 100_000}
+
+
+def forget_old_pages() -> None:
+    """After an erasure has committed: on SQLite, copy the write-ahead log into the
+    database file and empty it (``wal_checkpoint(TRUNCATE)``), so no earlier copy of an
+    overwritten page is left in the ``-wal`` file. With ``secure_delete`` (set on every
+    connection, ``portal._sqlite_pragmas``) the freed space in the file is zeroed too.
+    PostgreSQL: VACUUM does this (docs/privacy.md); nothing to do here."""
+    if db.engine.dialect.name != "sqlite":
+        return
+    from sqlalchemy import text
+
+    db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    db.session.commit()

@@ -23,13 +23,26 @@ def init_app(app) -> None:
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
     app.add_template_filter(_todate, "todate")
+    app.add_template_filter(person, "person")
+    app.add_template_filter(people, "people")
     app.add_template_filter(_weekday_name, "weekday_name")
     app.add_template_filter(_occurrence_label, "occurrence_label")
 
 
+def person(name: str | None) -> str:
+    """A name kept in a version, a review or the history: an erased one (stored as "",
+    services/erasure.py) reads "a former member"."""
+    return name if name else _("a former member")
+
+
+def people(names) -> str:
+    """Several such names, with commas."""
+    return ", ".join(person(n) for n in names or [])
+
+
 def _decided_by(circle: Circle, v) -> str:
     """Who decided a version, with their names as they are now."""
-    return ", ".join(svc.decided_by_names(circle, v))
+    return people(svc.decided_by_names(circle, v))
 
 
 def _gone_objectors(circle: Circle, v) -> str:

@@ -59,6 +59,11 @@ def _phrase(kind: str, num: int) -> str:
         ),
         "missed": lambda: ngettext("%(num)d missed turn", "%(num)d missed turns", num),
         "help": lambda: ngettext("%(num)d call for help", "%(num)d calls for help", num),
+        "needs_person": lambda: ngettext(
+            "%(num)d commitment that needs a new person",
+            "%(num)d commitments that need a new person",
+            num,
+        ),
         "consent": lambda: ngettext("%(num)d question for you", "%(num)d questions for you", num),
         "decided": lambda: ngettext("%(num)d decision", "%(num)d decisions", num),
         "poll": lambda: ngettext(

@@ -123,21 +123,36 @@ NOT_YOURS_BACK = Exp(302, label="NOT_YOURS_BACK")
 FORM_AGAIN = Exp(200, label="FORM_AGAIN")  # the form again, saying why it cannot be done
 
 PERSONAS = [
-    "anonymous", "outsider", "removed", "handed_over", "professional", "professional_chat",
-    "member", "supporter", "central", "coordinator",
+    "anonymous",
+    "outsider",
+    "removed",
+    "handed_over",
+    "professional",
+    "professional_chat",
+    "member",
+    "supporter",
+    "central",
+    "coordinator",
 ]
 NO_ACCESS = ("outsider", "removed", "handed_over")  # signed in, but not (any more) in circle A
 
 
-def row(*, professional, member, supporter, central, coordinator,
-        professional_chat=None) -> dict[str, Exp]:
+def row(
+    *, professional, member, supporter, central, coordinator, professional_chat=None
+) -> dict[str, Exp]:
     """One line of the matrix. The people without access answer the same everywhere;
     ``professional_chat`` differs from ``professional`` only for the chat."""
     return {
-        "anonymous": LOGIN, "outsider": HIDDEN, "removed": HIDDEN, "handed_over": HIDDEN,
+        "anonymous": LOGIN,
+        "outsider": HIDDEN,
+        "removed": HIDDEN,
+        "handed_over": HIDDEN,
         "professional": professional,
         "professional_chat": professional if professional_chat is None else professional_chat,
-        "member": member, "supporter": supporter, "central": central, "coordinator": coordinator,
+        "member": member,
+        "supporter": supporter,
+        "central": central,
+        "coordinator": coordinator,
     }
 
 
@@ -148,8 +163,14 @@ def managers(exp: Exp) -> dict[str, Exp]:
 
 def chat_readers(exp: Exp, *, central: Exp | None = None) -> dict[str, Exp]:
     """Everyone in the circle; professionals only while the chat is open to them."""
-    return row(professional=FORBID, professional_chat=exp, member=exp, supporter=exp,
-               central=central or exp, coordinator=exp)
+    return row(
+        professional=FORBID,
+        professional_chat=exp,
+        member=exp,
+        supporter=exp,
+        central=central or exp,
+        coordinator=exp,
+    )
 
 
 def everyone(exp: Exp) -> dict[str, Exp]:
@@ -167,22 +188,25 @@ def tickers(exp: Exp) -> dict[str, Exp]:
     """The commitment's own people, central persons and the plan keeper. The commitment is
     the target's and no persona is plan keeper, so here: central persons only
     (test_assignees_and_the_plan_keeper_tick covers the other two)."""
-    return row(professional=FORBID, member=FORBID, supporter=FORBID, central=exp,
-               coordinator=FORBID)
+    return row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=exp, coordinator=FORBID
+    )
 
 
 def organisers(exp: Exp) -> dict[str, Exp]:
     """Meetings are proposed by central persons, the plan keeper and the follow-up group,
     and managed by their organiser (the target) or a central person: among the personas,
     the central person only. Not the coordinator."""
-    return row(professional=FORBID, member=FORBID, supporter=FORBID, central=exp,
-               coordinator=FORBID)
+    return row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=exp, coordinator=FORBID
+    )
 
 
 def professionals(exp: Exp) -> dict[str, Exp]:
     """Conditions and acceptance are the professionals' (whatever the chat setting)."""
-    return row(professional=exp, member=FORBID, supporter=FORBID, central=FORBID,
-               coordinator=FORBID)
+    return row(
+        professional=exp, member=FORBID, supporter=FORBID, central=FORBID, coordinator=FORBID
+    )
 
 
 # (endpoint, method) -> persona -> expected answer. HEAD and OPTIONS are left to Flask
@@ -263,9 +287,13 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("plan.tick", "POST"): tickers(DONE),
     ("plan.help_flag", "POST"): tickers(DONE),  # clearing the target's request for help
     # The standing tick is the central person's: only they may undo it.
-    ("plan.undo", "POST"): row(professional=NOT_YOURS_BACK, member=NOT_YOURS_BACK,
-                               supporter=NOT_YOURS_BACK, central=DONE,
-                               coordinator=NOT_YOURS_BACK),
+    ("plan.undo", "POST"): row(
+        professional=NOT_YOURS_BACK,
+        member=NOT_YOURS_BACK,
+        supporter=NOT_YOURS_BACK,
+        central=DONE,
+        coordinator=NOT_YOURS_BACK,
+    ),
     ("plan.answer", "POST"): voters(DONE),
     ("plan.withdraw", "POST"): everyone(NOT_YOURS_BACK),  # the target's proposal
     # Any professional of the circle (not only the one who set the condition).
@@ -285,8 +313,9 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("meetings.new", "GET"): organisers(PAGE),
     ("meetings.new", "POST"): organisers(DONE),
     # Answering the poll: only those invited.
-    ("meetings.answers", "POST"): row(professional=FORBID, member=DONE, supporter=FORBID,
-                                      central=DONE, coordinator=FORBID),
+    ("meetings.answers", "POST"): row(
+        professional=FORBID, member=DONE, supporter=FORBID, central=DONE, coordinator=FORBID
+    ),
     # The organiser (the target) or a central person; the review also the plan keeper.
     ("meetings.fix", "POST"): organisers(DONE),  # the poll
     ("meetings.cancel", "POST"): organisers(DONE),  # the poll
@@ -297,23 +326,39 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
 # While the plan is a draft (version 0) the coordinator and central persons enter it
 # directly; nobody else may. In this order, on one draft world per persona.
 DRAFT_ROUTES = [
-    ("plan.new_commitment", "GET"), ("plan.edit_commitment", "GET"), ("plan.agree", "GET"),
-    ("plan.new_commitment", "POST"), ("plan.edit_commitment", "POST"),
-    ("plan.add_agreement", "POST"), ("plan.evaluation", "POST"),
-    ("plan.edit_agreement", "GET"), ("plan.edit_agreement", "POST"),
-    ("plan.remove_agreement", "POST"), ("plan.remove_commitment", "POST"),
+    ("plan.new_commitment", "GET"),
+    ("plan.edit_commitment", "GET"),
+    ("plan.agree", "GET"),
+    ("plan.new_commitment", "POST"),
+    ("plan.edit_commitment", "POST"),
+    ("plan.add_agreement", "POST"),
+    ("plan.evaluation", "POST"),
+    ("plan.edit_agreement", "GET"),
+    ("plan.edit_agreement", "POST"),
+    ("plan.remove_agreement", "POST"),
+    ("plan.remove_commitment", "POST"),
     ("plan.agree", "POST"),  # last: needs a commitment (the one added above), makes version 1
 ]
 DRAFT_MATRIX = {key: managers(DONE if key[1] == "POST" else PAGE) for key in DRAFT_ROUTES}
 
-COMMITMENT_FORM = {"what": "Walk the dog on Sundays", "other_assignees": "Mr Jansen",
-                   "kind": "once", "start": "2031-05-01", "checker": "0", "reason": "Sam asked"}
+COMMITMENT_FORM = {
+    "what": "Walk the dog on Sundays",
+    "other_assignees": "Mr Jansen",
+    "kind": "once",
+    "start": "2031-05-01",
+    "checker": "0",
+    "reason": "Sam asked",
+}
 
 # Form fields sent with each POST (besides the CSRF token): enough for the action to
 # succeed when access is granted, so a DONE or CARD proves the action really happened.
 POST_DATA: dict[str, dict[str, str]] = {
-    "circles.settings": {"title": "Renamed circle", "question": "Q?", "language": "en",
-                         "timezone": "Europe/Amsterdam"},
+    "circles.settings": {
+        "title": "Renamed circle",
+        "question": "Q?",
+        "language": "en",
+        "timezone": "Europe/Amsterdam",
+    },
     "circles.professionals": {"read_chat": "y"},
     "circles.presence": {"enabled": "y"},
     "circles.member_flags": {"plan_keeper": "y", "followup": "y"},
@@ -332,17 +377,26 @@ POST_DATA: dict[str, dict[str, str]] = {
     "plan.add_condition": {"text": "Sam sleeps at home on school nights"},
     "plan.pass_conditions_on": {"to": "{adviser}"},
     "plan.accept": {"version": "{version}"},
-    "meetings.new": {"title": "Check-in (matrix)", "duration": "90", "place": "Gran's",
-                     "option_0": "2031-06-01T19:00", "option_1": "2031-06-02T19:00"},
+    "meetings.new": {
+        "title": "Check-in (matrix)",
+        "duration": "90",
+        "place": "Gran's",
+        "option_0": "2031-06-01T19:00",
+        "option_1": "2031-06-02T19:00",
+    },
     "meetings.answers": {"answer-{option}": "yes"},
     "meetings.fix": {"option": "{option}"},
     "meetings.reschedule": {"starts_at": "2031-07-01T19:00"},
     "meetings.review": {"present": "{central}", "notes": "It works"},
 }
 # "{name}" in a key or value above is filled in from the world when sent.
-FORM_IDS = {"central": lambda w: w.central.id, "item": lambda w: w.item.id,
-            "version": lambda w: w.version_number, "option": lambda w: w.option.id,
-            "adviser": lambda w: w.professional.id}
+FORM_IDS = {
+    "central": lambda w: w.central.id,
+    "item": lambda w: w.item.id,
+    "version": lambda w: w.version_number,
+    "option": lambda w: w.option.id,
+    "adviser": lambda w: w.professional.id,
+}
 # Query strings some GET routes need to show anything at all.
 QUERY = {"plan.diff": {"a": 1, "b": 2}}
 
@@ -362,6 +416,9 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("auth.account", "POST"): ("/account", 302, LOGIN_REDIRECT),
     ("auth.change_password", "POST"): ("/account/password", 302, LOGIN_REDIRECT),
     ("auth.change_email", "POST"): ("/account/email", 302, LOGIN_REDIRECT),
+    # Only one's own account, with the password: tests/test_erasure.py.
+    ("auth.delete_account", "GET"): ("/account/delete", 302, LOGIN_REDIRECT),
+    ("auth.delete_account", "POST"): ("/account/delete", 302, LOGIN_REDIRECT),
     ("auth.open_email_link", "GET"): ("/e/not-a-real-token", 302, "/account/email/confirm"),
     ("auth.confirm_email", "GET"): ("/account/email/confirm", 404, None),  # no token
     ("auth.confirm_email", "POST"): ("/account/email/confirm", 404, None),
@@ -463,11 +520,16 @@ def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -
     agreement and ``professional``'s condition. Agreed: version 1 (``ticker`` and the
     assignee agreed), the condition makes version 2 and ``ticker`` ticks the first step.
     Either way the assignee has asked for help with it."""
-    c = plan_data.add_commitment(circle, enterer, plan_svc.CommitmentData(
-        what=f"Shopping for Sam ({circle.title})",
-        schedule=Schedule(kind="once", start=date.today() + timedelta(days=30)),
-        assignee_ids=[assignee.id], items=["Make the list", "Do the shopping"],
-    ))
+    c = plan_data.add_commitment(
+        circle,
+        enterer,
+        plan_svc.CommitmentData(
+            what=f"Shopping for Sam ({circle.title})",
+            schedule=Schedule(kind="once", start=date.today() + timedelta(days=30)),
+            assignee_ids=[assignee.id],
+            items=["Make the list", "Do the shopping"],
+        ),
+    )
     agreement = plan_data.add_agreement(circle, enterer, f"If Sam is ill ({circle.title})")
     if agreed:
         plan_svc.record_agreement(circle, enterer, [ticker.id, assignee.id])
@@ -478,17 +540,32 @@ def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -
         completion = db.session.get(Completion, done["completion_id"])
     plan_svc.request_help(circle, assignee, c)
     db.session.commit()
-    return {"commitment": c, "item": c.items[1], "agreement": agreement,
-            "condition": condition, "completion": completion}
+    return {
+        "commitment": c,
+        "item": c.items[1],
+        "agreement": agreement,
+        "condition": condition,
+        "completion": completion,
+    }
 
 
 MEETING_TIMES = [datetime(2031, 6, 1, 17, 0, tzinfo=UTC), datetime(2031, 6, 2, 17, 0, tzinfo=UTC)]
 
 
 def _meeting_of(circle, organiser, title, invite=()) -> Meeting:
-    return meetings_svc.propose_meeting(circle, organiser, meetings_svc.MeetingData(
-        title=title, purpose="Is the plan working?", place="At Gran's", video_link="",
-        duration_minutes=90, options=MEETING_TIMES, invitee_ids=list(invite)))
+    return meetings_svc.propose_meeting(
+        circle,
+        organiser,
+        meetings_svc.MeetingData(
+            title=title,
+            purpose="Is the plan working?",
+            place="At Gran's",
+            video_link="",
+            duration_minutes=90,
+            options=MEETING_TIMES,
+            invitee_ids=list(invite),
+        ),
+    )
 
 
 @pytest.fixture
@@ -510,30 +587,56 @@ def world(request, app, db, make_circle, add_member) -> World:
     other_professional = add_member(other, Role.PROFESSIONAL, user=professional.user)
     other_invitation, _ = svc.invite(other, None, name="Pending B", role=Role.MEMBER)
     db.session.commit()
-    plan_a = _plan(db, circle, enterer=coordinator, assignee=target, ticker=central,
-                   professional=professional, agreed=agreed)
-    plan_b = _plan(db, other, enterer=other_coord, assignee=other_member, ticker=other_central,
-                   professional=other_professional)
-    other_proposal = plan_svc.propose(other, other_member, "add_agreement",
-                                      payload={"text": "We call Gran first (Circle B)"})
+    plan_a = _plan(
+        db,
+        circle,
+        enterer=coordinator,
+        assignee=target,
+        ticker=central,
+        professional=professional,
+        agreed=agreed,
+    )
+    plan_b = _plan(
+        db,
+        other,
+        enterer=other_coord,
+        assignee=other_member,
+        ticker=other_central,
+        professional=other_professional,
+    )
+    other_proposal = plan_svc.propose(
+        other, other_member, "add_agreement", payload={"text": "We call Gran first (Circle B)"}
+    )
     # The target is in A's follow-up group: A's meetings are theirs (see ``_meetings``).
     svc.set_flags(circle, central, target, plan_keeper=False, followup=True)
-    other_meeting = _meeting_of(other, other_central, "Follow-up (Circle B)",
-                                invite=[other_member.id])
+    other_meeting = _meeting_of(
+        other, other_central, "Follow-up (Circle B)", invite=[other_member.id]
+    )
     meetings_svc.set_answers(other_meeting, other_member, {other_meeting.options[0].id: "yes"})
     db.session.commit()
     return World(
-        circle=circle, coordinator=coordinator, central=central, target=target,
-        invitation=invitation, message=_message(db, circle, target, "world-message-a"),
-        professional=professional, **plan_a,
-        other=other, other_central=other_central, other_member=other_member,
+        circle=circle,
+        coordinator=coordinator,
+        central=central,
+        target=target,
+        invitation=invitation,
+        message=_message(db, circle, target, "world-message-a"),
+        professional=professional,
+        **plan_a,
+        other=other,
+        other_central=other_central,
+        other_member=other_member,
         other_invitation=other_invitation,
         other_message=_message(db, other, other_member, "world-message-b"),
-        other_commitment=plan_b["commitment"], other_agreement=plan_b["agreement"],
-        other_condition=plan_b["condition"], other_completion=plan_b["completion"],
-        other_proposal=other_proposal, other_meeting=other_meeting,
+        other_commitment=plan_b["commitment"],
+        other_agreement=plan_b["agreement"],
+        other_condition=plan_b["condition"],
+        other_completion=plan_b["completion"],
+        other_proposal=other_proposal,
+        other_meeting=other_meeting,
         other_option=other_meeting.options[0],
-        agreed=agreed, version_number=2 if agreed else 0,
+        agreed=agreed,
+        version_number=2 if agreed else 0,
     )
 
 
@@ -566,8 +669,12 @@ def _persona_user(persona: str, world: World, db, add_member):
 def _propose(world: World, db) -> None:
     """The target's open proposal, made now so that a persona who votes has a say in it."""
     if world.agreed and world.proposal is None:
-        world.proposal = plan_svc.propose(world.circle, world.target, "add_agreement",
-                                          payload={"text": "We call Gran first (Circle A)"})
+        world.proposal = plan_svc.propose(
+            world.circle,
+            world.target,
+            "add_agreement",
+            payload={"text": "We call Gran first (Circle A)"},
+        )
         db.session.commit()
 
 
@@ -579,8 +686,13 @@ def _meetings(world: World, db, user=None) -> None:
         return
     invite = []
     if user is not None:
-        invite = [db.session.scalar(select(Membership.id).where(
-            Membership.user_id == user.id, Membership.circle_id == world.circle.id))]
+        invite = [
+            db.session.scalar(
+                select(Membership.id).where(
+                    Membership.user_id == user.id, Membership.circle_id == world.circle.id
+                )
+            )
+        ]
     world.meeting = _meeting_of(world.circle, world.target, "Check-in (Circle A)", invite)
     world.fixed_meeting = _meeting_of(world.circle, world.target, "Review (Circle A)", invite)
     db.session.flush()
@@ -625,8 +737,9 @@ ON_FIXED_MEETING = {"meetings.show", "meetings.ics", "meetings.reschedule", "mee
 
 def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) -> str:
     """The URL of ``endpoint`` for ``circle_id``; inner ids default to circle A's objects."""
-    rule = next(r for r in app.url_map.iter_rules()
-                if r.endpoint == endpoint and method in r.methods)
+    rule = next(
+        r for r in app.url_map.iter_rules() if r.endpoint == endpoint and method in r.methods
+    )
     values = {"circle_id": circle_id, **QUERY.get(endpoint, {})}
     for arg in rule.arguments - {"circle_id"}:
         if arg in ids:
@@ -645,8 +758,10 @@ def _form(endpoint: str, world: World) -> dict[str, str]:
         def __missing__(self, name):
             return FORM_IDS[name](world)
 
-    return {key.format_map(Ids()): value.format_map(Ids())
-            for key, value in POST_DATA.get(endpoint, {}).items()}
+    return {
+        key.format_map(Ids()): value.format_map(Ids())
+        for key, value in POST_DATA.get(endpoint, {}).items()
+    }
 
 
 def _request(client, method: str, path: str, token: str, endpoint: str, world: World):
@@ -660,18 +775,37 @@ def _snapshot(db) -> tuple:
     rows = lambda *cols: db.session.execute(select(*cols).order_by(cols[0])).all()  # noqa: E731
     count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
     return (
-        rows(Circle.id, Circle.title, Circle.question, Circle.language, Circle.timezone,
-             Circle.professionals_read_chat, Circle.presence_enabled, Circle.handed_over_at),
-        rows(Membership.id, Membership.status, Membership.role, Membership.is_plan_keeper,
-             Membership.in_followup_group, Membership.replaces_membership_id),
+        rows(
+            Circle.id,
+            Circle.title,
+            Circle.question,
+            Circle.language,
+            Circle.timezone,
+            Circle.professionals_read_chat,
+            Circle.presence_enabled,
+            Circle.handed_over_at,
+        ),
+        rows(
+            Membership.id,
+            Membership.status,
+            Membership.role,
+            Membership.is_plan_keeper,
+            Membership.in_followup_group,
+            Membership.replaces_membership_id,
+        ),
         rows(Invitation.id, Invitation.token_hash, Invitation.revoked_at, Invitation.redeemed_at),
         rows(Message.id, Message.body, Message.edited_at, Message.deleted_at),
         count(MessageRevision),
         count(CircleEvent),
         count(ReentryToken),
         rows(Plan.circle_id, Plan.version, Plan.evaluation_date),
-        rows(Commitment.id, Commitment.what, Commitment.other_assignees, Commitment.active,
-             Commitment.help_requested_at),
+        rows(
+            Commitment.id,
+            Commitment.what,
+            Commitment.other_assignees,
+            Commitment.active,
+            Commitment.help_requested_at,
+        ),
         count(commitment_assignees),
         count(ChecklistItem),
         rows(Completion.id, Completion.undone_at),
@@ -687,8 +821,12 @@ def _snapshot(db) -> tuple:
         rows(MeetingAnswer.id, MeetingAnswer.membership_id, MeetingAnswer.answer),
         count(MeetingReview),
         count(CommitmentReview),
-        rows(CalendarFeed.id, CalendarFeed.token_hash, CalendarFeed.show_titles,
-             CalendarFeed.revoked_at),
+        rows(
+            CalendarFeed.id,
+            CalendarFeed.token_hash,
+            CalendarFeed.show_titles,
+            CalendarFeed.revoked_at,
+        ),
     )
 
 
@@ -725,8 +863,12 @@ def _comparable_headers(app, response) -> list[tuple[str, object]]:
 def _without_csrf(response) -> str:
     """The page without its CSRF tokens (signed with the time): in forms, and on pages
     with live updates in a meta tag and a data attribute."""
-    return re.sub(r'((?:name="csrf_token"[^>]*? value|name="csrf-token" content|data-csrf)=")'
-                  r'[^"]*"', r'\1"', response.get_data(as_text=True))
+    return re.sub(
+        r'((?:name="csrf_token"[^>]*? value|name="csrf-token" content|data-csrf)=")'
+        r'[^"]*"',
+        r'\1"',
+        response.get_data(as_text=True),
+    )
 
 
 def _ids(cases) -> list[str]:
@@ -787,11 +929,14 @@ def _check(app, db, client, world, token, persona, endpoint, method, expected) -
     resp = _request(client, method, path, token, endpoint, world)
     where = f"{method} {path} ({endpoint}) as {persona}"
     if resp.status_code != expected.status:
-        return (f"{where}: got {resp.status_code}, want {expected!r}\n    "
-                + resp.get_data(as_text=True)[:300])
+        return (
+            f"{where}: got {resp.status_code}, want {expected!r}\n    "
+            + resp.get_data(as_text=True)[:300]
+        )
     location = urlsplit(resp.headers.get("Location", ""))
-    if expected.login and (location.path != "/login"
-                           or parse_qs(location.query).get("next") != [path]):
+    if expected.login and (
+        location.path != "/login" or parse_qs(location.query).get("next") != [path]
+    ):
         return f"{where}: not the login page coming back here: {resp.headers['Location']}"
     if not expected.login and resp.status_code == 302 and location.path == "/login":
         return f"{where}: sent to the login page"
@@ -809,9 +954,23 @@ ACTIONS = [(e, m, p) for (e, m) in sorted(MATRIX) for p in PERSONAS if MATRIX[(e
 def test_matrix(app, db, client, world, as_persona, persona):
     """Every request that must change nothing (pages, refusals), one after the other."""
     token = as_persona(persona)
-    errors = [err for endpoint, method in QUIET[persona]
-              if (err := _check(app, db, client, world, token, persona, endpoint, method,
-                                MATRIX[(endpoint, method)][persona]))]
+    errors = [
+        err
+        for endpoint, method in QUIET[persona]
+        if (
+            err := _check(
+                app,
+                db,
+                client,
+                world,
+                token,
+                persona,
+                endpoint,
+                method,
+                MATRIX[(endpoint, method)][persona],
+            )
+        )
+    ]
     assert not errors, "\n".join(errors)
 
 
@@ -819,21 +978,45 @@ def test_matrix(app, db, client, world, as_persona, persona):
 def test_matrix_action(app, db, client, world, as_persona, endpoint, method, persona):
     """Every allowed action, each in a world of its own: it really happens."""
     token = as_persona(persona)
-    err = _check(app, db, client, world, token, persona, endpoint, method,
-                 MATRIX[(endpoint, method)][persona])
+    err = _check(
+        app,
+        db,
+        client,
+        world,
+        token,
+        persona,
+        endpoint,
+        method,
+        MATRIX[(endpoint, method)][persona],
+    )
     assert err is None, err
 
 
 @pytest.mark.parametrize("world", ["draft"], indirect=True)
-@pytest.mark.parametrize("persona", ["professional", "member", "supporter", "central",
-                                     "coordinator"])
+@pytest.mark.parametrize(
+    "persona", ["professional", "member", "supporter", "central", "coordinator"]
+)
 def test_plan_draft(app, db, client, world, as_persona, persona):
     """Before the plan is agreed only the coordinator and central persons enter it, and
     they change it directly (no proposals); recording the agreement makes version 1."""
     token = as_persona(persona)
-    errors = [err for endpoint, method in DRAFT_ROUTES
-              if (err := _check(app, db, client, world, token, persona, endpoint, method,
-                                DRAFT_MATRIX[(endpoint, method)][persona]))]
+    errors = [
+        err
+        for endpoint, method in DRAFT_ROUTES
+        if (
+            err := _check(
+                app,
+                db,
+                client,
+                world,
+                token,
+                persona,
+                endpoint,
+                method,
+                DRAFT_MATRIX[(endpoint, method)][persona],
+            )
+        )
+    ]
     assert not errors, "\n".join(errors)
     assert db.session.scalar(select(func.count()).select_from(Proposal)) == 1  # B's only
     plan = db.session.scalar(select(Plan).where(Plan.circle_id == world.circle.id))
@@ -841,10 +1024,10 @@ def test_plan_draft(app, db, client, world, as_persona, persona):
         assert plan.version == 1 and plan.evaluation_date == date(2031, 3, 1)
         assert not db.session.get(Commitment, world.commitment.id).active
         assert not db.session.get(Agreement, world.agreement.id).active
-        version = db.session.scalar(select(PlanVersion).where(
-            PlanVersion.circle_id == world.circle.id))
-        assert [c["what"] for c in version.snapshot["commitments"]] == [
-            "Walk the dog on Sundays"]
+        version = db.session.scalar(
+            select(PlanVersion).where(PlanVersion.circle_id == world.circle.id)
+        )
+        assert [c["what"] for c in version.snapshot["commitments"]] == ["Walk the dog on Sundays"]
     else:
         assert plan.version == 0 and plan.evaluation_date is None
 
@@ -862,10 +1045,17 @@ def test_assignees_and_the_plan_keeper_tick(app, db, new_client, login, world, a
         return b, csrf_from(b.get("/account"))
 
     def standing():
-        return db.session.execute(
-            select(Completion.by_id).where(Completion.commitment_id == world.commitment.id,
-                                           Completion.occurrence == step["occurrence"],
-                                           Completion.undone_at.is_(None))).scalars().all()
+        return (
+            db.session.execute(
+                select(Completion.by_id).where(
+                    Completion.commitment_id == world.commitment.id,
+                    Completion.occurrence == step["occurrence"],
+                    Completion.undone_at.is_(None),
+                )
+            )
+            .scalars()
+            .all()
+        )
 
     keeper = add_member(world.circle, Role.MEMBER, name="Keeper A")
     b, t = browser(keeper)
@@ -967,14 +1157,37 @@ def test_anonymous_redirect_is_the_same_for_missing_circles(app, client, world, 
 # --- Ids from another circle under your own circle's URL ---------------------------
 
 FOREIGN_ID_ROUTES = sorted(
-    (e, m) for (e, m) in MATRIX if e in {
-        "circles.remove_member", "circles.member_flags", "circles.sheet", "invitations.reentry",
-        "invitations.reissue", "invitations.revoke", "chat.edit", "chat.delete", "chat.versions",
-        "plan.history", "plan.edit_commitment", "plan.remove_commitment", "plan.tick",
-        "plan.help_flag", "plan.edit_agreement", "plan.remove_agreement", "plan.undo",
-        "plan.answer", "plan.withdraw", "plan.remove_condition", "meetings.show",
-        "meetings.answers", "meetings.fix",
-        "meetings.reschedule", "meetings.cancel", "meetings.ics", "meetings.review",
+    (e, m)
+    for (e, m) in MATRIX
+    if e
+    in {
+        "circles.remove_member",
+        "circles.member_flags",
+        "circles.sheet",
+        "invitations.reentry",
+        "invitations.reissue",
+        "invitations.revoke",
+        "chat.edit",
+        "chat.delete",
+        "chat.versions",
+        "plan.history",
+        "plan.edit_commitment",
+        "plan.remove_commitment",
+        "plan.tick",
+        "plan.help_flag",
+        "plan.edit_agreement",
+        "plan.remove_agreement",
+        "plan.undo",
+        "plan.answer",
+        "plan.withdraw",
+        "plan.remove_condition",
+        "meetings.show",
+        "meetings.answers",
+        "meetings.fix",
+        "meetings.reschedule",
+        "meetings.cancel",
+        "meetings.ics",
+        "meetings.review",
     }
 )
 # A version number counts the versions of the circle in the URL: /c/A/plan/versions/1 is
@@ -983,14 +1196,14 @@ PER_CIRCLE_NUMBERS = {("plan.version", "GET")}
 
 
 def test_foreign_id_routes_cover_every_route_with_an_inner_id(app):
-    with_ids = {(r.endpoint, m) for r, m in _rules(app)
-                if _circle_scoped(r) and r.arguments - {"circle_id"}}
+    with_ids = {
+        (r.endpoint, m) for r, m in _rules(app) if _circle_scoped(r) and r.arguments - {"circle_id"}
+    }
     assert with_ids == set(FOREIGN_ID_ROUTES) | PER_CIRCLE_NUMBERS
 
 
 @pytest.mark.parametrize("actor", ["central", "coordinator", "professional_in_both"])
-def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as_persona,
-                                               actor):
+def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as_persona, actor):
     """Someone of circle A uses circle B's member, invitation, message, commitment,
     agreement, condition, proposal, tick or meeting id under /c/A/...: 404, the same page
     as for an id that does not exist, and B is untouched. ``professional_in_both`` is
@@ -1001,14 +1214,17 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
         token = csrf_from(client.get("/account"))
     else:
         token = as_persona(actor)
-    foreign = {"member_id": world.other_member.id, "invitation_id": world.other_invitation.id,
-               "message_id": world.other_message.id,
-               "commitment_id": world.other_commitment.id,
-               "agreement_id": world.other_agreement.id,
-               "condition_id": world.other_condition.id,
-               "proposal_id": world.other_proposal.id,
-               "completion_id": world.other_completion.id,
-               "meeting_id": world.other_meeting.id}
+    foreign = {
+        "member_id": world.other_member.id,
+        "invitation_id": world.other_invitation.id,
+        "message_id": world.other_message.id,
+        "commitment_id": world.other_commitment.id,
+        "agreement_id": world.other_agreement.id,
+        "condition_id": world.other_condition.id,
+        "proposal_id": world.other_proposal.id,
+        "completion_id": world.other_completion.id,
+        "meeting_id": world.other_meeting.id,
+    }
     nowhere = {k: 10_000_000 for k in foreign}
     before = _snapshot(db)
 
@@ -1047,7 +1263,9 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
     proposal = db.session.get(Proposal, world.other_proposal.id)
     assert proposal.status == ProposalStatus.OPEN
     assert [v.answer for v in sorted(proposal.votes, key=lambda v: v.membership_id)] == [
-        None, "consent"]  # Central B has not answered; Member B proposed
+        None,
+        "consent",
+    ]  # Central B has not answered; Member B proposed
     _assert_meeting_b_untouched(db, world)
 
 
@@ -1060,8 +1278,9 @@ def _assert_meeting_b_untouched(db, world: World) -> None:
     assert db.session.scalar(select(func.count()).select_from(MeetingReview)) == 0
 
 
-def test_meeting_form_ids_from_another_circle_change_nothing_there(app, db, client, world,
-                                                                  as_persona):
+def test_meeting_form_ids_from_another_circle_change_nothing_there(
+    app, db, client, world, as_persona
+):
     """Ids of circle B carried in a form to circle A's meeting routes: B's option to fix
     A's poll or to answer it, B's people as those present at A's review. Each answers
     exactly as an id that does not exist would, and B is untouched. (Fixing with a time
@@ -1070,13 +1289,21 @@ def test_meeting_form_ids_from_another_circle_change_nothing_there(app, db, clie
     token = as_persona("central")
     base = f"/c/{world.circle.id}/meetings"
     cases = [  # (path, form with B's id, form with an id nobody has)
-        (f"{base}/{world.meeting.id}/fix", {"option": world.other_option.id},
-         {"option": 10_000_000}),
-        (f"{base}/{world.meeting.id}/answers", {f"answer-{world.other_option.id}": "no"},
-         {"answer-10000000": "no"}),
-        (f"{base}/{world.fixed_meeting.id}/review",
-         {"present": world.other_central.id, f"decide-{world.other_proposal.id}": "accept"},
-         {"present": 10_000_000, "decide-10000000": "accept"}),
+        (
+            f"{base}/{world.meeting.id}/fix",
+            {"option": world.other_option.id},
+            {"option": 10_000_000},
+        ),
+        (
+            f"{base}/{world.meeting.id}/answers",
+            {f"answer-{world.other_option.id}": "no"},
+            {"answer-10000000": "no"},
+        ),
+        (
+            f"{base}/{world.fixed_meeting.id}/review",
+            {"present": world.other_central.id, f"decide-{world.other_proposal.id}": "accept"},
+            {"present": 10_000_000, "decide-10000000": "accept"},
+        ),
     ]
     before = _snapshot(db)
     for path, theirs, nobodys in cases:
@@ -1091,8 +1318,10 @@ def test_meeting_form_ids_from_another_circle_change_nothing_there(app, db, clie
         assert b"(Circle B)" not in page_a.get_data(), path
         assert _snapshot(db) == before, path
     # Inviting B's member to a new meeting of A: the meeting is made, without them.
-    resp = client.post(f"{base}/new", data={"csrf_token": token, **POST_DATA["meetings.new"],
-                                            "invitees": world.other_member.id})
+    resp = client.post(
+        f"{base}/new",
+        data={"csrf_token": token, **POST_DATA["meetings.new"], "invitees": world.other_member.id},
+    )
     assert resp.status_code == 302
     made = db.session.scalar(select(Meeting).where(Meeting.title == "Check-in (matrix)"))
     assert made.circle_id == world.circle.id
@@ -1102,8 +1331,7 @@ def test_meeting_form_ids_from_another_circle_change_nothing_there(app, db, clie
     assert proposal.status == ProposalStatus.OPEN
 
 
-def test_meeting_flags_beyond_the_matrix(app, db, new_client, login, world, as_persona,
-                                         add_member):
+def test_meeting_flags_beyond_the_matrix(app, db, new_client, login, world, as_persona, add_member):
     """The flags the personas do not have. The organiser (the target, in the follow-up
     group) manages their own meetings. Someone put in the follow-up group or made plan
     keeper later may propose meetings but not manage another's; the plan keeper may
@@ -1126,10 +1354,12 @@ def test_meeting_flags_beyond_the_matrix(app, db, new_client, login, world, as_p
     for someone in (followup, keeper):
         b, t = browser(someone)
         assert b.get(f"{base}/new").status_code == 200, someone.display_name
-        for path, data in ((f"{poll}/fix", {"option": world.option.id}),
-                           (f"{poll}/cancel", {}),
-                           (f"{poll}/answers", {f"answer-{world.option.id}": "yes"}),
-                           (f"{fixed}/reschedule", {"starts_at": "2031-07-01T19:00"})):
+        for path, data in (
+            (f"{poll}/fix", {"option": world.option.id}),
+            (f"{poll}/cancel", {}),
+            (f"{poll}/answers", {f"answer-{world.option.id}": "yes"}),
+            (f"{fixed}/reschedule", {"starts_at": "2031-07-01T19:00"}),
+        ):
             assert b.post(path, data={"csrf_token": t, **data}).status_code == 403, path
         if someone is followup:
             assert b.post(f"{fixed}/review", data={"csrf_token": t, **review}).status_code == 403
@@ -1138,10 +1368,15 @@ def test_meeting_flags_beyond_the_matrix(app, db, new_client, login, world, as_p
     assert db.session.scalar(select(MeetingReview.recorded_by_id)) == keeper.id
 
     a, ta = browser(world.target)
-    assert a.post(f"{poll}/answers", data={"csrf_token": ta,
-                                           f"answer-{world.option.id}": "maybe"}).status_code == 302
-    assert a.post(f"{poll}/fix", data={"csrf_token": ta, "option": world.option.id}
-                  ).status_code == 302
+    assert (
+        a.post(
+            f"{poll}/answers", data={"csrf_token": ta, f"answer-{world.option.id}": "maybe"}
+        ).status_code
+        == 302
+    )
+    assert (
+        a.post(f"{poll}/fix", data={"csrf_token": ta, "option": world.option.id}).status_code == 302
+    )
     meeting = db.session.get(Meeting, world.meeting.id)
     assert meeting.status == "fixed" and meeting.starts_at == world.option.starts_at
     assert a.post(f"{poll}/cancel", data={"csrf_token": ta}).status_code == 302
@@ -1173,8 +1408,9 @@ def test_my_meetings_are_only_my_own(app, db, new_client, login, world, as_perso
     assert a not in page(world.target)
 
 
-def test_feed_token_revoked_or_invented_is_the_same_404(app, db, client, new_client, world,
-                                                        as_persona):
+def test_feed_token_revoked_or_invented_is_the_same_404(
+    app, db, client, new_client, world, as_persona
+):
     """A calendar link that was replaced or stopped answers exactly like a token nobody
     ever had: the same 404, byte for byte. While it works it holds only the meetings its
     owner is invited to."""
@@ -1207,8 +1443,9 @@ def test_feed_token_revoked_or_invented_is_the_same_404(app, db, client, new_cli
         assert a.get_data() == b.get_data(), gone
         # (Only the rate limit's remaining count, per address, goes down between the two.)
         drop = ("x-ratelimit-remaining", "x-ratelimit-reset", "retry-after")
-        assert ([h for h in _comparable_headers(app, a) if h[0].lower() not in drop]
-                == [h for h in _comparable_headers(app, b) if h[0].lower() not in drop]), gone
+        assert [h for h in _comparable_headers(app, a) if h[0].lower() not in drop] == [
+            h for h in _comparable_headers(app, b) if h[0].lower() not in drop
+        ], gone
     assert _snapshot(db) == before
 
 
@@ -1221,24 +1458,50 @@ def test_feed_token_revoked_or_invented_is_the_same_404(app, db, client, new_cli
 REFUSED = "refused"
 
 
-def _socket_row(*, professional, member, supporter, central, coordinator,
-                professional_chat=None, no_access="not_found") -> dict[str, str]:
+def _socket_row(
+    *,
+    professional,
+    member,
+    supporter,
+    central,
+    coordinator,
+    professional_chat=None,
+    no_access="not_found",
+) -> dict[str, str]:
     return {
-        "anonymous": REFUSED, "outsider": no_access, "removed": no_access,
-        "handed_over": no_access, "professional": professional,
+        "anonymous": REFUSED,
+        "outsider": no_access,
+        "removed": no_access,
+        "handed_over": no_access,
+        "professional": professional,
         "professional_chat": professional if professional_chat is None else professional_chat,
-        "member": member, "supporter": supporter, "central": central, "coordinator": coordinator,
+        "member": member,
+        "supporter": supporter,
+        "central": central,
+        "coordinator": coordinator,
     }
 
 
 def _socket_chat(ok: str = "ok", *, central: str | None = None) -> dict[str, str]:
-    return _socket_row(professional="forbidden", professional_chat=ok, member=ok, supporter=ok,
-                       central=central or ok, coordinator=ok)
+    return _socket_row(
+        professional="forbidden",
+        professional_chat=ok,
+        member=ok,
+        supporter=ok,
+        central=central or ok,
+        coordinator=ok,
+    )
 
 
 def _everyone_signed_in(answer: str) -> dict[str, str]:
-    return _socket_row(professional=answer, member=answer, supporter=answer, central=answer,
-                       coordinator=answer, no_access=answer)
+    return _socket_row(
+        professional=answer,
+        member=answer,
+        supporter=answer,
+        central=answer,
+        coordinator=answer,
+        no_access=answer,
+    )
 
 
 # Not an event a client sends: Socket.IO calls it when a socket goes away. It only
@@ -1249,8 +1512,7 @@ SOCKET_MATRIX: dict[str, dict[str, dict[str, str] | str]] = {
     "/": {
         # Connect carries no circle: it only joins the socket's user and login-session
         # rooms, so any signed-in person (with the page's CSRF token) is accepted.
-        "connect": {"anonymous": REFUSED,
-                    **{p: "accepted" for p in PERSONAS if p != "anonymous"}},
+        "connect": {"anonymous": REFUSED, **{p: "accepted" for p in PERSONAS if p != "anonymous"}},
         "disconnect": SERVER_ONLY,
         "*": _everyone_signed_in("unknown_event"),
         "chat:join": _socket_chat(),
@@ -1263,8 +1525,9 @@ SOCKET_MATRIX: dict[str, dict[str, dict[str, str] | str]] = {
         "chat:read": _socket_chat(),
         # Everyone in the circle follows the plan live, professionals included (but that
         # must not open the chat to them: test_plan_join_does_not_open_the_chat).
-        "plan:join": _socket_row(professional="ok", member="ok", supporter="ok", central="ok",
-                                 coordinator="ok"),
+        "plan:join": _socket_row(
+            professional="ok", member="ok", supporter="ok", central="ok", coordinator="ok"
+        ),
         # One's own unread count; the payload names nobody (tests/test_news.py).
         "news:count": _everyone_signed_in("ok"),
     },
@@ -1387,8 +1650,9 @@ def test_socket_connect_needs_the_csrf_token(client, world, as_persona, open_soc
     assert open_socket(client, token).connected
 
 
-def test_socket_connect_refused_with_a_signed_out_cookie(client, new_client, world, as_persona,
-                                                        open_socket):
+def test_socket_connect_refused_with_a_signed_out_cookie(
+    client, new_client, world, as_persona, open_socket
+):
     """A copy of the session cookie stops opening sockets once its owner signs out."""
     token = as_persona("member")
     stolen = new_client()
@@ -1402,7 +1666,8 @@ def test_socket_connect_refused_with_a_signed_out_cookie(client, new_client, wor
 # the other on one socket (chat:delete, which removes the target's message, comes after
 # chat:edit, which must refuse to change it).
 SOCKET_EVENTS = [
-    event for event, expected in SOCKET_MATRIX["/"].items()
+    event
+    for event, expected in SOCKET_MATRIX["/"].items()
     if event != "connect" and expected != SERVER_ONLY
 ]
 
@@ -1419,8 +1684,9 @@ def test_socket_event(db, client, world, as_persona, open_socket, persona):
     for event in SOCKET_EVENTS:
         expected = SOCKET_MATRIX["/"][event][persona]
         before = _snapshot(db)
-        ack = sock.emit(_event_name(event),
-                        _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id))
+        ack = sock.emit(
+            _event_name(event), _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id)
+        )
         changed = _snapshot(db) != before
         if _outcome(ack) != expected:
             errors.append(f"{event} as {persona}: {ack}, want {expected}")
@@ -1432,23 +1698,26 @@ def test_socket_event(db, client, world, as_persona, open_socket, persona):
 
 
 @pytest.mark.parametrize("persona", NO_ACCESS)
-def test_socket_not_yours_is_identical_to_missing(db, client, world, as_persona, open_socket,
-                                                  persona):
+def test_socket_not_yours_is_identical_to_missing(
+    db, client, world, as_persona, open_socket, persona
+):
     sock = open_socket(client, as_persona(persona))
     before = _snapshot(db)
     for event in SOCKET_EVENTS:
         payload = SOCKET_PAYLOADS[event]
         a = sock.emit(_event_name(event), _fill(payload, world.circle.id, world.message.id))
-        b = sock.emit(_event_name(event),
-                      _fill(payload, _missing_circle_id(world), world.message.id))
+        b = sock.emit(
+            _event_name(event), _fill(payload, _missing_circle_id(world), world.message.id)
+        )
         assert a == b, event
     assert _snapshot(db) == before
     assert not any(r.startswith(("circle:", "plan:")) for r in sock.rooms())
 
 
 @pytest.mark.parametrize("event", ["chat:edit", "chat:delete"])
-def test_socket_message_ids_from_another_circle_are_not_found(db, client, world, as_persona,
-                                                              open_socket, event):
+def test_socket_message_ids_from_another_circle_are_not_found(
+    db, client, world, as_persona, open_socket, event
+):
     sock = open_socket(client, as_persona("central"))
     before = _snapshot(db)
     a = sock.emit(event, _fill(SOCKET_PAYLOADS[event], world.circle.id, world.other_message.id))
@@ -1457,23 +1726,28 @@ def test_socket_message_ids_from_another_circle_are_not_found(db, client, world,
     assert _snapshot(db) == before
 
 
-def test_plan_join_does_not_open_the_chat(app, db, client, new_client, login, world,
-                                         as_persona, open_socket):
+def test_plan_join_does_not_open_the_chat(
+    app, db, client, new_client, login, world, as_persona, open_socket
+):
     """A professional may follow the plan live while the chat is closed to them; joining
     the plan must not bring them the chat's messages or who is in the chat."""
     chat_svc.set_presence_enabled(world.circle, world.central, True)
     db.session.commit()
     pro = open_socket(client, as_persona("professional"))
     assert pro.emit("chat:join", {"circle_id": world.circle.id}) == {
-        "ok": False, "error": "forbidden"}
+        "ok": False,
+        "error": "forbidden",
+    }
     assert pro.emit("plan:join", {"circle_id": world.circle.id}) == {"ok": True}
     pro.received()
 
     family = login(new_client(), world.target.user)
     target = open_socket(family, csrf_from(family.get("/account")))
     assert target.emit("chat:join", {"circle_id": world.circle.id})["ok"]
-    assert target.emit("chat:send", {"circle_id": world.circle.id, "client_id": "leak-0001",
-                                     "body": "Only for the family"})["ok"]
+    assert target.emit(
+        "chat:send",
+        {"circle_id": world.circle.id, "client_id": "leak-0001", "body": "Only for the family"},
+    )["ok"]
     plan_svc.tick(world.circle, world.central, world.commitment, f"item:{world.item.id}")
     db.session.commit()
 
@@ -1482,8 +1756,9 @@ def test_plan_join_does_not_open_the_chat(app, db, client, new_client, login, wo
     assert "Only for the family" not in str(got) and "Target A" not in str(got)
 
 
-def test_socket_disconnect_sent_by_a_client_is_ignored(client, new_client, login, world,
-                                                      as_persona, open_socket):
+def test_socket_disconnect_sent_by_a_client_is_ignored(
+    client, new_client, login, world, as_persona, open_socket
+):
     """A client may emit an event named "disconnect" itself; it must not reach the
     disconnect handler (which would drop the socket's state while it stays open)."""
     mine = open_socket(client, as_persona("member"))
@@ -1496,8 +1771,9 @@ def test_socket_disconnect_sent_by_a_client_is_ignored(client, new_client, login
     assert theirs.emit("chat:join", join)["ok"]
 
 
-def test_socket_connect_sent_by_a_client_does_not_refill_its_rate_limit(client, world,
-                                                                          as_persona, open_socket):
+def test_socket_connect_sent_by_a_client_does_not_refill_its_rate_limit(
+    client, world, as_persona, open_socket
+):
     """Re-running the connect handler as an event (with a valid token as its "auth")
     used to give the socket a fresh rate-limit bucket: unlimited sends."""
     token = as_persona("member")

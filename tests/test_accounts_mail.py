@@ -57,8 +57,7 @@ def _smtp_down(app) -> None:
 # --- 7. Forgot password -------------------------------------------------------------
 
 
-def test_forgot_password_answers_the_same_with_the_mail_server_down(app, db, new_client,
-                                                                   make_user):
+def test_forgot_password_answers_the_same_with_the_mail_server_down(app, db, new_client, make_user):
     make_user(email="known@example.org")
     _smtp_down(app)
     known = _forgot(new_client(), "known@example.org")
@@ -114,9 +113,7 @@ def test_asking_again_does_not_kill_the_earlier_link(app, db, new_client, make_u
     _forgot(new_client(), "victim@example.org")
     _forgot(new_client(), "victim@example.org")
     send_pending()
-    first, second = (
-        _link(m.get_content(), "/r/") for m in app.extensions["kring_outbox"]
-    )
+    first, second = (_link(m.get_content(), "/r/") for m in app.extensions["kring_outbox"])
     assert first != second
     assert accounts.find_reset_token(first) is not None
     assert accounts.find_reset_token(second) is not None
@@ -125,10 +122,14 @@ def test_asking_again_does_not_kill_the_earlier_link(app, db, new_client, make_u
     assert accounts.find_reset_token(second) is None
     assert reset_via_web(new_client(), second).status_code == 404
     db.session.rollback()
-    assert db.session.scalar(
-        select(ReentryToken).where(ReentryToken.user_id == user.id,
-                                   ReentryToken.used_at.is_(None))
-    ) is None
+    assert (
+        db.session.scalar(
+            select(ReentryToken).where(
+                ReentryToken.user_id == user.id, ReentryToken.used_at.is_(None)
+            )
+        )
+        is None
+    )
 
 
 def test_a_rolled_back_cause_queues_no_mail(app, db, make_user):
@@ -198,9 +199,16 @@ def test_the_account_form_no_longer_changes_the_email(app, db, client, login, ma
     user = make_user(email="owner@example.org")
     login(client, user)
     page = client.get("/account")
-    resp = client.post("/account", data={"name": "Owner", "email": "evil@example.org",
-                                         "locale": "en", "timezone": "Europe/Amsterdam",
-                                         "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/account",
+        data={
+            "name": "Owner",
+            "email": "evil@example.org",
+            "locale": "en",
+            "timezone": "Europe/Amsterdam",
+            "csrf_token": csrf_from(page),
+        },
+    )
     assert resp.status_code == 302
     db.session.refresh(user)
     assert user.email == "owner@example.org"
@@ -220,8 +228,7 @@ def test_changing_the_email_needs_the_password(app, db, client, login, make_user
     assert db.session.scalar(select(EmailChange)) is None
 
 
-def test_a_new_email_counts_only_once_confirmed(app, db, client, login, make_user,
-                                                new_client):
+def test_a_new_email_counts_only_once_confirmed(app, db, client, login, make_user, new_client):
     user = make_user(email="owner@example.org")
     login(client, user)
     resp = _change_email(client, "new@example.org")
@@ -258,15 +265,19 @@ def test_a_new_email_counts_only_once_confirmed(app, db, client, login, make_use
     assert accounts.find_reset_token(old_reset) is None
 
 
-def test_an_expired_or_replaced_email_link_does_not_work(app, db, client, login, make_user,
-                                                         new_client):
+def test_an_expired_or_replaced_email_link_does_not_work(
+    app, db, client, login, make_user, new_client
+):
     user = make_user(email="owner@example.org")
     login(client, user)
     _change_email(client, "first@example.org")
     _change_email(client, "second@example.org")
     send_pending()
-    links = {m["To"]: _link(m.get_content(), "/e/") for m in app.extensions["kring_outbox"]
-             if "/e/" in m.get_content()}
+    links = {
+        m["To"]: _link(m.get_content(), "/e/")
+        for m in app.extensions["kring_outbox"]
+        if "/e/" in m.get_content()
+    }
     assert _confirm(new_client(), links["first@example.org"]).status_code == 404
     db.session.execute(update(EmailChange).values(expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
@@ -307,21 +318,32 @@ def test_account_does_not_say_an_address_is_taken(app, db, client, login, make_u
     taken_flash = _flashes(taken_page)
     assert taken_flash and "taken@example.org" in taken_flash[0]
     assert [_without(f, "taken@example.org") for f in taken_flash] == [
-        _without(f, "free@example.org") for f in _flashes(free_page)]
+        _without(f, "free@example.org") for f in _flashes(free_page)
+    ]
     # The owner of the taken address gets a note; nothing is attached to it.
     note = _queued(db, "taken@example.org")
     assert len(note) == 1 and "Someone tried" in note[0].subject
     assert "/e/" not in note[0].body
-    assert db.session.scalar(
-        select(EmailChange).where(EmailChange.new_email == "taken@example.org")) is None
+    assert (
+        db.session.scalar(select(EmailChange).where(EmailChange.new_email == "taken@example.org"))
+        is None
+    )
 
 
 def _join(browser, token: str, username: str, email: str):
     browser.get(f"/i/{token}")
     page = browser.get("/join")
-    return browser.post("/join", data={
-        "display_name": "New person", "username": username, "password": "a long password",
-        "confirm": "a long password", "email": email, "csrf_token": csrf_from(page)})
+    return browser.post(
+        "/join",
+        data={
+            "display_name": "New person",
+            "username": username,
+            "password": "a long password",
+            "confirm": "a long password",
+            "email": email,
+            "csrf_token": csrf_from(page),
+        },
+    )
 
 
 def test_join_does_not_say_an_address_is_taken(app, db, make_circle, make_user, new_client):
@@ -339,7 +361,8 @@ def test_join_does_not_say_an_address_is_taken(app, db, make_circle, make_user, 
     free_home = b.get(free.headers["Location"]).get_data(as_text=True)
     assert "already" not in taken_home
     assert [_without(f, "taken@example.org") for f in _flashes_of(taken_home)] == [
-        _without(f, "free@example.org") for f in _flashes_of(free_home)]
+        _without(f, "free@example.org") for f in _flashes_of(free_home)
+    ]
     assert "taken@example.org" in taken_home and "free@example.org" in free_home
 
     users = {u.username: u for u in db.session.scalars(select(User))}

@@ -94,8 +94,10 @@ def test_pending_email_change_dies_when_the_password_is_reset(
     thief = login(new_client(), user)
     assert _change_email(thief, "thief@example.org").status_code == 302
     owner = new_client()
-    owner.post("/password/forgot", data={"email": "owner@example.org",
-                                         "csrf_token": csrf_from(owner.get("/password/forgot"))})
+    owner.post(
+        "/password/forgot",
+        data={"email": "owner@example.org", "csrf_token": csrf_from(owner.get("/password/forgot"))},
+    )
     reset = _mail_link(app, "owner@example.org", "/r/")
     assert reset_via_web(owner, reset).status_code == 302
     confirm = _mail_link(app, "thief@example.org", "/e/")
@@ -158,8 +160,7 @@ def test_a_way_back_in_used_by_its_maker_gives_no_reach_into_a_later_circle(
 
     # Anna herself, with the password Sanne told her, gets an invitation to circle 2.
     c2, coord2 = make_circle("Circle two")
-    invite = token_of(card_link(_post_invitation(login(new_client(), coord2.user), c2.id)),
-                      "/i/")
+    invite = token_of(card_link(_post_invitation(login(new_client(), coord2.user), c2.id)), "/i/")
     anna_browser = login(new_client(), anna_user, NEW_PASSWORD)
     refused = accept_with_own_account(anna_browser, invite)
     assert refused.status_code == 302
@@ -177,11 +178,18 @@ def test_a_way_back_in_used_by_its_maker_gives_no_reach_into_a_later_circle(
 
     # Anna chooses her own password: the mark goes, and so does Sanne's session.
     page = anna_browser.get("/account")
-    assert anna_browser.post(
-        "/account/password",
-        data={"current": NEW_PASSWORD, "password": "anna's very own", "confirm": "anna's very own",
-              "csrf_token": csrf_from(page)},
-    ).status_code == 302
+    assert (
+        anna_browser.post(
+            "/account/password",
+            data={
+                "current": NEW_PASSWORD,
+                "password": "anna's very own",
+                "confirm": "anna's very own",
+                "csrf_token": csrf_from(page),
+            },
+        ).status_code
+        == 302
+    )
     db.session.rollback()
     assert db.session.get(type(anna_user), anna.user_id).password_set_in_circle_id is None
     assert sanne_as_anna.get(f"/c/{c1.id}").status_code in (302, 404)
@@ -189,9 +197,12 @@ def test_a_way_back_in_used_by_its_maker_gives_no_reach_into_a_later_circle(
     # Now the invitation kept in her session works.
     page = anna_browser.get("/join")
     assert page.status_code == 200
-    assert anna_browser.post(
-        "/join", data={"display_name": "Anna", "csrf_token": csrf_from(page)}
-    ).status_code == 302
+    assert (
+        anna_browser.post(
+            "/join", data={"display_name": "Anna", "csrf_token": csrf_from(page)}
+        ).status_code
+        == 302
+    )
     db.session.rollback()
     assert active_in(db, anna.user_id, c2.id)
     assert sanne_as_anna.get(f"/c/{c2.id}").status_code in (302, 404)
@@ -199,8 +210,10 @@ def test_a_way_back_in_used_by_its_maker_gives_no_reach_into_a_later_circle(
 
 def _post_invitation(client, circle_id: int, name: str = "Anna"):
     people = client.get(f"/c/{circle_id}/people")
-    return client.post(f"/c/{circle_id}/invitations",
-                       data={"name": name, "role": "member", "csrf_token": csrf_from(people)})
+    return client.post(
+        f"/c/{circle_id}/invitations",
+        data={"name": name, "role": "member", "csrf_token": csrf_from(people)},
+    )
 
 
 def test_coordinator_way_back_in_link_dies_at_the_handover(
@@ -226,8 +239,10 @@ def test_an_invitation_opened_before_sign_in_is_checked_again_after_revocation(
     sanne = add_member(circle, Role.CENTRAL, name="Sanne")
     login(client, sanne.user)
     people = client.get(f"/c/{circle.id}/people")
-    resp = client.post(f"/c/{circle.id}/invitations",
-                       data={"name": "Bob", "role": "member", "csrf_token": csrf_from(people)})
+    resp = client.post(
+        f"/c/{circle.id}/invitations",
+        data={"name": "Bob", "role": "member", "csrf_token": csrf_from(people)},
+    )
     token = token_of(card_link(resp), "/i/")
     bob = make_user("Bob")
     b = new_client()
@@ -254,9 +269,10 @@ def test_removed_member_cannot_come_back_with_an_invitation_opened_before(
     anna = add_member(circle, name="Anna")
     login(client, sanne.user)
     people = client.get(f"/c/{circle.id}/people")
-    resp = client.post(f"/c/{circle.id}/invitations",
-                       data={"name": "Anna bis", "role": "central",
-                             "csrf_token": csrf_from(people)})
+    resp = client.post(
+        f"/c/{circle.id}/invitations",
+        data={"name": "Anna bis", "role": "central", "csrf_token": csrf_from(people)},
+    )
     token = token_of(card_link(resp), "/i/")
     anna_browser = login(new_client(), anna.user)
     anna_browser.get(f"/i/{token}")  # opened, kept in her session
@@ -281,17 +297,21 @@ def test_family_cannot_remove_a_condition_through_a_replacement_it_names(
     f = family
     k = plan_svc.add_condition(f.circle, f.prof, "Sam sleeps at home on school nights")
     _db.session.commit()
-    resp = _post(browser(f.sanne), f"/c/{f.circle.id}/invitations",
-                 {"name": "Mr Fake", "role": "professional", "email": "",
-                  "replaces": str(f.prof.id)})
+    resp = _post(
+        browser(f.sanne),
+        f"/c/{f.circle.id}/invitations",
+        {"name": "Mr Fake", "role": "professional", "email": "", "replaces": str(f.prof.id)},
+    )
     assert resp.status_code == 200
     token = re.search(r"/i/([A-Za-z0-9_\-]{20,})", resp.get_data(as_text=True)).group(1)
     fake = circle_svc.redeem_invitation(token, make_user("Sanne's other account"))
     _db.session.commit()
     assert fake.replaces_membership_id is None
     # Nor can Sanne name her account through the professional's own form.
-    assert _post(browser(f.sanne), f"{f.plan}/conditions/pass-on",
-                 {"to": str(fake.id)}).status_code == 403
+    assert (
+        _post(browser(f.sanne), f"{f.plan}/conditions/pass-on", {"to": str(fake.id)}).status_code
+        == 403
+    )
     assert _post(browser(fake), f"{f.plan}/conditions/{k.id}/remove").status_code == 403
     assert _db.session.get(Condition, k.id).active
 
@@ -323,9 +343,7 @@ def _names(sock) -> list[str]:
     return [e["name"] for e in sock.get_received()]
 
 
-def test_professional_with_chat_closed_hears_no_chat_or_presence(
-    family, browser, socket_client
-):
+def test_professional_with_chat_closed_hears_no_chat_or_presence(family, browser, socket_client):
     f = family
     _db.session.get(type(f.circle), f.circle.id).presence_enabled = True
     _db.session.commit()
@@ -335,8 +353,9 @@ def test_professional_with_chat_closed_hears_no_chat_or_presence(
     assert join["ok"] is False and join["error"] == "forbidden"
     oma = socket_client(f.oma.user, http=browser(f.oma))
     assert oma.emit("chat:join", {"circle_id": f.circle.id})["ok"]
-    assert oma.emit("chat:send", {"circle_id": f.circle.id, "client_id": "client-x1",
-                                  "body": "private"})["ok"]
+    assert oma.emit(
+        "chat:send", {"circle_id": f.circle.id, "client_id": "client-x1", "body": "private"}
+    )["ok"]
     oma.get_received()
     # The sentinel: something the professional may hear (a tick on the plan).
     plan_svc.tick(f.circle, f.oma, f.football, "2026-11-04")
@@ -358,8 +377,11 @@ def test_member_of_another_circle_hears_nothing_and_joins_nothing(
     for ev in ("chat:join", "plan:join"):
         ack = s.emit(ev, {"circle_id": f.circle.id})
         assert ack == {"ok": False, "error": "not_found"}
-    for ev, extra in (("chat:send", {"client_id": "client-zz", "body": "hi"}),
-                      ("chat:history", {"before_seq": 5}), ("chat:read", {"seq": 1})):
+    for ev, extra in (
+        ("chat:send", {"client_id": "client-zz", "body": "hi"}),
+        ("chat:history", {"before_seq": 5}),
+        ("chat:read", {"seq": 1}),
+    ):
         assert s.emit(ev, {"circle_id": f.circle.id, **extra})["ok"] is False
     oma = socket_client(f.oma.user, http=browser(f.oma))
     assert oma.emit("chat:join", {"circle_id": f.circle.id})["ok"]
@@ -370,17 +392,16 @@ def test_member_of_another_circle_hears_nothing_and_joins_nothing(
     assert [n for n in _names(s) if n in ("chat:message", "plan:event", "presence")] == []
 
 
-def test_removed_member_plan_socket_hears_no_more_plan_events(
-    family, browser, socket_client
-):
+def test_removed_member_plan_socket_hears_no_more_plan_events(family, browser, socket_client):
     f = family
     piet = socket_client(f.piet.user, http=browser(f.piet))
     oma = socket_client(f.oma.user, http=browser(f.oma))
     for s in (piet, oma):
         assert s.emit("plan:join", {"circle_id": f.circle.id})["ok"]
         s.get_received()
-    assert _post(browser(f.sanne), f"/c/{f.circle.id}/members/{f.piet.id}/remove").status_code \
-        == 302
+    assert (
+        _post(browser(f.sanne), f"/c/{f.circle.id}/members/{f.piet.id}/remove").status_code == 302
+    )
     plan_svc.tick(f.circle, f.oma, f.football, "2026-11-04")
     _db.session.commit()
     assert "plan:event" in _names(oma)
@@ -388,9 +409,7 @@ def test_removed_member_plan_socket_hears_no_more_plan_events(
     assert not piet.is_connected()
 
 
-def test_closing_the_chat_stops_a_professionals_open_chat_socket(
-    family, browser, socket_client
-):
+def test_closing_the_chat_stops_a_professionals_open_chat_socket(family, browser, socket_client):
     f = family
     f.circle.professionals_read_chat = True
     _db.session.commit()
@@ -401,8 +420,9 @@ def test_closing_the_chat_stops_a_professionals_open_chat_socket(
     assert resp.status_code == 302
     oma = socket_client(f.oma.user, http=browser(f.oma))
     assert oma.emit("chat:join", {"circle_id": f.circle.id})["ok"]
-    assert oma.emit("chat:send", {"circle_id": f.circle.id, "client_id": "client-c1",
-                                  "body": "after closing"})["ok"]
+    assert oma.emit(
+        "chat:send", {"circle_id": f.circle.id, "client_id": "client-c1", "body": "after closing"}
+    )["ok"]
     assert "chat:message" in _names(oma)
     assert "chat:message" not in _names(pro)
 
@@ -412,14 +432,26 @@ def test_closing_the_chat_stops_a_professionals_open_chat_socket(
 
 def test_a_removed_voter_cannot_answer_or_withdraw(family, browser):
     f = family
-    resp = _post(browser(f.oma), f"{f.plan}/commitments/new",
-                 {"what": "Call the school", "assignees": [str(f.oma.id)], "kind": "once",
-                  "start": "2026-12-10", "checker": "0", "interval": "1", "reason": "x"})
+    resp = _post(
+        browser(f.oma),
+        f"{f.plan}/commitments/new",
+        {
+            "what": "Call the school",
+            "assignees": [str(f.oma.id)],
+            "kind": "once",
+            "start": "2026-12-10",
+            "checker": "0",
+            "interval": "1",
+            "reason": "x",
+        },
+    )
     assert resp.status_code == 302
     p = _db.session.scalars(select(Proposal).order_by(Proposal.id.desc())).first()
     _post(browser(f.sanne), f"/c/{f.circle.id}/members/{f.oma.id}/remove")
-    for path, data in ((f"{f.plan}/proposals/{p.id}/answer", {"answer": "consent"}),
-                       (f"{f.plan}/proposals/{p.id}/withdraw", {})):
+    for path, data in (
+        (f"{f.plan}/proposals/{p.id}/answer", {"answer": "consent"}),
+        (f"{f.plan}/proposals/{p.id}/withdraw", {}),
+    ):
         r = _post(browser(f.oma), path, data)
         assert r.status_code == 404
     assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN
@@ -453,8 +485,10 @@ def test_a_stopped_invitation_is_not_brought_back_by_another_manager(
     sanne = add_member(circle, Role.CENTRAL, name="Sanne")
     login(client, coord.user)
     people = client.get(f"/c/{circle.id}/people")
-    resp = client.post(f"/c/{circle.id}/invitations",
-                       data={"name": "Bob", "role": "member", "csrf_token": csrf_from(people)})
+    resp = client.post(
+        f"/c/{circle.id}/invitations",
+        data={"name": "Bob", "role": "member", "csrf_token": csrf_from(people)},
+    )
     token = token_of(card_link(resp), "/i/")
     inv = circle_svc.find_invitation(token)
     _post(client, f"/c/{circle.id}/invitations/{inv.id}/revoke")
@@ -475,9 +509,7 @@ def test_a_stopped_invitation_is_not_brought_back_by_another_manager(
     assert circle_svc.find_invitation(token) is None
 
 
-def test_the_email_confirmation_page_names_the_account(
-    app, db, login, make_user, new_client
-):
+def test_the_email_confirmation_page_names_the_account(app, db, login, make_user, new_client):
     """An attacker asks to put a victim's address on the attacker's account and gets the
     victim to press "Yes". Safe: the page says which account the address will belong to."""
     attacker = make_user("Mallory", username="mallory", email="mallory@example.org")

@@ -158,7 +158,8 @@ def test_socket_events_read_the_login_cookie_once_and_still_act_as_the_person(
         for i in range(5)
     ]
     refused = a.emit(
-        "chat:send", {"circle_id": circle.id, "client_id": "once-empty01", "body": "  "},
+        "chat:send",
+        {"circle_id": circle.id, "client_id": "once-empty01", "body": "  "},
         callback=True,
     )
     assert decoded == []

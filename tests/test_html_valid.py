@@ -102,6 +102,8 @@ def _two_devices(db, username: str) -> None:
                 label=label,
             )
         )
+
+
 def _give_news(db, label: str) -> None:
     """A line of every kind (and every variant) for the new person, so /notifications
     shows them all, unread and read."""

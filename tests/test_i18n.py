@@ -100,8 +100,18 @@ def _extract(tmp_path: Path) -> set[str]:
     pot = tmp_path / "messages.pot"
     pybabel = Path(sys.executable).with_name("pybabel")
     cmd = [str(pybabel)] if pybabel.exists() else [sys.executable, "-m", "babel.messages.frontend"]
-    cmd += ["extract", "-F", "babel.cfg", "-k", "_l", "-o", str(pot),
-            "--sort-output", "--no-location", "."]
+    cmd += [
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "_l",
+        "-o",
+        str(pot),
+        "--sort-output",
+        "--no-location",
+        ".",
+    ]
     done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     with pot.open("rb") as f:
@@ -123,7 +133,8 @@ def test_every_string_in_the_code_is_translated(tmp_path):
     assert not missing, (
         "These strings from the code have no Dutch/French translation yet:\n"
         + "\n".join(f"  {lang}: {s!r}" for lang, strings in missing.items() for s in strings)
-        + "\n" + UPDATE_HINT
+        + "\n"
+        + UPDATE_HINT
     )
 
 

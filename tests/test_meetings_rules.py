@@ -1107,9 +1107,8 @@ def test_a_one_person_review_cannot_override_the_family(kring, as_):
 
     # The meeting has not taken place: no review at all.
     resp = _post(kees, f"{_url(m)}/review", alone, follow_redirects=True)
-    assert (
-        "The meeting has not started yet. Afterwards you can write down how it went."
-        in _flash(_html(resp))
+    assert "The meeting has not started yet. Afterwards you can write down how it went." in _flash(
+        _html(resp)
     )
     assert _count(MeetingReview) == 0
     assert _db.session.get(Proposal, p.id).status == ProposalStatus.OPEN

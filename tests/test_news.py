@@ -433,8 +433,8 @@ def test_settings_show_and_save_and_take_effect(db, family, login, client, socke
     assert re.search(r'name="digest_period" value="daily" checked', html)
     tab = socket_client(ben.user)
     tab.get_received()
-    shown = ["mention", "messages", "due", "missed", "help", "consent", "decided", "poll",
-             "meeting"]  # fmt: skip
+    shown = ["mention", "messages", "due", "missed", "help", "needs_person", "consent",
+             "decided", "poll", "meeting"]  # fmt: skip
     resp = _save_settings(client, shown=shown, reminders=["remind_due", "remind_meeting"],
                           digest_period="weekly", email_names=str(circle.id))  # fmt: skip
     assert resp.status_code == 302 and resp.headers["Location"] == "/account#news"

@@ -122,9 +122,15 @@ def test_an_agreement_is_changed_by_consent(client, new_client, make_circle, add
     circle, coord = make_circle()
     sanne = add_member(circle, role="central", name="Sanne")
     oma = add_member(circle, name="Oma")
-    plan_data.add_commitment(circle, coord, plan_svc.CommitmentData(
-        what="Cook on Sundays", assignee_ids=[oma.id],
-        schedule=Schedule(kind="weekly", start=date(2026, 11, 1), weekdays=frozenset({6}))))
+    plan_data.add_commitment(
+        circle,
+        coord,
+        plan_svc.CommitmentData(
+            what="Cook on Sundays",
+            assignee_ids=[oma.id],
+            schedule=Schedule(kind="weekly", start=date(2026, 11, 1), weekdays=frozenset({6})),
+        ),
+    )
     a = plan_data.add_agreement(circle, coord, "If Oma is ill, Sanne cooks.")
     plan_svc.record_agreement(circle, coord, [sanne.id, oma.id])
     db.session.commit()
@@ -132,8 +138,14 @@ def test_an_agreement_is_changed_by_consent(client, new_client, make_circle, add
     o = login(new_client(), oma.user)
     form = o.get(url)
     assert "If Oma is ill, Sanne cooks." in form.get_data(as_text=True)
-    resp = o.post(url, data={"text": "If Oma is ill, Sanne or Ben cooks.", "reason": "Ben offered",
-                             "csrf_token": csrf_from(form)})
+    resp = o.post(
+        url,
+        data={
+            "text": "If Oma is ill, Sanne or Ben cooks.",
+            "reason": "Ben offered",
+            "csrf_token": csrf_from(form),
+        },
+    )
     assert resp.status_code == 302
     assert db.session.get(Agreement, a.id).text == "If Oma is ill, Sanne cooks."  # not yet
     s = login(new_client(), sanne.user)

@@ -477,23 +477,46 @@ def test_when_fields_that_do_not_fit_the_kind_are_ignored(make_family, browser):
     forgotten end before the date, weekdays and an interval must still save cleanly."""
     f = make_family(agreed=False)
     leftovers = {"end": "2026-12-01", "weekdays": ["0", "2"], "interval": "3"}
-    resp = _post(browser(f.sanne), f"{f.plan}/commitments/new",
-                 _form("Call the school", [f.oma], kind="once", start="2026-12-10", **leftovers))
+    resp = _post(
+        browser(f.sanne),
+        f"{f.plan}/commitments/new",
+        _form("Call the school", [f.oma], kind="once", start="2026-12-10", **leftovers),
+    )
     assert resp.status_code == 302
     c = _db.session.scalar(select(Commitment).where(Commitment.what == "Call the school"))
     assert (c.schedule_kind, c.start, c.end, c.weekdays, c.interval) == (
-        "once", date(2026, 12, 10), None, "", 1,
+        "once",
+        date(2026, 12, 10),
+        None,
+        "",
+        1,
     )
-    resp = _post(browser(f.sanne), f"{f.plan}/commitments/new",
-                 _form("Swim", [f.oma], kind="weekly", start="2026-12-10", **leftovers))
+    resp = _post(
+        browser(f.sanne),
+        f"{f.plan}/commitments/new",
+        _form("Swim", [f.oma], kind="weekly", start="2026-12-10", **leftovers),
+    )
     assert resp.status_code == 400  # the end really is before the start for "weekly"
     assert "Swim" not in _whats(f.circle)
-    _post(browser(f.sanne), f"{f.plan}/commitments/new",
-          _form("Swim", [f.oma], kind="weekly", start="2026-12-10", end="2027-03-01",
-                weekdays=["2"], interval="3"))
+    _post(
+        browser(f.sanne),
+        f"{f.plan}/commitments/new",
+        _form(
+            "Swim",
+            [f.oma],
+            kind="weekly",
+            start="2026-12-10",
+            end="2027-03-01",
+            weekdays=["2"],
+            interval="3",
+        ),
+    )
     c = _db.session.scalar(select(Commitment).where(Commitment.what == "Swim"))
     assert (c.schedule_kind, c.end, c.weekdays, c.interval) == (
-        "weekly", date(2027, 3, 1), "2", 1,
+        "weekly",
+        date(2027, 3, 1),
+        "2",
+        1,
     )
 
 
@@ -653,9 +676,7 @@ def test_a_tick_can_be_undone_by_its_ticker_for_five_minutes(ticking, browser):
     assert _db.session.get(Completion, again.id).undone_at is None
 
 
-def test_the_undo_button_shows_for_the_ticker_only_and_only_while_it_works(
-    make_family, browser
-):
+def test_the_undo_button_shows_for_the_ticker_only_and_only_while_it_works(make_family, browser):
     f = make_family(agreed=False)
     soup = _add(f.circle, f.sanne, "Bring soup", [f.oma])
     oma, sanne = browser(f.oma), browser(f.sanne)
@@ -678,8 +699,13 @@ def test_a_long_history_of_ticks_comes_in_pages_newest_first(ticking, browser):
     for i in range(30):
         turn = WED + timedelta(weeks=i)
         _db.session.add(
-            Completion(commitment_id=f.football.id, occurrence=turn.isoformat(), by_id=f.oma.id,
-                       note=f"week {i}", at=start + timedelta(weeks=i))
+            Completion(
+                commitment_id=f.football.id,
+                occurrence=turn.isoformat(),
+                by_id=f.oma.id,
+                note=f"week {i}",
+                at=start + timedelta(weeks=i),
+            )
         )
     _db.session.commit()
     history = f"{f.plan}/commitments/{f.football.id}/history"
@@ -1109,8 +1135,9 @@ def test_my_commitments_say_where_each_stands_and_can_be_ticked_there(
     g_sam = add_member(sam, name="Grandma", user=grandma)
     g_lisa = add_member(lisa, name="Oma", user=grandma)
     soup = _add(sam, sam_coord, "Bring soup", [g_sam], start=TODAY - timedelta(days=3))
-    walk = _add(lisa, lisa_coord, "Walk to school", [g_lisa], kind="weekly", start=WED,
-                weekdays=[0])
+    walk = _add(
+        lisa, lisa_coord, "Walk to school", [g_lisa], kind="weekly", start=WED, weekdays=[0]
+    )
     bag = _add(lisa, lisa_coord, "Pack the bag", [g_lisa], items=["Gym shoes", "Lunch"])
     me = browser(g_sam)
     mine = "/me/commitments"
@@ -1121,8 +1148,9 @@ def test_my_commitments_say_where_each_stands_and_can_be_ticked_there(
     assert "Done for 9 November 2026" in html  # this week's walk
     assert html.count('name="back" value="mine"') >= 4  # soup, walk, two bag items...
 
-    resp = _post(me, f"/c/{sam.id}/plan/commitments/{soup.id}/tick",
-                 {"occurrence": "once", "back": "mine"})
+    resp = _post(
+        me, f"/c/{sam.id}/plan/commitments/{soup.id}/tick", {"occurrence": "once", "back": "mine"}
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith(f"{mine}#c{soup.id}")
     done = _db.session.scalar(select(Completion).where(Completion.commitment_id == soup.id))
     assert done.by_id == g_sam.id
@@ -1132,8 +1160,11 @@ def test_my_commitments_say_where_each_stands_and_can_be_ticked_there(
     assert "Done by Grandma." in soup_card and "Undo" in soup_card
 
     item = bag.items[0]
-    resp = _post(me, f"/c/{lisa.id}/plan/commitments/{bag.id}/tick",
-                 {"occurrence": f"item:{item.id}", "back": "mine"})
+    resp = _post(
+        me,
+        f"/c/{lisa.id}/plan/commitments/{bag.id}/tick",
+        {"occurrence": f"item:{item.id}", "back": "mine"},
+    )
     assert resp.headers["Location"].endswith(f"{mine}#c{bag.id}")
     assert "done by Oma" in me.get(mine).get_data(as_text=True)
 
@@ -1155,12 +1186,13 @@ def test_the_way_back_after_a_tick_is_a_name_never_a_url(make_circle, add_member
     oma = add_member(circle, name="Oma")
     c = _add(circle, coord, "Bring soup", [oma])
     for back in ("https://evil.example/", "//evil.example", "/me/commitments"):
-        _db.session.execute(
-            Completion.__table__.delete().where(Completion.commitment_id == c.id)
-        )
+        _db.session.execute(Completion.__table__.delete().where(Completion.commitment_id == c.id))
         _db.session.commit()
-        resp = _post(browser(oma), f"/c/{circle.id}/plan/commitments/{c.id}/tick",
-                     {"occurrence": "once", "back": back})
+        resp = _post(
+            browser(oma),
+            f"/c/{circle.id}/plan/commitments/{c.id}/tick",
+            {"occurrence": "once", "back": back},
+        )
         assert resp.status_code == 302
         assert resp.headers["Location"].endswith(f"/c/{circle.id}/plan#c{c.id}"), back
 
@@ -1270,9 +1302,13 @@ def test_a_removed_commitment_cannot_be_ticked(app, make_circle, add_member):
     circle, coord = make_circle()
     anna = add_member(circle, name="Anna")
     c = plan_data.add_commitment(
-        circle, coord,
-        plan_svc.CommitmentData(what="Walk the dog", assignee_ids=[anna.id],
-                                schedule=Schedule(kind="once", start=date(2030, 1, 1))),
+        circle,
+        coord,
+        plan_svc.CommitmentData(
+            what="Walk the dog",
+            assignee_ids=[anna.id],
+            schedule=Schedule(kind="once", start=date(2030, 1, 1)),
+        ),
     )
     plan_data.remove_commitment(circle, coord, c)
     _db.session.commit()

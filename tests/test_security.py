@@ -47,11 +47,12 @@ def card_link(resp) -> str:
 def token_of(link: str, prefix: str) -> str:
     path = urlsplit(link).path
     assert path.startswith(prefix), link
-    return path[len(prefix):]
+    return path[len(prefix) :]
 
 
-def invite_via_web(client, circle_id: int, name: str = "Oma Riet", role: str = "member",
-                   **extra) -> str:
+def invite_via_web(
+    client, circle_id: int, name: str = "Oma Riet", role: str = "member", **extra
+) -> str:
     """As a signed-in manager: make an invitation on the people page; return its token."""
     people = client.get(f"/c/{circle_id}/people")
     assert people.status_code == 200
@@ -73,8 +74,13 @@ def reentry_via_web(client, circle_id: int, member_id: int) -> str:
     return token_of(card_link(resp), "/r/")
 
 
-def join_via_web(client, token: str, username: str, display_name: str = "New person",
-                 password: str = "a long password"):
+def join_via_web(
+    client,
+    token: str,
+    username: str,
+    display_name: str = "New person",
+    password: str = "a long password",
+):
     """Open an invitation link and make an account with it; return the last response."""
     opened = client.get(f"/i/{token}")
     assert opened.status_code == 302
@@ -156,8 +162,9 @@ def test_links_carry_at_least_128_random_bits(client, db, make_circle, add_membe
 # --- 1. Stored only as a SHA-256 hash ---------------------------------------------------
 
 
-def test_raw_tokens_appear_nowhere_in_the_database(client, db, make_circle, add_member, login,
-                                                   new_client, make_user, app):
+def test_raw_tokens_appear_nowhere_in_the_database(
+    client, db, make_circle, add_member, login, new_client, make_user, app
+):
     """An attacker with a copy of the database finds only hashes, never a usable link."""
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
@@ -171,8 +178,9 @@ def test_raw_tokens_appear_nowhere_in_the_database(client, db, make_circle, add_
     # A reset link sent by email.
     forgot = new_client()
     page = forgot.get("/password/forgot")
-    forgot.post("/password/forgot",
-                data={"email": "mail@example.org", "csrf_token": csrf_from(page)})
+    forgot.post(
+        "/password/forgot", data={"email": "mail@example.org", "csrf_token": csrf_from(page)}
+    )
     send_pending()
     mail = app.extensions["kring_outbox"][-1].get_content()
     email_token = token_of(re.search(r"http\S+/r/\S+", mail).group(0), "/r/")
@@ -253,8 +261,11 @@ def test_reentry_link_works_once(client, db, make_circle, add_member, login, new
     # The stale form, submitted after the use: refused too.
     resp = early.post(
         "/password/new",
-        data={"password": "attacker password", "confirm": "attacker password",
-              "csrf_token": csrf_from(early_form)},
+        data={
+            "password": "attacker password",
+            "confirm": "attacker password",
+            "csrf_token": csrf_from(early_form),
+        },
     )
     assert resp.status_code == 404
     assert password_ok(db, uid, "the real new password")
@@ -274,7 +285,8 @@ def test_expired_invitation_is_refused(client, db, make_circle, login, new_clien
     token = invite_via_web(client, circle.id)
     digest = hashlib.sha256(token.encode()).hexdigest()
     db.session.execute(
-        update(Invitation).where(Invitation.token_hash == digest)
+        update(Invitation)
+        .where(Invitation.token_hash == digest)
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     db.session.commit()
@@ -284,16 +296,25 @@ def test_expired_invitation_is_refused(client, db, make_circle, login, new_clien
     app.config["INVITATION_VALID_DAYS"] = 0
     token = invite_via_web(client, circle.id, name="Zero")
     assert join_via_web(new_client(), token, "zeroguest").status_code == 404
-    assert db.session.scalar(
-        select(func.count()).select_from(User).where(User.username.in_(["lateguest", "zeroguest"]))
-    ) == 0
-    assert db.session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.circle_id == circle.id)
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.username.in_(["lateguest", "zeroguest"]))
+        )
+        == 0
+    )
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.circle_id == circle.id)
+        )
+        == 1
+    )
 
 
-def test_expired_reentry_link_is_refused(client, db, make_circle, add_member, login, new_client,
-                                          app):
+def test_expired_reentry_link_is_refused(
+    client, db, make_circle, add_member, login, new_client, app
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
@@ -322,15 +343,17 @@ def test_revoked_and_replaced_invitations_are_refused(client, db, make_circle, l
     revoked = invite_via_web(client, circle.id, name="Revoked")
     inv = db.session.scalar(select(Invitation).where(Invitation.name == "Revoked"))
     people = client.get(f"/c/{circle.id}/people")
-    client.post(f"/c/{circle.id}/invitations/{inv.id}/revoke",
-                data={"csrf_token": csrf_from(people)})
+    client.post(
+        f"/c/{circle.id}/invitations/{inv.id}/revoke", data={"csrf_token": csrf_from(people)}
+    )
     assert join_via_web(new_client(), revoked, "revokedguest").status_code == 404
 
     old = invite_via_web(client, circle.id, name="Reissued")
     inv = db.session.scalar(select(Invitation).where(Invitation.name == "Reissued"))
     people = client.get(f"/c/{circle.id}/people")
-    card = client.post(f"/c/{circle.id}/invitations/{inv.id}/reissue",
-                       data={"csrf_token": csrf_from(people)})
+    card = client.post(
+        f"/c/{circle.id}/invitations/{inv.id}/reissue", data={"csrf_token": csrf_from(people)}
+    )
     new = token_of(card_link(card), "/i/")
     assert new != old
     assert join_via_web(new_client(), old, "oldlinkguest").status_code == 404
@@ -340,8 +363,9 @@ def test_revoked_and_replaced_invitations_are_refused(client, db, make_circle, l
     assert "newlinkguest" in names
 
 
-def test_a_new_reentry_link_revokes_the_previous_one(client, db, make_circle, add_member, login,
-                                                     new_client):
+def test_a_new_reentry_link_revokes_the_previous_one(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
@@ -370,8 +394,11 @@ def test_bad_invitations_all_get_the_same_page(client, db, make_circle, login, n
     circle, coord = make_circle()
     login(client, coord.user)
     expired = invite_via_web(client, circle.id, name="Expired")
-    db.session.execute(update(Invitation).where(Invitation.name == "Expired")
-                       .values(expires_at=utcnow() - timedelta(days=1)))
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.name == "Expired")
+        .values(expires_at=utcnow() - timedelta(days=1))
+    )
     db.session.commit()
     used = invite_via_web(client, circle.id, name="Used")
     assert join_via_web(new_client(), used, "usedguest").status_code == 302
@@ -382,8 +409,9 @@ def test_bad_invitations_all_get_the_same_page(client, db, make_circle, login, n
     replaced = invite_via_web(client, circle.id, name="Replaced")
     inv = db.session.scalar(select(Invitation).where(Invitation.name == "Replaced"))
     page = client.get(f"/c/{circle.id}/people")
-    client.post(f"/c/{circle.id}/invitations/{inv.id}/reissue",
-                data={"csrf_token": csrf_from(page)})
+    client.post(
+        f"/c/{circle.id}/invitations/{inv.id}/reissue", data={"csrf_token": csrf_from(page)}
+    )
 
     cases = {
         "invalid": secrets.token_urlsafe(32),
@@ -406,29 +434,38 @@ def test_bad_invitations_all_get_the_same_page(client, db, make_circle, login, n
     inv = db.session.scalar(select(Invitation).where(Invitation.name == "Late"))
     page = client.get(f"/c/{circle.id}/people")
     client.post(f"/c/{circle.id}/invitations/{inv.id}/revoke", data={"csrf_token": csrf_from(page)})
-    data = {"display_name": "Late", "username": "lateguest", "password": "a long password",
-            "confirm": "a long password"}
+    data = {
+        "display_name": "Late",
+        "username": "lateguest",
+        "password": "a long password",
+        "confirm": "a long password",
+    }
     resp = browser.post("/join", data={**data, "csrf_token": csrf_from(form)})
     # The same answer as a POST made with a token that never existed.
     prober = new_client()
     prober.get(f"/i/{secrets.token_urlsafe(32)}")
-    probe = prober.post("/join", data={**data, "username": "prober",
-                                       "csrf_token": csrf_from(prober.get("/join"))})
+    probe = prober.post(
+        "/join", data={**data, "username": "prober", "csrf_token": csrf_from(prober.get("/join"))}
+    )
     assert probe.status_code == resp.status_code == 404
     assert strip_csrf(resp.get_data(as_text=True)) == strip_csrf(probe.get_data(as_text=True))
     assert db.session.scalar(select(User).where(User.username == "lateguest")) is None
 
 
-def test_bad_reentry_links_all_get_the_same_page(client, db, make_circle, add_member, login,
-                                                 new_client):
+def test_bad_reentry_links_all_get_the_same_page(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, coord = make_circle()
     jan = add_member(circle, name="Jan")
     piet = add_member(circle, name="Piet")
     kees = add_member(circle, name="Kees")
     login(client, coord.user)
     expired = reentry_via_web(client, circle.id, jan.id)
-    db.session.execute(update(ReentryToken).where(ReentryToken.user_id == jan.user_id)
-                       .values(expires_at=utcnow() - timedelta(hours=1)))
+    db.session.execute(
+        update(ReentryToken)
+        .where(ReentryToken.user_id == jan.user_id)
+        .values(expires_at=utcnow() - timedelta(hours=1))
+    )
     db.session.commit()
     used = reentry_via_web(client, circle.id, piet.id)
     assert reset_via_web(new_client(), used).status_code == 302
@@ -451,8 +488,9 @@ def test_bad_reentry_links_all_get_the_same_page(client, db, make_circle, add_me
 # --- 3. Tokens leave the URL at once; no Referer; never in the logs ---------------------
 
 
-def test_token_urls_redirect_away_and_nothing_sends_a_referer(client, db, make_circle,
-                                                              add_member, login, new_client):
+def test_token_urls_redirect_away_and_nothing_sends_a_referer(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     login(client, coord.user)
@@ -471,9 +509,16 @@ def test_token_urls_redirect_away_and_nothing_sends_a_referer(client, db, make_c
     assert page.status_code == 200
     # The page the person lands on does not repeat the token (no link or form leaks it).
     assert token not in page.get_data(as_text=True)
-    done = guest.post("/join", data={
-        "display_name": "Guest", "username": "refguest", "password": "a long password",
-        "confirm": "a long password", "csrf_token": csrf_from(page)})
+    done = guest.post(
+        "/join",
+        data={
+            "display_name": "Guest",
+            "username": "refguest",
+            "password": "a long password",
+            "confirm": "a long password",
+            "csrf_token": csrf_from(page),
+        },
+    )
     responses.append(done)
     assert done.status_code == 302 and token not in done.headers["Location"]
     responses.append(guest.get(done.headers["Location"]))
@@ -485,8 +530,10 @@ def test_token_urls_redirect_away_and_nothing_sends_a_referer(client, db, make_c
     page = browser.get("/password/new")
     responses.append(page)
     assert reentry not in page.get_data(as_text=True)
-    done = browser.post("/password/new", data={
-        "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_from(page)})
+    done = browser.post(
+        "/password/new",
+        data={"password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": csrf_from(page)},
+    )
     responses.append(done)
     assert done.status_code == 302 and reentry not in done.headers["Location"]
 
@@ -504,8 +551,9 @@ def test_token_urls_redirect_away_and_nothing_sends_a_referer(client, db, make_c
         assert resp.headers.get("Referrer-Policy") == "no-referrer", resp.request.path
 
 
-def test_tokens_never_reach_the_logs(client, db, make_circle, add_member, login, new_client,
-                                     make_user, app, caplog):
+def test_tokens_never_reach_the_logs(
+    client, db, make_circle, add_member, login, new_client, make_user, app, caplog
+):
     caplog.set_level(logging.DEBUG)
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
@@ -515,8 +563,9 @@ def test_tokens_never_reach_the_logs(client, db, make_circle, add_member, login,
     reentry = reentry_via_web(client, circle.id, member.id)
     forgot = new_client()
     page = forgot.get("/password/forgot")
-    forgot.post("/password/forgot",
-                data={"email": "mail@example.org", "csrf_token": csrf_from(page)})
+    forgot.post(
+        "/password/forgot", data={"email": "mail@example.org", "csrf_token": csrf_from(page)}
+    )
     send_pending()
     mail = app.extensions["kring_outbox"][-1].get_content()
     emailed = token_of(re.search(r"http\S+/r/\S+", mail).group(0), "/r/")
@@ -553,18 +602,29 @@ def test_passwords_are_stored_as_argon2id_only(client, db, make_circle, login, n
     # Change it on the account page, then reset it with a re-entry link.
     joined = new_client()
     page = joined.get("/login")
-    joined.post("/login", data={"login": "hashguest", "password": chosen,
-                                "csrf_token": csrf_from(page)})
+    joined.post(
+        "/login", data={"login": "hashguest", "password": chosen, "csrf_token": csrf_from(page)}
+    )
     account = joined.get("/account")
     changed = "my secret changed password"
-    resp = joined.post("/account/password", data={
-        "current": chosen, "password": changed, "confirm": changed,
-        "csrf_token": csrf_from(account)})
+    resp = joined.post(
+        "/account/password",
+        data={
+            "current": chosen,
+            "password": changed,
+            "confirm": changed,
+            "csrf_token": csrf_from(account),
+        },
+    )
     assert resp.status_code == 302
     member = db.session.scalar(select(Membership).where(Membership.user_id == uid))
     reset = "my secret reset password"
-    assert reset_via_web(new_client(), reentry_via_web(client, circle.id, member.id),
-                         reset).status_code == 302
+    assert (
+        reset_via_web(
+            new_client(), reentry_via_web(client, circle.id, member.id), reset
+        ).status_code
+        == 302
+    )
 
     snapshot = db_text(db)
     for plain in (chosen, changed, reset, PASSWORD):
@@ -609,13 +669,18 @@ def test_reentry_link_cannot_take_over_an_account_used_in_other_circles(
 
     for target in (worker_mid, coord_mid):
         page = client.get(f"/c/{a_id}/people")
-        resp = client.post(f"/c/{a_id}/members/{target}/reentry",
-                           data={"csrf_token": csrf_from(page)})
+        resp = client.post(
+            f"/c/{a_id}/members/{target}/reentry", data={"csrf_token": csrf_from(page)}
+        )
         assert resp.status_code in (302, 403)
         assert "/r/" not in resp.get_data(as_text=True)
-    assert db.session.scalar(
-        select(func.count()).select_from(ReentryToken)
-        .where(ReentryToken.user_id.in_([worker_uid, coord_uid]))
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ReentryToken)
+            .where(ReentryToken.user_id.in_([worker_uid, coord_uid]))
+        )
+        == 0
+    )
     # Someone who is only in this circle still gets their way back in.
     assert reentry_via_web(client, a_id, only_mid)

@@ -77,9 +77,18 @@ def test_twenty_concurrent_joins_with_one_invitation_make_one_member(app, db, ma
     users_before = db.session.scalar(select(func.count()).select_from(User))
     db.session.rollback()
 
-    results = _race(app, "/i/", "/join", token, lambda i: {
-        "display_name": f"Racer {i}", "username": f"racer{i}",
-        "password": "a long password", "confirm": "a long password"})
+    results = _race(
+        app,
+        "/i/",
+        "/join",
+        token,
+        lambda i: {
+            "display_name": f"Racer {i}",
+            "username": f"racer{i}",
+            "password": "a long password",
+            "confirm": "a long password",
+        },
+    )
 
     statuses = sorted(r.status_code for r in results)
     assert 500 not in statuses, statuses
@@ -102,8 +111,9 @@ def test_twenty_concurrent_joins_with_one_invitation_make_one_member(app, db, ma
 
 
 @pytest.mark.postgres_only
-def test_twenty_concurrent_resets_with_one_link_change_the_password_once(app, db, make_circle,
-                                                                        add_member):
+def test_twenty_concurrent_resets_with_one_link_change_the_password_once(
+    app, db, make_circle, add_member
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
@@ -111,8 +121,13 @@ def test_twenty_concurrent_resets_with_one_link_change_the_password_once(app, db
     db.session.commit()
     db.session.close()
 
-    results = _race(app, "/r/", "/password/new", token, lambda i: {
-        "password": f"racing password {i}", "confirm": f"racing password {i}"})
+    results = _race(
+        app,
+        "/r/",
+        "/password/new",
+        token,
+        lambda i: {"password": f"racing password {i}", "confirm": f"racing password {i}"},
+    )
 
     statuses = sorted(r.status_code for r in results)
     assert 500 not in statuses, statuses
@@ -124,11 +139,18 @@ def test_twenty_concurrent_resets_with_one_link_change_the_password_once(app, db
     user = db.session.get(User, uid)
     works = [i for i in range(N) if accounts.check_password(user, f"racing password {i}")]
     assert works == winners
-    assert db.session.scalar(
-        select(func.count()).select_from(ReentryToken)
-        .where(ReentryToken.user_id == uid, ReentryToken.used_at.is_(None))
-    ) == 0
+    assert (
+        db.session.scalar(
+            select(func.count())
+            .select_from(ReentryToken)
+            .where(ReentryToken.user_id == uid, ReentryToken.used_at.is_(None))
+        )
+        == 0
+    )
     # Only the winner's browser is signed in.
-    assert db.session.scalar(
-        select(func.count()).select_from(LoginSession).where(LoginSession.user_id == uid)
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(LoginSession).where(LoginSession.user_id == uid)
+        )
+        == 1
+    )

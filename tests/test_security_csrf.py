@@ -35,41 +35,61 @@ CASES: dict[str, Case] = {
     "pages.set_language": Case("member", "/language", {"language": "fr", "next": "/"}),
     "auth.login": Case("anon", "/login", {"login": "jan", "password": PASSWORD}),
     "auth.logout": Case("member", "/logout"),
-    "auth.account": Case("member", "/account",
-                         {"name": "Hacked", "locale": "en", "timezone": TZ}),
-    "auth.change_email": Case("member", "/account/email",
-                              {"new_email": "evil@example.org", "email_password": PASSWORD}),
+    "auth.account": Case("member", "/account", {"name": "Hacked", "locale": "en", "timezone": TZ}),
+    "auth.change_email": Case(
+        "member", "/account/email", {"new_email": "evil@example.org", "email_password": PASSWORD}
+    ),
     "auth.confirm_email": Case("confirming", "/account/email/confirm"),
-    "auth.change_password": Case("member", "/account/password",
-                                 {"current": PASSWORD, "password": "attacker password",
-                                  "confirm": "attacker password"}),
+    "auth.change_password": Case(
+        "member",
+        "/account/password",
+        {"current": PASSWORD, "password": "attacker password", "confirm": "attacker password"},
+    ),
     "auth.forgot_password": Case("anon", "/password/forgot", {"email": "jan@example.org"}),
-    "auth.new_password": Case("resetting", "/password/new",
-                              {"password": "attacker password", "confirm": "attacker password"}),
-    "circles.new_circle": Case("coord", "/circles/new",
-                               {"title": "Evil", "question": "", "language": "en",
-                                "timezone": TZ}),
-    "circles.settings": Case("coord", "/c/{circle}/settings",
-                             {"title": "Hacked", "question": "", "language": "en",
-                              "timezone": TZ}),
+    "auth.new_password": Case(
+        "resetting",
+        "/password/new",
+        {"password": "attacker password", "confirm": "attacker password"},
+    ),
+    "circles.new_circle": Case(
+        "coord", "/circles/new", {"title": "Evil", "question": "", "language": "en", "timezone": TZ}
+    ),
+    "circles.settings": Case(
+        "coord",
+        "/c/{circle}/settings",
+        {"title": "Hacked", "question": "", "language": "en", "timezone": TZ},
+    ),
     "circles.professionals": Case("central", "/c/{circle}/professionals", {"read_chat": "y"}),
     "circles.remove_member": Case("coord", "/c/{circle}/members/{member}/remove"),
-    "circles.member_flags": Case("coord", "/c/{circle}/members/{member}/flags",
-                                 {"plan_keeper": "y", "followup": "y"}),
+    "circles.member_flags": Case(
+        "coord", "/c/{circle}/members/{member}/flags", {"plan_keeper": "y", "followup": "y"}
+    ),
     "circles.leave": Case("member", "/c/{circle}/leave"),
     "circles.handover": Case("coord", "/c/{circle}/handover"),
-    "invitations.create": Case("coord", "/c/{circle}/invitations",
-                               {"name": "Evil", "role": "member"}),
+    "invitations.create": Case(
+        "coord", "/c/{circle}/invitations", {"name": "Evil", "role": "member"}
+    ),
     "invitations.reissue": Case("coord", "/c/{circle}/invitations/{inv}/reissue"),
     "invitations.revoke": Case("coord", "/c/{circle}/invitations/{inv}/revoke"),
     "invitations.reentry": Case("coord", "/c/{circle}/members/{member}/reentry"),
-    "invitations.join": Case("invited", "/join",
-                             {"display_name": "Evil", "username": "evil",
-                              "password": "a long password", "confirm": "a long password"}),
+    "invitations.join": Case(
+        "invited",
+        "/join",
+        {
+            "display_name": "Evil",
+            "username": "evil",
+            "password": "a long password",
+            "confirm": "a long password",
+        },
+    ),
 }
 
-TOKEN_PAGE = {"anon": "/login", "invited": "/join", "resetting": "/password/new",
-              "confirming": "/account/email/confirm"}
+TOKEN_PAGE = {
+    "anon": "/login",
+    "invited": "/join",
+    "resetting": "/password/new",
+    "confirming": "/account/email/confirm",
+}
 
 
 @pytest.fixture
@@ -155,14 +175,15 @@ def test_forged_post_is_refused_and_changes_nothing(endpoint, app, db, world, ne
 def test_every_post_route_refuses_a_request_without_token(app, db, world, new_client):
     """A sweep over the URL map, so a route added later is covered too."""
     ids, browsers = world
-    fill = {"circle_id": ids["circle"], "member_id": ids["member"],
-            "invitation_id": ids["inv"]}
+    fill = {"circle_id": ids["circle"], "member_id": ids["member"], "invitation_id": ids["inv"]}
     rules = [r for r in app.url_map.iter_rules() if "POST" in r.methods]
     assert set(CASES) <= {r.endpoint for r in rules}, "CASES names a route that is gone"
     before = dump_db(db)
     for rule in rules:
-        values = {arg: fill.get(arg, 1) if isinstance(conv.to_python("1"), int) else "x" * 43
-                  for arg, conv in rule._converters.items()}
+        values = {
+            arg: fill.get(arg, 1) if isinstance(conv.to_python("1"), int) else "x" * 43
+            for arg, conv in rule._converters.items()
+        }
         path = rule.build(values)[1]
         case = CASES.get(rule.endpoint)
         data = dict(case.data) if case else {"body": "hello", "name": "x", "text": "x"}

@@ -42,8 +42,12 @@ class PageScan(HTMLParser):
         for name, value in attrs:
             if name.startswith("on"):
                 self.dangers.append(f"<{tag} {name}=...>")
-            if name in ("href", "src", "action", "formaction", "xlink:href") and value and (
-                value.strip().lower().startswith(("javascript:", "vbscript:", "data:text/html"))
+            if (
+                name in ("href", "src", "action", "formaction", "xlink:href")
+                and value
+                and (
+                    value.strip().lower().startswith(("javascript:", "vbscript:", "data:text/html"))
+                )
             ):
                 self.dangers.append(f"<{tag} {name}={value!r}>")
 
@@ -83,8 +87,9 @@ def assert_safe_html_response(resp) -> None:
 # --- 8. Headers on every HTML page --------------------------------------------------------
 
 
-def test_every_html_page_has_the_security_headers(app, client, db, make_circle, add_member,
-                                                  login, new_client, csrf):
+def test_every_html_page_has_the_security_headers(
+    app, client, db, make_circle, add_member, login, new_client, csrf
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     ids = {"circle_id": circle.id, "member_id": member.id}
@@ -98,8 +103,10 @@ def test_every_html_page_has_the_security_headers(app, client, db, make_circle, 
     for rule in app.url_map.iter_rules():
         if "GET" not in rule.methods or rule.endpoint == "static":
             continue
-        values = {arg: ids.get(arg, 1) if isinstance(conv.to_python("1"), int) else "x" * 43
-                  for arg, conv in rule._converters.items()}
+        values = {
+            arg: ids.get(arg, 1) if isinstance(conv.to_python("1"), int) else "x" * 43
+            for arg, conv in rule._converters.items()
+        }
         resp = client.get(rule.build(values)[1])
         if resp.mimetype == "text/html":
             responses.append(resp)
@@ -115,8 +122,10 @@ def test_every_html_page_has_the_security_headers(app, client, db, make_circle, 
         anon.get("/password/forgot"),
         anon.get("/join"),  # no invitation: the refusal page
         anon.get("/password/new"),
-        client.post(f"/c/{circle.id}/invitations",
-                    data={"name": "Card", "role": "member", "csrf_token": csrf(page)}),
+        client.post(
+            f"/c/{circle.id}/invitations",
+            data={"name": "Card", "role": "member", "csrf_token": csrf(page)},
+        ),
         client.get("/c/999999"),  # 404
         member_browser.get(f"/c/{circle.id}/people"),  # 403
         anon.post("/login", data={"login": "x", "password": "y"}),  # 400 (CSRF)
@@ -124,8 +133,9 @@ def test_every_html_page_has_the_security_headers(app, client, db, make_circle, 
     app.config["LOGIN_RATE_LIMIT"] = "1 per minute"
     login_page = anon.get("/login")
     for _ in range(2):
-        last = anon.post("/login", data={"login": "x", "password": "y",
-                                         "csrf_token": csrf_from(login_page)})
+        last = anon.post(
+            "/login", data={"login": "x", "password": "y", "csrf_token": csrf_from(login_page)}
+        )
     responses.append(last)  # 429
 
     statuses = {r.status_code for r in responses}
@@ -168,19 +178,23 @@ def _assert_shown_as_text(resp, *payloads: str) -> None:
         assert payload in scan.text, (where, payload)  # ...but as readable text
 
 
-def test_names_and_question_cannot_inject_script(app, client, db, make_user, login, new_client,
-                                                 csrf):
+def test_names_and_question_cannot_inject_script(
+    app, client, db, make_user, login, new_client, csrf
+):
     coordinator = make_user("Coordinator", can_create_circles=True)
     login(client, coordinator)
     # The circle's title and question, typed on the web.
     form = client.get("/circles/new")
-    resp = client.post("/circles/new", data={
-        "title": f"{SCRIPT} {IMG}",
-        "question": f"{SCRIPT}\n{IMG}\n{LINK}",
-        "language": "en",
-        "timezone": "Europe/Amsterdam",
-        "csrf_token": csrf(form),
-    })
+    resp = client.post(
+        "/circles/new",
+        data={
+            "title": f"{SCRIPT} {IMG}",
+            "question": f"{SCRIPT}\n{IMG}\n{LINK}",
+            "language": "en",
+            "timezone": "Europe/Amsterdam",
+            "csrf_token": csrf(form),
+        },
+    )
     assert resp.status_code == 302
     circle_id = int(urlsplit(resp.headers["Location"]).path.split("/")[2])
     assert db.session.get(Circle, circle_id).title == f"{SCRIPT} {IMG}"  # stored as typed
@@ -203,20 +217,21 @@ def test_names_and_question_cannot_inject_script(app, client, db, make_user, log
     assert not PageScan(settings.get_data(as_text=True)).dangers
     # The printable card and the page a new invitee sees.
     people = client.get(f"/c/{circle_id}/people")
-    card = client.post(f"/c/{circle_id}/invitations",
-                       data={"name": IMG, "role": "member", "csrf_token": csrf(people)})
+    card = client.post(
+        f"/c/{circle_id}/invitations",
+        data={"name": IMG, "role": "member", "csrf_token": csrf(people)},
+    )
     _assert_shown_as_text(card, title, IMG)
     invitee = new_client()
     invitee.get(f"/i/{invite_via_web(client, circle_id, name=SCRIPT)}")
     _assert_shown_as_text(invitee.get("/join"), title, SCRIPT)
 
     # A flash message built from a name: removing the guest.
-    member_id = db.session.scalar(
-        db.select(Membership.id).where(Membership.display_name == SCRIPT)
-    )
+    member_id = db.session.scalar(db.select(Membership.id).where(Membership.display_name == SCRIPT))
     people = client.get(f"/c/{circle_id}/people")
-    resp = client.post(f"/c/{circle_id}/members/{member_id}/remove",
-                       data={"csrf_token": csrf(people)})
+    resp = client.post(
+        f"/c/{circle_id}/members/{member_id}/remove", data={"csrf_token": csrf(people)}
+    )
     assert resp.status_code == 302
     _assert_shown_as_text(client.get(resp.headers["Location"]), f"{SCRIPT} is no longer")
 
@@ -226,11 +241,17 @@ def test_account_name_cannot_inject_script(client, make_circle, add_member, logi
     member = add_member(circle, name="Jan")
     login(client, member.user)
     page = client.get("/account")
-    resp = client.post("/account", data={"name": IMG, "email": "", "locale": "en",
-                                         "timezone": "Europe/Amsterdam",
-                                         "csrf_token": csrf(page)})
+    resp = client.post(
+        "/account",
+        data={
+            "name": IMG,
+            "email": "",
+            "locale": "en",
+            "timezone": "Europe/Amsterdam",
+            "csrf_token": csrf(page),
+        },
+    )
     assert resp.status_code == 302
     account = client.get("/account")
     assert IMG not in account.get_data(as_text=True)
     assert not PageScan(account.get_data(as_text=True)).dangers
-

@@ -28,37 +28,59 @@ def test_login_burst_gets_429_even_with_the_right_password(app, client, db, make
     assert app.config["LOGIN_RATE_LIMIT"] == "10 per minute"
     token = csrf_from(client.get("/login"))
     for i in range(_limit(app, "LOGIN_RATE_LIMIT")):
-        resp = client.post("/login", data={"login": username, "password": f"guess {i}",
-                                           "csrf_token": token})
+        resp = client.post(
+            "/login", data={"login": username, "password": f"guess {i}", "csrf_token": token}
+        )
         assert resp.status_code == 200  # the form again, with an error
-    resp = client.post("/login", data={"login": username, "password": PASSWORD,
-                                       "csrf_token": token})
+    resp = client.post(
+        "/login", data={"login": username, "password": PASSWORD, "csrf_token": token}
+    )
     assert resp.status_code == 429
-    assert db.session.scalar(
-        select(func.count()).select_from(LoginSession).where(LoginSession.user_id == uid)) == 0
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(LoginSession).where(LoginSession.user_id == uid)
+        )
+        == 0
+    )
     assert client.get("/account").status_code == 302  # not signed in
     # Pretending to come from elsewhere through a forwarding header does not help.
     for forged in ("10.0.0.1", "203.0.113.7, 10.0.0.2"):
-        resp = client.post("/login", headers={"X-Forwarded-For": forged, "X-Real-IP": forged},
-                           data={"login": username, "password": PASSWORD, "csrf_token": token})
+        resp = client.post(
+            "/login",
+            headers={"X-Forwarded-For": forged, "X-Real-IP": forged},
+            data={"login": username, "password": PASSWORD, "csrf_token": token},
+        )
         assert resp.status_code == 429
 
 
-def test_current_password_guessing_on_the_account_page_gets_429(app, client, db, make_circle,
-                                                                add_member, login):
+def test_current_password_guessing_on_the_account_page_gets_429(
+    app, client, db, make_circle, add_member, login
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
     login(client, member.user)  # one POST /login used; the limit is per route
     token = csrf_from(client.get("/account"))
     for i in range(_limit(app, "LOGIN_RATE_LIMIT")):
-        resp = client.post("/account/password", data={
-            "current": f"guess {i}", "password": "attacker password",
-            "confirm": "attacker password", "csrf_token": token})
+        resp = client.post(
+            "/account/password",
+            data={
+                "current": f"guess {i}",
+                "password": "attacker password",
+                "confirm": "attacker password",
+                "csrf_token": token,
+            },
+        )
         assert resp.status_code == 400
-    resp = client.post("/account/password", data={
-        "current": PASSWORD, "password": "attacker password", "confirm": "attacker password",
-        "csrf_token": token})
+    resp = client.post(
+        "/account/password",
+        data={
+            "current": PASSWORD,
+            "password": "attacker password",
+            "confirm": "attacker password",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 429
     assert password_ok(db, uid, PASSWORD)
 
@@ -85,18 +107,35 @@ def test_join_post_burst_gets_429(app, client, db, make_circle):
     assert page.status_code == 200
     token = csrf_from(page)
     for i in range(_limit(app, "TOKEN_RATE_LIMIT")):
-        resp = client.post("/join", data={"display_name": "X", "username": f"u{i}",
-                                          "password": "short", "confirm": "short",
-                                          "csrf_token": token})
+        resp = client.post(
+            "/join",
+            data={
+                "display_name": "X",
+                "username": f"u{i}",
+                "password": "short",
+                "confirm": "short",
+                "csrf_token": token,
+            },
+        )
         assert resp.status_code == 200  # the form again: password too short
-    resp = client.post("/join", data={"display_name": "Guest", "username": "realguest",
-                                      "password": "a long password",
-                                      "confirm": "a long password", "csrf_token": token})
+    resp = client.post(
+        "/join",
+        data={
+            "display_name": "Guest",
+            "username": "realguest",
+            "password": "a long password",
+            "confirm": "a long password",
+            "csrf_token": token,
+        },
+    )
     assert resp.status_code == 429
     assert db.session.scalar(select(User).where(User.username == "realguest")) is None
-    assert db.session.scalar(
-        select(func.count()).select_from(Membership).where(Membership.circle_id == circle.id)
-    ) == 1
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Membership).where(Membership.circle_id == circle.id)
+        )
+        == 1
+    )
 
 
 def test_reset_link_burst_gets_429(app, client, db, make_user):
@@ -119,12 +158,14 @@ def test_new_password_post_burst_gets_429(app, client, db, make_user):
     assert page.status_code == 200
     token = csrf_from(page)
     for _ in range(_limit(app, "TOKEN_RATE_LIMIT")):
-        resp = client.post("/password/new", data={"password": "short", "confirm": "short",
-                                                  "csrf_token": token})
+        resp = client.post(
+            "/password/new", data={"password": "short", "confirm": "short", "csrf_token": token}
+        )
         assert resp.status_code == 200
-    resp = client.post("/password/new", data={"password": "attacker password",
-                                              "confirm": "attacker password",
-                                              "csrf_token": token})
+    resp = client.post(
+        "/password/new",
+        data={"password": "attacker password", "confirm": "attacker password", "csrf_token": token},
+    )
     assert resp.status_code == 429
     assert password_ok(db, uid, PASSWORD)
 
@@ -134,9 +175,11 @@ def test_forgot_password_burst_gets_429(app, client, db, make_user):
     token = csrf_from(client.get("/password/forgot"))
     outbox = app.extensions["kring_outbox"]
     for i in range(_limit(app, "TOKEN_RATE_LIMIT")):
-        client.post("/password/forgot", data={"email": f"nobody{i}@example.org",
-                                              "csrf_token": token})
-    resp = client.post("/password/forgot", data={"email": "someone@example.org",
-                                                 "csrf_token": token})
+        client.post(
+            "/password/forgot", data={"email": f"nobody{i}@example.org", "csrf_token": token}
+        )
+    resp = client.post(
+        "/password/forgot", data={"email": "someone@example.org", "csrf_token": token}
+    )
     assert resp.status_code == 429
     assert outbox == []  # no mail-bombing

@@ -59,8 +59,9 @@ def logout(client) -> None:
 # --- 5. A copied cookie dies with the session -----------------------------------------
 
 
-def test_cookie_copied_before_logout_is_rejected_after(client, db, make_circle, add_member,
-                                                       login, new_client):
+def test_cookie_copied_before_logout_is_rejected_after(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     uid = member.user_id
@@ -74,8 +75,9 @@ def test_cookie_copied_before_logout_is_rejected_after(client, db, make_circle, 
     assert db.session.query(LoginSession).filter_by(user_id=uid).count() == 0
 
 
-def test_cookie_copied_before_password_change_is_rejected_after(client, db, make_circle,
-                                                                add_member, login, new_client):
+def test_cookie_copied_before_password_change_is_rejected_after(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     user = member.user
@@ -85,17 +87,24 @@ def test_cookie_copied_before_password_change_is_rejected_after(client, db, make
     assert_signed_in(replay(new_client, stolen), circle.id)
 
     page = client.get("/account")
-    resp = client.post("/account/password", data={
-        "current": "correct horse battery", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-        "csrf_token": csrf_from(page)})
+    resp = client.post(
+        "/account/password",
+        data={
+            "current": "correct horse battery",
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": csrf_from(page),
+        },
+    )
     assert resp.status_code == 302
     assert_signed_in(client, circle.id)  # the browser that changed it stays in
     assert_anonymous(replay(new_client, stolen), circle.id)
     assert_anonymous(phone, circle.id)
 
 
-def test_cookie_copied_before_reentry_reset_is_rejected_after(client, db, make_circle,
-                                                              add_member, login, new_client):
+def test_cookie_copied_before_reentry_reset_is_rejected_after(
+    client, db, make_circle, add_member, login, new_client
+):
     circle, coord = make_circle()
     member = add_member(circle, name="Jan")
     member_id = member.id
@@ -133,17 +142,23 @@ def _set_cookie(resp, name: str) -> str:
 def test_session_cookie_is_httponly_and_samesite_lax(client, make_user, csrf):
     user = make_user()
     page = client.get("/login")
-    resp = client.post("/login", data={"login": user.username,
-                                       "password": "correct horse battery",
-                                       "csrf_token": csrf(page)})
+    resp = client.post(
+        "/login",
+        data={
+            "login": user.username,
+            "password": "correct horse battery",
+            "csrf_token": csrf(page),
+        },
+    )
     assert resp.status_code == 302
     header = _set_cookie(resp, COOKIE)
     attrs = {a.strip().split("=")[0].lower(): a.strip() for a in header.split(";")[1:]}
     assert "httponly" in attrs
     assert attrs["samesite"].lower() == "samesite=lax"
     assert "secure" not in attrs  # plain http in tests: a Secure cookie would not come back
-    lang = client.post("/language", data={"language": "nl",
-                                          "csrf_token": csrf(client.get("/account"))})
+    lang = client.post(
+        "/language", data={"language": "nl", "csrf_token": csrf(client.get("/account"))}
+    )
     lang_header = _set_cookie(lang, "kring_lang")
     assert "HttpOnly" in lang_header and "SameSite=Lax" in lang_header
 
@@ -163,14 +178,26 @@ def test_session_cookie_is_secure_when_served_over_https(app, make_user):
         page = browser.get("https://localhost/login")
         # Over https, flask-wtf also wants a same-origin Referer.
         same_origin = {"Referer": "https://localhost/login"}
-        resp = browser.post("https://localhost/login", headers=same_origin, data={
-            "login": user.username, "password": "correct horse battery",
-            "csrf_token": csrf_from(page)})
+        resp = browser.post(
+            "https://localhost/login",
+            headers=same_origin,
+            data={
+                "login": user.username,
+                "password": "correct horse battery",
+                "csrf_token": csrf_from(page),
+            },
+        )
         assert resp.status_code == 302
         assert "Secure" in _set_cookie(resp, COOKIE).split("; ")
         assert resp.headers["Strict-Transport-Security"].startswith("max-age=")
-        lang = browser.post("https://localhost/language", headers=same_origin, data={
-            "language": "nl", "csrf_token": csrf_from(browser.get("https://localhost/account"))})
+        lang = browser.post(
+            "https://localhost/language",
+            headers=same_origin,
+            data={
+                "language": "nl",
+                "csrf_token": csrf_from(browser.get("https://localhost/account")),
+            },
+        )
         assert "Secure" in _set_cookie(lang, "kring_lang").split("; ")
     finally:
         with https_app.app_context():
@@ -182,11 +209,18 @@ def test_session_cookie_secure_is_derived_from_the_environment():
     """... and through the environment, which ``Config`` reads once at import time."""
     env = {**os.environ, "PREFERRED_URL_SCHEME": "https", "SECRET_KEY": "x"}
     out = subprocess.run(
-        [sys.executable, "-c",
-         "from portal.config import Config as C;"
-         "print(C.SESSION_COOKIE_SECURE, C.REMEMBER_COOKIE_SECURE, C.SESSION_COOKIE_HTTPONLY,"
-         " C.SESSION_COOKIE_SAMESITE)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from portal.config import Config as C;"
+            "print(C.SESSION_COOKIE_SECURE, C.REMEMBER_COOKIE_SECURE, C.SESSION_COOKIE_HTTPONLY,"
+            " C.SESSION_COOKIE_SAMESITE)",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert out.stdout.split() == ["True", "True", "True", "Lax"]
 
@@ -215,8 +249,9 @@ def test_anonymous_socket_is_refused(app, client, make_circle):
     assert not _connect(app).is_connected()  # no cookie at all
 
 
-def test_signed_in_socket_connects_only_with_the_page_token(app, client, make_circle,
-                                                            add_member, login):
+def test_signed_in_socket_connects_only_with_the_page_token(
+    app, client, make_circle, add_member, login
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     login(client, member.user)
@@ -228,8 +263,9 @@ def test_signed_in_socket_connects_only_with_the_page_token(app, client, make_ci
     assert not _connect(app, client, auth={"csrf": "forged"}).is_connected()
 
 
-def test_old_cookie_cannot_open_a_socket_after_logout(app, client, make_circle, add_member,
-                                                      login, new_client):
+def test_old_cookie_cannot_open_a_socket_after_logout(
+    app, client, make_circle, add_member, login, new_client
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     login(client, member.user)
@@ -248,8 +284,9 @@ def test_old_cookie_cannot_open_a_socket_after_logout(app, client, make_circle, 
     assert not _socket(app, replay(new_client, stolen), token=token).is_connected()
 
 
-def test_password_change_closes_the_other_devices_sockets(app, client, make_circle,
-                                                          add_member, login, new_client):
+def test_password_change_closes_the_other_devices_sockets(
+    app, client, make_circle, add_member, login, new_client
+):
     circle, _coord = make_circle()
     member = add_member(circle, name="Jan")
     user = member.user
@@ -260,9 +297,18 @@ def test_password_change_closes_the_other_devices_sockets(app, client, make_circ
     assert phone_socket.is_connected()
 
     page = client.get("/account")
-    assert client.post("/account/password", data={
-        "current": "correct horse battery", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-        "csrf_token": csrf_from(page)}).status_code == 302
+    assert (
+        client.post(
+            "/account/password",
+            data={
+                "current": "correct horse battery",
+                "password": NEW_PASSWORD,
+                "confirm": NEW_PASSWORD,
+                "csrf_token": csrf_from(page),
+            },
+        ).status_code
+        == 302
+    )
     assert not phone_socket.is_connected()
     assert not _socket(app, phone, token=phone_token).is_connected()
     assert _socket(app, client).is_connected()  # the browser that changed it keeps going

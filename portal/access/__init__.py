@@ -50,6 +50,7 @@ from portal.access.news import (  # noqa: F401
     hears_of_decision,
     hears_of_help,
     hears_of_meeting,
+    hears_of_needs_person,
     hears_of_people,
     may_answer_poll,
 )

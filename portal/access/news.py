@@ -24,6 +24,12 @@ def hears_of_help(m: Membership) -> bool:
     return watches_plan(m)
 
 
+def hears_of_needs_person(m: Membership) -> bool:
+    """Someone who held a commitment erased their account: the commitment needs a new
+    person, which the family decides by consent. Those who watch the plan hear of it."""
+    return watches_plan(m)
+
+
 def consent_waits_for(m: Membership, proposal) -> bool:
     """An open proposal waits for the consent of each of its voters (fixed when it was
     made) who has not answered yet and can still vote."""

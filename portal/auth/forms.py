@@ -4,7 +4,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from portal.forms import LANGUAGE_CHOICES, TIMEZONE_CHOICES
@@ -91,3 +91,16 @@ class EmailForm(FlaskForm):
 
 class ConfirmEmailForm(FlaskForm):
     """Only the CSRF token: pressing the button is the confirmation."""
+
+
+class DeleteAccountForm(FlaskForm):
+    """Erasing one's account (``/account/delete``): confirmed with the password."""
+
+    delete_messages = BooleanField(
+        _l("Also delete the texts of all my messages"),
+        description=_l(
+            "If you leave this off, your messages stay in the chat, from “a former member”, "
+            "so the family's conversation still makes sense."
+        ),
+    )
+    password = PasswordField(_l("Your password"), validators=[DataRequired(REQUIRED)])

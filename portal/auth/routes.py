@@ -13,13 +13,14 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
-from flask_login import current_user, login_required
+from flask_login import current_user, login_required, logout_user
 
 from portal import push
 from portal.auth.forms import (
     AccountForm,
     ChangePasswordForm,
     ConfirmEmailForm,
+    DeleteAccountForm,
     EmailForm,
     ForgotForm,
     LoginForm,
@@ -27,10 +28,10 @@ from portal.auth.forms import (
     is_current_password,
 )
 from portal.auth.login import refresh_cookie, sign_in, sign_out
-from portal.extensions import db, limiter
+from portal.extensions import db, forget_old_pages, limiter
 from portal.limits import login_limit, token_limit
 from portal.models.notifications import NEWS_KINDS
-from portal.services import accounts, devices, news_settings
+from portal.services import accounts, devices, erasure, news_settings
 from portal.urls import safe_next
 from portal.views import run, run_quietly
 
@@ -227,3 +228,26 @@ def new_password():
     sign_in(done.value)
     flash(_("Your new password is set. Welcome back."), "success")
     return redirect(url_for("circles.list_circles"))
+
+
+@bp.route("/account/delete", methods=["GET", "POST"])
+@login_required
+@limiter.limit(login_limit, methods=["POST"])
+@limiter.limit(login_limit, key_func=_person_key, methods=["POST"])
+def delete_account():
+    """Leave, and be forgotten (docs/privacy.md). Only one's own account: there is no id
+    to change. A wrong password changes nothing and says so at the field."""
+    user = current_user._get_current_object()
+    form = DeleteAccountForm()
+    if not (form.validate_on_submit() and is_current_password(form.password, user)):
+        status = 400 if request.method == "POST" else 200
+        circles = sorted(
+            (m.circle.title for m in user.memberships if m.is_active), key=str.casefold
+        )
+        return render_template("auth/delete.html", form=form, circles=circles), status
+    erasure.erase_account(user, delete_messages=bool(form.delete_messages.data))
+    db.session.commit()
+    forget_old_pages()
+    logout_user()
+    session.clear()
+    return render_template("auth/goodbye.html")

@@ -25,6 +25,7 @@ NEWS_KINDS = (
     "due",  # my commitment due today, or overdue
     "missed",  # a turn of my repeating commitment went by unticked
     "help",  # someone asked for help with a commitment (plan keeper, central persons)
+    "needs_person",  # a commitment's person erased their account (plan keeper, central)
     "consent",  # a proposal waits for my consent
     "decided",  # a proposal was decided
     "poll",  # a meeting poll waits for my answer

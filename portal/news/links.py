@@ -35,6 +35,7 @@ _PLACES = {
     "due": lambda n: url_for("plan.mine") + _ref("c", n),
     "missed": lambda n: url_for("plan.mine") + _ref("c", n),
     "help": lambda n: url_for("plan.show", circle_id=n.circle_id) + _ref("c", n),
+    "needs_person": lambda n: url_for("plan.show", circle_id=n.circle_id) + _ref("c", n),
     "consent": lambda n: url_for("plan.show", circle_id=n.circle_id) + _ref("p", n),
     "decided": lambda n: url_for("plan.show", circle_id=n.circle_id),  # the plan as it is now
     "poll": _meeting,

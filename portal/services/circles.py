@@ -163,7 +163,8 @@ def invite(
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
-    record(circle, "invited", actor=acting, name=inv.name, role=role.value)
+    # The id makes erasing the name exact (``services.erasure``); the name is shown.
+    record(circle, "invited", actor=acting, invitation_id=inv.id, name=inv.name, role=role.value)
     return inv, token
 
 

@@ -11,10 +11,11 @@ coordinator has no vote, so the plan has nothing to reconsider.
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import update
 
 from portal.access import can_be_removed
 from portal.extensions import db
-from portal.models import Circle, Membership, MembershipStatus, Role
+from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
 from portal.services import ServiceError, circles, plan
 from portal.services.history import record
 
@@ -32,9 +33,12 @@ def remove_member(circle: Circle, acting: Membership, member: Membership) -> Non
     _reconsider_plan(circle)
 
 
-def leave_circle(circle: Circle, member: Membership) -> None:
+def leave_circle(circle: Circle, member: Membership, *, erasing: bool = False) -> None:
+    """``erasing``: the person erases their account (``services.erasure``), which no rule
+    of the circle may refuse, not even for its last central person."""
     if (
-        member.role == Role.CENTRAL
+        not erasing
+        and member.role == Role.CENTRAL
         and circles.active_central_count(circle) <= 1
         and circle.handed_over_at
     ):
@@ -42,6 +46,14 @@ def leave_circle(circle: Circle, member: Membership) -> None:
             _l("You are the last central person. Invite another central person before you leave.")
         )
     circles.end_membership(member, MembershipStatus.LEFT)
+    # The invitation's typed name and address were for letting them in; once they
+    # go, only the family's own records keep their name (the membership, versions,
+    # reviews), until they erase their account too.
+    db.session.execute(
+        update(Invitation)
+        .where(Invitation.membership_id == member.id)
+        .values(name="", email=None, supporter_of=None)
+    )
     record(circle, "left", subject=member)
     circles.tell_people(circle, member, "left", actor=member)
     _reconsider_plan(circle)

@@ -33,14 +33,16 @@ def test_email_change_needs_password_and_the_link(live_server, person):
     page.get_by_label("The same password again").fill(PASSWORD)
     page.get_by_label("Email address (not needed)").fill("noor@example.org")
     page.get_by_role("button", name="Join the circle").click()
-    expect(page.get_by_role("status").filter(has_text="We sent a link to noor@example.org"))\
-        .to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="We sent a link to noor@example.org")
+    ).to_be_visible()
 
     # Not in force yet: the account page says it waits for the link.
     page.goto("/account")
     expect(page.get_by_text("You have no email address here.")).to_be_visible()
-    expect(page.get_by_text("Waiting for you to open the link we sent to noor@example.org."))\
-        .to_be_visible()
+    expect(
+        page.get_by_text("Waiting for you to open the link we sent to noor@example.org.")
+    ).to_be_visible()
     _open_mail_link(noor, live_server.mail_to("noor@example.org", "/e/"))
     expect(page.get_by_text("noor@example.org")).to_be_visible()
     page.get_by_role("button", name="Yes, use this address").click()

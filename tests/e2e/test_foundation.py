@@ -18,8 +18,9 @@ TITLE = "Circle around Sam"
 QUESTION = "What is needed so that Sam can grow up safely at home?"
 
 
-def join(p: Person, url: str, *, username: str, name: str | None = None,
-         screenshot: str | None = None) -> int:
+def join(
+    p: Person, url: str, *, username: str, name: str | None = None, screenshot: str | None = None
+) -> int:
     """Open an invitation link, make an account; returns the circle id landed in."""
     p.page.goto(url)
     expect(p.page).to_have_url(re.compile(r"/join$"))
@@ -38,9 +39,15 @@ def join(p: Person, url: str, *, username: str, name: str | None = None,
 
 
 def people_names(p: Person) -> list[str]:
-    section = p.page.get_by_role("region", name="People in this circle").or_(
-        p.page.locator("section", has=p.page.get_by_role("heading", name="People in this circle"))
-    ).first
+    section = (
+        p.page.get_by_role("region", name="People in this circle")
+        .or_(
+            p.page.locator(
+                "section", has=p.page.get_by_role("heading", name="People in this circle")
+            )
+        )
+        .first
+    )
     return [n.strip() for n in section.locator(".people .name, .rows strong").all_inner_texts()]
 
 
@@ -95,9 +102,12 @@ def test_invite_join_stranger_and_handover(live_server, person):
     # The print view: only the card, no navigation, no buttons; and a real PDF.
     page.emulate_media(media="print")
     page.set_viewport_size(PHONE)
-    for hidden in (page.get_by_role("banner"), page.get_by_role("button", name="Print"),
-                   page.get_by_role("heading", name="Invitation for Oma Riet", level=1),
-                   page.get_by_role("contentinfo")):
+    for hidden in (
+        page.get_by_role("banner"),
+        page.get_by_role("button", name="Print"),
+        page.get_by_role("heading", name="Invitation for Oma Riet", level=1),
+        page.get_by_role("contentinfo"),
+    ):
         expect(hidden).to_be_hidden()
     expect(card).to_be_visible()
     coord.screenshot("invitation-print")
@@ -130,8 +140,10 @@ def test_invite_join_stranger_and_handover(live_server, person):
     # c) A stranger with an account from another circle cannot tell the circle exists.
     other_id, other_coordinator_url = live_server.create_circle("Another circle", "Els")
     stranger = person("Stranger")
-    assert join(stranger, live_server.invite(other_id, "Stranger", "member"),
-                username="stranger") == other_id
+    assert (
+        join(stranger, live_server.invite(other_id, "Stranger", "member"), username="stranger")
+        == other_id
+    )
     for path in (f"/c/{circle_id}", f"/c/{circle_id}/people", f"/c/{circle_id}/history"):
         stranger.goto(path, expect_status=404)
         expect(stranger.page.get_by_role("heading", name=NOT_FOUND, level=1)).to_be_visible()
@@ -144,8 +156,10 @@ def test_invite_join_stranger_and_handover(live_server, person):
 
     # d) The central person joins (invited from the command line) ...
     central = person("Sanne")
-    assert join(central, live_server.invite(circle_id, "Sanne", "central"),
-                username="sanne") == circle_id
+    assert (
+        join(central, live_server.invite(circle_id, "Sanne", "central"), username="sanne")
+        == circle_id
+    )
     # ... and the coordinator hands over through the web page.
     coord.goto(f"/c/{circle_id}")
     coord.screenshot("circle-home-coordinator")
@@ -208,14 +222,18 @@ LAYOUT_CHECK = """
 def test_phone_layout_fits_and_targets_are_large(live_server, person):
     circle_id, coordinator_url = live_server.create_circle(
         "A circle with a rather long title around Sam and his little sister Mila",
-        "Noor Abdelkader-Vermeulen", question=QUESTION,
+        "Noor Abdelkader-Vermeulen",
+        question=QUESTION,
     )
     coord = person("Coordinator", viewport={"width": 390, "height": 844})
     join(coord, coordinator_url, username="noor2")
     # People in every state the pages show: a member with actions, an open invitation.
     member = person("Member")
-    join(member, live_server.invite(circle_id, "Bartholomeus van Oldenbarnevelt", "member"),
-         username="bart")
+    join(
+        member,
+        live_server.invite(circle_id, "Bartholomeus van Oldenbarnevelt", "member"),
+        username="bart",
+    )
     live_server.invite(circle_id, "Karim", "supporter", supporter_of="Sam")
 
     pages = {

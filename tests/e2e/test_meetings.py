@@ -153,10 +153,18 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     # --- 0. Setup: Sanne and Oma join; Oma joins the follow-up group -------------------
     sanne = person("Sanne")
     oma = person("Oma")
-    assert foundation.join(sanne, live_server.invite(circle_id, "Sanne", "central"),
-                           username="sanne.meetings") == circle_id
-    assert foundation.join(oma, live_server.invite(circle_id, "Oma", "member"),
-                           username="oma.meetings") == circle_id
+    assert (
+        foundation.join(
+            sanne, live_server.invite(circle_id, "Sanne", "central"), username="sanne.meetings"
+        )
+        == circle_id
+    )
+    assert (
+        foundation.join(
+            oma, live_server.invite(circle_id, "Oma", "member"), username="oma.meetings"
+        )
+        == circle_id
+    )
     page = sanne.page
     nav = page.get_by_role("navigation", name="This circle")
 
@@ -176,8 +184,11 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     oma_row.get_by_label("Follow-up group (Oma)").check()
     oma_row.get_by_role("button", name="Save for Oma").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
-    expect(page.locator("li.row").filter(has=page.get_by_text("Oma", exact=True))
-           .get_by_label("Follow-up group (Oma)")).to_be_checked()
+    expect(
+        page.locator("li.row")
+        .filter(has=page.get_by_text("Oma", exact=True))
+        .get_by_label("Follow-up group (Oma)")
+    ).to_be_checked()
 
     # --- Sanne proposes a meeting with three possible times ------------------------------
     nav.get_by_role("link", name="Meetings").click()
@@ -201,8 +212,11 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     page.get_by_role("button", name="Send the proposal").click()
     expect(page).to_have_url(re.compile(rf"/c/{circle_id}/meetings/\d+$"))
     meeting_path = page.url.removeprefix(live_server.url)
-    expect(page.get_by_role("status").filter(
-        has_text="The meeting is proposed. Everyone invited can now answer.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(
+            has_text="The meeting is proposed. Everyone invited can now answer."
+        )
+    ).to_be_visible()
     head = page.locator("#meeting-head")
     expect(head.get_by_role("heading", name="Follow-up meeting", level=2)).to_be_visible()
     expect(head).to_contain_text("Choosing a date")
@@ -210,7 +224,8 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     expect(page.locator("#poll li.option")).to_have_count(3)
     for when in times:
         expect(option(sanne, when).locator(".tally")).to_contain_text(
-            "Yes: 0 · If need be: 0 · No: 0")
+            "Yes: 0 · If need be: 0 · No: 0"
+        )
     expect(page.get_by_text("Not answered yet: Oma, Sanne")).to_be_visible()
 
     # --- 1. Both have the poll open; each sees the other's answers arrive ---------------
@@ -224,13 +239,13 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     answer(sanne, second, "Yes")
     answer(sanne, third, "No")
     sanne_live.open(lambda: page.get_by_role("button", name="Save my answers").click())
-    expect(page.get_by_role("status").filter(
-        has_text="Thank you, your answers are saved.")).to_be_visible()
+    expect(
+        page.get_by_role("status").filter(has_text="Thank you, your answers are saved.")
+    ).to_be_visible()
     expect(option(sanne, second).locator(".tally")).to_contain_text("Yes: 1")
 
     # Oma did not reload: Sanne's answers appear on her screen.
-    expect(option(oma, second).locator(".tally")).to_contain_text(
-        "Yes: 1 · If need be: 0 · No: 0")
+    expect(option(oma, second).locator(".tally")).to_contain_text("Yes: 1 · If need be: 0 · No: 0")
     expect(option(oma, second).locator(".tally")).to_contain_text("Yes: Sanne")
     expect(option(oma, first).locator(".tally")).to_contain_text("If need be: Sanne")
     expect(option(oma, third).locator(".tally")).to_contain_text("No: 1")
@@ -241,8 +256,9 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     answer(oma, second, "Yes")
     answer(oma, third, "If need be")
     oma_live.open(lambda: oma.page.get_by_role("button", name="Save my answers").click())
-    expect(oma.page.get_by_role("status").filter(
-        has_text="Thank you, your answers are saved.")).to_be_visible()
+    expect(
+        oma.page.get_by_role("status").filter(has_text="Thank you, your answers are saved.")
+    ).to_be_visible()
     # Her own answers are kept as she gave them.
     expect(option(oma, second).get_by_label("Yes", exact=True)).to_be_checked()
     expect(option(oma, third).get_by_label("If need be", exact=True)).to_be_checked()
@@ -251,10 +267,8 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     sanne_second = option(sanne, second)
     expect(sanne_second.locator(".tally")).to_contain_text("Yes: 2 · If need be: 0 · No: 0")
     expect(sanne_second.locator(".tally")).to_contain_text("Yes: Oma, Sanne")
-    expect(option(sanne, first).locator(".tally")).to_contain_text(
-        "Yes: 0 · If need be: 1 · No: 1")
-    expect(option(sanne, third).locator(".tally")).to_contain_text(
-        "Yes: 0 · If need be: 1 · No: 1")
+    expect(option(sanne, first).locator(".tally")).to_contain_text("Yes: 0 · If need be: 1 · No: 1")
+    expect(option(sanne, third).locator(".tally")).to_contain_text("Yes: 0 · If need be: 1 · No: 1")
     # The best time is marked, and only that one.
     expect(sanne_second).to_have_class(re.compile(r"\bbest\b"))
     expect(sanne_second.get_by_text("Best so far")).to_be_visible()
@@ -270,10 +284,17 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     check_layout(oma, "poll (member)", layout)
 
     # --- 2. Sanne chooses the best time -------------------------------------------------
-    sanne_live.open(lambda: page.locator("#choose li").filter(has_text=shown(second))
-                    .get_by_role("button", name=re.compile("Choose this time")).click())
-    expect(page.get_by_role("status").filter(
-        has_text="The date is set. Everyone invited can see it.")).to_be_visible()
+    sanne_live.open(
+        lambda: (
+            page.locator("#choose li")
+            .filter(has_text=shown(second))
+            .get_by_role("button", name=re.compile("Choose this time"))
+            .click()
+        )
+    )
+    expect(
+        page.get_by_role("status").filter(has_text="The date is set. Everyone invited can see it.")
+    ).to_be_visible()
     expect(head.locator("time")).to_have_text(shown(second))
     expect(page.locator("#poll")).to_have_count(0)
     expect(page.get_by_role("heading", name="Change or cancel")).to_be_visible()
@@ -313,7 +334,8 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     # "My meetings" lists it with its date, for both.
     for p in (sanne, oma):
         p.page.get_by_role("navigation", name="Main").get_by_role(
-            "link", name="My meetings").click()
+            "link", name="My meetings"
+        ).click()
         expect(p.page).to_have_url(re.compile(r"/me/meetings$"))
         expect(p.page.get_by_role("heading", name="My meetings", level=1)).to_be_visible()
         row = p.page.locator("main li.row").filter(has_text="Follow-up meeting")
@@ -332,11 +354,13 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     expect(oma.page.get_by_role("heading", name="My calendar link", level=1)).to_be_visible()
     expect(oma.page.get_by_label("Show the circle's name in my calendar")).not_to_be_checked()
     oma.page.get_by_role("button", name="Make my calendar link").click()
-    expect(oma.page.get_by_role("status").filter(
-        has_text="This link is shown only now.")).to_be_visible()
+    expect(
+        oma.page.get_by_role("status").filter(has_text="This link is shown only now.")
+    ).to_be_visible()
     feed_url = oma.page.locator(".printed-link").inner_text().strip()
-    assert re.fullmatch(re.escape(live_server.url) + r"/calendar/[A-Za-z0-9_\-]{20,}\.ics",
-                        feed_url), feed_url
+    assert re.fullmatch(
+        re.escape(live_server.url) + r"/calendar/[A-Za-z0-9_\-]{20,}\.ics", feed_url
+    ), feed_url
     oma.screenshot("meetings-calendar-link")
     check_layout(oma, "calendar link", layout)
     status, kind, body = fetch(feed_url)
@@ -362,8 +386,9 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     sanne.goto(meeting_path)
     sanne.page.get_by_label("New time").fill(moved.strftime("%Y-%m-%dT%H:%M"))
     sanne.page.get_by_role("button", name="Move the meeting").click()
-    expect(sanne.page.get_by_role("status").filter(
-        has_text="The meeting has a new time.")).to_be_visible()
+    expect(
+        sanne.page.get_by_role("status").filter(has_text="The meeting has a new time.")
+    ).to_be_visible()
     expect(sanne.page.locator("#meeting-head time")).to_have_text(shown(moved))
     before = one_event(body)
     status, _kind, body = fetch(new_url)
@@ -372,8 +397,9 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     check_event(after, moved, sequence=2)
     assert str(after["UID"]) == str(before["UID"])
     oma.page.get_by_role("button", name="Stop my calendar link").click()
-    expect(oma.page.get_by_role("status").filter(
-        has_text="The calendar link no longer works.")).to_be_visible()
+    expect(
+        oma.page.get_by_role("status").filter(has_text="The calendar link no longer works.")
+    ).to_be_visible()
     assert fetch(new_url)[0] == 404
 
     assert not layout, "\n".join(layout)

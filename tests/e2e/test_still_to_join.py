@@ -25,9 +25,11 @@ def invite_on_people_page(p: Person, circle_id: int, name: str) -> str:
     ).check()
     p.page.get_by_role("button", name="Make the invitation").click()
     expect(p.page.get_by_role("heading", name=f"Invitation for {name}", level=1)).to_be_visible()
-    return p.page.get_by_role("article", name="Invitation to print").get_by_label(
-        "Copy the link"
-    ).input_value()
+    return (
+        p.page.get_by_role("article", name="Invitation to print")
+        .get_by_label("Copy the link")
+        .input_value()
+    )
 
 
 def test_central_person_makes_new_links_for_those_still_to_join(live_server, person):
@@ -35,19 +37,25 @@ def test_central_person_makes_new_links_for_those_still_to_join(live_server, per
     coord = person("Coordinator")
     assert join(coord, coordinator_url, username="noorstill") == circle_id
     central = person("Sanne")
-    assert join(central, live_server.invite(circle_id, "Sanne", "central"),
-                username="sannestill") == circle_id
+    assert (
+        join(central, live_server.invite(circle_id, "Sanne", "central"), username="sannestill")
+        == circle_id
+    )
     kept = invite_on_people_page(coord, circle_id, "Oma Riet")
 
     # The coordinator hands over, and is told that the links they had stop working.
     coord.goto(f"/c/{circle_id}/handover")
-    expect(coord.page.get_by_text(
-        "Invitation links that nobody has used yet stop working when you hand over"
-    )).to_be_visible()
+    expect(
+        coord.page.get_by_text(
+            "Invitation links that nobody has used yet stop working when you hand over"
+        )
+    ).to_be_visible()
     coord.page.get_by_role("button", name="Hand over and leave").click()
-    expect(coord.page.get_by_role("status").filter(
-        has_text="The invitation links you still had no longer work"
-    )).to_be_visible()
+    expect(
+        coord.page.get_by_role("status").filter(
+            has_text="The invitation links you still had no longer work"
+        )
+    ).to_be_visible()
 
     # The link they kept gets nobody in, not even with a brand-new account.
     other = person("Someone with the kept link")
@@ -62,8 +70,9 @@ def test_central_person_makes_new_links_for_those_still_to_join(live_server, per
     expect(still.get_by_text("Oma Riet", exact=True)).to_be_visible()
     central.screenshot("people-still-to-join")
     still.get_by_role("button", name="Make a new link for Oma Riet").click()
-    expect(central.page.get_by_role("heading", name="New invitation for Oma Riet", level=1)
-           ).to_be_visible()
+    expect(
+        central.page.get_by_role("heading", name="New invitation for Oma Riet", level=1)
+    ).to_be_visible()
     card = central.page.get_by_role("article", name="Invitation to print")
     expect(card.locator(".qr svg")).to_be_visible()
     fresh = card.get_by_label("Copy the link").input_value()

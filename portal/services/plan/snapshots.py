@@ -32,6 +32,9 @@ def snapshot(circle: Circle) -> dict:
                 "what": c.what,
                 "who": [m.display_name for m in c.assignees]
                 + ([c.other_assignees] if c.other_assignees else []),
+                # The memberships behind the first names of "who", so that erasing a
+                # person's name (services/erasure.py) finds exactly theirs.
+                "who_ids": [m.id for m in c.assignees],
                 "when": {
                     "kind": c.schedule_kind,
                     "start": c.start.isoformat(),
@@ -40,12 +43,13 @@ def snapshot(circle: Circle) -> dict:
                     "interval": c.interval,
                 },
                 "checked_by": c.checker.display_name if c.checker else (c.checker_name or None),
+                "checked_by_id": c.checker_id,
                 "checklist": [i.text for i in c.items],
             }
             for c in commitments(circle)
         ],
         "conditions": [
-            {"id": k.id, "text": k.text, "set_by": k.set_by.display_name}
+            {"id": k.id, "text": k.text, "set_by": k.set_by.display_name, "set_by_id": k.set_by_id}
             for k in conditions(circle)
         ],
         "agreements": [{"id": a.id, "text": a.text} for a in agreements(circle)],
@@ -142,6 +146,11 @@ def diff(a: dict, b: dict) -> dict[str, list[DiffRow]]:
     def by_id(rows):
         return {r["id"]: r for r in rows}
 
+    def shown(row: dict) -> dict:
+        # What a reader sees: not the id, nor the ids kept beside the names (older
+        # versions have none, and a person is the same person either way).
+        return {k: v for k, v in row.items() if k != "id" and not k.endswith(("_id", "_ids"))}
+
     out: dict[str, list[DiffRow]] = {}
     for section in ("commitments", "agreements", "conditions"):
         left, right = by_id(a.get(section, [])), by_id(b.get(section, []))
@@ -152,9 +161,7 @@ def diff(a: dict, b: dict) -> dict[str, list[DiffRow]]:
                 rows.append(DiffRow("added", None, rgt))
             elif rgt is None:
                 rows.append(DiffRow("removed", lft, None))
-            elif {k: v for k, v in lft.items() if k != "id"} != {
-                k: v for k, v in rgt.items() if k != "id"
-            }:
+            elif shown(lft) != shown(rgt):
                 rows.append(DiffRow("changed", lft, rgt))
             else:
                 rows.append(DiffRow("same", lft, rgt))
