@@ -16,7 +16,7 @@ from flask import flash, redirect
 from flask_wtf import FlaskForm
 
 from portal.extensions import db
-from portal.services import ServiceError, notifications
+from portal.services import ServiceError, access_log, notifications
 
 
 class Outcome:
@@ -115,6 +115,20 @@ def shown(render: Callable[[], Any], **news) -> Any:
     notifications.mark_seen(current_user.id, **news)
     response = render()
     db.session.commit()
+    return response
+
+
+def looked(me, page: str, render: Callable[[], Any], **news) -> Any:
+    """Show a page of the circle whose looks by professionals go in the access log
+    (``access_log.looked``: one statement for a professional, none for anyone else);
+    with ``news``, as ``shown``. The look is committed once the page is rendered, and
+    a page that wrote nothing commits nothing more than before."""
+    wrote = access_log.looked(me, page)
+    if news:
+        return shown(render, **news)
+    response = render()
+    if wrote:
+        db.session.commit()
     return response
 
 

@@ -244,6 +244,11 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
         professional=FORBID, member=FORBID, supporter=FORBID, central=FORBID, coordinator=DONE
     ),
     ("invitations.people", "GET"): managers(PAGE),
+    # Who from outside the family looked (issue 13): everyone in the circle reads it (a
+    # professional only their own lines, tests/test_access_log.py); no forms.
+    ("circles.access_log_page", "GET"): everyone(PAGE),
+    # "Who can see what in this circle", generated from the rules: everyone in it.
+    ("circles.who_can_see_page", "GET"): everyone(PAGE),
     # The printed "what is happening" sheet for a member (the target): central persons
     # only, not the coordinator (tests/test_member_sheet.py).
     ("circles.sheet", "GET"): row(

@@ -44,6 +44,23 @@ def _read_the_plan(client, circle, writes) -> None:
     assert writes == []
 
 
+def test_a_professional_reading_the_plan_writes_only_the_access_log(
+    db, make_circle, add_member, login, client, writes
+):
+    """Issue 13: a professional's look is written down, and that is all: one upsert of
+    the access log per page, nothing else."""
+    circle, _coord = make_circle()
+    ellen = add_member(circle, role=Role.PROFESSIONAL, name="Ellen")
+    login(client, ellen.user)
+    base = f"/c/{circle.id}/plan"
+    for path in (base, f"{base}/print", f"{base}/export.json"):
+        writes.clear()
+        assert client.get(path).status_code == 200, path
+        assert len(writes) == 1, (path, writes)
+        assert writes[0].lstrip().upper().startswith("INSERT INTO ACCESS_LOG"), writes
+        assert "ON CONFLICT" in writes[0].upper()
+
+
 def _plans(db, circle) -> int:
     return db.session.scalar(select(func.count()).where(Plan.circle_id == circle.id))
 

@@ -1075,9 +1075,15 @@ def test_plan_pages_cost_the_same_with_3_or_60_commitments(
     mine_large = cost(oma, "/me/commitments")
     assert "Bike 57" in oma.get("/me/commitments").get_data(as_text=True)
     assert mine_small == mine_large, (mine_small, mine_large)
+    prof = browser(ms["prof"])
     for path in ("plan", "plan/print", "plan/export.json"):
         a = cost(sanne, f"/c/{small.id}/{path}")
         b = cost(sanne, f"/c/{large.id}/{path}")
+        assert a == b, (path, a, b)
+        # A professional's look is written to the access log (issue 13): still a fixed
+        # number of statements, whatever the plan's size.
+        a = cost(prof, f"/c/{small.id}/{path}")
+        b = cost(prof, f"/c/{large.id}/{path}")
         assert a == b, (path, a, b)
 
 

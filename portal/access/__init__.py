@@ -35,12 +35,14 @@ from portal.access.circles import (  # noqa: F401
     can_leave,
     can_manage,
     can_pass_conditions_on,
+    can_read_whole_access_log,
     can_reissue_invitation,
     can_remove_condition,
     can_see_still_to_join,
     can_use_invitation,
     can_use_reentry,
     load_circle,
+    looks_are_recorded,
     require,
 )
 from portal.access.news import (  # noqa: F401

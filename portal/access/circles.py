@@ -237,6 +237,18 @@ def can_see_still_to_join(m: Membership) -> bool:
     return m.is_active and m.role == Role.CENTRAL
 
 
+def looks_are_recorded(m: Membership) -> bool:
+    """Professionals come from outside the family: what they open is written in the
+    circle's access log (issue 13, docs/privacy.md)."""
+    return m.is_active and m.role == Role.PROFESSIONAL
+
+
+def can_read_whole_access_log(m: Membership) -> bool:
+    """Everyone in the circle but the professionals sees who from outside looked; a
+    professional sees only their own looks."""
+    return m.is_active and m.role != Role.PROFESSIONAL
+
+
 def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
     """A new link for an invitation nobody has used. A coordinator's invitation makes a
     coordinator (who may open circles): only a coordinator passes that on, so none

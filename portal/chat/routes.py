@@ -15,7 +15,7 @@ from portal.ids import query_int
 from portal.services import chat as svc
 from portal.services import notifications
 from portal.services.allowance import take_slot
-from portal.views import own_allowance, run, run_into
+from portal.views import looked, own_allowance, run, run_into
 
 bp = Blueprint("chat", __name__)
 
@@ -64,7 +64,7 @@ def _render(circle, me, form, status=200):
 @login_required
 def show(circle_id: int):
     circle, me = _load_chat(circle_id)
-    return _render(circle, me, MessageForm())
+    return looked(me, "chat", lambda: _render(circle, me, MessageForm()))
 
 
 @bp.post("/c/<int:circle_id>/chat")

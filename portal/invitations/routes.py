@@ -43,7 +43,7 @@ from portal.models import Invitation, Role
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.tokens import hash_token
-from portal.views import field_error, run, shown
+from portal.views import field_error, looked, run
 
 bp = Blueprint("invitations", __name__)
 
@@ -98,7 +98,8 @@ def _people_page(circle, me, form, status=200):
 def people(circle_id: int):
     circle, me = load_circle(circle_id)
     require(can_manage(me))
-    return shown(lambda: _people_page(circle, me, InviteForm()), circle_id=circle.id, kinds=PEOPLE)
+    page = lambda: _people_page(circle, me, InviteForm())  # noqa: E731
+    return looked(me, "people", page, circle_id=circle.id, kinds=PEOPLE)
 
 
 # Where each kind of card's link leads: an invitation, or a way back in (a new password).

@@ -42,7 +42,7 @@ from portal.services import calendar, notifications
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
 from portal.services.calendar import feed_ics, meeting_ics
-from portal.views import act, run
+from portal.views import act, looked, run
 
 bp = Blueprint("meetings", __name__)
 
@@ -142,7 +142,8 @@ def _show_page(circle, me, meeting):
 @login_required
 def show(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
-    return _show_page(circle, me, _meeting(circle, meeting_id))
+    meeting = _meeting(circle, meeting_id)
+    return looked(me, "meeting", lambda: _show_page(circle, me, meeting))
 
 
 @bp.post("/c/<int:circle_id>/meetings/<int:meeting_id>/answers")

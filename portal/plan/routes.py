@@ -57,7 +57,7 @@ from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
 from portal.services.schedule import FIELD_KINDS
-from portal.views import run, shown
+from portal.views import looked, run, shown
 
 bp = Blueprint("plan", __name__)
 
@@ -95,7 +95,8 @@ def _missing_is_404():
 def show(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
-    return shown(lambda: _plan_page(circle, me, view), circle_id=circle.id, kinds=PLAN_NEWS)
+    page = lambda: _plan_page(circle, me, view)  # noqa: E731
+    return looked(me, "plan", page, circle_id=circle.id, kinds=PLAN_NEWS)
 
 
 def _plan_page(circle, me, view):
@@ -120,8 +121,11 @@ def print_view(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
     current = svc.get_version(circle, view.version) if view.version else None
-    html = render_template("plan/print.html", circle=circle, me=me, v=view, current=current)
-    return html
+    return looked(
+        me,
+        "plan_print",
+        lambda: render_template("plan/print.html", circle=circle, me=me, v=view, current=current),
+    )
 
 
 @bp.get("/c/<int:circle_id>/plan/export.json")
@@ -131,10 +135,9 @@ def export(circle_id: int):
     data = export_plan(circle)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     name = f"kring-plan-{circle.id}-{date.today().isoformat()}.json"
-    return Response(
-        body,
-        mimetype="application/json",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return looked(
+        me, "plan_export", lambda: Response(body, mimetype="application/json", headers=headers)
     )
 
 
@@ -178,17 +181,16 @@ def diff(circle_id: int):
 def history(circle_id: int, commitment_id: int):
     circle, me = load_circle(circle_id)
     c = access_plan_item(circle, Commitment, commitment_id)
-    return render_template(
-        "plan/history.html",
-        circle=circle,
-        me=me,
-        c=c,
-        page=db.paginate(
-            svc.completion_history(c),
-            page=request.args.get("page", 1, type=query_page),
-            per_page=current_app.config["ITEMS_PER_PAGE"],
-            error_out=False,
-        ),
+    page = db.paginate(
+        svc.completion_history(c),
+        page=request.args.get("page", 1, type=query_page),
+        per_page=current_app.config["ITEMS_PER_PAGE"],
+        error_out=False,
+    )
+    return looked(
+        me,
+        "commitment_history",
+        lambda: render_template("plan/history.html", circle=circle, me=me, c=c, page=page),
     )
 
 
