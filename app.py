@@ -42,6 +42,15 @@ if __name__ == "__main__":
         socketio.start_background_task(
             run_every, app, app.config["NOTIFY_INTERVAL"], notify_run, "the notification run"
         )
+    if app.config["PURGE_INTERVAL"] > 0:
+        # Idle circles asked, unanswered ones closed, closed ones purged after the
+        # retention period: the same run as ``flask --app app kring purge``.
+        from portal.mail import run_every
+        from portal.purge import run as purge_run
+
+        socketio.start_background_task(
+            run_every, app, app.config["PURGE_INTERVAL"], purge_run, "the purge run"
+        )
     print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file.

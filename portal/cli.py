@@ -119,16 +119,36 @@ def send_mail_command():
 def send_notifications_command(now):
     """Make the news from the clock, queue the email that is due and send it (run it
     every minute from cron or a systemd timer; docs/notifications.md)."""
-    from datetime import UTC, datetime
-
     from portal.notifier import run
 
-    when = None
-    if now:
-        try:
-            when = datetime.fromisoformat(now)
-        except ValueError:
-            raise click.BadParameter("not an ISO-8601 date and time", param_hint="--now") from None
-        when = when if when.tzinfo else when.replace(tzinfo=UTC)
-    counts = run(when)
+    counts = run(_clock(now))
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _clock(now: str | None):
+    """``--now``: an ISO-8601 moment (UTC when no offset is given), or None: the clock."""
+    from datetime import UTC, datetime
+
+    if not now:
+        return None
+    try:
+        when = datetime.fromisoformat(now)
+    except ValueError:
+        raise click.BadParameter("not an ISO-8601 date and time", param_hint="--now") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+@kring_cli.command("purge")
+@click.option(
+    "--now",
+    default=None,
+    help="Stand in for the clock, as ISO-8601 (UTC when no offset is given).",
+)
+def purge_command(now):
+    """Ask about idle circles, close the unanswered ones, and delete for good the
+    content of circles closed longer than CLOSED_CIRCLE_RETENTION_DAYS (run it hourly
+    from cron, or let ``python app.py`` do it; docs/privacy.md)."""
+    from portal.purge import run
+
+    counts = run(_clock(now))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))

@@ -212,6 +212,16 @@ class Config:
     # The local hour after which the day's digest and the morning reminders go out.
     NOTIFY_MORNING_HOUR = 7
 
+    # --- closing circles (docs/privacy.md) ----------------------------------------------
+    # A closed circle's content is deleted for good this many days after it was closed.
+    CLOSED_CIRCLE_RETENTION_DAYS = int(os.environ.get("CLOSED_CIRCLE_RETENTION_DAYS", "90"))
+    # A circle with nothing new for this many months asks its central persons whether
+    # to keep it; with no answer within IDLE_ANSWER_DAYS it closes.
+    IDLE_CIRCLE_MONTHS = int(os.environ.get("IDLE_CIRCLE_MONTHS", "18"))
+    IDLE_ANSWER_DAYS = int(os.environ.get("IDLE_ANSWER_DAYS", "60"))
+    # ``python app.py`` runs ``kring purge`` every PURGE_INTERVAL seconds (0: never).
+    PURGE_INTERVAL = float(os.environ.get("PURGE_INTERVAL", "3600"))
+
 
 class TestConfig(Config):
     TESTING = True
@@ -221,6 +231,7 @@ class TestConfig(Config):
     REDIS_URL = None
     MAIL_SERVER = None
     NOTIFY_INTERVAL = 0
+    PURGE_INTERVAL = 0
     BASE_URL = "http://localhost"
     # Argon2 stays memory-hard in tests, just with smaller costs so the suite is quick.
     PASSWORD_HASH_PARAMS = TEST_PASSWORD_HASH_PARAMS

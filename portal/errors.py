@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import render_template
 from flask_wtf.csrf import CSRFError
 
+from portal.access import CircleClosed
 from portal.services import Forbidden
 
 
@@ -13,6 +14,10 @@ def init_app(app) -> None:
     @app.errorhandler(404)
     def _not_found(_e):
         return render_template("errors/404.html"), 404
+
+    @app.errorhandler(CircleClosed)
+    def _closed(_e):
+        return render_template("errors/closed.html"), 403
 
     @app.errorhandler(403)
     @app.errorhandler(Forbidden)

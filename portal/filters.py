@@ -15,6 +15,7 @@ from portal.access import can_remove_condition, can_undo_tick
 from portal.i18n import weekday_names
 from portal.models import Circle, Commitment
 from portal.services import plan as svc
+from portal.services.closing import purge_day
 
 
 def init_app(app) -> None:
@@ -22,6 +23,7 @@ def init_app(app) -> None:
     app.add_template_global(can_undo_tick, "may_undo")
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
+    app.add_template_global(purge_day, "purge_day")
     app.add_template_filter(_todate, "todate")
     app.add_template_filter(person, "person")
     app.add_template_filter(people, "people")

@@ -77,6 +77,11 @@ def _phrase(kind: str, num: int) -> str:
             "%(num)d changes in who is in the circle",
             num,
         ),
+        "closing": lambda: ngettext(
+            "%(num)d change about closing a circle",
+            "%(num)d changes about closing a circle",
+            num,
+        ),
     }
     return phrases[kind]()
 

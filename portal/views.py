@@ -138,3 +138,11 @@ def own_allowance(view):
     each change is counted once, against one allowance."""
     view.own_allowance = True
     return view
+
+
+def open_when_closed(view):
+    """Mark a view that still posts in a closed circle (reopening it, leaving it, "keep
+    it"): every other POST to a closed circle gets the "This circle is closed" page
+    (``portal.access.writing``)."""
+    view.open_when_closed = True
+    return view

@@ -243,6 +243,16 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("circles.handover", "POST"): row(
         professional=FORBID, member=FORBID, supporter=FORBID, central=FORBID, coordinator=DONE
     ),
+    # Closing is the family's: central persons only (tests/test_closing.py). Circle A is
+    # open and not idle, so nobody can reopen it or answer "keep it" there.
+    ("circles.close", "GET"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=PAGE, coordinator=FORBID
+    ),
+    ("circles.close", "POST"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=DONE, coordinator=FORBID
+    ),
+    ("circles.reopen", "POST"): everyone(FORBID),
+    ("circles.keep", "POST"): everyone(FORBID),
     ("invitations.people", "GET"): managers(PAGE),
     # Who from outside the family looked (issue 13): everyone in the circle reads it (a
     # professional only their own lines, tests/test_access_log.py); no forms.

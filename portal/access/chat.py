@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from flask import abort
 from sqlalchemy import bindparam, or_, select
 
-from portal.access.circles import access_circle, require
+from portal.access.circles import access_circle, refuse_if_closed, require
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -64,6 +64,7 @@ _CHAT_SEAT = (
         Membership.display_name,
         Membership.role,
         Circle.professionals_read_chat,
+        Circle.closed_at,
     )
     .join(Circle, Circle.id == Membership.circle_id)
     .where(
@@ -86,6 +87,7 @@ def access_chat_seat(user, circle_id: int) -> ChatSeat:
     )
     if row is None:
         abort(404)
-    membership_id, display_name, role, professionals_read_chat = row
+    membership_id, display_name, role, professionals_read_chat, closed_at = row
     require(_chat_open_to(role, professionals_read_chat))
+    refuse_if_closed(closed_at)
     return ChatSeat(circle_id, membership_id, display_name, user.id)

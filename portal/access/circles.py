@@ -3,9 +3,10 @@ open links (invitations, "way back in")."""
 
 from __future__ import annotations
 
-from flask import abort, g
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 from sqlalchemy import func, select
+from werkzeug.exceptions import Forbidden as HTTPForbidden
 
 from portal.extensions import db
 from portal.models import (
@@ -35,7 +36,61 @@ def access_circle(user, circle_id: int) -> tuple[Circle, Membership]:
     ).first()
     if row is None:
         abort(404)
+    refuse_if_closed(row[0].closed_at)
     return row[0], row[1]
+
+
+# --- A closed circle is read-only ---------------------------------------------------------
+
+
+class CircleClosed(HTTPForbidden):
+    """A change asked of a closed circle, by someone in it: the "This circle is closed"
+    page over HTTP (``portal.errors``), ``closed`` over the socket (``protocol.answer_for``).
+    Outsiders never get here: they have had the 404 already."""
+
+    description = "closed"
+
+
+def writing() -> bool:
+    """Whether the request in hand asks for a change: over HTTP every POST except the
+    views marked ``@views.open_when_closed`` (reopen, keep, leave...); over the socket
+    the events registered with ``protocol.event(name, writes=True)``, which mark the
+    request. Outside a request (the command line, the scheduled runs): no, the caller
+    is the server itself."""
+    if not has_request_context():
+        return False
+    marked = getattr(request, "kring_writes", None)
+    if marked is not None:
+        return marked
+    if request.method != "POST":
+        return False
+    view = current_app.view_functions.get(request.endpoint)
+    return not getattr(view, "open_when_closed", False)
+
+
+def refuse_if_closed(closed_at) -> None:
+    """The one rule that makes a closed circle read-only, asked by every ``access_*``
+    function once it knows the person is in the circle (from the row it already read:
+    no statement of its own)."""
+    if closed_at is not None and writing():
+        raise CircleClosed()
+
+
+def can_close_circle(m: Membership) -> bool:
+    """Closing the circle, and reopening it before its content is deleted: the family
+    decides, so the central persons (not the coordinator, not a professional)."""
+    return m.is_active and m.role == Role.CENTRAL
+
+
+def can_reopen_circle(m: Membership) -> bool:
+    circle = m.circle
+    return can_close_circle(m) and circle.closed_at is not None and circle.purged_at is None
+
+
+def can_keep_circle(m: Membership) -> bool:
+    """Answering "keep it" when Kring asks whether an idle circle is still needed."""
+    circle = m.circle
+    return can_close_circle(m) and circle.closed_at is None and circle.idle_asked_at is not None
 
 
 def load_circle(circle_id: int) -> tuple[Circle, Membership]:
@@ -164,6 +219,8 @@ def _invitation_still_backed(inv: Invitation) -> bool:
     """The person who made the current link can still invite, and the link is younger
     than the handover (the coordinator may have seen any link made before it)."""
     circle = inv.circle
+    if circle.closed_at is not None:  # nobody comes into a closed circle
+        return False
     if circle.handed_over_at is not None:
         if inv.role == Role.COORDINATOR or inv.issued_at <= circle.handed_over_at:
             return False

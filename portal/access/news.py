@@ -3,7 +3,7 @@ print a member's sheet."""
 
 from __future__ import annotations
 
-from portal.access.circles import access_member, require
+from portal.access.circles import access_member, can_close_circle, require
 from portal.access.plan import can_vote, watches_plan
 from portal.models import (
     Circle,
@@ -68,6 +68,18 @@ def hears_of_people(m: Membership) -> bool:
     when they open the circle; who comes and goes in a family's circle is the family's
     business, and a social worker in many circles would hear of every family's changes."""
     return m.is_active and m.role != Role.PROFESSIONAL
+
+
+def hears_of_closing(m: Membership) -> bool:
+    """The circle was closed or opened again: news for everyone in it, professionals
+    too (they lose the place where they work with the family)."""
+    return m.is_active
+
+
+def asked_to_keep(m: Membership) -> bool:
+    """Kring asks whether an idle circle is still needed, and hears who answered "keep
+    it": the people who may close it (``can_close_circle``)."""
+    return can_close_circle(m)
 
 
 def access_sheet_of(circle: Circle, m: Membership, member_id: int) -> Membership:

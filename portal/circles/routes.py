@@ -25,6 +25,7 @@ from sqlalchemy.orm import selectinload
 from portal.access import (
     access_member,
     access_sheet_of,
+    can_close_circle,
     can_decide_professional_access,
     can_edit_circle,
     can_hand_over,
@@ -44,9 +45,10 @@ from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
+from portal.services.closing import keep_deadline
 from portal.services.plan_view import plan_view
 from portal.services.sheet import member_sheet
-from portal.views import run, shown
+from portal.views import open_when_closed, run, shown
 
 bp = Blueprint("circles", __name__)
 
@@ -161,6 +163,8 @@ def _home_page(circle, me):
         plan=plan_view(circle, me),
         sees_help=watches_plan(me),
         meetings=[m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id],
+        keep_form=ConfirmForm(),
+        keep_deadline=keep_deadline(circle),
     )
 
 
@@ -198,6 +202,7 @@ def settings(circle_id: int):
         pro_form=ProfessionalsForm(read_chat=circle.professionals_read_chat),
         presence_form=PresenceForm(enabled=circle.presence_enabled),
         can_decide=can_decide_professional_access(me),
+        can_close=can_close_circle(me),
     )
 
 
@@ -273,6 +278,7 @@ def sheet(circle_id: int, member_id: int):
 
 
 @bp.route("/c/<int:circle_id>/leave", methods=["GET", "POST"])
+@open_when_closed
 @login_required
 def leave(circle_id: int):
     circle, me = load_circle(circle_id)

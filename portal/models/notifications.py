@@ -31,11 +31,12 @@ NEWS_KINDS = (
     "poll",  # a meeting poll waits for my answer
     "meeting",  # a meeting was fixed, moved or cancelled (data["op"])
     "people",  # someone joined or left the circle (data["op"])
+    "closing",  # the circle closed, reopened, or asks whether to keep it (data["op"])
 )
 
 # Mentions and direct calls: emailed at the next run (unless the person chose digest
 # only), and pushed.
-DIRECT_KINDS = frozenset({"mention", "help", "consent"})
+DIRECT_KINDS = frozenset({"mention", "help", "consent", "closing"})
 
 # The kinds of email, each with its own one-click unsubscribe (NotificationSwitch,
 # channel "email"): the digest, direct calls, and the three reminders.

@@ -41,6 +41,7 @@ _PLACES = {
     "poll": _meeting,
     "meeting": _meeting,
     "people": lambda n: url_for("circles.home", circle_id=n.circle_id) + "#people",
+    "closing": lambda n: url_for("circles.home", circle_id=n.circle_id),
 }
 
 

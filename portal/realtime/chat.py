@@ -51,7 +51,7 @@ def leave(user, payload):
     return {"ok": True}
 
 
-@event("chat:send")
+@event("chat:send", writes=True)
 def send(user, payload):
     circle_id = require_id(payload, "circle_id")
     take_slot("chat-send", user.id)  # per person, shared with the form and other sockets
@@ -60,7 +60,7 @@ def send(user, payload):
     return {"ok": True, "message": message, "duplicate": not created}
 
 
-@event("chat:edit")
+@event("chat:edit", writes=True)
 def edit(user, payload):
     circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)
@@ -69,7 +69,7 @@ def edit(user, payload):
     return {"ok": True, "message": svc.edit_message(circle, me, message, payload.get("body"))}
 
 
-@event("chat:delete")
+@event("chat:delete", writes=True)
 def delete(user, payload):
     circle_id = require_id(payload, "circle_id")
     circle, me = access_chat(user, circle_id)

@@ -14,6 +14,7 @@ import logging
 from flask import request
 from werkzeug.exceptions import HTTPException
 
+from portal.access import CircleClosed
 from portal.extensions import db, socketio
 from portal.ids import MAX_ID, is_id
 from portal.realtime.state import SOCKETS
@@ -69,13 +70,18 @@ def answer_for(e: Exception) -> dict:
         return error("forbidden")
     if isinstance(e, LookupError):
         return error("not_found")
+    if isinstance(e, CircleClosed):  # before HTTPException, its parent
+        return error("closed")
     if isinstance(e, HTTPException):
         return error("not_found" if e.code == 404 else "forbidden")
     return error("server_error")
 
 
-def event(name: str):
-    """Register ``fn(user, payload)`` as the handler of socket event ``name``."""
+def event(name: str, *, writes: bool = False):
+    """Register ``fn(user, payload)`` as the handler of socket event ``name``.
+
+    ``writes``: the event changes something in a circle, so a closed circle refuses it
+    (``access.writing`` reads the mark this leaves on the event's request)."""
 
     def wrap(fn):
         @functools.wraps(fn)
@@ -87,6 +93,7 @@ def event(name: str):
                 return error("rate_limited")
             if not isinstance(payload, dict) or extra:
                 return error("bad_request")
+            request.kring_writes = writes
             try:
                 result = fn(user, payload)
                 db.session.commit()

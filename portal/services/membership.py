@@ -56,7 +56,8 @@ def leave_circle(circle: Circle, member: Membership, *, erasing: bool = False) -
     )
     record(circle, "left", subject=member)
     circles.tell_people(circle, member, "left", actor=member)
-    _reconsider_plan(circle)
+    if circle.closed_at is None:  # a closed circle's plan stays as it was closed
+        _reconsider_plan(circle)
 
 
 def _reconsider_plan(circle: Circle) -> None:
