@@ -51,8 +51,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
 
     from portal.auth.routes import bp as auth_bp
     from portal.chat.routes import bp as chat_bp
-    from portal.circles import access_log  # noqa: F401  (its views join the circles blueprint)
-    from portal.circles import closing  # noqa: F401  (its views join the circles blueprint)
+    from portal.circles import access_log, closing  # noqa: F401  (views join circles' blueprint)
     from portal.circles.routes import bp as circles_bp
     from portal.invitations.routes import bp as invitations_bp
     from portal.meetings.routes import bp as meetings_bp
