@@ -88,12 +88,16 @@ def run(now: datetime | None = None) -> dict[str, int]:
 
 
 def _agreed_commitments(extra=()) -> list[Commitment]:
-    """Active commitments of agreed plans (a draft reminds nobody), with their people."""
+    """Active commitments of agreed plans (a draft reminds nobody) of open circles (a
+    closed circle is read-only: nobody can tick), with their people."""
     return list(
         db.session.scalars(
             select(Commitment)
             .join(Plan, Plan.circle_id == Commitment.circle_id)
-            .where(Commitment.active.is_(True), Plan.version > 0, *extra)
+            .join(Circle, Circle.id == Commitment.circle_id)
+            .where(
+                Commitment.active.is_(True), Plan.version > 0, Circle.closed_at.is_(None), *extra
+            )
             # Joined, not selectin: selectin loads in pages of 500 ids, one statement
             # per page, so the statements would grow with the number of circles.
             .options(
@@ -340,14 +344,19 @@ def due_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
 
 
 def meeting_reminders(people: dict[int, Person], now: datetime) -> list[Reminder]:
-    """Fixed meetings a day and two hours before; polls I have not answered."""
+    """Fixed meetings a day and two hours before; polls I have not answered. Not in a
+    closed circle (nothing can be planned or answered there)."""
     meetings = (
         db.session.scalars(
             select(Meeting)
+            .join(Circle, Circle.id == Meeting.circle_id)
             .where(
-                ((Meeting.status == "fixed") & (Meeting.starts_at > now))
-                & (Meeting.starts_at < now + timedelta(days=3))
-                | (Meeting.status == "poll")
+                (
+                    ((Meeting.status == "fixed") & (Meeting.starts_at > now))
+                    & (Meeting.starts_at < now + timedelta(days=3))
+                    | (Meeting.status == "poll")
+                ),
+                Circle.closed_at.is_(None),
             )
             .options(joinedload(Meeting.invitees).joinedload(MeetingInvitee.membership))
         )

@@ -38,7 +38,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.notifier import run
-from portal.services import chat
+from portal.services import chat, closing
 from portal.services import meetings as meetings_svc
 from portal.services import notifications as news
 from portal.services import plan as plan_svc
@@ -641,3 +641,23 @@ def test_two_runs_at_once_send_each_email_once(app, db, smtp, family, add_member
     got = sorted((rcpt[0], m["Subject"]) for rcpt, m in smtp.messages)
     assert len(got) == len(set(got)) == 8  # 7 digests, and Ben's direct call
     assert len(smtp.to("ben@example.org")) == 2
+
+
+def test_a_closed_circle_reminds_nobody_of_commitments_or_polls(db, smtp, family):
+    """A closed circle is read-only: nothing in it can be ticked or answered, so the
+    clock makes no "due" line and no reminder for it (the same run as the two tests
+    above, with the circle closed)."""
+    circle, _coord, anna, ben, _cor, _task = family
+    opened = utcnow()
+    times = [opened + timedelta(days=10), opened + timedelta(days=11)]
+    _meeting(circle, anna, ben, times, opened + timedelta(days=5))
+    closing.close_circle(circle, None)
+    db.session.commit()
+    _no_news(db)
+    _run(db, at_local(date(2027, 3, 27), 7, AMS))
+    _run(db, at_local(date(2027, 3, 28), 7, AMS) + timedelta(minutes=3))
+    _run(db, opened + timedelta(days=2, minutes=1))
+    assert [m["Subject"] for m in smtp.to("ben@example.org")] == []
+    assert db.session.scalars(
+        select(Notification).where(Notification.kind.in_(("due", "missed")))
+    ).all() == []
