@@ -219,6 +219,9 @@ class Config:
     # to keep it; with no answer within IDLE_ANSWER_DAYS it closes.
     IDLE_CIRCLE_MONTHS = int(os.environ.get("IDLE_CIRCLE_MONTHS", "18"))
     IDLE_ANSWER_DAYS = int(os.environ.get("IDLE_ANSWER_DAYS", "60"))
+    # Sent or given-up mail rows (address and subject; the body is emptied when sent)
+    # are deleted by the purge run this many days later.
+    MAIL_KEEP_DAYS = int(os.environ.get("MAIL_KEEP_DAYS", "30"))
     # ``python app.py`` runs ``kring purge`` every PURGE_INTERVAL seconds (0: never).
     PURGE_INTERVAL = float(os.environ.get("PURGE_INTERVAL", "3600"))
 

@@ -1,6 +1,6 @@
 """The scheduled purge (``flask --app app kring purge``; hourly in ``python app.py``).
 
-``run(now)`` does three things, each safe to run twice and next to another run:
+``run(now)`` does four things, each safe to run twice and next to another run:
 
 1. **Ask** the central persons of every circle with no activity for IDLE_CIRCLE_MONTHS
    whether to keep it (``closing.ask_to_keep``: news "closing"/"keep_asked", a Keep
@@ -13,6 +13,8 @@
    What stays is an empty shell (the circle row, without title or question, and its
    memberships, ended and without names), so ids are never reused and a former
    member's "My circles" page says they are no longer in "a circle you were in".
+
+4. **Forget old mail**: rows of mail sent or given up more than MAIL_KEEP_DAYS ago.
 
 The log names tables and counts, never content. The clock is a parameter: the tests
 move it; nothing here sleeps.
@@ -49,6 +51,7 @@ from portal.models import (
     Message,
     MessageRevision,
     Notification,
+    OutboxMail,
     Plan,
     PlanVersion,
     Proposal,
@@ -73,6 +76,7 @@ def run(now: datetime | None = None) -> dict[str, int]:
     }
     retention = timedelta(days=config["CLOSED_CIRCLE_RETENTION_DAYS"])
     counts["purged"] = purge_closed(now, now - retention)
+    counts["mails_forgotten"] = forget_old_mail(now - timedelta(days=config["MAIL_KEEP_DAYS"]))
     log.info("purge run: %s", " ".join(f"{k}={v}" for k, v in counts.items()))
     return counts
 
@@ -163,6 +167,21 @@ def close_unanswered(now: datetime, asked_before: datetime) -> int:
                 continue
         db.session.commit()
     return closed
+
+
+# --- Old mail ---------------------------------------------------------------------------------
+
+
+def forget_old_mail(before: datetime) -> int:
+    """Delete mail rows sent or given up before ``before``: they keep an address and a
+    subject (the body is emptied when sent), which nobody needs once delivered. Their
+    unique keys guard only the period they were made for (a day's digest, a reminder
+    the day before), long past by then."""
+    gone = db.session.execute(
+        delete(OutboxMail).where(or_(OutboxMail.sent_at < before, OutboxMail.failed_at < before))
+    ).rowcount
+    db.session.commit()
+    return gone
 
 
 # --- Purging closed circles -------------------------------------------------------------------

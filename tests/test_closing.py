@@ -29,6 +29,7 @@ from portal.models import (
     Message,
     MessageRevision,
     Notification,
+    OutboxMail,
     Plan,
     PlanVersion,
     Proposal,
@@ -484,7 +485,8 @@ def test_keep_it_clears_the_question(app, db, client, make_circle, add_member, l
         as_text=True
     )
     # Sixty days on: nothing closes.
-    assert purge.run(asked_at + timedelta(days=61)) == {"asked": 0, "closed": 0, "purged": 0}
+    counts = purge.run(asked_at + timedelta(days=61))
+    assert (counts["asked"], counts["closed"], counts["purged"]) == (0, 0, 0)
     assert db.session.get(Circle, circle.id).closed_at is None
 
 
@@ -504,3 +506,26 @@ def test_activity_after_the_question_keeps_the_circle_open(app, db, make_circle,
     db.session.expire_all()
     circle = db.session.get(Circle, circle.id)
     assert circle.closed_at is None and circle.idle_asked_at is None
+
+
+def test_mail_rows_are_forgotten_a_month_after_they_went_out(app, db):
+    """A sent mail keeps its address and subject only until the purge run MAIL_KEEP_DAYS
+    later; mail still waiting is never touched."""
+    now = datetime.now(UTC)
+    for key, sent, failed in (
+        ("sent-long-ago", now - timedelta(days=31), None),
+        ("given-up-long-ago", None, now - timedelta(days=31)),
+        ("sent-last-week", now - timedelta(days=7), None),
+        ("still-waiting", None, None),
+    ):
+        db.session.add(
+            OutboxMail(
+                to=f"{key}@example.org", subject="s", body="", dedupe_key=key,
+                sent_at=sent, failed_at=failed,
+            )
+        )  # fmt: skip
+    db.session.commit()
+    assert purge.run(now)["mails_forgotten"] == 2
+    left = set(db.session.scalars(select(OutboxMail.dedupe_key)))
+    assert left == {"sent-last-week", "still-waiting"}
+    assert purge.run(now)["mails_forgotten"] == 0
