@@ -100,6 +100,30 @@ def create_account(name, username, password):
     click.echo(f"Account {user.username} created.")
 
 
+@kring_cli.command("erase-account")
+@click.argument("username")
+@click.option("--delete-messages", is_flag=True, help="Also empty the texts of their messages.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def erase_account_command(username, delete_messages, yes):
+    """Erase an account for someone who asked the organisation and cannot sign in
+    (as /account/delete does; docs/privacy.md). Prints only the account's id."""
+    from sqlalchemy import select
+
+    from portal.extensions import forget_old_pages
+    from portal.models import User
+    from portal.services import erasure
+
+    user = db.session.scalar(select(User).where(User.username == username.strip()))
+    if user is None or user.erased_at is not None:
+        raise click.ClickException("No such account.")
+    if not yes:
+        click.confirm(f"Erase account {user.id} for good?", abort=True)
+    erasure.erase_account(user, delete_messages=delete_messages)
+    db.session.commit()
+    forget_old_pages()
+    click.echo(f"erased account {user.id}")
+
+
 @kring_cli.command("send-mail")
 def send_mail_command():
     """Send the mail waiting in the outbox (for cron or a systemd timer)."""

@@ -374,9 +374,6 @@ def test_purge_deletes_a_closed_circle_for_good_after_the_retention_period(
     assert _counts(db, circle.id)["messages"] == before["messages"]
 
     caplog.set_level(logging.INFO, logger="portal.purge")
-    # Alembic's fileConfig (the test database's migrations) disables loggers that
-    # existed before it ran; a real server never runs it.
-    logging.getLogger("portal.purge").disabled = False
     assert purge.run(closed_at + timedelta(days=90, minutes=1))["purged"] == 1
     db.session.expire_all()
     after = _counts(db, circle.id)

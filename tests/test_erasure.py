@@ -396,3 +396,31 @@ def test_a_meeting_is_untouched_apart_from_the_name(
     c = next(x for x in v.snapshot["commitments"] if x["what"] == "Bring Sam to football")
     assert c["who"] == [""] and c["checked_by"] == "" and c["who_ids"] == [w["zyx"].id]
     assert sorted(v.agreed_by) == sorted(["", "Kees", "Oma"])
+
+
+def test_the_organisation_can_erase_someone_who_cannot_sign_in(
+    app, make_circle, make_user, add_member, caplog
+):
+    """``kring erase-account USERNAME``: for a person who asked by letter or phone. It
+    does what /account/delete does, and its output and log name only the account id."""
+    from click.testing import CliRunner
+
+    circle, _ = make_circle()
+    _everything_with(circle, make_user, add_member)
+    _db.session.commit()
+    user_id = _db.session.scalar(select(User.id).where(User.username == USERNAME))
+    runner = CliRunner()
+    result = runner.invoke(app.cli, ["kring", "erase-account", "nobody-here", "--yes"])
+    assert result.exit_code != 0 and "No such account" in result.output
+    with caplog.at_level("INFO", logger="portal.services.erasure"):
+        result = runner.invoke(app.cli, ["kring", "erase-account", USERNAME, "--yes"])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == f"erased account {user_id}"
+    _db.session.expire_all()
+    assert _rows_holding([NAME, USERNAME, EMAIL, CIRCLE_NAME]) == []
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert f"erased account {user_id}" in logged
+    for secret in (NAME, USERNAME, EMAIL, CIRCLE_NAME):
+        assert secret not in logged and secret not in result.output
+    again = runner.invoke(app.cli, ["kring", "erase-account", USERNAME, "--yes"])
+    assert again.exit_code != 0

@@ -17,6 +17,7 @@ SQLite's write-ahead log (``portal.extensions.forget_old_pages``).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from sqlalchemy import delete, func, or_, select, update
@@ -50,6 +51,8 @@ from portal.models.plan import commitment_assignees
 from portal.models.types import utcnow
 from portal.services import membership as membership_svc
 from portal.services import notifications
+
+log = logging.getLogger(__name__)
 
 # What an erased person's @username becomes in messages. It cannot be anyone's
 # username: usernames are letters, digits, dots and dashes after a letter or digit,
@@ -92,6 +95,13 @@ def erase_account(user: User, *, delete_messages: bool = False) -> None:
     _forget_mentions(old_username)
     _end_account(user)
     db.session.flush()
+    # Ids and counts only: an operator restoring a backup can apply it again (docs/privacy.md).
+    log.info(
+        "erased account %s: memberships=%d messages_deleted=%s",
+        user.id,
+        len(memberships),
+        delete_messages,
+    )
 
 
 def _names_in_circle(m: Membership, user: User) -> set[str]:
