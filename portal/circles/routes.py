@@ -27,6 +27,7 @@ from portal.access import (
     access_sheet_of,
     can_decide_professional_access,
     can_edit_circle,
+    can_export_circle,
     can_hand_over,
     can_leave,
     can_manage,
@@ -198,6 +199,7 @@ def settings(circle_id: int):
         pro_form=ProfessionalsForm(read_chat=circle.professionals_read_chat),
         presence_form=PresenceForm(enabled=circle.presence_enabled),
         can_decide=can_decide_professional_access(me),
+        can_export=can_export_circle(me),
     )
 
 
