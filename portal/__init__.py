@@ -53,6 +53,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.chat.routes import bp as chat_bp
     from portal.circles import access_log, closing  # noqa: F401  (views join circles' blueprint)
     from portal.circles.routes import bp as circles_bp
+    from portal.export.routes import bp as export_bp
     from portal.invitations.routes import bp as invitations_bp
     from portal.meetings.routes import bp as meetings_bp
     from portal.news.routes import bp as news_bp
@@ -72,6 +73,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(webapp_bp)
     app.register_blueprint(news_bp)
     app.register_blueprint(unsubscribe_bp)
+    app.register_blueprint(export_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared

@@ -136,6 +136,9 @@ class Config:
     # together (a proposal, a vote, an answer, an invitation, a chat edit...): generous
     # for people, a wall for a script.
     WRITE_RATE_LIMIT = os.environ.get("WRITE_RATE_LIMIT", "60 per minute")
+    # Downloads of everything (a person's own data, a whole circle), per person: each
+    # one reads the whole chat.
+    EXPORT_RATE_LIMIT = os.environ.get("EXPORT_RATE_LIMIT", "5 per hour")
 
     LANGUAGES = ["en", "nl", "fr"]
     BABEL_DEFAULT_LOCALE = "en"

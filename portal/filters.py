@@ -11,7 +11,7 @@ from datetime import date
 from flask_babel import format_date
 from flask_babel import gettext as _
 
-from portal.access import can_remove_condition, can_undo_tick
+from portal.access import can_export_circle, can_remove_condition, can_reopen_circle, can_undo_tick
 from portal.i18n import weekday_names
 from portal.models import Circle, Commitment
 from portal.services import plan as svc
@@ -21,6 +21,8 @@ from portal.services.closing import purge_day
 def init_app(app) -> None:
     app.add_template_global(can_remove_condition, "can_remove_condition")
     app.add_template_global(can_undo_tick, "may_undo")
+    app.add_template_global(can_export_circle, "can_export_circle")
+    app.add_template_global(can_reopen_circle, "can_reopen_circle")
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
     app.add_template_global(purge_day, "purge_day")

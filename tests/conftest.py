@@ -142,6 +142,10 @@ class KringClient(FlaskClient):
 
     def open(self, *args, **kwargs):
         _db.session.commit()
+        # A streamed response (an export) is read to its end inside the request's
+        # context, as a server would; a test that measures the stream passes
+        # ``buffered=False`` and reads (and closes) it itself.
+        kwargs.setdefault("buffered", True)
         with self.application.app_context():
             response = super().open(*args, **kwargs)
         _db.session.rollback()

@@ -336,6 +336,11 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("meetings.cancel", "POST"): organisers(DONE),  # the poll
     ("meetings.reschedule", "POST"): organisers(DONE),  # the fixed meeting
     ("meetings.review", "POST"): organisers(DONE),  # the fixed meeting
+    # The whole circle as a ZIP: central persons only, not the coordinator
+    # (tests/test_export.py checks what is in it).
+    ("export.circle", "GET"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=PAGE, coordinator=FORBID
+    ),
 }
 
 # While the plan is a draft (version 0) the coordinator and central persons enter it
@@ -470,6 +475,8 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     # test_a_token_cannot_be_changed_to_reach_someone_else, and the GET/POST tests).
     ("unsubscribe.confirm", "GET"): ("/email/stop/not-a-real-token", 404, None),
     ("unsubscribe.one_click", "POST"): ("/email/stop/not-a-real-token", 404, None),
+    # Only ever my own data: there is no person in the URL (tests/test_export.py).
+    ("export.account", "GET"): ("/account/export", 302, LOGIN_REDIRECT),
 }
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -29,6 +29,7 @@ from portal.access.circles import (  # noqa: F401
     can_decide_professional_access,
     can_edit_circle,
     can_enter_plan,
+    can_export_circle,
     can_hand_over,
     can_hold_family_tasks,
     can_issue_reentry,

@@ -160,6 +160,12 @@ def can_decide_professional_access(m: Membership) -> bool:
     return m.is_active and m.role == Role.CENTRAL
 
 
+def can_export_circle(m: Membership) -> bool:
+    """Downloading the whole circle (chat, plan, meetings, people): central persons only.
+    The family takes it elsewhere; the coordinator and professionals do not."""
+    return m.is_active and m.role == Role.CENTRAL
+
+
 def can_hand_over(m: Membership) -> bool:
     return m.is_active and m.role == Role.COORDINATOR
 

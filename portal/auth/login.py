@@ -7,7 +7,7 @@ from flask_login import login_user, logout_user
 
 from portal import events
 from portal.extensions import db
-from portal.models import User
+from portal.models import SignIn, User
 from portal.services import accounts
 
 
@@ -33,6 +33,7 @@ def sign_in(user: User) -> None:
     session.clear()  # nothing else from before sign-in carries over (fixation)
     session.update(kept)
     accounts.start_login_session(user)
+    db.session.add(SignIn(user_id=user.id))  # the moment only: the export lists them
     db.session.commit()
     session.permanent = True
     login_user(user)

@@ -28,6 +28,7 @@ from portal.access import (
     can_close_circle,
     can_decide_professional_access,
     can_edit_circle,
+    can_export_circle,
     can_hand_over,
     can_leave,
     can_manage,
@@ -203,6 +204,7 @@ def settings(circle_id: int):
         presence_form=PresenceForm(enabled=circle.presence_enabled),
         can_decide=can_decide_professional_access(me),
         can_close=can_close_circle(me),
+        can_export=can_export_circle(me),
     )
 
 

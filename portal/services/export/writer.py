@@ -1,0 +1,114 @@
+"""Writing the two files in pieces: JSON whose long lists are generators, HTML from a
+Jinja template rendered as it goes, both handed on as bytes in blocks of ~64 KiB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+from flask import current_app
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from sqlalchemy import Select
+
+from portal.extensions import db
+
+BLOCK = 64 * 1024
+PAGE = 500  # rows per query
+
+
+class Items:
+    """A JSON list written item by item: ``items`` is read only while it is written."""
+
+    def __init__(self, items: Iterable[Any]):
+        self.items = items
+
+
+def iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _pieces(value: Any, indent: str) -> Iterator[str]:
+    inner = indent + "  "
+    if isinstance(value, Items):
+        yield "["
+        first = True
+        for item in value.items:
+            yield ("\n" if first else ",\n") + inner
+            yield json.dumps(item, ensure_ascii=False)
+            first = False
+        yield "]" if first else "\n" + indent + "]"
+    elif isinstance(value, dict) and any(isinstance(v, (Items, dict)) for v in value.values()):
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("\n" if i == 0 else ",\n") + inner + json.dumps(key) + ": "
+            yield from _pieces(item, inner)
+        yield "\n" + indent + "}"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
+
+
+def json_bytes(make_doc: Callable[[], dict]) -> Iterator[bytes]:
+    """``make_doc()`` (called when the file is reached) as JSON: small parts at once,
+    ``Items`` one item at a time."""
+    yield from blocks(_pieces(make_doc(), ""))
+    yield b"\n"
+
+
+def html_bytes(template: str, make_context: Callable[[], dict]) -> Iterator[bytes]:
+    """A Jinja template rendered piece by piece (``Template.generate``): a ``for`` over a
+    generator in the template reads it as it writes."""
+    app = current_app._get_current_object()
+    context = make_context()
+    context.update(at=_at, answer_word=_answer_word, verdict_word=_verdict_word)
+    app.update_template_context(context)
+    yield from blocks(app.jinja_env.get_template(template).generate(context))
+
+
+def _at(value: str | None) -> str:
+    """An ISO time from the data, as the pages write it ("23 Nov 2026, 14:05")."""
+    return format_datetime(datetime.fromisoformat(value), "d MMM y, HH:mm") if value else ""
+
+
+def _answer_word(answer: str) -> str:
+    return {"yes": _("Yes"), "maybe": _("If need be"), "no": _("No")}.get(answer, answer)
+
+
+def _verdict_word(verdict: str) -> str:
+    words = {"working": _("Working"), "partly": _("Partly working")}
+    return words.get(verdict, _("Not working"))
+
+
+def blocks(pieces: Iterable[str]) -> Iterator[bytes]:
+    buffer: list[bytes] = []
+    size = 0
+    for piece in pieces:
+        data = piece.encode()
+        buffer.append(data)
+        size += len(data)
+        if size >= BLOCK:
+            yield b"".join(buffer)
+            buffer, size = [], 0
+    if buffer:
+        yield b"".join(buffer)
+
+
+def pages(query: Select, key, page: int = PAGE) -> Iterator[list]:
+    """The rows of ``query`` (columns, not objects: nothing stays in the session) in
+    pages of ``page``, by keyset on the unique ``key`` column, which must be selected
+    under the name ``key.key``."""
+    last = None
+    name = key.key
+    while True:
+        q = query.order_by(key).limit(page)
+        if last is not None:
+            q = q.where(key > last)
+        rows = db.session.execute(q).all()
+        if not rows:
+            return
+        yield rows
+        if len(rows) < page:
+            return
+        last = getattr(rows[-1], name)
