@@ -80,6 +80,30 @@ def looked(m: Membership, page: str, *, now: datetime | None = None) -> bool:
     return True
 
 
+def looked_each(memberships, page: str, *, now: datetime | None = None) -> bool:
+    """As ``looked``, for every one of ``memberships`` whose looks are recorded (a
+    professional's own download holds the plan of each circle they are in): one
+    ``executemany`` of the same upsert, nothing for anyone else. Whether it wrote."""
+    assert page in PAGES, page
+    when = now or utcnow()
+    params = [
+        {
+            "circle_id": m.circle_id,
+            "membership_id": m.id,
+            "page": page,
+            "day": when.date(),
+            "when": when,
+        }
+        for m in memberships
+        if looks_are_recorded(m)
+    ]
+    if not params:
+        return False
+    conn = db.session.connection()
+    conn.execute(_UPSERT[conn.dialect.name], params)
+    return True
+
+
 def entries(circle: Circle, reader: Membership, page: int, per_page: int):
     """The access log as ``reader`` may see it, newest first: everything, or only their
     own looks (a professional). A Flask-SQLAlchemy pagination of AccessLogEntry rows,
