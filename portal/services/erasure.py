@@ -49,9 +49,8 @@ from portal.models import (
 )
 from portal.models.plan import commitment_assignees
 from portal.models.types import utcnow
-from portal.services import accounts
+from portal.services import accounts, notifications
 from portal.services import membership as membership_svc
-from portal.services import notifications
 
 log = logging.getLogger(__name__)
 
