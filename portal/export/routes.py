@@ -13,9 +13,9 @@ from flask import Blueprint, Response, stream_with_context
 from flask_login import current_user, login_required
 
 from portal.access import can_export_circle, load_circle, require
-from portal.extensions import limiter
+from portal.extensions import db, limiter
 from portal.limits import export_limit, person_key
-from portal.services import export
+from portal.services import access_log, export
 
 bp = Blueprint("export", __name__)
 
@@ -45,7 +45,12 @@ def _download(stream) -> Response:
 @login_required
 @_limited
 def account():
-    return _download(export.account_zip(current_user.id))
+    # The download holds the plan of every circle the person is in: where they are a
+    # professional, that is a look at the plan the family sees in the access log.
+    user = current_user._get_current_object()
+    if access_log.looked_each(user.memberships, "plan_export"):
+        db.session.commit()
+    return _download(export.account_zip(user.id))
 
 
 @bp.get("/c/<int:circle_id>/export")

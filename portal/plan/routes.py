@@ -160,7 +160,10 @@ def version(circle_id: int, number: int):
     circle, me = load_circle(circle_id)
     with _missing_is_404():
         v = svc.get_version(circle, number)
-    return render_template("plan/version.html", circle=circle, me=me, version=v)
+    # A version is the plan as it stood (the latest one is the plan now): logged as it.
+    return looked(
+        me, "plan", lambda: render_template("plan/version.html", circle=circle, me=me, version=v)
+    )
 
 
 @bp.get("/c/<int:circle_id>/plan/diff")
@@ -171,8 +174,11 @@ def diff(circle_id: int):
     b = request.args.get("b", type=query_int)
     with _missing_is_404():
         va, vb = svc.get_version(circle, a), svc.get_version(circle, b)
-    return render_template(
-        "plan/diff.html", circle=circle, me=me, a=va, b=vb, rows=svc.diff(va.snapshot, vb.snapshot)
+    rows = svc.diff(va.snapshot, vb.snapshot)
+    return looked(
+        me,
+        "plan",
+        lambda: render_template("plan/diff.html", circle=circle, me=me, a=va, b=vb, rows=rows),
     )
 
 

@@ -9,8 +9,8 @@ from portal import events
 from portal.access import access_chat, access_chat_seat
 from portal.realtime import presence
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
+from portal.services import access_log, notifications
 from portal.services import chat as svc
-from portal.services import notifications
 from portal.services.allowance import take_slot
 
 CATCH_UP_LIMIT = 500
@@ -26,6 +26,8 @@ def join(user, payload):
     circle_id = require_id(payload, "circle_id")
     after = require_int(payload, "after_seq", optional=True) or 0
     circle, me = access_chat(user, circle_id)
+    # A professional reading the chat here is in the access log, page or no page.
+    access_log.looked(me, "chat", counted=False)
     join_room(events.circle_room(circle.id))
     user.circles.add(circle.id)
     rows = svc.messages_after(circle, after, CATCH_UP_LIMIT)
@@ -86,7 +88,8 @@ def history(user, payload):
     limit = require_int(payload, "limit", optional=True, minimum=1) or svc.PAGE
     if limit > 200:
         raise BadRequest("limit")
-    circle, _me = access_chat(user, circle_id)
+    circle, me = access_chat(user, circle_id)
+    access_log.looked(me, "chat", counted=False)
     rows = svc.messages_before(circle, before, limit)
     return {
         "ok": True,

@@ -36,8 +36,11 @@ PAGES = {
 }
 
 
-def _upsert(dialect_insert):
-    """INSERT one look ... ON CONFLICT (membership, page, day) DO UPDATE count + 1."""
+def _upsert(dialect_insert, counted: bool = True):
+    """INSERT one look ... ON CONFLICT (membership, page, day) DO UPDATE count + 1
+    (``counted``), or only its time: a socket's reading of the chat is the live part of
+    the chat page, counted when the page was opened, but it must leave a line for a
+    reader who never opened the page (chat:join from the start, chat:history)."""
     t = AccessLogEntry.__table__
     when = bindparam("when", type_=t.c.last_at.type)
     stmt = dialect_insert(t).values(
@@ -49,26 +52,28 @@ def _upsert(dialect_insert):
         first_at=when,
         last_at=when,
     )
-    return stmt.on_conflict_do_update(
-        index_elements=["membership_id", "page", "day"],
-        set_={"count": t.c.count + 1, "last_at": stmt.excluded.last_at},
-    )
+    changes = {"last_at": stmt.excluded.last_at}
+    if counted:
+        changes["count"] = t.c.count + 1
+    return stmt.on_conflict_do_update(index_elements=["membership_id", "page", "day"], set_=changes)
 
 
 _UPSERT = {"postgresql": _upsert(pg_insert), "sqlite": _upsert(sqlite_insert)}
+_SEEN = {"postgresql": _upsert(pg_insert, False), "sqlite": _upsert(sqlite_insert, False)}
 
 
-def looked(m: Membership, page: str, *, now: datetime | None = None) -> bool:
+def looked(m: Membership, page: str, *, now: datetime | None = None, counted: bool = True) -> bool:
     """``m`` opened ``page`` (a key of ``PAGES``): record it if their looks are recorded
     (an active professional), in one statement; anyone else costs nothing. Returns
-    whether it wrote (the view then commits)."""
+    whether it wrote (the view then commits). ``counted=False``: make sure the day has
+    its line, without adding to its count (the socket's live reading of the chat)."""
     assert page in PAGES, page
     if not looks_are_recorded(m):
         return False
     when = now or utcnow()
     conn = db.session.connection()
     conn.execute(
-        _UPSERT[conn.dialect.name],
+        (_UPSERT if counted else _SEEN)[conn.dialect.name],
         {
             "circle_id": m.circle_id,
             "membership_id": m.id,
@@ -77,6 +82,30 @@ def looked(m: Membership, page: str, *, now: datetime | None = None) -> bool:
             "when": when,
         },
     )
+    return True
+
+
+def looked_each(memberships, page: str, *, now: datetime | None = None) -> bool:
+    """As ``looked``, for every one of ``memberships`` whose looks are recorded (a
+    professional's own download holds the plan of each circle they are in): one
+    ``executemany`` of the same upsert, nothing for anyone else. Whether it wrote."""
+    assert page in PAGES, page
+    when = now or utcnow()
+    params = [
+        {
+            "circle_id": m.circle_id,
+            "membership_id": m.id,
+            "page": page,
+            "day": when.date(),
+            "when": when,
+        }
+        for m in memberships
+        if looks_are_recorded(m)
+    ]
+    if not params:
+        return False
+    conn = db.session.connection()
+    conn.execute(_UPSERT[conn.dialect.name], params)
     return True
 
 

@@ -32,6 +32,9 @@ from portal.tokens import hash_token, new_token
 
 MIN_PASSWORD_LENGTH = 8
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,39}$")
+# What an erased person's @mentions become (services/erasure.py): nobody may hold it,
+# or the old messages would seem to call them (and their mentions would reach them).
+FORMER_MEMBER = "former-member"
 
 
 def _hasher() -> PasswordHasher:
@@ -70,7 +73,7 @@ def validate_username(username: str) -> str:
             "username",
         )
     taken = db.session.scalar(select(func.count()).where(User.username == username))
-    if taken:
+    if taken or username == FORMER_MEMBER:
         raise ServiceError(_l("Someone already uses this name. Please pick another."), "username")
     return username
 

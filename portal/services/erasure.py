@@ -49,15 +49,14 @@ from portal.models import (
 )
 from portal.models.plan import commitment_assignees
 from portal.models.types import utcnow
+from portal.services import accounts, notifications
 from portal.services import membership as membership_svc
-from portal.services import notifications
 
 log = logging.getLogger(__name__)
 
 # What an erased person's @username becomes in messages. It cannot be anyone's
-# username: usernames are letters, digits, dots and dashes after a letter or digit,
-# and this one is refused at sign-up by being taken by nobody (see ``ERASED_PREFIX``).
-FORMER_MENTION = "@former-member"
+# username: ``accounts.validate_username`` refuses it as if it were taken.
+FORMER_MENTION = f"@{accounts.FORMER_MEMBER}"
 # Usernames of erased accounts: "~erased-<id>". "~" is never in a chosen username
 # (``accounts.USERNAME_RE``), and nothing of the old one is kept.
 ERASED_PREFIX = "~erased-"
