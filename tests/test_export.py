@@ -28,6 +28,7 @@ from portal.extensions import db as _db
 from portal.models import (
     CalendarFeed,
     Circle,
+    Commitment,
     LoginSession,
     Message,
     MessageRevision,
@@ -180,6 +181,33 @@ def test_account_export_holds_my_data_and_nothing_secret(family, new_client, log
         _no_secrets(raw, oma.user)
         assert "Circle B secret" not in raw
         assert "Sanne answers" not in raw
+
+
+def test_a_removed_member_takes_their_own_words_not_what_the_family_changed_since(
+    family, new_client, login
+):
+    """After Oma is removed, the family renames her commitment and the meeting. Her
+    export keeps her message, her tick's note and her answer, but neither the new
+    texts nor the plan (found by the attack review)."""
+    from portal.services import membership as membership_svc
+
+    circle, oma = family["circle"], family["oma"]
+    membership_svc.remove_member(circle, family["sanne"], oma)
+    _db.session.commit()
+    commitment = _db.session.scalars(select(Commitment)).first()
+    commitment.what = "A new plan Oma must not see"
+    commitment.items[0].text = "A new step Oma must not see"
+    family["meeting"].title = "A new meeting title Oma must not see"
+    _db.session.commit()
+    data, html = _unzip(_client_for(new_client, login, oma).get("/account/export"))
+    assert [m["text"] for m in data["messages"]] == ["Oma <script>alert(1)</script> edited"]
+    assert [(t["commitment"], t["step"], t["note"]) for t in data["ticks"]] == [
+        (None, None, "boots packed")
+    ]
+    assert [(a["meeting"], a["answer"]) for a in data["poll_answers"]] == [(None, "yes")]
+    assert data["commitments"] == [] and data["plans"] == []
+    for raw in (json.dumps(data), html):
+        assert "must not see" not in raw
 
 
 def test_there_is_no_way_to_ask_for_someone_elses_account(family, new_client, login):

@@ -81,7 +81,16 @@ def _commitments(mine: list[int]) -> list[dict]:
     ]
 
 
-def _poll_answers(mine: list[int]) -> list[dict]:
+def _without_family_texts(ticks: Iterator[dict], gone: set[int]) -> Iterator[dict]:
+    """A tick in a circle they left keeps its day and note, not the commitment's text
+    as the family has it now."""
+    for tick in ticks:
+        if tick["circle_id"] in gone:
+            tick = {**tick, "commitment": None, "step": None}
+        yield tick
+
+
+def _poll_answers(mine: list[int], gone: set[int]) -> list[dict]:
     found = db.session.execute(
         select(
             Meeting.circle_id,
@@ -98,7 +107,7 @@ def _poll_answers(mine: list[int]) -> list[dict]:
     return [
         {
             "circle_id": r.circle_id,
-            "meeting": r.title,
+            "meeting": None if r.circle_id in gone else r.title,
             "time": iso(r.starts_at),
             "answer": r.answer,
             "at": iso(r.updated_at),
@@ -167,6 +176,9 @@ def _parts(user_id: int) -> dict:
         )
     )
     mine = [m.id for m in memberships]
+    # Circles they left: what they wrote and did there is theirs, but not what the
+    # family wrote or changed since (a commitment's text, a meeting's title).
+    gone = {m.circle_id for m in memberships if not m.is_active}
     circles = {
         c.id: c
         for c in db.session.scalars(
@@ -211,9 +223,9 @@ def _parts(user_id: int) -> dict:
         ],
         "sign_ins": _sign_ins(user_id),
         "messages": rows.messages([Message.author_id.in_(mine)], names),
-        "commitments": _commitments(mine),
-        "ticks": rows.ticks([Completion.by_id.in_(mine)], names),
-        "poll_answers": _poll_answers(mine),
+        "commitments": _commitments([m.id for m in memberships if m.is_active]),
+        "ticks": _without_family_texts(rows.ticks([Completion.by_id.in_(mine)], names), gone),
+        "poll_answers": _poll_answers(mine, gone),
         "plan_answers": _plan_answers(mine),
         "plans": plans,
     }
