@@ -424,3 +424,37 @@ def test_the_organisation_can_erase_someone_who_cannot_sign_in(
         assert secret not in logged and secret not in result.output
     again = runner.invoke(app.cli, ["kring", "erase-account", USERNAME, "--yes"])
     assert again.exit_code != 0
+
+
+def test_a_review_forgets_exactly_the_erased_person_among_two_of_the_same_name(
+    make_circle, make_user, add_member
+):
+    """Reviews keep who was there by membership id beside the names: when one of two
+    people called "Sam" erases their account, only their place in the review empties."""
+    from portal.services import meetings as meetings_svc
+
+    circle, _ = make_circle()
+    central = add_member(circle, role="central", name="Oma")
+    sam_a = add_member(circle, name="Sam")
+    sam_b = add_member(circle, name="Sam")
+    soon = datetime.now(UTC) + timedelta(days=3)
+    meeting = propose_meeting(
+        circle, central, MeetingData("Check-in", "", "", "", 60, [soon, soon + timedelta(days=1)])
+    )
+    _db.session.commit()
+    meetings_svc.fix_date(meeting, central, meeting.options[0].id)
+    meeting.starts_at = datetime.now(UTC) - timedelta(hours=1)
+    _db.session.commit()
+    meetings_svc.record_review(
+        circle, meeting, central, present_ids=[sam_b.id, central.id, sam_a.id],
+        verdicts={}, decisions={}, next_evaluation=None,
+    )  # fmt: skip
+    _db.session.commit()
+    review = _db.session.scalar(select(MeetingReview).where(MeetingReview.meeting_id == meeting.id))
+    assert review.present == ["Oma", "Sam", "Sam"]
+    assert review.present_ids == [central.id, sam_a.id, sam_b.id]
+    erasure.erase_account(sam_b.user)
+    _db.session.commit()
+    _db.session.expire_all()
+    review = _db.session.get(MeetingReview, review.id)
+    assert review.present == ["Oma", "Sam", ""]

@@ -90,7 +90,10 @@ class MeetingReview(db.Model):
     meeting_id: Mapped[int] = mapped_column(ForeignKey("meetings.id"), unique=True)
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    present: Mapped[list] = mapped_column(db.JSON, default=list)  # names
+    present: Mapped[list] = mapped_column(db.JSON, default=list)  # names, as they were
+    # The same people by membership id, in the same order (erasure empties exactly
+    # their name; reviews older than this column are matched by name).
+    present_ids: Mapped[list] = mapped_column(db.JSON, default=list, server_default="[]")
     next_evaluation: Mapped[date | None] = mapped_column(Date)
     notes: Mapped[str] = mapped_column(Text, default="")
 

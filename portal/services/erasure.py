@@ -140,7 +140,7 @@ def _forget_in_circle(m: Membership, names: set[str]) -> None:
     )
     _forget_in_history(m, names)
     _forget_in_versions(m, names)
-    _forget_in_reviews(circle_id, names)
+    _forget_in_reviews(m, names)
     _forget_in_proposals(circle_id, names)
 
 
@@ -220,16 +220,22 @@ def _forget_in_snapshot(snap: dict, mid: int, names: set[str]) -> dict:
     return snap
 
 
-def _forget_in_reviews(circle_id: int, names: set[str]) -> None:
-    """Who was at a meeting is kept by name (``MeetingReview.present``): matched exactly,
-    among this circle's reviews only."""
+def _forget_in_reviews(m: Membership, names: set[str]) -> None:
+    """Who was at a meeting is kept by name as it was (``MeetingReview.present``), with
+    the membership ids beside them (``present_ids``, same order): the erased person's
+    place is emptied by id; in reviews older than the ids, by the exact name."""
     from portal.models import Meeting
 
     for r in db.session.scalars(
-        select(MeetingReview).join(Meeting).where(Meeting.circle_id == circle_id)
+        select(MeetingReview).join(Meeting).where(Meeting.circle_id == m.circle_id)
     ):
-        present = ["" if n in names else n for n in r.present or []]
-        if present != list(r.present or []):
+        old = list(r.present or [])
+        ids = list(r.present_ids or [])
+        if len(ids) == len(old):
+            present = ["" if mid == m.id else n for n, mid in zip(old, ids, strict=True)]
+        else:
+            present = ["" if n in names else n for n in old]
+        if present != old:
             r.present = present
 
 

@@ -393,7 +393,10 @@ def record_review(
     applied exactly once (plan.apply_proposal flips it open -> applied atomically).
     """
     _check_reviewable(meeting, acting)
-    present = [m for m in circle.memberships if m.id in set(present_ids) and m.is_active]
+    present = sorted(
+        (m for m in circle.memberships if m.id in set(present_ids) and m.is_active),
+        key=lambda m: (m.display_name, m.id),
+    )
     if not present:
         raise ServiceError(_l("Please tick who was there."), "present")
     for verdict, _note in verdicts.values():
@@ -402,7 +405,8 @@ def record_review(
     review = MeetingReview(
         meeting_id=meeting.id,
         recorded_by_id=acting.id,
-        present=sorted(m.display_name for m in present),
+        present=[m.display_name for m in present],
+        present_ids=[m.id for m in present],
         next_evaluation=next_evaluation,
         notes=clean_text(notes).strip()[:4000],
     )
