@@ -41,8 +41,12 @@ def pytest_collection_modifyitems(config, items):
     pass. The live-socket tests start their own server on its own SQLite file whatever
     the pass, so they run in the PostgreSQL pass: the two passes run side by side, and
     this evens out their length. Both passes run in CI (see the Makefile), so nothing
-    is silently skipped: an unreachable PostgreSQL makes the PostgreSQL pass fail."""
-    keep, drop = [], []
+    is silently skipped: an unreachable PostgreSQL makes the PostgreSQL pass fail.
+
+    The browser tests run LAST in the SQLite pass: the PostgreSQL pass starts with the
+    live-socket tests (several server processes, Redis), and on a two-core machine a
+    browser test beside them could wait more than its 10 seconds for a first message."""
+    keep, drop, browser = [], [], []
     for item in items:
         if item.get_closest_marker("postgres_only") and not ON_POSTGRES:
             drop.append(item)
@@ -50,11 +54,13 @@ def pytest_collection_modifyitems(config, items):
             drop.append(item)
         elif item.get_closest_marker("e2e") and ON_POSTGRES:
             drop.append(item)
+        elif item.get_closest_marker("e2e"):
+            browser.append(item)
         else:
             keep.append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    items[:] = keep + browser
 
 
 class _Config(TestConfig):
