@@ -46,15 +46,31 @@ socketio = SocketIO(async_mode="gevent")
 BULK_INSERT = {"insertmanyvalues_page_size": 100_000}
 
 
-def forget_old_pages() -> None:
+def forget_old_pages(patience: float = 10.0) -> bool:
     """After an erasure has committed: on SQLite, copy the write-ahead log into the
     database file and empty it (``wal_checkpoint(TRUNCATE)``), so no earlier copy of an
     overwritten page is left in the ``-wal`` file. With ``secure_delete`` (set on every
     connection, ``portal._sqlite_pragmas``) the freed space in the file is zeroed too.
-    PostgreSQL: VACUUM does this (docs/privacy.md); nothing to do here."""
-    if db.engine.dialect.name != "sqlite":
-        return
-    from sqlalchemy import text
+    PostgreSQL: VACUUM does this (docs/privacy.md); nothing to do here.
 
-    db.session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
-    db.session.commit()
+    A TRUNCATE checkpoint waits for every reader (an export streaming, say). SQLite's
+    busy handler would wait inside C, which under gevent stops every socket of the
+    process; so it is tried without waiting, with a cooperative sleep between tries
+    (``time.sleep`` is gevent's in ``python app.py``), for up to ``patience`` seconds.
+    Returns whether the log was emptied (if not, the next checkpoint finishes it)."""
+    if db.engine.dialect.name != "sqlite":
+        return True
+    import time
+
+    conn = db.session.connection()
+    conn.exec_driver_sql("PRAGMA busy_timeout=0")
+    try:
+        for _ in range(int(patience / 0.05) + 1):
+            busy = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").first()[0]
+            if not busy:
+                return True
+            time.sleep(0.05)
+        return False
+    finally:
+        conn.exec_driver_sql("PRAGMA busy_timeout=5000")
+        db.session.commit()

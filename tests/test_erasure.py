@@ -458,3 +458,32 @@ def test_a_review_forgets_exactly_the_erased_person_among_two_of_the_same_name(
     _db.session.expire_all()
     review = _db.session.get(MeetingReview, review.id)
     assert review.present == ["Oma", "Sam", ""]
+
+
+@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's write-ahead log")
+def test_the_checkpoint_after_an_erasure_never_blocks_the_server(app):
+    """A reader (an export streaming) holds the log: the checkpoint tries without
+    SQLite's blocking busy wait (it would stop every socket under gevent), gives up
+    after its patience, and empties the log once the reader is gone."""
+    import os
+    import sqlite3
+    import time
+
+    from portal.extensions import forget_old_pages
+
+    reader = sqlite3.connect(_db.engine.url.database)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM users").fetchone()  # a read snapshot is held
+    _db.session.execute(User.__table__.insert().values(
+        name="x", username="checkpoint-writer", password_hash="!",
+        created_at=datetime.now(UTC), password_changed_at=datetime.now(UTC),
+    ))  # fmt: skip
+    _db.session.commit()
+    started = time.monotonic()
+    assert forget_old_pages(patience=0.3) is False
+    assert time.monotonic() - started < 2  # not SQLite's 5-second busy wait
+    reader.rollback()
+    reader.close()
+    assert forget_old_pages(patience=0.3) is True
+    wal = _db.engine.url.database + "-wal"
+    assert not os.path.exists(wal) or os.path.getsize(wal) == 0
