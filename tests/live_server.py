@@ -34,7 +34,8 @@ def free_port() -> int:
 
 @contextmanager
 def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Popen]]:
-    """Yield ``(url, env, log_path, process)`` of a running server; stop it afterwards."""
+    """Yield ``(url, env, log_path, process)`` of a running server; stop it afterwards.
+    With KRING_KEEP_E2E=1 its folder (database, log, mail) stays, to look at after a failure."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -102,4 +103,5 @@ def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Pope
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("KRING_KEEP_E2E"):
+            shutil.rmtree(tmp, ignore_errors=True)

@@ -344,7 +344,11 @@
     presence.textContent = d.tHere + " " + here.join(", ");
   }
 
-  socket.on("connect", () => { status.textContent = ""; root.classList.remove("offline"); catchUp(); });
+  function onConnect() { status.textContent = ""; root.classList.remove("offline"); catchUp(); }
+  socket.on("connect", onConnect);
+  // The socket is the page's (news.js opened it): it may have connected while this
+  // file was still loading, and then its "connect" has passed. Join now.
+  if (socket.connected) onConnect();
   socket.on("disconnect", () => {
     joined = false;
     inFlight = null; // its answer, if it ever comes, no longer holds up the queue

@@ -53,12 +53,15 @@
   // Events sent while the socket was down are not sent again: after a reconnect the
   // page fetches itself, so ticks, votes and versions made meanwhile show up.
   let connectedBefore = false;
-  socket.on("connect", () => {
+  function onConnect() {
     socket.emit("plan:join", { circle_id: circleId }, (res) => {
       if (connectedBefore && res && res.ok) refresh(false);
       connectedBefore = true;
     });
-  });
+  }
+  socket.on("connect", onConnect);
+  // news.js's socket may have connected while this file was loading: join now.
+  if (socket.connected) onConnect();
   socket.on("plan:event", (ev) => {
     if (!ev || (ev.type !== "plan" && ev.type !== "meeting")) return;
     // Several events arrive together for one change: refresh once.

@@ -537,3 +537,31 @@ def test_outbox_survives_a_cut_connection_and_delivers_exactly_once(live_server,
     expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_hidden()
     live_msg.get_by_text("Remove…").click()
     expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_visible()
+
+
+def test_the_chat_joins_when_the_page_socket_connected_before_chat_js_loaded(
+    live_server, person
+):
+    """news.js opens the page's one socket in the header; chat.js loads after it. When
+    chat.js arrives late (a slow phone, a cold cache), the socket has already connected
+    and its "connect" event has passed: the chat must still join and send. chat.js is
+    held back here until the socket is up; before the fix the message stayed
+    "Sending..." for good (seen in CI as flaky browser tests)."""
+    import time
+
+    circle_id, _ = live_server.create_circle(TITLE, "Noor")
+    a = person("Anna", viewport=PHONE)
+    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.late")
+    held = []
+
+    def late(route):
+        held.append(route.request.url)
+        time.sleep(1.5)  # the browser goes on: its socket connects meanwhile
+        route.continue_()
+
+    a.page.route(re.compile(r".*/static/js/(chat|plan)\.js.*"), late)
+    a.goto(f"/c/{circle_id}/chat")
+    a.page.wait_for_load_state("load")
+    assert held and a.page.evaluate("window.Kring.socket.connected")
+    send(a, "I came in after the socket")
+    expect(msgs(a.page, "I came in after the socket")).to_have_count(1)
