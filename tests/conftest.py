@@ -43,9 +43,9 @@ def pytest_collection_modifyitems(config, items):
     this evens out their length. Both passes run in CI (see the Makefile), so nothing
     is silently skipped: an unreachable PostgreSQL makes the PostgreSQL pass fail.
 
-    The browser tests run LAST in the SQLite pass: the PostgreSQL pass starts with the
-    live-socket tests (several server processes, Redis), and on a two-core machine a
-    browser test beside them could wait more than its 10 seconds for a first message."""
+    The browser tests run LAST in the SQLite pass, so that on a two-core machine they
+    do not run beside the live-socket tests (several server processes, Redis) that
+    start the PostgreSQL pass."""
     keep, drop, browser = [], [], []
     for item in items:
         if item.get_closest_marker("postgres_only") and not ON_POSTGRES:
