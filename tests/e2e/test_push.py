@@ -65,18 +65,25 @@ def _stand_in_push_manager(p: Person) -> str:
 def _deliver_push(p: Person, origin: str, payload: str) -> None:
     """Hand the service worker a push, as the browser does when one arrives."""
     cdp = p.context.new_cdp_session(p.page)
-    registrations: list[str] = []
+    registrations: dict[str, bool] = {}
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
-        lambda e: registrations.extend(r["registrationId"] for r in e["registrations"]),
+        lambda e: registrations.update(
+            (r["registrationId"], r.get("isDeleted", False)) for r in e["registrations"]
+        ),
     )
     cdp.send("ServiceWorker.enable")
     p.page.wait_for_timeout(300)
-    assert registrations, "no service worker registration reported"
-    cdp.send(
-        "ServiceWorker.deliverPushMessage",
-        {"origin": origin, "registrationId": registrations[-1], "data": payload},
-    )
+    live = [rid for rid, deleted in registrations.items() if not deleted]
+    assert live, "no service worker registration reported"
+    # The browser is shared by the whole session: other tests' people (same origin)
+    # may have registered the worker too, and the list does not say whose is whose.
+    # Every one gets the push; the test reads this person's.
+    for rid in live:
+        cdp.send(
+            "ServiceWorker.deliverPushMessage",
+            {"origin": origin, "registrationId": rid, "data": payload},
+        )
 
 
 def test_switch_on_push_on_this_device_and_remove_it(live_server, person):
