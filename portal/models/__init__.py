@@ -12,7 +12,9 @@ from portal.models.circles import (
     MembershipStatus,
     ReentryToken,
     Role,
+    membership_proxies,
 )
+from portal.models.lines import LineMessage, SupportLine
 from portal.models.mail import OutboxMail
 from portal.models.meetings import (
     CalendarFeed,
@@ -45,6 +47,9 @@ from portal.models.plan import (
 from portal.models.privacy import AccessLogEntry, SignIn
 
 __all__ = [
+    "LineMessage",
+    "SupportLine",
+    "membership_proxies",
     "AccessLogEntry",
     "SignIn",
     "Notification",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, true
+from sqlalchemy import ForeignKey, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.extensions import db
@@ -46,6 +46,14 @@ class User(UserMixin, db.Model):
     # and email are overwritten, the password unusable; the row stays so that the
     # circles' memberships keep pointing somewhere ("a former member").
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 14. Simple mode: larger type, one column, a short menu, plain words and a
+    # read-aloud button; the same pages with another layout.
+    simple_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Discreet: the browser tab says nothing about Kring (someone who must hide the app).
+    discreet: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A stand-in account for an offline member (``services.offline``): it never signs
+    # in, gets no news and no email.
+    offline: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     sessions: Mapped[list[LoginSession]] = relationship(
         back_populates="user", cascade="all, delete-orphan"

@@ -101,9 +101,27 @@ class Membership(db.Model):
     muted: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Email may name this circle's title and the kinds of news (off: counts only).
     email_names: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Issue 14. An offline member: someone without internet (a grandmother without a
+    # smartphone) whom a central person added by name and role. The membership points
+    # at a stand-in account that cannot sign in (``services.offline``); an invitation
+    # made for them later hands the membership, with all its history, to whoever
+    # accepts it.
+    offline: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # The member this person supports ("supporter of X"), by id: the private line
+    # between the two (``SupportLine``) follows it. ``supporter_of`` keeps the words the
+    # inviter typed.
+    supports_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
 
     circle: Mapped[Circle] = relationship(back_populates="memberships")
     user: Mapped[User] = relationship(back_populates="memberships", foreign_keys=[user_id])
+    # The people this member named to act for them ("Oma said yes on the phone"):
+    # only they may tick, answer a poll or consent in this member's name.
+    proxies: Mapped[list[Membership]] = relationship(
+        secondary="membership_proxies",
+        primaryjoin="Membership.id == membership_proxies.c.membership_id",
+        secondaryjoin="Membership.id == membership_proxies.c.proxy_id",
+        order_by="Membership.id",
+    )
 
     @hybrid_property
     def display_name(self) -> str:
@@ -129,7 +147,21 @@ class Membership(db.Model):
 
     @property
     def votes(self) -> bool:
-        return self.role in VOTING_ROLES
+        """Consents to the plan. An offline member does only through someone they named
+        to answer for them (issue 14); without one they are counted in the plan, not
+        asked."""
+        if self.role not in VOTING_ROLES:
+            return False
+        return not self.offline or bool(self.proxies)
+
+
+membership_proxies = db.Table(
+    "membership_proxies",
+    db.Column(
+        "membership_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True
+    ),
+    db.Column("proxy_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Invitation(db.Model):
@@ -158,6 +190,14 @@ class Invitation(db.Model):
     redeemed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     membership_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    # Issue 14: the offline member whose place the person takes on accepting (their
+    # membership, history and all, becomes the new account's).
+    takes_place_of_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    # The member a "supporter of X" supports, by id (see Membership.supports_id).
+    supports_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
+    # Simple mode is switched on for the account made with this link (a child, or
+    # anyone who wants it).
+    simple_mode: Mapped[bool] = mapped_column(default=False, server_default=false())
     circle: Mapped[Circle] = relationship()
     invited_by: Mapped[Membership | None] = relationship(foreign_keys=[invited_by_id])
 

@@ -78,6 +78,8 @@ class MeetingAnswer(db.Model):
     membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
     answer: Mapped[str] = mapped_column(String(8))  # yes | maybe | no
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Issue 14: given in the member's name by someone they named.
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
 
 
 class MeetingReview(db.Model):

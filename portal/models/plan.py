@@ -121,11 +121,15 @@ class Completion(db.Model):
     # "once", an ISO date for a repeating commitment's turn, or "item:<id>".
     occurrence: Mapped[str] = mapped_column(String(40))
     by_id: Mapped[int] = mapped_column(ForeignKey("memberships.id"))
+    # Issue 14: someone ``by`` named ticked it in their name ("by Sanne for Oma" shows
+    # as acted_by for by).
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     note: Mapped[str] = mapped_column(String(280), default="")
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
-    by: Mapped[Membership] = relationship()
+    by: Mapped[Membership] = relationship(foreign_keys=[by_id])
+    acted_by: Mapped[Membership | None] = relationship(foreign_keys=[acted_by_id])
 
 
 class Condition(db.Model):
@@ -224,9 +228,12 @@ class ProposalVote(db.Model):
     answer: Mapped[str | None] = mapped_column(String(10))  # "consent" | "object"
     reason: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Issue 14: given in the member's name by someone they named.
+    acted_by_id: Mapped[int | None] = mapped_column(ForeignKey("memberships.id"))
 
     proposal: Mapped[Proposal] = relationship(back_populates="votes")
-    membership: Mapped[Membership] = relationship()
+    membership: Mapped[Membership] = relationship(foreign_keys=[membership_id])
+    acted_by: Mapped[Membership | None] = relationship(foreign_keys=[acted_by_id])
 
 
 class Acceptance(db.Model):
