@@ -38,9 +38,10 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.sanitize import render_text
 
     app.jinja_env.filters["usertext"] = render_text
-    from portal import filters
+    from portal import display, filters
 
     filters.init_app(app)
+    display.init_app(app)
     security.init_app(app)
     errors.init_app(app)
     _limit_circle_writes(app)

@@ -120,6 +120,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = None
 
     INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", "14"))
+    # "Leave quickly" (and Escape twice) replaces the page with this one: a neutral
+    # public page that nobody would wonder about on a shared screen.
+    QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL") or "https://www.buienradar.nl/"
     REENTRY_VALID_HOURS = int(os.environ.get("REENTRY_VALID_HOURS", "72"))
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (REDIS_URL or "memory://")

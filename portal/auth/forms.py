@@ -61,6 +61,17 @@ class AccountForm(FlaskForm):
     name = StringField(_l("Your name"), validators=[DataRequired(REQUIRED), Length(max=80)])
     locale = SelectField(_l("Language"), choices=LANGUAGE_CHOICES)
     timezone = SelectField(_l("Time zone"), choices=TIMEZONE_CHOICES)
+    simple_mode = BooleanField(
+        _l("Simple mode: bigger letters, fewer buttons"),
+        description=_l(
+            "A short menu, one column, plain words, and a button that reads messages "
+            "and tasks aloud."
+        ),
+    )
+    discreet = BooleanField(
+        _l("Hide Kring's name in the browser tab"),
+        description=_l("The tab then says “Notes”, so someone looking at your screen does not see Kring."),
+    )
 
     def show(self, user) -> None:
         """The person's settings as they are (a language and a zone even if never chosen)."""
@@ -70,7 +81,13 @@ class AccountForm(FlaskForm):
     def profile(self) -> dict:
         """What was typed, as ``accounts.update_profile`` takes it. The email address is
         not changed here: that needs the password and a confirmed link (change_email)."""
-        return {"name": self.name.data, "locale": self.locale.data, "timezone": self.timezone.data}
+        return {
+            "name": self.name.data,
+            "locale": self.locale.data,
+            "timezone": self.timezone.data,
+            "simple_mode": bool(self.simple_mode.data),
+            "discreet": bool(self.discreet.data),
+        }
 
 
 class EmailForm(FlaskForm):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, RadioField, SelectChoice, StringField
+from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
 from portal.forms import data_of
@@ -33,9 +33,14 @@ class InviteForm(FlaskForm):
         validators=[Optional(), Email(message=_l("This does not look like an email address."))],
     )
 
+    simple_mode = BooleanField(
+        _l("Use simple mode: bigger letters, fewer buttons"),
+        description=_l("Good for a child, or anyone who wants it. They can change it later."),
+    )
+
     def invitation(self) -> dict:
         """What was typed, as ``services.circles.invite`` takes it."""
-        return data_of(self, "name", "role", "supporter_of", "email")
+        return data_of(self, "name", "role", "supporter_of", "email", "simple_mode")
 
 
 class JoinForm(FlaskForm):

@@ -273,7 +273,10 @@ def _sign_up(token: str, inv, inviter: str | None):
     if email:
         accounts.request_email_change(user, email, notify_old=False)
     # A link that fails now says only that it no longer works (the form is not shown).
-    done = run(lambda: svc.redeem_invitation(token, user, form.display_name.data), form=form)
+    done = run(
+        lambda: svc.redeem_invitation(token, user, form.display_name.data, new_account=True),
+        form=form,
+    )
     if not done:
         return _invalid()
     return _welcome(done.value, new_user=user, email=email)

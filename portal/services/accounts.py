@@ -99,11 +99,24 @@ def create_user(
     return user
 
 
-def update_profile(user: User, *, name: str, locale: str, timezone: str) -> None:
-    """The person's own name, language and time zone (the form has checked the lists)."""
+def update_profile(
+    user: User,
+    *,
+    name: str,
+    locale: str,
+    timezone: str,
+    simple_mode: bool | None = None,
+    discreet: bool | None = None,
+) -> None:
+    """The person's own name, language and time zone (the form has checked the lists),
+    and how pages look for them: simple mode and the discreet tab title (None: as is)."""
     user.name = require_name(name)
     user.locale = locale
     user.timezone = timezone
+    if simple_mode is not None:
+        user.simple_mode = simple_mode
+    if discreet is not None:
+        user.discreet = discreet
 
 
 def find_user_for_login(login: str, password: str) -> User | None:

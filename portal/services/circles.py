@@ -139,8 +139,10 @@ def invite(
     role: Role | str,
     supporter_of: str | None = None,
     email: str | None = None,
+    simple_mode: bool = False,
 ) -> tuple[Invitation, str]:
     """Create an invitation; return it and its token (shown once, never stored).
+    ``simple_mode`` switches simple mode on for the account made with the link.
 
     Who takes over a professional's conditions is not named here: the family would
     name it, and the conditions are the professionals' (``pass_conditions_on``).
@@ -163,6 +165,7 @@ def invite(
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
+    inv.simple_mode = bool(simple_mode)
     # The id makes erasing the name exact (``services.erasure``); the name is shown.
     record(circle, "invited", actor=acting, invitation_id=inv.id, name=inv.name, role=role.value)
     return inv, token
@@ -315,8 +318,12 @@ def mark_opened(inv: Invitation) -> None:
         inv.opened_at = utcnow()
 
 
-def redeem_invitation(token: str, user: User, display_name: str | None = None) -> Membership:
-    """Spend the invitation and add ``user`` to its circle.
+def redeem_invitation(
+    token: str, user: User, display_name: str | None = None, *, new_account: bool = False
+) -> Membership:
+    """Spend the invitation and add ``user`` to its circle. An account made with the
+    link (``new_account``) starts in simple mode when the invitation says so; an
+    existing account keeps the person's own setting.
 
     The spend is one conditional UPDATE, so of many concurrent redemptions exactly one
     matches the row; the others find it already used.
@@ -387,6 +394,8 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
     )
     if inv.role == Role.COORDINATOR:
         user.can_create_circles = True
+    if new_account and inv.simple_mode:
+        user.simple_mode = True
     record(circle, "joined", subject=membership, role=inv.role.value)
     tell_people(circle, membership, "joined", actor=membership)
     return membership

@@ -96,6 +96,22 @@
   }
   function urlFor(template, id) { return template.replace(/\/0\/(\w+)$/, "/" + id + "/$1"); }
 
+  // Simple mode (<body data-t-read-aloud>): a "Read aloud" button under the text, as
+  // chat/_message.html draws it; static/js/read-aloud.js reads the author and the text.
+  function addReadAloud(li, m) {
+    const label = document.body.dataset.tReadAloud;
+    if (!label || m.removed) return;
+    const body = li.querySelector(".body");
+    li.querySelector(".author").dataset.speak = "";
+    body.dataset.speak = "";
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "small-button read-aloud";
+    b.dataset.readAloud = li.id;
+    b.textContent = label;
+    body.after(b);
+  }
+
   function buildMessage(m) {
     const li = document.createElement("li");
     li.className = "msg" + (m.author_id === me ? " mine" : "") + (m.removed ? " removed" : "");
@@ -161,6 +177,7 @@
       actions.append(ask);
       li.append(actions);
     }
+    addReadAloud(li, m);
     return li;
   }
 
