@@ -10,11 +10,17 @@
 // buttons added later, as the chat's live messages, work too.
 (function () {
   "use strict";
-  if (!("speechSynthesis" in window) || typeof window.SpeechSynthesisUtterance !== "function") return;
+  if (!window.speechSynthesis || typeof window.SpeechSynthesisUtterance !== "function") return;
   const root = document.documentElement;
   root.classList.add("can-speak");
 
   function words(el) {
+    if (el.tagName === "DL") { // facts: "Who: Anna. When: every Monday"
+      return Array.from(el.querySelectorAll("dt"), (dt) => {
+        const dd = dt.nextElementSibling;
+        return words(dt) + ": " + (dd ? words(dd) : "");
+      }).join(". ");
+    }
     return (el.innerText || el.textContent || "").replace(/\s*\n+\s*/g, ". ").replace(/\s+/g, " ").trim();
   }
 
