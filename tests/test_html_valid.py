@@ -196,6 +196,12 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
             resp = browser.get(path)
             assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)
             _save(tmp_path, f"{label} {path}", resp)
+        if label == "member":  # simple mode and the discreet title: same pages (issue 14)
+            user = db.session.scalars(select(User).where(User.username == "valid.member")).one()
+            user.simple_mode = user.discreet = True
+            db.session.commit()
+            for path in [*pages[:3], "/me/commitments", "/account"]:
+                _save(tmp_path, f"simple {path}", browser.get(path))
 
     files = sorted(tmp_path.glob("*.html"))
     assert len(files) >= 3 * len(pages)
