@@ -219,6 +219,9 @@ def test_discreet_makes_every_tab_title_neutral(client, login, family, db):
         title = _title(client.get(path))
         assert title == "Notes", (path, title)
     assert _title(client.get("/c/999999")) == "Notes"  # the 404 page too
+    # ... and the tab's icon is a plain note, not Kring's.
+    html = client.get(f"/c/{circle.id}").get_data(as_text=True)
+    assert 'rel="icon" href="/static/icons/notes.svg"' in html
 
 
 # --- Leave quickly ---------------------------------------------------------------------

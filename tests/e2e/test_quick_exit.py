@@ -98,6 +98,8 @@ def test_simple_mode_reads_messages_and_tasks_aloud(live_server, person):
     expect(page.locator("body.simple")).to_be_attached()
     menu = page.get_by_role("navigation", name="Main")
     expect(menu.get_by_role("link")).to_have_text(["Home", "Messages", "My tasks"])
+    expect(page.get_by_label("Simple mode: bigger letters, fewer buttons")).to_be_checked()
+    lies.screenshot("simple-account", full_page=False)
 
     # A message, read aloud in the page's language.
     menu.get_by_role("link", name="Messages").click()
