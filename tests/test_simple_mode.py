@@ -124,7 +124,9 @@ def test_an_invitation_can_switch_simple_mode_on_for_the_new_account(
     mees = _join(new_client, link, "mees")
     assert mees.simple_mode
     # Without the box, the new account is as everyone's.
-    plain = _join(new_client, _invite(client, circle, client.get(f"/c/{circle.id}/people")), "mees2")
+    plain = _join(
+        new_client, _invite(client, circle, client.get(f"/c/{circle.id}/people")), "mees2"
+    )
     assert not plain.simple_mode
 
 
@@ -239,7 +241,12 @@ def test_every_page_has_leave_quickly_to_the_configured_address(client, login, f
     assert url.startswith("https://")
     link = f'<a class="quick-exit" href="{url}" data-quick-exit>Leave quickly</a>'
     circle, _central, mila = family
-    for path in ("/", "/login", "/password/forgot", "/join"):  # signed out; /join: the dead-link page
+    for path in (
+        "/",
+        "/login",
+        "/password/forgot",
+        "/join",
+    ):  # signed out; /join: the dead-link page
         html = client.get(path).get_data(as_text=True)
         assert link in html, path
         assert "/static/js/quick-exit.js" in html, path

@@ -70,7 +70,9 @@ class AccountForm(FlaskForm):
     )
     discreet = BooleanField(
         _l("Hide Kring's name in the browser tab"),
-        description=_l("The tab then says “Notes”, so someone looking at your screen does not see Kring."),
+        description=_l(
+            "The tab then says “Notes”, so someone looking at your screen does not see Kring."
+        ),
     )
 
     def show(self, user) -> None:

@@ -142,7 +142,7 @@ def test_simple_mode_reads_messages_and_tasks_aloud(live_server, person):
     # A browser without speech synthesis shows no such button.
     bare = lies.context.new_page()
     bare.add_init_script(
-        "Object.defineProperty(window, 'speechSynthesis', { value: undefined, configurable: true });"
+        "Object.defineProperty(window, 'speechSynthesis', {value: undefined, configurable: true});"
     )
     bare.goto(f"/c/{circle_id}/plan")
     expect(bare.locator("body.simple")).to_be_attached()
