@@ -37,7 +37,10 @@
     if (!target) return;
     const text = textOf(target);
     if (!text) return;
-    window.speechSynthesis.cancel(); // one voice at a time: a second press starts over
+    // One voice at a time: a second press starts over. (Chrome may drop a speak() that
+    // follows cancel() on an idle queue, so cancel only what is there.)
+    const voice = window.speechSynthesis;
+    if (voice.speaking || voice.pending) voice.cancel();
     const utterance = new SpeechSynthesisUtterance(text);
     utterance.lang = root.lang || "en";
     window.speechSynthesis.speak(utterance);
