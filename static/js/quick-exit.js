@@ -7,17 +7,23 @@
 // (sessionStorage, this tab only) that it left, and a Kring page reached with Back or
 // Forward after that replaces itself at once, before it is drawn: this file is loaded
 // in <head>. Opening Kring again any other way (typing it, a link, a reload) forgets it.
+// Other Kring tabs of the browser are told (BroadcastChannel) and leave too.
 (function () {
   "use strict";
   const KEY = "kring-left";
   const root = document.documentElement;
 
-  function leave(url) {
+  // Every other Kring tab of this browser leaves with this one.
+  const others = typeof BroadcastChannel === "function" ? new BroadcastChannel("kring-leave") : null;
+
+  function leave(url, tell) {
     if (!url) return;
     root.classList.add("leaving");
     try { sessionStorage.setItem(KEY, url); } catch (e) { /* storage off: leave anyway */ }
+    if (tell && others) others.postMessage(url);
     window.location.replace(url);
   }
+  if (others) others.onmessage = (ev) => { if (typeof ev.data === "string") leave(exitUrl() || ev.data); };
 
   function cameBack() {
     const entries = window.performance && performance.getEntriesByType
@@ -47,7 +53,7 @@
     const link = ev.target.closest && ev.target.closest("[data-quick-exit]");
     if (!link || ev.button !== 0 || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.altKey) return;
     ev.preventDefault();
-    leave(link.href);
+    leave(link.href, true);
   });
 
   // Escape twice within a second. Listened for before anything else on the page (the
@@ -56,7 +62,7 @@
   window.addEventListener("keydown", (ev) => {
     if (ev.key !== "Escape" && ev.key !== "Esc") return;
     const now = Date.now();
-    if (now - lastEscape <= 1000) { lastEscape = 0; leave(exitUrl()); return; }
+    if (now - lastEscape <= 1000) { lastEscape = 0; leave(exitUrl(), true); return; }
     lastEscape = now;
   }, true);
 })();

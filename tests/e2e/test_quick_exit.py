@@ -60,11 +60,18 @@ def test_escape_twice_leaves_for_the_neutral_page_and_back_does_not_return(live_
     page.wait_for_timeout(200)
     assert page.url.startswith(live_server.url)
 
-    # Escape twice: the neutral page, in place of Kring's.
+    # Another Kring tab of the same browser.
+    other = noor.context.new_page()
+    other.goto("/login")
+    expect(other.get_by_role("link", name="Leave quickly")).to_be_visible()
+
+    # Escape twice: the neutral page, in place of Kring's, in both tabs.
     page.keyboard.press("Escape")
     page.keyboard.press("Escape")
     expect(page).to_have_url(exit_url)
     expect(page.get_by_role("heading", name="Weather today")).to_be_visible()
+    expect(other).to_have_url(exit_url)
+    other.close()
 
     # Back reaches the earlier Kring page of this tab, which leaves again at once.
     page.go_back(wait_until="commit")
