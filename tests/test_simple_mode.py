@@ -202,6 +202,8 @@ def test_read_aloud_buttons_on_messages_and_tasks_in_simple_mode(client, login, 
     assert '<p class="body" data-speak>Cake?</p>' in chat
     assert "/static/js/read-aloud.js" in chat
     assert 'data-t-read-aloud="Read aloud"' in chat  # for live messages (chat.js)
+    plan = client.get(f"/c/{circle.id}/plan").get_data(as_text=True)
+    assert "<h2>Tasks</h2>" in plan and "Download (JSON)" not in plan  # plain, fewer buttons
     for path in (f"/c/{circle.id}/plan", "/me/commitments"):
         html = client.get(path).get_data(as_text=True)
         assert re.search(r'data-read-aloud="c\d+">Read aloud</button>', html), path
