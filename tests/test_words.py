@@ -242,3 +242,36 @@ def test_french_pages_put_their_spaces_and_quotes_where_french_wants_them(
     assert f"Appel vidéo{NBSP}: https://video.example.org/sam" in description
     assert f"Dans Kring{NBSP}: http://localhost/c/{circle.id}/meetings/{nxt.id}" in description
 
+
+
+def test_the_meeting_page_says_what_it_is_about_in_plain_words(
+    db, make_circle, add_member, new_client, login
+):
+    """No "agenda", no "review": what we talk about, then what the meeting said."""
+    circle, _ = make_circle()
+    sanne = add_member(circle, role="central", name="Sanne")
+    m = _poll(circle, sanne, invite=[], days=(4, 5))
+    meet_svc.fix_date(m, sanne, m.options[0].id)
+    _db.session.commit()
+    browser = login(new_client(), sanne.user)
+    url = f"/c/{circle.id}/meetings/{m.id}"
+    before = browser.get(url).get_data(as_text=True)
+    assert "<h2>What we talk about: the plan, one part at a time</h2>" in before
+    _db.session.execute(
+        update(Meeting).where(Meeting.id == m.id).values(starts_at=utcnow() - timedelta(hours=1))
+    )
+    _db.session.commit()
+    meet_svc.record_review(
+        circle,
+        db.session.get(Meeting, m.id),
+        sanne,
+        present_ids=[sanne.id],
+        verdicts={},
+        decisions={},
+        next_evaluation=None,
+    )
+    _db.session.commit()
+    after = browser.get(url).get_data(as_text=True)
+    assert "<h2>What this meeting said about the plan</h2>" in after
+    for page in (before, after):
+        assert not re.search(r"\b(agenda|review)\b", re.sub(r"<[^>]*>", " ", page), re.I)
