@@ -11,7 +11,7 @@ pages and files a person (or an outsider) gets.
 from __future__ import annotations
 
 import re
-from datetime import datetime, time, timedelta, date
+from datetime import date, datetime, time, timedelta
 from html import unescape
 
 import pytest
@@ -90,7 +90,7 @@ def test_the_meeting_offers_both_files_and_each_holds_what_it_says(
     # With the details: the meeting's own title, place, purpose and video call.
     resp = browser.get(f"{base}/meeting-details.ics")
     assert resp.status_code == 200 and resp.mimetype == "text/calendar"
-    assert 'filename="kring-%d-details.ics"' % meeting.id in resp.headers["Content-Disposition"]
+    assert f'filename="kring-{meeting.id}-details.ics"' in resp.headers["Content-Disposition"]
     ev = _event(resp.data)
     assert str(ev["summary"]) == TITLE
     assert str(ev["location"]) == PLACE
@@ -205,7 +205,9 @@ def test_the_feed_page_offers_subscribe_copy_and_a_qr_code_and_is_never_cached(
     # The plain field works without JavaScript; the copy button (hidden until the
     # script shows it) copies that field, and the script is a file of its own.
     assert '<label for="feed-url">Your calendar link</label>' in html
-    assert re.search(r'<button type="button"[^>]*data-copy="feed-url"[^>]*hidden>Copy the link</button>', html)
+    assert re.search(
+        r'<button type="button"[^>]*data-copy="feed-url"[^>]*hidden>Copy the link</button>', html
+    )
     assert '<script src="/static/js/copy.js' in html and "<script>" not in html
     # The QR code is drawn on the server (no image request) and holds exactly this link:
     # encoding the link shown in the field gives the same code, and another link would not.
@@ -213,7 +215,10 @@ def test_the_feed_page_offers_subscribe_copy_and_a_qr_code_and_is_never_cached(
     assert svg == segno.make(url, error="m").svg_inline(scale=5, dark="#1b1b1b", omitsize=True)
     other = url.replace(token, token[::-1])
     assert svg != segno.make(other, error="m").svg_inline(scale=5, dark="#1b1b1b", omitsize=True)
-    assert 'role="img" aria-label="A code to scan with a phone camera. It opens your calendar link."' in html
+    assert (
+        'role="img" aria-label="A code to scan with a phone camera. It opens your calendar link."'
+        in html
+    )
     # The feed itself works (a calendar app: no cookies).
     assert new_client().get(f"/calendar/{token}").status_code == 200
 
@@ -224,9 +229,7 @@ def test_the_feed_page_offers_subscribe_copy_and_a_qr_code_and_is_never_cached(
     assert token not in later and "<svg" not in later and "webcal:" not in later
 
 
-def test_nobody_else_gets_my_feed_page_or_link(
-    db, make_circle, add_member, new_client, login
-):
+def test_nobody_else_gets_my_feed_page_or_link(db, make_circle, add_member, new_client, login):
     circle, _ = make_circle("Circle around Sam")
     anna = add_member(circle, role="central", name="Anna")
     other, _ = make_circle("Circle around Lotte")

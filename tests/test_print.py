@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
-from zoneinfo import ZoneInfo
 
 from portal.extensions import db as _db
 from portal.services import meetings as meet_svc

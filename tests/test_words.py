@@ -92,7 +92,7 @@ def test_no_template_glues_a_colon_or_quotes_onto_a_value():
 
 
 def test_review_is_not_a_word_people_see(in_code):
-    """"Review" is jargon: the pages say "how the meeting went", "look at the plan"."""
+    """ "Review" is jargon: the pages say "how the meeting went", "look at the plan"."""
     jargon = sorted(s for s in in_code if re.search(r"\breview", s, re.I))
     assert not jargon, jargon
 
@@ -241,7 +241,6 @@ def test_french_pages_put_their_spaces_and_quotes_where_french_wants_them(
     description = str(next(iter(Calendar.from_ical(raw).walk("VEVENT")))["description"])
     assert f"Appel vidéo{NBSP}: https://video.example.org/sam" in description
     assert f"Dans Kring{NBSP}: http://localhost/c/{circle.id}/meetings/{nxt.id}" in description
-
 
 
 def test_the_meeting_page_says_what_it_is_about_in_plain_words(

@@ -57,7 +57,9 @@ def test_two_calendar_files_and_the_feed_page_with_qr_and_copy(live_server, pers
     head = page.locator("#meeting-head")
     expect(head.get_by_role("heading", name=MEETING, level=2)).to_be_visible()
     expect(head.get_by_text("Without details, it only says “Kring meeting”.")).to_be_visible()
-    head.get_by_role("link", name="Add to my calendar with the details").scroll_into_view_if_needed()
+    head.get_by_role(
+        "link", name="Add to my calendar with the details"
+    ).scroll_into_view_if_needed()
     lies.screenshot("calendar-two-downloads")
     check_layout(lies, "meeting with two calendar links", layout)
 
@@ -84,7 +86,9 @@ def test_two_calendar_files_and_the_feed_page_with_qr_and_copy(live_server, pers
     assert re.fullmatch(re.escape(live_server.url) + r"/calendar/[A-Za-z0-9_\-]{43}\.ics", url), url
     subscribe = page.get_by_role("link", name="Subscribe in my calendar app")
     expect(subscribe).to_have_attribute("href", "webcal://" + url.split("://", 1)[1])
-    qr = page.get_by_role("img", name="A code to scan with a phone camera. It opens your calendar link.")
+    qr = page.get_by_role(
+        "img", name="A code to scan with a phone camera. It opens your calendar link."
+    )
     expect(qr).to_be_visible()
     box = qr.locator("svg").bounding_box()
     assert box and box["width"] >= 150 and box["height"] >= 150, box  # big enough to scan
