@@ -250,3 +250,31 @@ def test_nobody_else_gets_my_feed_page_or_link(db, make_circle, add_member, new_
     # Signed out: the login page, never a link or a code.
     anon = new_client().get("/account/calendar")
     assert anon.status_code == 302 and "/login" in anon.headers["Location"]
+
+
+def test_a_professionals_download_of_the_details_is_in_the_access_log(
+    circle_with_meeting, add_member, new_client, login
+):
+    """The details file holds what the meeting page shows, so the family sees a
+    professional's download of it as a look at a meeting; the neutral file holds
+    nothing about them and is not a look."""
+    from sqlalchemy import select
+
+    from portal.models.privacy import AccessLogEntry
+
+    circle, _sanne, _jan, meeting = circle_with_meeting
+    vos = add_member(circle, role="professional", name="Dr Vos")
+    browser = login(new_client(), vos.user)
+    base = f"/c/{circle.id}/meetings/{meeting.id}"
+
+    def looks():
+        return _db.session.execute(
+            select(AccessLogEntry.page, AccessLogEntry.count).where(
+                AccessLogEntry.membership_id == vos.id
+            )
+        ).all()
+
+    assert browser.get(f"{base}/meeting.ics").status_code == 200
+    assert looks() == []
+    assert browser.get(f"{base}/meeting-details.ics").status_code == 200
+    assert looks() == [("meeting", 1)]

@@ -204,16 +204,22 @@ def cancel(circle_id: int, meeting_id: int):
 
 
 def _ics_file(circle_id: int, meeting_id: int, *, details: bool) -> Response:
-    circle, _me = load_circle(circle_id)
+    circle, me = load_circle(circle_id)
     meeting = _meeting(circle, meeting_id)
     if meeting.starts_at is None:
         abort(404)
     name = f"kring-{meeting.id}-details.ics" if details else f"kring-{meeting.id}.ics"
-    return Response(
-        meeting_ics(meeting, circle, details=details),
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
-    )
+
+    def file() -> Response:
+        return Response(
+            meeting_ics(meeting, circle, details=details),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    # The details are the meeting page's content: a professional's download of them is
+    # a look at the meeting, in the access log; the neutral file holds nothing to log.
+    return looked(me, "meeting", file) if details else file()
 
 
 @bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>/meeting.ics")
