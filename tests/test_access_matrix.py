@@ -324,6 +324,7 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("meetings.index", "GET"): everyone(PAGE),
     ("meetings.show", "GET"): everyone(PAGE),  # the fixed meeting, with its agenda
     ("meetings.ics", "GET"): everyone(PAGE),  # the fixed meeting (a poll has no .ics)
+    ("meetings.ics_details", "GET"): everyone(PAGE),  # the same, with title, place, purpose
     # Proposing: central persons, the plan keeper and the follow-up group.
     ("meetings.new", "GET"): organisers(PAGE),
     ("meetings.new", "POST"): organisers(DONE),
@@ -754,7 +755,13 @@ INNER_IDS = {  # a route's inner id -> the World attribute it defaults to
     "meeting_id": "meeting",
 }
 # Routes that act on the fixed meeting rather than the poll.
-ON_FIXED_MEETING = {"meetings.show", "meetings.ics", "meetings.reschedule", "meetings.review"}
+ON_FIXED_MEETING = {
+    "meetings.show",
+    "meetings.ics",
+    "meetings.ics_details",
+    "meetings.reschedule",
+    "meetings.review",
+}
 
 
 def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) -> str:
@@ -1209,6 +1216,7 @@ FOREIGN_ID_ROUTES = sorted(
         "meetings.reschedule",
         "meetings.cancel",
         "meetings.ics",
+        "meetings.ics_details",
         "meetings.review",
     }
 )

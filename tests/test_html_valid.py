@@ -203,6 +203,14 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
             for path in [*pages[:3], "/me/commitments", "/account"]:
                 _save(tmp_path, f"simple {path}", browser.get(path))
 
+        if label == "central":  # the calendar link page as it is made: link, copy, QR
+            page = browser.get("/account/calendar")
+            made = browser.post(
+                "/account/calendar", data={"action": "renew", "csrf_token": csrf_from(page)}
+            )
+            assert "<svg" in made.get_data(as_text=True)
+            _save(tmp_path, f"{label} calendar link made", made)
+
     files = sorted(tmp_path.glob("*.html"))
     assert len(files) >= 3 * len(pages)
     messages = _vnu(files)

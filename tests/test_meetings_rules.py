@@ -629,18 +629,20 @@ def test_calendar_entries_show_the_circle_only_when_the_person_chose_so(kring, a
     made = o.post("/account/calendar", data={"action": "renew", "csrf_token": csrf_from(page)})
     feed = re.search(r"http://localhost(/calendar/[^<\s]+\.ics)", _html(made)).group(1)
     assert str(_event(o.get(feed).data)["summary"]) == "Kring meeting"
-    # She turns "show titles" on: the circle's title appears, in the file and the feed.
+    # She turns "show titles" on: the circle's title appears in her feed. A download
+    # "without details" stays neutral whatever the feed says: she chose it as she
+    # downloaded (the "with the details" file is tests/test_calendar_details.py).
     page = o.get("/account/calendar")
     resp = o.post(
         "/account/calendar",
         data={"action": "save", "show_titles": "y", "csrf_token": csrf_from(page)},
     )
     assert resp.status_code == 200 and "Saved." in _html(resp)
-    assert str(_event(o.get(f"{_url(m)}/meeting.ics").data)["summary"]) == (
-        "Kring meeting: Circle around Sam"
-    )
     assert str(_event(o.get(feed).data)["summary"]) == "Kring meeting: Circle around Sam"
-    # Her choice is hers: Piet's download still says only "Kring meeting".
+    raw = o.get(f"{_url(m)}/meeting.ics").data
+    assert str(_event(raw)["summary"]) == "Kring meeting"
+    assert b"Circle around Sam" not in raw and b"Private family matter" not in raw
+    # Her choice is hers: Piet has no feed, and his file says only "Kring meeting".
     assert str(_event(as_(kring.piet).get(f"{_url(m)}/meeting.ics").data)["summary"]) == (
         "Kring meeting"
     )
@@ -1032,8 +1034,9 @@ def test_review_records_verdicts_decides_proposals_and_sets_the_next_evaluation(
         html = re.sub(r"\s+", " ", _html(as_(person).get(_meetings(kring.circle))))
         assert "What earlier meetings said about the plan" in html
         assert "Present: Coordinator, Dr Vos, Oma, Sanne" in html
-        assert "<strong>Working</strong>: Walk the dog — Goes well every day" in html
-        assert "<strong>Not working</strong>: Fix the bike — The shop is too far" in html
+        # A note is quoted by the catalogue's quotes (French: « … »).
+        assert "<strong>Working</strong>: Walk the dog — “Goes well every day”" in html
+        assert "<strong>Not working</strong>: Fix the bike — “The shop is too far”" in html
         assert "<strong>Partly working</strong>: Buy school books" in html
         assert "Good meeting" in html
     # Recording it again changes nothing.

@@ -8,6 +8,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -38,6 +39,7 @@ from portal.meetings.forms import (
     poll_answers,
 )
 from portal.models import Circle, Meeting
+from portal.qr import qr_svg, webcal
 from portal.services import calendar, notifications
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
@@ -201,20 +203,37 @@ def cancel(circle_id: int, meeting_id: int):
     return _to(circle, meeting)
 
 
-@bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>/meeting.ics")
-@login_required
-def ics(circle_id: int, meeting_id: int):
+def _ics_file(circle_id: int, meeting_id: int, *, details: bool) -> Response:
     circle, me = load_circle(circle_id)
     meeting = _meeting(circle, meeting_id)
     if meeting.starts_at is None:
         abort(404)
-    feed = calendar.current_feed(current_user)
-    body = meeting_ics(meeting, circle, show_title=bool(feed and feed.show_titles))
-    return Response(
-        body,
-        mimetype="text/calendar",
-        headers={"Content-Disposition": f'attachment; filename="kring-{meeting.id}.ics"'},
-    )
+    name = f"kring-{meeting.id}-details.ics" if details else f"kring-{meeting.id}.ics"
+
+    def file() -> Response:
+        return Response(
+            meeting_ics(meeting, circle, details=details),
+            mimetype="text/calendar",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    # The details are the meeting page's content: a professional's download of them is
+    # a look at the meeting, in the access log; the neutral file holds nothing to log.
+    return looked(me, "meeting", file) if details else file()
+
+
+@bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>/meeting.ics")
+@login_required
+def ics(circle_id: int, meeting_id: int):
+    """Without details: only "Kring meeting" and a link, safe in a shared calendar."""
+    return _ics_file(circle_id, meeting_id, details=False)
+
+
+@bp.get("/c/<int:circle_id>/meetings/<int:meeting_id>/meeting-details.ics")
+@login_required
+def ics_details(circle_id: int, meeting_id: int):
+    """With the details: the meeting's title, place and purpose, for one's own calendar."""
+    return _ics_file(circle_id, meeting_id, details=True)
 
 
 @bp.post("/c/<int:circle_id>/meetings/<int:meeting_id>/review")
@@ -269,7 +288,20 @@ def calendar_settings():
     token = _change_feed(user, form) if form.validate_on_submit() else None
     url = current_app.config["BASE_URL"] + url_for("meetings.feed", token=token) if token else None
     feed = calendar.current_feed(user)
-    return render_template("meetings/calendar.html", form=form, feed=feed, url=url)
+    resp = make_response(
+        render_template(
+            "meetings/calendar.html",
+            form=form,
+            feed=feed,
+            url=url,
+            subscribe=webcal(url) if url else None,
+            qr=qr_svg(url) if url else None,
+        )
+    )
+    # The link is a secret: no shared cache or back/forward cache may keep this page
+    # (every page is no-store already; said here too, as this one must never lose it).
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
 
 
 @bp.get("/calendar/<token>.ics")

@@ -53,6 +53,7 @@ from portal.plan.forms import (
     TickForm,
 )
 from portal.services import circles as circle_svc
+from portal.services import meetings as meetings_svc
 from portal.services import plan as svc
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
@@ -121,10 +122,13 @@ def print_view(circle_id: int):
     circle, me = load_circle(circle_id)
     view = plan_view(circle, me)
     current = svc.get_version(circle, view.version) if view.version else None
+    meeting = meetings_svc.next_meeting(circle)
     return looked(
         me,
         "plan_print",
-        lambda: render_template("plan/print.html", circle=circle, me=me, v=view, current=current),
+        lambda: render_template(
+            "plan/print.html", circle=circle, me=me, v=view, current=current, meeting=meeting
+        ),
     )
 
 

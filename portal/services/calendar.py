@@ -2,7 +2,11 @@
 and the secret feed links themselves.
 
 Entries carry no sensitive content by default: the summary is "Kring meeting" and
-the description is only a link. A person may choose to see the circle's title.
+the description is only a link. A person may choose to see the circle's title in their
+feed. A single meeting's file comes in two kinds, and the person picks one as they
+download it: without details (the neutral entry, whatever the feed's setting) or with
+the details (the meeting's title, place, purpose and video link), for a calendar only
+they look at.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ def _calendar() -> Calendar:
     return cal
 
 
-def _event(meeting: Meeting, circle: Circle, show_title: bool) -> Event | None:
+def _event(
+    meeting: Meeting, circle: Circle, show_title: bool, details: bool = False
+) -> Event | None:
     if meeting.starts_at is None:
         return None
     ev = Event()
@@ -41,23 +47,42 @@ def _event(meeting: Meeting, circle: Circle, show_title: bool) -> Event | None:
     ev.add("last-modified", meeting.updated_at)
     ev.add("dtstart", meeting.starts_at)
     ev.add("dtend", meeting.starts_at + timedelta(minutes=meeting.duration_minutes))
-    if show_title:
-        summary = _("Kring meeting: %(title)s", title=circle.title)
-    else:
-        summary = _("Kring meeting")
-    ev.add("summary", summary)
     link = current_app.config["BASE_URL"] + url_for(
         "meetings.show", circle_id=circle.id, meeting_id=meeting.id
     )
+    if details:
+        ev.add("summary", meeting.title)
+        if meeting.place:
+            ev.add("location", meeting.place)
+        elif meeting.video_link:
+            ev.add("location", meeting.video_link)
+        ev.add("description", _describe(meeting, link))
+    else:
+        if show_title:
+            summary = _("Kring meeting: %(title)s", title=circle.title)
+        else:
+            summary = _("Kring meeting")
+        ev.add("summary", summary)
+        ev.add("description", link)
     ev.add("url", link)
-    ev.add("description", link)
     ev.add("status", "CANCELLED" if meeting.status == "cancelled" else "CONFIRMED")
     return ev
 
 
-def meeting_ics(meeting: Meeting, circle: Circle, show_title: bool = False) -> bytes:
+def _describe(meeting: Meeting, link: str) -> str:
+    """The purpose, the video call and the link back, one paragraph each."""
+    parts = [meeting.purpose.strip()] if meeting.purpose and meeting.purpose.strip() else []
+    if meeting.video_link:
+        parts.append(_("Video call: %(link)s", link=meeting.video_link))
+    parts.append(_("See it in Kring: %(link)s", link=link))
+    return "\n\n".join(parts)
+
+
+def meeting_ics(meeting: Meeting, circle: Circle, *, details: bool = False) -> bytes:
+    """One meeting as a file to open in a calendar: the neutral entry, or (``details``)
+    the meeting's own title, place and purpose."""
     cal = _calendar()
-    ev = _event(meeting, circle, show_title)
+    ev = _event(meeting, circle, show_title=False, details=details)
     if ev is not None:
         cal.add_component(ev)
     return cal.to_ical()

@@ -307,6 +307,20 @@ def my_meetings(user_id: int, *, upcoming_only: bool = True) -> list[tuple[Meeti
     return [(m, c) for m, c in db.session.execute(q).all()]
 
 
+def next_meeting(circle: Circle) -> Meeting | None:
+    """The circle's next follow-up meeting with a date (for the printout)."""
+    return db.session.scalar(
+        select(Meeting)
+        .where(
+            Meeting.circle_id == circle.id,
+            Meeting.status == "fixed",
+            Meeting.starts_at >= utcnow(),
+        )
+        .order_by(Meeting.starts_at, Meeting.id)
+        .limit(1)
+    )
+
+
 def coming_meetings_of(member: Membership) -> tuple[Meeting | None, list[Meeting]]:
     """For one person in one circle: the next fixed meeting they are invited to, and
     the date polls they are invited to that are still open (one query)."""

@@ -123,7 +123,7 @@ def check_event(ev: icalendar.Event, starts: datetime, *, sequence: int, minutes
 
 def download_ics(p: Person, target: Path) -> bytes:
     with p.page.expect_download() as info:
-        p.page.get_by_role("link", name="Add to my calendar").click()
+        p.page.get_by_role("link", name="Add to my calendar without details", exact=True).click()
     download = info.value
     assert download.suggested_filename.endswith(".ics"), download.suggested_filename
     download.save_as(target)
@@ -299,14 +299,18 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     expect(page.locator("#poll")).to_have_count(0)
     expect(page.get_by_role("heading", name="Change or cancel")).to_be_visible()
     agenda = page.locator("#agenda")
-    expect(agenda.get_by_role("heading", name="Agenda: going through the plan")).to_be_visible()
+    expect(
+        agenda.get_by_role("heading", name="What we talk about: the plan, one part at a time")
+    ).to_be_visible()
     expect(agenda).to_contain_text(FOOTBALL)
 
     # --- 3. Both see the fixed date -------------------------------------------------------
     # Oma's open page shows the date without a reload ...
     oma_head = oma.page.locator("#meeting-head")
     expect(oma_head.locator("time")).to_have_text(shown(second))
-    expect(oma_head.get_by_role("link", name="Add to my calendar")).to_be_visible()
+    expect(
+        oma_head.get_by_role("link", name="Add to my calendar without details", exact=True)
+    ).to_be_visible()
     # The poll is gone from her screen (no answering a closed poll); the agenda is new,
     # so she is told to reload.
     expect(oma.page.locator("#poll")).to_have_count(0)
@@ -357,7 +361,7 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
     expect(
         oma.page.get_by_role("status").filter(has_text="This link is shown only now.")
     ).to_be_visible()
-    feed_url = oma.page.locator(".printed-link").inner_text().strip()
+    feed_url = oma.page.get_by_label("Your calendar link", exact=True).input_value().strip()
     assert re.fullmatch(
         re.escape(live_server.url) + r"/calendar/[A-Za-z0-9_\-]{20,}\.ics", feed_url
     ), feed_url
@@ -370,13 +374,13 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
 
     # Shown once: back on the page, the link is not shown again.
     oma.goto("/account/calendar")
-    expect(oma.page.locator(".printed-link")).to_have_count(0)
+    expect(oma.page.get_by_label("Your calendar link", exact=True)).to_have_count(0)
     expect(oma.page.get_by_text("You have a calendar link.")).to_be_visible()
     oma.screenshot("meetings-calendar-has-link")
 
     # A new link ends the old one: someone who copied the old URL gets nothing.
     oma.page.get_by_role("button", name="Make a new link").click()
-    new_url = oma.page.locator(".printed-link").inner_text().strip()
+    new_url = oma.page.get_by_label("Your calendar link", exact=True).input_value().strip()
     assert new_url != feed_url
     assert fetch(feed_url)[0] == 404
     assert fetch(new_url)[0] == 200
