@@ -6,7 +6,6 @@ persons and the coordinator before handover. Redeeming is for whoever holds a li
 
 from __future__ import annotations
 
-import segno
 from flask import (
     Blueprint,
     current_app,
@@ -20,7 +19,6 @@ from flask import (
 from flask_babel import gettext as _
 from flask_limiter.util import get_remote_address
 from flask_login import current_user, login_required
-from markupsafe import Markup
 from sqlalchemy import select
 
 from portal.access import (
@@ -40,6 +38,7 @@ from portal.forms import ConfirmForm
 from portal.invitations.forms import AcceptForm, InviteForm, JoinForm
 from portal.limits import token_limit
 from portal.models import Invitation, Role
+from portal.qr import qr_svg
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
 from portal.tokens import hash_token
@@ -54,11 +53,6 @@ INVITE_SESSION_KEY = "invite_token"  # also listed in auth.login.KEPT_ACROSS_SIG
 
 def _to_people(circle):
     return redirect(url_for("invitations.people", circle_id=circle.id))
-
-
-def _qr(url: str) -> Markup:
-    # An inline SVG drawn on the server: no script, nothing fetched from elsewhere.
-    return Markup(segno.make(url, error="m").svg_inline(scale=5, dark="#1b1b1b", omitsize=True))
 
 
 def _people_page(circle, me, form, status=200):
@@ -117,7 +111,7 @@ def _card(circle, me, kind: str, token: str, *, title: str, name: str):
         title=title,
         name=name,
         link=link,
-        qr=_qr(link),
+        qr=qr_svg(link),
         kind=kind,
     )
 
