@@ -33,7 +33,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError, notifications, require_name
+from portal.services import ServiceError, notifications, offline, require_name
 from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
@@ -359,20 +359,10 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
                 "you have now."
             )
         )
-    if membership is None:
-        membership = Membership(circle_id=circle.id, user_id=user.id)
-        db.session.add(membership)
-    membership.display_name = name
-    membership.role = inv.role
-    membership.supporter_of = inv.supporter_of
-    # Someone coming back takes over from nobody until a professional names them again.
-    membership.replaces_membership_id = None
-    membership.status = MembershipStatus.ACTIVE
-    membership.is_plan_keeper = False
-    membership.in_followup_group = False
-    membership.joined_at = now
-    membership.ended_at = None
-    db.session.flush()
+    if inv.takes_place_of_id is not None:  # an offline member's place, history and all
+        membership = offline.take_place(inv, user, name)
+    else:
+        membership = _fill_membership(membership, inv, user, name, now)
     inv.membership_id = membership.id
     # A "way back in" link made in a circle was allowed because the person reached no
     # further than that circle. Now they reach further: every such link is spent.
@@ -389,6 +379,24 @@ def redeem_invitation(token: str, user: User, display_name: str | None = None) -
         user.can_create_circles = True
     record(circle, "joined", subject=membership, role=inv.role.value)
     tell_people(circle, membership, "joined", actor=membership)
+    return membership
+
+
+def _fill_membership(membership, inv: Invitation, user: User, name: str, now) -> Membership:
+    if membership is None:
+        membership = Membership(circle_id=inv.circle_id, user_id=user.id)
+        db.session.add(membership)
+    membership.display_name = name
+    membership.role = inv.role
+    membership.supporter_of = inv.supporter_of
+    # Someone coming back takes over from nobody until a professional names them again.
+    membership.replaces_membership_id = None
+    membership.status = MembershipStatus.ACTIVE
+    membership.is_plan_keeper = False
+    membership.in_followup_group = False
+    membership.joined_at = now
+    membership.ended_at = None
+    db.session.flush()
     return membership
 
 
