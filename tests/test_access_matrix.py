@@ -83,8 +83,8 @@ from portal.models import (
     ProposalVote,
     ReentryToken,
     Role,
+    membership_proxies,
 )
-from portal.models import membership_proxies
 from portal.models.plan import commitment_assignees
 from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc

@@ -25,8 +25,7 @@ from portal.models import (
     Role,
 )
 from portal.models.types import utcnow
-from portal.services import closing
-from portal.services import erasure
+from portal.services import closing, erasure
 from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
 from portal.services import offline as offline_svc
@@ -265,7 +264,10 @@ def test_a_proxy_answers_a_poll_and_the_member_may_change_it_for_a_week(
         )
         assert r.status_code == 302
     rows = _db.session.scalars(select(MeetingAnswer).order_by(MeetingAnswer.id)).all()
-    assert [(a.membership_id, a.acted_by_id) for a in rows] == [(oma.id, sanne.id), (tom.id, sanne.id)]
+    assert [(a.membership_id, a.acted_by_id) for a in rows] == [
+        (oma.id, sanne.id),
+        (tom.id, sanne.id),
+    ]
     page = client.get(f"/c/{circle.id}/meetings/{meeting.id}").get_data(as_text=True)
     assert "Sanne for Oma" in page and "Sanne for Tom" in page
     # Kees was not named: refused, nothing changes.
@@ -290,9 +292,7 @@ def test_a_proxy_answers_a_poll_and_the_member_may_change_it_for_a_week(
     assert (mine.answer, mine.acted_by_id) == ("no", None)
     # For Oma, Sanne answers again; eight days later the answer Sanne gave for Tom
     # (once more) stands.
-    client.post(
-        url, data={"csrf_token": token, "for_member": tom.id, f"answer-{second.id}": "yes"}
-    )
+    client.post(url, data={"csrf_token": token, "for_member": tom.id, f"answer-{second.id}": "yes"})
     _later(monkeypatch, 8)
     page = toms.get(f"/c/{circle.id}/meetings/{meeting.id}").get_data(as_text=True)
     assert "more than 7 days ago, so it stands." in page
@@ -341,20 +341,22 @@ def test_a_proxy_consents_for_members_and_it_shows_and_can_be_changed(
     assert votes[tom.id].acted_by_id == sanne.id
     plan = client.get(f"/c/{circle.id}/plan").get_data(as_text=True)
     assert "Sanne for Oma" in plan
-    line = _db.session.scalar(select(Notification).where(Notification.user_id == tom.user_id,
-                                                         Notification.kind == "acted_for"))  # fmt: skip
+    line = _db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == tom.user_id, Notification.kind == "acted_for"
+        )
+    )
     assert line.data == {"what": "consent"}
     # Kees (not named) cannot; nor answer for someone outside the vote.
     kclient, ktoken = _signed_in(new_client, login, kees)
-    r = kclient.post(url, data={"csrf_token": ktoken, "answer": "object", "reason": "x",
-                                "for_member": oma.id})  # fmt: skip
+    r = kclient.post(
+        url, data={"csrf_token": ktoken, "answer": "object", "reason": "x", "for_member": oma.id}
+    )
     assert r.status_code == 403
     # Tom objects after all, within the week.
     toms, ttoken = _signed_in(new_client, login, tom)
     _later(monkeypatch, 3)
-    assert "Sanne answered this for you." in toms.get(f"/c/{circle.id}/plan").get_data(
-        as_text=True
-    )
+    assert "Sanne answered this for you." in toms.get(f"/c/{circle.id}/plan").get_data(as_text=True)
     toms.post(url, data={"csrf_token": ttoken, "answer": "object", "reason": "Not Fridays"})
     _db.session.expire_all()
     vote = _db.session.get(ProposalVote, votes[tom.id].id)
@@ -392,9 +394,7 @@ def test_an_erased_proxy_shows_as_a_former_member(fam, new_client, login):
     client, _token = _signed_in(new_client, login, kees)
     plan = client.get(f"/c/{circle.id}/plan").get_data(as_text=True)
     assert "Done by a former member for Oma." in plan
-    history = client.get(f"/c/{circle.id}/plan/commitments/{c.id}/history").get_data(
-        as_text=True
-    )
+    history = client.get(f"/c/{circle.id}/plan/commitments/{c.id}/history").get_data(as_text=True)
     assert "a former member for Oma ticked" in history and "Sanne" not in history
     assert "Sanne" not in client.get(f"/c/{circle.id}/history").get_data(as_text=True)
     # The export has ids and today's names: no "Sanne" left.

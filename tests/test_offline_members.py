@@ -21,7 +21,7 @@ from portal.models import (
     Role,
     User,
 )
-from portal.services import accounts
+from portal.services import Forbidden, ServiceError, accounts
 from portal.services import circles as circle_svc
 from portal.services import membership as membership_svc
 from portal.services import offline as svc
@@ -89,10 +89,10 @@ def test_only_a_central_person_adds_one_and_only_family_roles(fam, client, login
         f"/c/{circle.id}/people/offline", data={"csrf_token": token, "name": "X", "role": "member"}
     )
     assert r.status_code == 403
-    with pytest.raises(Exception):
+    with pytest.raises(Forbidden):
         svc.add_offline_member(circle, coord, name="Y", role="member")  # the coordinator
     _db.session.rollback()
-    with pytest.raises(Exception):
+    with pytest.raises(ServiceError):
         svc.add_offline_member(circle, sanne, name="Z", role="professional")
     _db.session.rollback()
     assert not _db.session.scalar(select(func.count()).where(Membership.offline.is_(True)))
@@ -205,7 +205,7 @@ def test_they_vote_only_through_someone_they_named(fam):
     _db.session.commit()
     assert oma.id in {v.membership_id for v in p2.votes}
     # The first proposal keeps the voters it had: Sanne cannot answer for Oma there.
-    with pytest.raises(Exception, match="not asked"):
+    with pytest.raises(ServiceError, match="not asked"):
         plan_svc.answer(circle, sanne, p1, True, for_member=oma)
     _db.session.rollback()
     # Sanne consents for herself; p2 still waits for Oma.

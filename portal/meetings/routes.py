@@ -169,9 +169,7 @@ def answers(circle_id: int, meeting_id: int):
     require(svc.is_invited(meeting, member or me))
     if ConfirmForm().validate_on_submit():
         run(
-            lambda: svc.set_answers(
-                meeting, me, poll_answers(meeting.options), for_member=member
-            ),
+            lambda: svc.set_answers(meeting, me, poll_answers(meeting.options), for_member=member),
             success=_("Thank you, your answers are saved."),
         )
     return _to(circle, meeting)

@@ -17,7 +17,6 @@ from portal.access import (
     load_circle,
     require,
 )
-
 from portal.offline.forms import OfflineMemberForm, ProxiesForm
 from portal.services import membership as membership_svc
 from portal.services import offline as svc

@@ -43,7 +43,7 @@ def poll_answer_stands(meeting: Meeting, m: Membership) -> bool:
 
 
 def by_for(name: str, proxy_name: str | None) -> str:
-    """"Oma", or "Sanne for Oma" when Sanne gave it in Oma's name."""
+    """ "Oma", or "Sanne for Oma" when Sanne gave it in Oma's name."""
     if proxy_name is None:
         return name
     return gettext("%(proxy)s for %(name)s", proxy=proxy_name, name=name)

@@ -146,13 +146,10 @@ def set_answers(
     *,
     for_member: Membership | None = None,
 ) -> None:
-    """Answer (or change) yes / if need be / no per option. One row per person and
-    option, held by a unique constraint: a double submit updates instead of adding.
-    ``for_member``: in the name of a member who named ``acting`` (issue 14, ``acted``)."""
+    """Answer (or change) yes / if need be / no per option (``for_member``: in their name,
+    issue 14). One row per person and option: a double submit updates instead of adding."""
     who = for_member or acting
-    if for_member is not None and not access.can_act_for(acting, for_member):
-        raise Forbidden
-    if not is_invited(meeting, who):
+    if not is_invited(meeting, who) or (for_member and not access.can_act_for(acting, who)):
         raise Forbidden
     if for_member is None and poll_answer_stands(meeting, acting):
         raise ServiceError(_l("Your answer was given for you more than 7 days ago, so it stands."))
@@ -185,7 +182,6 @@ def set_answers(
     notifications.settle(meeting.circle_id, "poll", meeting.id, user_id=who.user_id)
     if for_member is not None:
         acted_for(meeting_circle(meeting), acting, for_member, "poll", meeting.id)
-
 
 
 @dataclass

@@ -237,4 +237,3 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
     db.session.execute(delete(User).where(User.id == standin, User.offline.is_(True)))
     record(inv.circle, "took_place", subject=member)
     return member
-

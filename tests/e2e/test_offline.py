@@ -35,6 +35,7 @@ def test_a_central_person_ticks_for_someone_without_internet(live_server, person
     oma_row.get_by_role("group", name="Who may answer for Oma:").get_by_label("Sanne").check()
     oma_row.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
+    sanne.screenshot("offline-people")
 
     # A commitment that names Oma (the plan is still being written: Sanne enters it).
     sanne.goto(f"/c/{circle_id}/plan")
@@ -48,10 +49,12 @@ def test_a_central_person_ticks_for_someone_without_internet(live_server, person
 
     # Oma rang: the soup is made. Sanne ticks it for her.
     soup = page.locator("article.commitment").filter(has_text="Make soup for Noor")
+    sanne.screenshot("offline-plan-for-whom")
     soup.get_by_label("Who did it?").select_option(label="Oma")
     soup.get_by_role("button", name="Mark as done").click()
     soup = page.locator("article.commitment").filter(has_text="Make soup for Noor")
     expect(soup).to_contain_text("Done by Sanne for Oma.")
+    sanne.screenshot("offline-plan")
 
     soup.get_by_role("link", name="What was done").click()
     expect(page.get_by_role("heading", name="What was done", level=1)).to_be_visible()

@@ -174,9 +174,7 @@ def answer(
         and vote.acted_by_id is not None
         and not within_change_window(vote.answered_at)
     ):
-        raise ServiceError(
-            _l("Your answer was given for you more than 7 days ago, so it stands.")
-        )
+        raise ServiceError(_l("Your answer was given for you more than 7 days ago, so it stands."))
     reason = clean_text(reason).strip()[:2000]
     if not consent and not reason:
         raise ServiceError(

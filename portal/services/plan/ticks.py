@@ -129,9 +129,7 @@ def undo_tick(circle: Circle, acting: Membership, completion: Completion) -> dic
         return tick_payload(completion, "untick")
     if not can_undo_tick(acting, completion):
         if completion.acted_by_id is not None and completion.by_id == acting.id:
-            raise ServiceError(
-                _l("This was ticked for you more than 7 days ago, so it stands.")
-            )
+            raise ServiceError(_l("This was ticked for you more than 7 days ago, so it stands."))
         if acting.id not in (completion.by_id, completion.acted_by_id):
             raise ServiceError(_l("Only the person who ticked it can undo it."))
         raise ServiceError(_l("A tick can be undone for 5 minutes only."))
