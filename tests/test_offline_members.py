@@ -390,3 +390,23 @@ def test_only_a_central_person_invites_to_take_a_place(fam, new_client, login):
     assert not _db.session.scalar(
         select(func.count()).select_from(ProposalVote).where(ProposalVote.membership_id == oma.id)
     )
+
+
+def test_when_their_only_proxy_goes_they_no_longer_block_a_change(fam):
+    circle, coord, sanne, tom = fam
+    oma = svc.add_offline_member(circle, sanne, name="Oma", role="member")
+    membership_svc.set_proxies(circle, sanne, oma, [sanne.id])
+    _soup(circle, coord, oma)
+    plan_svc.record_agreement(circle, coord, [sanne.id, tom.id])
+    _db.session.commit()
+    p = plan_svc.propose(circle, tom, "add_agreement", payload={"text": "Call Oma"})
+    _db.session.commit()
+    assert oma.id in {v.membership_id for v in p.votes}
+    # Sanne, who answered for her, leaves.
+    membership_svc.leave_circle(circle, sanne)
+    _db.session.commit()
+    _db.session.refresh(p)
+    _db.session.expire(oma)
+    assert oma.proxies == []
+    # Sanne's unanswered vote and Oma's (nobody can answer for her) no longer count.
+    assert p.status == ProposalStatus.APPLIED

@@ -18,6 +18,7 @@ from portal.access.acting import (  # noqa: F401
     can_add_offline_member,
     can_invite_to_take_place,
     can_name_proxies,
+    has_a_voice,
     may_be_proxy,
     within_change_window,
 )

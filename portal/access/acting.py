@@ -73,6 +73,15 @@ def can_act_for(actor: Membership, member: Membership) -> bool:
     return any(p.id == actor.id for p in member.proxies)
 
 
+def has_a_voice(m: Membership) -> bool:
+    """Whether ``m``'s consent can be given: an active voter who comes in themself, or an
+    offline member with someone named who may still act for them (a plan keeper who
+    is no longer one cannot). Otherwise they count in the plan but are not waited for."""
+    if not (m.is_active and m.votes):
+        return False
+    return not m.offline or any(may_be_proxy(p) for p in m.proxies)
+
+
 def acting_for_choices(actor: Membership) -> list[Membership]:
     """The members ``actor`` may act for (one query; none for someone who may not be a
     proxy at all), by name."""

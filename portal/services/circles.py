@@ -425,6 +425,7 @@ def end_membership(member: Membership, status: MembershipStatus) -> None:
     member.is_plan_keeper = False
     member.in_followup_group = False
     _stop_reentry_links(member)
+    offline.forget_proxy(member)  # answers for nobody, nobody for them (issue 14)
     if member.role in (Role.CENTRAL, Role.COORDINATOR):
         # They hold the invitation links they made: those stop, and the central
         # persons who remain see the people under "Still to join".

@@ -42,6 +42,7 @@ from portal.models import (
     MembershipStatus,
     Role,
     User,
+    membership_proxies,
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
@@ -237,3 +238,17 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
     db.session.execute(delete(User).where(User.id == standin, User.offline.is_(True)))
     record(inv.circle, "took_place", subject=member)
     return member
+
+
+def forget_proxy(member: Membership) -> None:
+    """``member`` is out of the circle: they answer for nobody any more, and nobody for
+    them (coming back with a new invitation starts afresh)."""
+    db.session.execute(
+        delete(membership_proxies).where(
+            (membership_proxies.c.proxy_id == member.id)
+            | (membership_proxies.c.membership_id == member.id)
+        )
+    )
+    for loaded in list(db.session.identity_map.values()):
+        if isinstance(loaded, Membership) and loaded.circle_id == member.circle_id:
+            db.session.expire(loaded, ["proxies"])

@@ -15,6 +15,7 @@ from portal.access import (
     can_act_for,
     can_vote,
     consent_waits_for,
+    has_a_voice,
     hears_of_decision,
     within_change_window,
 )
@@ -46,7 +47,7 @@ from portal.services.plan.snapshots import new_version
 
 
 def _voters(circle: Circle) -> list[Membership]:
-    return [m for m in circle.memberships if can_vote(m)]
+    return [m for m in circle.memberships if has_a_voice(m)]
 
 
 def _checked(circle: Circle, kind: str, target_id: int | None, payload: dict) -> dict:
@@ -212,7 +213,7 @@ def counted_votes(votes: list[ProposalVote]) -> list[ProposalVote]:
     off: nobody can answer for them). An answer given stays, above all an objection:
     removing or losing the person who objected must never turn their objection into
     consent."""
-    return [v for v in votes if v.answer is not None or can_vote(v.membership)]
+    return [v for v in votes if v.answer is not None or has_a_voice(v.membership)]
 
 
 def gone_objections(votes: list[ProposalVote]) -> list[ProposalVote]:
