@@ -401,3 +401,29 @@ def test_an_erased_proxy_shows_as_a_former_member(fam, new_client, login):
     z = zipfile.ZipFile(BytesIO(client.get(f"/c/{circle.id}/export").data))
     text = " ".join(z.read(n).decode() for n in z.namelist() if n.endswith((".json", ".html")))
     assert not re.search(r"\bSanne\b", text)
+
+
+def test_the_account_export_says_who_answered_for_you(fam, new_client, login):
+    circle, _coord, sanne, kees, tom, oma, c = fam
+    p = plan_svc.propose(circle, kees, "add_agreement", payload={"text": "Call Oma on Fridays"})
+    meeting = _poll(circle, sanne, [tom])
+    plan_svc.tick(circle, sanne, c, "once", for_member=tom)
+    plan_svc.answer(circle, sanne, p, True, for_member=tom)
+    meetings_svc.set_answers(meeting, sanne, {meeting.options[0].id: "yes"}, for_member=tom)
+    _db.session.commit()
+
+    def export():
+        toms, _t = _signed_in(new_client, login, tom)
+        z = zipfile.ZipFile(BytesIO(toms.get("/account/export").data))
+        return json.loads(z.read(next(n for n in z.namelist() if n.endswith(".json"))))
+
+    data = export()
+    assert [t["acted_by"] for t in data["ticks"]] == ["Sanne"]
+    assert [a["acted_by"] for a in data["poll_answers"]] == ["Sanne"]
+    assert [a["acted_by"] for a in data["plan_answers"]] == ["Sanne"]
+    # Once Sanne erased her account, her name is gone; the ids still say it was someone.
+    erasure.erase_account(sanne.user)
+    _db.session.commit()
+    data = export()
+    assert [t["acted_by"] for t in data["ticks"]] == ["a former member"]
+    assert "Sanne" not in json.dumps(data)
