@@ -410,3 +410,16 @@ def test_when_their_only_proxy_goes_they_no_longer_block_a_change(fam):
     assert oma.proxies == []
     # Sanne's unanswered vote and Oma's (nobody can answer for her) no longer count.
     assert p.status == ProposalStatus.APPLIED
+
+
+def test_someone_without_internet_cannot_be_the_one_who_looks_after_the_circle(
+    db, make_circle, add_member
+):
+    """The coordinator hands over only to a central person who comes in to Kring."""
+    circle, coord = make_circle("Circle around Sam")
+    helper = add_member(circle, Role.CENTRAL, name="Helper")
+    svc.add_offline_member(circle, helper, name="Oma", role="central")
+    membership_svc.leave_circle(circle, helper)
+    _db.session.commit()
+    with pytest.raises(ServiceError, match="central person first"):
+        circle_svc.hand_over(circle, coord)

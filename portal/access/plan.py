@@ -82,8 +82,9 @@ def can_attend_meetings(m: Membership) -> bool:
 
 
 def takes_over_circle(m: Membership) -> bool:
-    """After the handover the central persons look after the circle."""
-    return m.is_active and m.role == Role.CENTRAL
+    """After the handover the central persons look after the circle: those who come in
+    to Kring (someone without internet cannot, issue 14)."""
+    return m.is_active and m.role == Role.CENTRAL and not m.offline
 
 
 # The person who ticked may take it back for a few minutes (a mis-tap), not later.

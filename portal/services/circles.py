@@ -18,6 +18,7 @@ from portal.access import (
     can_reissue_invitation,
     can_use_invitation,
     hears_of_people,
+    takes_over_circle,
 )
 from portal.extensions import db
 from portal.models import (
@@ -465,7 +466,7 @@ def set_professionals_read_chat(circle: Circle, acting: Membership, allowed: boo
 
 
 def active_central_count(circle: Circle) -> int:
-    return sum(1 for m in circle.memberships if m.is_active and m.role == Role.CENTRAL)
+    return sum(1 for m in circle.memberships if takes_over_circle(m))
 
 
 def hand_over(circle: Circle, coordinator: Membership) -> None:
