@@ -1222,6 +1222,8 @@ FOREIGN_ID_ROUTES = sorted(
         "circles.member_flags",
         "circles.sheet",
         "invitations.reentry",
+        "invitations.take_place",
+        "offline.proxies",
         "invitations.reissue",
         "invitations.revoke",
         "chat.edit",
