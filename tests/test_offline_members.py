@@ -423,3 +423,21 @@ def test_someone_without_internet_cannot_be_the_one_who_looks_after_the_circle(
     _db.session.commit()
     with pytest.raises(ServiceError, match="central person first"):
         circle_svc.hand_over(circle, coord)
+
+
+def test_someone_who_was_in_the_circle_before_cannot_take_the_place(fam, client, login, new_client):
+    circle, _coord, sanne, tom = fam
+    oma = svc.add_offline_member(circle, sanne, name="Oma", role="member")
+    membership_svc.leave_circle(circle, tom)
+    _db.session.commit()
+    login(client, sanne.user)
+    token = _take_place_link(client, circle, oma)
+    toms = new_client()
+    login(toms, tom.user)
+    toms.get(f"/i/{token}")
+    page = toms.get("/join")
+    r = toms.post("/join", data={"csrf_token": csrf_from(page), "display_name": "Tom"})
+    follow = toms.get(r.headers["Location"], follow_redirects=True).get_data(as_text=True)
+    assert "Your account was in this circle before, so it cannot take Oma" in follow
+    _db.session.expire_all()
+    assert _db.session.get(Membership, oma.id).offline

@@ -36,7 +36,7 @@ class ProxiesForm(FlaskForm):
     (``offline.proxy_choices``)."""
 
     proxies = SelectMultipleField(
-        _l("Who may answer for them"),
+        _l("They may answer for me:"),
         coerce=coerce_id,
         validate_choice=False,
         option_widget=CheckboxInput(),

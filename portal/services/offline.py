@@ -207,7 +207,8 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
     """``user`` accepts an invitation made for an offline member: the membership, with
     all its history (ticks, answers, the commitments that name it), becomes theirs,
     and the stand-in account goes. Refused plainly when the account is, or was, in
-    the circle already (one membership per person and circle)."""
+    the circle before (one membership per person and circle; someone in it now has
+    been told so by ``circles.redeem_invitation`` already)."""
     member = db.session.get(Membership, inv.takes_place_of_id)
     if (
         member is None
@@ -224,8 +225,8 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
     if earlier is not None:
         raise ServiceError(
             _l(
-                "Your account is already in this circle, so it cannot take %(name)s's "
-                "place. Please ask for the invitation to be opened with another account.",
+                "Your account was in this circle before, so it cannot take %(name)s's "
+                "place. Please open the invitation with another account.",
                 name=member.display_name,
             )
         )
