@@ -58,6 +58,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.invitations.routes import bp as invitations_bp
     from portal.meetings.routes import bp as meetings_bp
     from portal.news.routes import bp as news_bp
+    from portal.offline.routes import bp as offline_bp
     from portal.pages import bp as pages_bp
     from portal.plan import professionals  # noqa: F401  (its views join the plan blueprint)
     from portal.plan.routes import bp as plan_bp
@@ -75,6 +76,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(news_bp)
     app.register_blueprint(unsubscribe_bp)
     app.register_blueprint(export_bp)
+    app.register_blueprint(offline_bp)
 
     # Import the socket handlers before init_app: Flask-SocketIO keeps handlers that are
     # declared while it has no server and attaches them to every app's server. Declared

@@ -82,6 +82,9 @@ def _phrase(kind: str, num: int) -> str:
             "%(num)d changes about closing a circle",
             num,
         ),
+        "acted_for": lambda: ngettext(
+            "%(num)d answer someone gave for you", "%(num)d answers someone gave for you", num
+        ),
     }
     return phrases[kind]()
 

@@ -170,6 +170,7 @@ def load_people() -> dict[int, Person]:
         .join(Membership.circle)
         .where(
             User.email.is_not(None),
+            User.offline.is_(False),  # a stand-in for someone without internet: never
             Membership.status == MembershipStatus.ACTIVE,
             Membership.muted.is_(False),
         )

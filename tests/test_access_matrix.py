@@ -83,6 +83,7 @@ from portal.models import (
     ProposalVote,
     ReentryToken,
     Role,
+    membership_proxies,
 )
 from portal.models.plan import commitment_assignees
 from portal.realtime.state import SOCKETS
@@ -90,6 +91,7 @@ from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
+from portal.services import offline as offline_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests import plan_data
@@ -342,6 +344,26 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ("export.circle", "GET"): row(
         professional=FORBID, member=FORBID, supporter=FORBID, central=PAGE, coordinator=FORBID
     ),
+    # Issue 14. Someone without internet ("Oma A", offline): a central person adds them,
+    # says who may answer for them, and may invite someone to take their place; not the
+    # coordinator (tests/test_offline_members.py).
+    ("offline.add", "POST"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=DONE, coordinator=FORBID
+    ),
+    ("offline.proxies", "POST"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=DONE, coordinator=FORBID
+    ),
+    ("invitations.take_place", "POST"): row(
+        professional=FORBID, member=FORBID, supporter=FORBID, central=CARD, coordinator=FORBID
+    ),
+    # Who may answer for me: the family's own setting (the central person cannot name
+    # themself, so the form comes back). Acting for someone who did not name you, in
+    # another circle, after being removed or for someone who left:
+    # tests/test_acting_for.py (and test_acting_for_someone_beyond_the_matrix below).
+    ("offline.mine", "GET"): voters(PAGE),
+    ("offline.mine", "POST"): row(
+        professional=FORBID, member=DONE, supporter=DONE, central=FORM_AGAIN, coordinator=FORBID
+    ),
 }
 
 # While the plan is a draft (version 0) the coordinator and central persons enter it
@@ -409,6 +431,9 @@ POST_DATA: dict[str, dict[str, str]] = {
     "meetings.fix": {"option": "{option}"},
     "meetings.reschedule": {"starts_at": "2031-07-01T19:00"},
     "meetings.review": {"present": "{central}", "notes": "It works"},
+    "offline.add": {"name": "Opa", "role": "member"},
+    "offline.proxies": {"proxies": "{central}"},
+    "offline.mine": {"proxies": "{central}"},
 }
 # "{name}" in a key or value above is filled in from the world when sent.
 FORM_IDS = {
@@ -529,6 +554,7 @@ class World:
     meeting: Meeting | None = None  # a poll
     option: MeetingOption | None = None  # the poll's second time
     fixed_meeting: Meeting | None = None  # its date fixed by the target
+    offline: Membership | None = None  # "Oma A", without internet (issue 14)
 
 
 def _message(db, circle, author, client_id) -> Message:
@@ -632,6 +658,7 @@ def world(request, app, db, make_circle, add_member) -> World:
     )
     # The target is in A's follow-up group: A's meetings are theirs (see ``_meetings``).
     svc.set_flags(circle, central, target, plan_keeper=False, followup=True)
+    offline = offline_svc.add_offline_member(circle, central, name="Oma A", role="member")
     other_meeting = _meeting_of(
         other, other_central, "Follow-up (Circle B)", invite=[other_member.id]
     )
@@ -660,6 +687,7 @@ def world(request, app, db, make_circle, add_member) -> World:
         other_option=other_meeting.options[0],
         agreed=agreed,
         version_number=2 if agreed else 0,
+        offline=offline,
     )
 
 
@@ -754,6 +782,8 @@ INNER_IDS = {  # a route's inner id -> the World attribute it defaults to
     "number": "version_number",  # a version of the circle in the URL, not a global id
     "meeting_id": "meeting",
 }
+# Routes whose person is the one without internet, not the target.
+ON_OFFLINE_MEMBER = {"offline.proxies", "invitations.take_place"}
 # Routes that act on the fixed meeting rather than the poll.
 ON_FIXED_MEETING = {
     "meetings.show",
@@ -775,7 +805,9 @@ def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) 
             values[arg] = ids[arg]
         elif arg in INNER_IDS:
             fixed = arg == "meeting_id" and endpoint in ON_FIXED_MEETING
-            value = getattr(world, "fixed_meeting" if fixed else INNER_IDS[arg])
+            offline = arg == "member_id" and endpoint in ON_OFFLINE_MEMBER
+            name = "fixed_meeting" if fixed else "offline" if offline else INNER_IDS[arg]
+            value = getattr(world, name)
             values[arg] = value if isinstance(value, int) else value.id
         else:
             pytest.fail(f"{endpoint}: no sample value for <{arg}>; add it to INNER_IDS")
@@ -821,7 +853,10 @@ def _snapshot(db) -> tuple:
             Membership.is_plan_keeper,
             Membership.in_followup_group,
             Membership.replaces_membership_id,
+            Membership.user_id,
+            Membership.offline,
         ),
+        rows(membership_proxies.c.membership_id, membership_proxies.c.proxy_id),
         rows(Invitation.id, Invitation.token_hash, Invitation.revoked_at, Invitation.redeemed_at),
         rows(Message.id, Message.body, Message.edited_at, Message.deleted_at),
         count(MessageRevision),
@@ -1194,6 +1229,8 @@ FOREIGN_ID_ROUTES = sorted(
         "circles.member_flags",
         "circles.sheet",
         "invitations.reentry",
+        "invitations.take_place",
+        "offline.proxies",
         "invitations.reissue",
         "invitations.revoke",
         "chat.edit",
@@ -1822,3 +1859,43 @@ def test_socket_connect_sent_by_a_client_does_not_refill_its_rate_limit(
     while sock.emit("chat:read", read).get("ok") and allowed < 40:
         allowed += 1
     assert allowed < 20  # only what trickled back in meanwhile, not a fresh burst
+
+
+@pytest.mark.parametrize("persona", PERSONAS)
+def test_acting_for_someone_beyond_the_matrix(db, client, world, as_persona, persona):
+    """Issue 14: "Oma A" (without internet) named the central person to answer for her.
+    Only they may consent in her name; everyone else gets what the matrix gives a
+    refusal (the one 404 outside the circle, 403 inside), and nothing changes. Nobody
+    may tick for the target, who named nobody."""
+    membership_svc.set_proxies(world.circle, world.central, world.offline, [world.central.id])
+    db.session.commit()
+    token = as_persona(persona)
+    before = _snapshot(db)
+    r = client.post(
+        f"/c/{world.circle.id}/plan/proposals/{world.proposal.id}/answer",
+        data={"csrf_token": token, "answer": "consent", "for_member": str(world.offline.id)},
+    )
+    expected = {"anonymous": 302, "outsider": 404, "removed": 404, "handed_over": 404}
+    assert r.status_code == expected.get(persona, 302 if persona == "central" else 403)
+    if persona == "anonymous":
+        assert _login_next(r)
+    vote = db.session.scalar(
+        select(ProposalVote).where(
+            ProposalVote.proposal_id == world.proposal.id,
+            ProposalVote.membership_id == world.offline.id,
+        )
+    )
+    if persona == "central":
+        assert (vote.answer, vote.acted_by_id) == ("consent", world.central.id)
+        tick = client.post(
+            f"/c/{world.circle.id}/plan/commitments/{world.commitment.id}/tick",
+            data={
+                "csrf_token": token,
+                "occurrence": f"item:{world.item.id}",
+                "for_member": str(world.target.id),
+            },
+        )
+        assert tick.status_code == 403
+    else:
+        assert vote.answer is None
+        assert _snapshot(db) == before

@@ -259,7 +259,7 @@ def test_circle_export_holds_the_whole_circle(family, new_client, login):
     assert plan["ticks"][0]["step"] == "Pack the boots"
     meeting = data["meetings"][0]
     assert meeting["title"] == "Check-in at Gran's" and meeting["organiser"] == "Sanne"
-    assert meeting["times"][0]["answers"] == [{"by": "Oma Riet", "answer": "yes"}]
+    assert meeting["times"][0]["answers"] == [{"by": "Oma Riet", "acted_by": None, "answer": "yes"}]
     assert "Oma &lt;script&gt;" in html and "<script" not in html.lower()
     assert "Check-in at Gran&#39;s" in html and "Version 2" in html
     for raw in (json.dumps(data), html):

@@ -64,6 +64,7 @@ def _circle_pages(db, circle_id: int) -> list[str]:
         f"{c}/plan/agree",
         f"{c}/meetings/new",
         f"{c}/leave",
+        f"{c}/answer-for-me",
         "/account/calendar",
         "/me/commitments",
         "/me/meetings",
@@ -115,12 +116,32 @@ def _give_news(db, label: str) -> None:
         ("due", {"overdue": True}), ("decided", {"op": "declined"}),
         ("meeting", {"op": "moved"}), ("meeting", {"op": "cancelled"}),
         ("people", {"op": "left"}), ("people", {"op": "removed"}),
+        ("acted_for", {"what": "poll"}), ("acted_for", {"what": "consent"}),
+        ("acted_for", {"what": "object"}), ("acted_for", {"what": "tick"}),
     ]  # fmt: skip
     for kind, data in variants:
         notifications.notify([me], kind, ref_id=others[0].id, actor=others[0], data=data)
     notifications.messages_sent(me.circle_id, others[0].id)
     db.session.flush()
     notifications.mark_read(me.user_id, kinds=["people"])
+    db.session.commit()
+
+
+def _someone_without_internet(db, circle) -> None:
+    """Issue 14: Oma (no internet) has named the new central person, who may tick her
+    commitment for her ("Who did it?"); the people page shows who answers for her."""
+    from portal.services import membership as membership_svc
+    from portal.services import offline
+
+    me = db.session.scalars(
+        select(Membership).join(User).where(User.username == "valid.central")
+    ).one()
+    oma = offline.add_offline_member(circle, me, name="Oma Riet", role="member")
+    membership_svc.set_proxies(circle, me, oma, [me.id])
+    commitment = db.session.scalars(
+        select(Commitment).where(Commitment.circle_id == circle.id, Commitment.active).limit(1)
+    ).one()
+    commitment.assignees.append(oma)
     db.session.commit()
 
 
@@ -192,6 +213,8 @@ def test_the_main_pages_are_valid_html(app, db, new_client, tmp_path):
         _join(browser, demo.tokens[label], label)
         _two_devices(db, f"valid.{label}")
         _give_news(db, label)
+        if label == "central":
+            _someone_without_internet(db, demo.circle)
         for path in pages:
             resp = browser.get(path)
             assert resp.status_code in (200, 403, 404), (label, path, resp.status_code)

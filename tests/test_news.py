@@ -434,7 +434,7 @@ def test_settings_show_and_save_and_take_effect(db, family, login, client, socke
     tab = socket_client(ben.user)
     tab.get_received()
     shown = ["mention", "messages", "due", "missed", "help", "needs_person", "consent",
-             "decided", "poll", "meeting", "closing"]  # fmt: skip
+             "decided", "poll", "meeting", "closing", "acted_for"]  # fmt: skip
     resp = _save_settings(client, shown=shown, reminders=["remind_due", "remind_meeting"],
                           digest_period="weekly", email_names=str(circle.id))  # fmt: skip
     assert resp.status_code == 302 and resp.headers["Location"] == "/account#news"

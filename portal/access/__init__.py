@@ -10,6 +10,18 @@ The rules are kept in four rooms, and everything is imported from here
 links), ``chat``, ``plan`` (the plan and the meetings) and ``news`` (who hears of what).
 """
 
+from portal.access.acting import (  # noqa: F401
+    CHANGE_WINDOW,
+    OFFLINE_ROLES,
+    acting_for_choices,
+    can_act_for,
+    can_add_offline_member,
+    can_invite_to_take_place,
+    can_name_proxies,
+    has_a_voice,
+    may_be_proxy,
+    within_change_window,
+)
 from portal.access.chat import (  # noqa: F401
     ChatSeat,
     access_chat,

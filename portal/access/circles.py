@@ -179,6 +179,10 @@ def can_issue_reentry(m: Membership, member: Membership) -> bool:
         return False
     if member.role == Role.COORDINATOR or member.user.can_create_circles:
         return False
+    # Someone without internet has a stand-in account that never signs in: the way in
+    # for them is an invitation that takes their place (``access.can_invite_to_take_place``).
+    if member.offline or member.user.offline:
+        return False
     elsewhere = db.session.scalar(
         select(func.count())
         .select_from(Membership)

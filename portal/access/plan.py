@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from portal.access.acting import within_change_window
 from portal.access.circles import can_enter_plan
 from portal.models import (
     Membership,
@@ -81,8 +82,9 @@ def can_attend_meetings(m: Membership) -> bool:
 
 
 def takes_over_circle(m: Membership) -> bool:
-    """After the handover the central persons look after the circle."""
-    return m.is_active and m.role == Role.CENTRAL
+    """After the handover the central persons look after the circle: those who come in
+    to Kring (someone without internet cannot, issue 14)."""
+    return m.is_active and m.role == Role.CENTRAL and not m.offline
 
 
 # The person who ticked may take it back for a few minutes (a mis-tap), not later.
@@ -90,9 +92,14 @@ UNDO_WINDOW = timedelta(minutes=5)
 
 
 def can_undo_tick(m: Membership, completion) -> bool:
-    """Whether ``m`` can still take this tick back: their own, within the undo window."""
-    return (
-        completion.by_id == m.id
-        and completion.undone_at is None
-        and utcnow() - completion.at <= UNDO_WINDOW
-    )
+    """Whether ``m`` can still take this tick back: their own, within the undo window;
+    one made in their name by someone they named, for a week (``CHANGE_WINDOW``:
+    "Sanne ticked it for you" is theirs to correct when they next come in); one they
+    made for someone else, within the undo window (a mis-tap)."""
+    if completion.undone_at is not None or not m.is_active:
+        return False
+    if completion.acted_by_id is not None:
+        if completion.by_id == m.id:
+            return within_change_window(completion.at)
+        return completion.acted_by_id == m.id and utcnow() - completion.at <= UNDO_WINDOW
+    return completion.by_id == m.id and utcnow() - completion.at <= UNDO_WINDOW

@@ -24,8 +24,11 @@ from sqlalchemy import select
 from portal.access import (
     access_invitation,
     access_member,
+    can_add_offline_member,
+    can_invite_to_take_place,
     can_issue_reentry,
     can_manage,
+    can_name_proxies,
     can_print_sheet_for,
     can_reissue_invitation,
     can_see_still_to_join,
@@ -41,6 +44,7 @@ from portal.models import Invitation, Role
 from portal.qr import qr_svg
 from portal.services import ServiceError, accounts
 from portal.services import circles as svc
+from portal.services import offline as offline_svc
 from portal.tokens import hash_token
 from portal.views import field_error, looked, run
 
@@ -69,6 +73,12 @@ def _people_page(circle, me, form, status=200):
         .order_by(Invitation.created_at.desc())
     ).all()
     still_to_join = svc.still_to_join(circle) if can_see_still_to_join(me) else []
+    # Who may answer for each offline member (issue 14): the choices, and who is named.
+    proxy_choices = {
+        m.id: offline_svc.proxy_choices(m)
+        for m in svc.members_in_order(circle)
+        if m.offline and can_name_proxies(me, m)
+    }
     return (
         render_template(
             "invitations/people.html",
@@ -82,6 +92,9 @@ def _people_page(circle, me, form, status=200):
             form=form,
             confirm=ConfirmForm(),
             Role=Role,
+            can_add_offline=can_add_offline_member(me),
+            proxy_choices=proxy_choices,
+            can_take_place=lambda m: can_invite_to_take_place(me, m),
         ),
         status,
     )
@@ -157,6 +170,25 @@ def revoke(circle_id: int, invitation_id: int):
             success=_("The invitation for %(name)s no longer works.", name=inv.name),
         )
     return _to_people(circle)
+
+
+@bp.post("/c/<int:circle_id>/members/<int:member_id>/take-place")
+@login_required
+def take_place(circle_id: int, member_id: int):
+    """An invitation for someone without internet who now comes in themselves: whoever
+    accepts it gets their place in the circle, with everything done so far."""
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    member = access_member(circle, member_id)
+    require(can_invite_to_take_place(me, member))
+    done = ConfirmForm().validate_on_submit() and run(
+        lambda: offline_svc.invite_to_take_place(circle, me, member)
+    )
+    if not done:
+        return _to_people(circle)
+    inv, token = done.value
+    title = _("Invitation for %(name)s", name=inv.name)
+    return _card(circle, me, "invitation", token, title=title, name=inv.name)
 
 
 def _only_they_can(circle, member):

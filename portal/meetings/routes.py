@@ -19,7 +19,10 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import (
+    access_member,
     access_plan_item,
+    acting_for_choices,
+    can_act_for,
     can_manage_meeting,
     can_organise_meetings,
     can_review_meeting,
@@ -28,7 +31,7 @@ from portal.access import (
 )
 from portal.extensions import db, limiter
 from portal.forms import ConfirmForm
-from portal.ids import query_int
+from portal.ids import as_id, query_int
 from portal.limits import token_limit
 from portal.meetings.forms import (
     OPTION_SLOTS,
@@ -43,6 +46,7 @@ from portal.qr import qr_svg, webcal
 from portal.services import calendar, notifications
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
+from portal.services.acted import poll_answer_given_for
 from portal.services.calendar import feed_ics, meeting_ics
 from portal.views import act, looked, run
 
@@ -137,6 +141,13 @@ def _show_page(circle, me, meeting):
         confirm=ConfirmForm(),
         members=[m for m in circle.memberships if m.is_active],
         may_review=can_review_meeting(me, meeting),
+        # Issue 14: the invited members ``me`` may answer for, with their answers.
+        act_for=[
+            (m, by_person.get(m.id, {}))
+            for m in acting_for_choices(me)
+            if svc.is_invited(meeting, m)
+        ],
+        given_for_me=poll_answer_given_for(meeting, me),
     )
 
 
@@ -153,10 +164,14 @@ def show(circle_id: int, meeting_id: int):
 def answers(circle_id: int, meeting_id: int):
     circle, me = load_circle(circle_id)
     meeting = _meeting(circle, meeting_id)
-    require(svc.is_invited(meeting, me))
+    member = None
+    if request.form.get("for_member"):  # "for whom" (issue 14)
+        member = access_member(circle, as_id(request.form["for_member"]) or 0)
+        require(can_act_for(me, member))
+    require(svc.is_invited(meeting, member or me))
     if ConfirmForm().validate_on_submit():
         run(
-            lambda: svc.set_answers(meeting, me, poll_answers(meeting.options)),
+            lambda: svc.set_answers(meeting, me, poll_answers(meeting.options), for_member=member),
             success=_("Thank you, your answers are saved."),
         )
     return _to(circle, meeting)

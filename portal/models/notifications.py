@@ -32,6 +32,7 @@ NEWS_KINDS = (
     "meeting",  # a meeting was fixed, moved or cancelled (data["op"])
     "people",  # someone joined or left the circle (data["op"])
     "closing",  # the circle closed, reopened, or asks whether to keep it (data["op"])
+    "acted_for",  # someone I named ticked, answered a poll or consented for me (data["what"])
 )
 
 # Mentions and direct calls: emailed at the next run (unless the person chose digest

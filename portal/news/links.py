@@ -42,7 +42,19 @@ _PLACES = {
     "meeting": _meeting,
     "people": lambda n: url_for("circles.home", circle_id=n.circle_id) + "#people",
     "closing": lambda n: url_for("circles.home", circle_id=n.circle_id),
+    "acted_for": lambda n: _acted_for(n),
 }
+
+
+def _acted_for(n: Notification) -> str:
+    """Where to see (and change) what was done in my name: the poll, the proposal, or
+    the commitment."""
+    what = (n.data or {}).get("what")
+    if what == "poll":
+        return _meeting(n)
+    if what in ("consent", "object"):
+        return url_for("plan.show", circle_id=n.circle_id) + _ref("p", n)
+    return url_for("plan.show", circle_id=n.circle_id) + _ref("c", n)
 
 
 def link_for(n: Notification, seqs: dict[int, tuple[int, int]]) -> str:

@@ -21,7 +21,9 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from portal.access import (
+    access_member,
     access_plan_item,
+    can_act_for,
     can_change_plan,
     can_enter_plan,
     can_pass_conditions_on,
@@ -32,7 +34,7 @@ from portal.access import (
 )
 from portal.extensions import db
 from portal.forms import ConfirmForm
-from portal.ids import query_int, query_page
+from portal.ids import as_id, query_int, query_page
 from portal.models import (
     Agreement,
     Circle,
@@ -378,11 +380,27 @@ def agree(circle_id: int):
 def tick(circle_id: int, commitment_id: int):
     circle, me = load_circle(circle_id)
     c = access_plan_item(circle, Commitment, commitment_id)
-    require(can_tick(me, c))
+    member = _acting_for(circle, me)
+    require(can_tick(member, c) if member else can_tick(me, c))
     form = TickForm()
     if form.validate_on_submit():
-        run(lambda: svc.tick(circle, me, c, form.occurrence.data, form.note.data or ""))
+        note = form.note.data or ""
+        run(lambda: svc.tick(circle, me, c, form.occurrence.data, note, for_member=member))
     return _back(circle, c)
+
+
+def _acting_for(circle: Circle, me: Membership) -> Membership | None:
+    """The member ``me`` acts for ("for whom", issue 14), if the form names one: 404 if
+    not of this circle, 403 unless they named ``me`` (``access.can_act_for``)."""
+    raw = request.form.get("for_member") or ""
+    if not raw:
+        return None
+    member_id = as_id(raw)
+    if member_id is None:
+        abort(404)
+    member = access_member(circle, member_id)
+    require(can_act_for(me, member))
+    return member
 
 
 @bp.post("/c/<int:circle_id>/plan/completions/<int:completion_id>/undo")
@@ -421,12 +439,15 @@ def help_flag(circle_id: int, commitment_id: int):
 def answer(circle_id: int, proposal_id: int):
     circle, me = load_circle(circle_id)
     proposal = access_plan_item(circle, Proposal, proposal_id)
-    require(can_vote(me))
+    member = _acting_for(circle, me)
+    require(can_vote(member or me))
     form = AnswerForm()
     if form.validate_on_submit():
         consent = request.form.get("answer") == "consent"
         reason = form.reason.data or ""
-        answered = run(lambda: svc.answer(circle, me, proposal, consent, reason).status)
+        answered = run(
+            lambda: svc.answer(circle, me, proposal, consent, reason, for_member=member).status
+        )
         if answered.value == "applied":
             flash(_("Everyone agreed. The plan has a new version."), "success")
     return _to_plan(circle, f"p{proposal_id}")

@@ -127,7 +127,9 @@ def find_user_for_login(login: str, password: str) -> User | None:
     """
     login = clean_line(login, 254).lower()  # NUL and friends never reach the database
     user = db.session.scalar(select(User).where((User.username == login) | (User.email == login)))
-    if user is None:
+    if user is None or user.offline:
+        # A stand-in for someone without internet never signs in (its password hash
+        # cannot match anything either); the same work, the same answer.
         _hasher().hash(secrets.token_hex(8))
         return None
     return user if check_password(user, password) else None
@@ -144,7 +146,7 @@ def start_login_session(user: User) -> str:
 
 def load_login_session(key: str) -> User | None:
     row = db.session.scalar(select(LoginSession).where(LoginSession.key_hash == hash_token(key)))
-    if row is None:
+    if row is None or row.user.offline:
         return None
     row.user._login_key = key
     return row.user

@@ -18,6 +18,7 @@ from portal.access import (
     can_reissue_invitation,
     can_use_invitation,
     hears_of_people,
+    takes_over_circle,
 )
 from portal.extensions import db
 from portal.models import (
@@ -33,7 +34,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError, notifications, require_name
+from portal.services import ServiceError, notifications, offline, require_name
 from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
@@ -366,20 +367,10 @@ def redeem_invitation(
                 "you have now."
             )
         )
-    if membership is None:
-        membership = Membership(circle_id=circle.id, user_id=user.id)
-        db.session.add(membership)
-    membership.display_name = name
-    membership.role = inv.role
-    membership.supporter_of = inv.supporter_of
-    # Someone coming back takes over from nobody until a professional names them again.
-    membership.replaces_membership_id = None
-    membership.status = MembershipStatus.ACTIVE
-    membership.is_plan_keeper = False
-    membership.in_followup_group = False
-    membership.joined_at = now
-    membership.ended_at = None
-    db.session.flush()
+    if inv.takes_place_of_id is not None:  # an offline member's place, history and all
+        membership = offline.take_place(inv, user, name)
+    else:
+        membership = _fill_membership(membership, inv, user, name, now)
     inv.membership_id = membership.id
     # A "way back in" link made in a circle was allowed because the person reached no
     # further than that circle. Now they reach further: every such link is spent.
@@ -398,6 +389,24 @@ def redeem_invitation(
         user.simple_mode = True
     record(circle, "joined", subject=membership, role=inv.role.value)
     tell_people(circle, membership, "joined", actor=membership)
+    return membership
+
+
+def _fill_membership(membership, inv: Invitation, user: User, name: str, now) -> Membership:
+    if membership is None:
+        membership = Membership(circle_id=inv.circle_id, user_id=user.id)
+        db.session.add(membership)
+    membership.display_name = name
+    membership.role = inv.role
+    membership.supporter_of = inv.supporter_of
+    # Someone coming back takes over from nobody until a professional names them again.
+    membership.replaces_membership_id = None
+    membership.status = MembershipStatus.ACTIVE
+    membership.is_plan_keeper = False
+    membership.in_followup_group = False
+    membership.joined_at = now
+    membership.ended_at = None
+    db.session.flush()
     return membership
 
 
@@ -426,6 +435,7 @@ def end_membership(member: Membership, status: MembershipStatus) -> None:
     member.is_plan_keeper = False
     member.in_followup_group = False
     _stop_reentry_links(member)
+    offline.forget_proxy(member)  # answers for nobody, nobody for them (issue 14)
     if member.role in (Role.CENTRAL, Role.COORDINATOR):
         # They hold the invitation links they made: those stop, and the central
         # persons who remain see the people under "Still to join".
@@ -465,7 +475,7 @@ def set_professionals_read_chat(circle: Circle, acting: Membership, allowed: boo
 
 
 def active_central_count(circle: Circle) -> int:
-    return sum(1 for m in circle.memberships if m.is_active and m.role == Role.CENTRAL)
+    return sum(1 for m in circle.memberships if takes_over_circle(m))
 
 
 def hand_over(circle: Circle, coordinator: Membership) -> None:

@@ -41,6 +41,7 @@ from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
 from portal.services import Forbidden, ServiceError, notifications
 from portal.services import plan as plan_svc
+from portal.services.acted import acted_for, by_for, poll_answer_stands
 from portal.services.history import record
 from portal.services.plan_view import plan_view
 
@@ -138,11 +139,20 @@ def propose_meeting(circle: Circle, acting: Membership, data: MeetingData) -> Me
     return meeting
 
 
-def set_answers(meeting: Meeting, acting: Membership, answers: dict[int, str]) -> None:
-    """Answer (or change) yes / if need be / no per option. One row per person and
-    option, held by a unique constraint: a double submit updates instead of adding."""
-    if not is_invited(meeting, acting):
+def set_answers(
+    meeting: Meeting,
+    acting: Membership,
+    answers: dict[int, str],
+    *,
+    for_member: Membership | None = None,
+) -> None:
+    """Answer (or change) yes / if need be / no per option (``for_member``: in their name,
+    issue 14). One row per person and option: a double submit updates instead of adding."""
+    who = for_member or acting
+    if not is_invited(meeting, who) or (for_member and not access.can_act_for(acting, who)):
         raise Forbidden
+    if for_member is None and poll_answer_stands(meeting, acting):
+        raise ServiceError(_l("Your answer was given for you more than 7 days ago, so it stands."))
     if meeting.status != "poll":
         raise ServiceError(_l("The date is already chosen."))
     if meeting.deadline and utcnow() > meeting.deadline:
@@ -156,20 +166,22 @@ def set_answers(meeting: Meeting, acting: Membership, answers: dict[int, str]) -
     # An upsert (INSERT ... ON CONFLICT DO UPDATE, on PostgreSQL and SQLite alike): two
     # submissions racing each other leave one row per option, the later answer winning.
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    now = utcnow()
+    now, by = utcnow(), (acting.id if for_member is not None else None)
     stmt = insert(MeetingAnswer).values(
         [
-            {"option_id": oid, "membership_id": acting.id, "answer": a, "updated_at": now}
+            dict(option_id=oid, membership_id=who.id, answer=a, updated_at=now, acted_by_id=by)
             for oid, a in answers.items()
         ]
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=["option_id", "membership_id"],
-        set_={"answer": stmt.excluded.answer, "updated_at": stmt.excluded.updated_at},
+        set_={c: getattr(stmt.excluded, c) for c in ("answer", "updated_at", "acted_by_id")},
     )
     db.session.execute(stmt)
     _publish(meeting, "answers")
-    notifications.settle(meeting.circle_id, "poll", meeting.id, user_id=acting.user_id)
+    notifications.settle(meeting.circle_id, "poll", meeting.id, user_id=who.user_id)
+    if for_member is not None:
+        acted_for(meeting_circle(meeting), acting, for_member, "poll", meeting.id)
 
 
 @dataclass
@@ -193,19 +205,23 @@ def tallies(meeting: Meeting) -> tuple[list[Tally], dict[int, dict[int, str]], l
     ).all()
     by_option: dict[int, dict[int, str]] = {o.id: {} for o in meeting.options}
     answered = set()
+    label = dict(names)
     for r in rows:
         if r.membership_id in names:
             by_option[r.option_id][r.membership_id] = r.answer
             answered.add(r.membership_id)
+            if r.acted_by_id:  # "Sanne for Oma" (issue 14)
+                proxy = db.session.get(Membership, r.acted_by_id)
+                label[r.membership_id] = by_for(names[r.membership_id], proxy.display_name)
     out = []
     for o in meeting.options:
         got = by_option[o.id]
         out.append(
             Tally(
                 o,
-                sorted(names[m] for m, a in got.items() if a == "yes"),
-                sorted(names[m] for m, a in got.items() if a == "maybe"),
-                sorted(names[m] for m, a in got.items() if a == "no"),
+                sorted(label[m] for m, a in got.items() if a == "yes"),
+                sorted(label[m] for m, a in got.items() if a == "maybe"),
+                sorted(label[m] for m, a in got.items() if a == "no"),
             )
         )
     if any(t.yes or t.maybe for t in out):

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from portal.access import can_be_removed
 from portal.extensions import db
 from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
-from portal.services import ServiceError, circles, plan
+from portal.services import ServiceError, circles, offline, plan
 from portal.services.history import record
 
 
@@ -64,3 +64,12 @@ def _reconsider_plan(circle: Circle) -> None:
     """Someone who is gone no longer blocks a proposed change to the plan."""
     db.session.flush()
     plan.reconsider_open_proposals(circle)
+
+
+def set_proxies(circle: Circle, acting: Membership, member: Membership, proxy_ids: list[int]):
+    """Name who may act for ``member`` (``offline.set_proxies``). An offline member left
+    with nobody to answer for them no longer blocks a proposed change (their vote
+    was fixed when it was made, unanswered: see ``plan.counted_votes``)."""
+    offline.set_proxies(circle, acting, member, proxy_ids)
+    if circle.closed_at is None:
+        _reconsider_plan(circle)

@@ -60,9 +60,11 @@ def _switched_off(kinds: Iterable[str], user_ids: Iterable[int] | None = None) -
 
 
 def _wanted(m: Membership, line: Line, off: set) -> bool:
-    """Whether ``m`` gets ``line``: active, not muted, not its actor, kind not off."""
+    """Whether ``m`` gets ``line``: active, not muted, not its actor, kind not off, and
+    a person who can come in (an offline member's stand-in account never does)."""
     return (
         m.is_active
+        and not m.offline
         and not m.muted
         and (line.actor is None or m.id != line.actor.id)
         and (m.user_id, line.kind) not in off
@@ -179,6 +181,7 @@ def _messages_upsert(dialect_insert):
             m.c.status == MembershipStatus.ACTIVE.value,
             m.c.id != bindparam("author_id"),
             m.c.muted.is_(False),
+            m.c.offline.is_(False),
             chat_open_sql(m.c.role, c.c.professionals_read_chat),
             ~exists().where(
                 NotificationSwitch.user_id == m.c.user_id,
@@ -355,6 +358,7 @@ def mentioned(circle_id: int, author_id: int, message_id: int, text: str) -> lis
         .where(
             Membership.circle_id == circle_id,
             Membership.status == MembershipStatus.ACTIVE,
+            Membership.offline.is_(False),
             User.username.in_(sorted(names)),
         )
         .options(contains_eager(Membership.circle))

@@ -37,7 +37,7 @@ def export_plan(circle: Circle) -> dict:
             db.session.scalars(
                 select(Completion)
                 .where(Completion.commitment_id.in_([c.id for c in all_commitments]))
-                .options(selectinload(Completion.by))
+                .options(selectinload(Completion.by), selectinload(Completion.acted_by))
                 .order_by(Completion.at)
             )
         )
@@ -81,6 +81,7 @@ def export_plan(circle: Circle) -> dict:
                 "occurrence": c.occurrence,
                 "step": steps.get(c.occurrence),
                 "by": c.by.display_name,
+                "acted_by": c.acted_by.display_name if c.acted_by_id else None,
                 "at": _iso(c.at),
                 "note": c.note,
                 "undone_at": _iso(c.undone_at),
@@ -101,6 +102,7 @@ def export_plan(circle: Circle) -> dict:
                 "answers": [
                     {
                         "by": v.membership.display_name,
+                        "acted_by": v.acted_by.display_name if v.acted_by_id else None,
                         "answer": v.answer,
                         "reason": v.reason,
                         "at": _iso(v.answered_at),

@@ -13,7 +13,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload, selectinload
 
-from portal.access import can_tick
+from portal.access import acting_for_choices, can_tick
 from portal.extensions import db
 from portal.models import Circle, Commitment, Completion, Membership, MembershipStatus
 from portal.services import plan as svc
@@ -30,6 +30,8 @@ class CommitmentRow:
     items: list[tuple] = field(default_factory=list)  # (item, key, completion or None)
     may_tick: bool = False
     mine: bool = False
+    # Its people whom ``me`` may tick for (issue 14: they named ``me``).
+    for_whom: list = field(default_factory=list)
 
 
 @dataclass
@@ -43,14 +45,19 @@ class PlanView:
     proposals: list
     acceptances: list
     today: date
+    # The members ``me`` may act for (issue 14): "for whom" on ticks and answers.
+    acting_for: list = field(default_factory=list)
 
     @property
     def needs_attention(self) -> list[CommitmentRow]:
         return [r for r in self.rows if r.health == Health.NEEDS_HELP]
 
 
-def _row(c: Commitment, me: Membership, today: date, done_for: dict) -> CommitmentRow:
-    """Where one commitment stands today, and what ``me`` may tick."""
+def _row(
+    c: Commitment, me: Membership, today: date, done_for: dict, acting_ids=frozenset()
+) -> CommitmentRow:
+    """Where one commitment stands today, and what ``me`` may tick (``acting_ids``: the
+    members ``me`` may act for)."""
     s = svc.schedule_of(c)
     if c.items:
         items = [(i, f"item:{i.id}", done_for.get(f"item:{i.id}")) for i in c.items]
@@ -71,6 +78,7 @@ def _row(c: Commitment, me: Membership, today: date, done_for: dict) -> Commitme
         items=items,
         may_tick=can_tick(me, c),
         mine=any(a.id == me.id for a in c.assignees),
+        for_whom=[a for a in c.assignees if a.id in acting_ids] if acting_ids else [],
     )
 
 
@@ -79,7 +87,9 @@ def plan_view(circle: Circle, me: Membership) -> PlanView:
     today = today_in(circle.timezone)
     commitments = svc.commitments(circle)
     ticks = svc.standing_completions([c.id for c in commitments])
-    rows = [_row(c, me, today, ticks[c.id]) for c in commitments]
+    acting_for = acting_for_choices(me)
+    acting_ids = {m.id for m in acting_for}
+    rows = [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
     return PlanView(
         version=plan.version,
         evaluation_date=plan.evaluation_date,
@@ -90,6 +100,7 @@ def plan_view(circle: Circle, me: Membership) -> PlanView:
         proposals=svc.open_proposals(circle),
         acceptances=svc.acceptances(circle),
         today=today,
+        acting_for=acting_for,
     )
 
 

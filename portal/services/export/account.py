@@ -90,7 +90,12 @@ def _without_family_texts(ticks: Iterator[dict], gone: set[int]) -> Iterator[dic
         yield tick
 
 
-def _poll_answers(mine: list[int], gone: set[int]) -> list[dict]:
+def _acted_by(names: dict[int, str], acted_by_id: int | None) -> str | None:
+    """Who answered in their name (issue 14), by today's name, else None."""
+    return names.get(acted_by_id, "") if acted_by_id else None
+
+
+def _poll_answers(mine: list[int], gone: set[int], names: dict[int, str]) -> list[dict]:
     found = db.session.execute(
         select(
             Meeting.circle_id,
@@ -98,6 +103,7 @@ def _poll_answers(mine: list[int], gone: set[int]) -> list[dict]:
             MeetingOption.starts_at,
             MeetingAnswer.answer,
             MeetingAnswer.updated_at,
+            MeetingAnswer.acted_by_id,
         )
         .join(MeetingOption, MeetingOption.id == MeetingAnswer.option_id)
         .join(Meeting, Meeting.id == MeetingOption.meeting_id)
@@ -110,13 +116,14 @@ def _poll_answers(mine: list[int], gone: set[int]) -> list[dict]:
             "meeting": None if r.circle_id in gone else r.title,
             "time": iso(r.starts_at),
             "answer": r.answer,
+            "acted_by": _acted_by(names, r.acted_by_id),
             "at": iso(r.updated_at),
         }
         for r in found
     ]
 
 
-def _plan_answers(mine: list[int]) -> list[dict]:
+def _plan_answers(mine: list[int], names: dict[int, str]) -> list[dict]:
     found = db.session.execute(
         select(
             Proposal.circle_id,
@@ -125,6 +132,7 @@ def _plan_answers(mine: list[int]) -> list[dict]:
             ProposalVote.answer,
             ProposalVote.reason,
             ProposalVote.answered_at,
+            ProposalVote.acted_by_id,
         )
         .join(Proposal, Proposal.id == ProposalVote.proposal_id)
         .where(ProposalVote.membership_id.in_(mine), ProposalVote.answer.is_not(None))
@@ -137,6 +145,7 @@ def _plan_answers(mine: list[int]) -> list[dict]:
             "kind": r.kind,
             "answer": r.answer,
             "reason": r.reason,
+            "acted_by": _acted_by(names, r.acted_by_id),
             "at": iso(r.answered_at),
         }
         for r in found
@@ -225,8 +234,8 @@ def _parts(user_id: int) -> dict:
         "messages": rows.messages([Message.author_id.in_(mine)], names),
         "commitments": _commitments([m.id for m in memberships if m.is_active]),
         "ticks": _without_family_texts(rows.ticks([Completion.by_id.in_(mine)], names), gone),
-        "poll_answers": _poll_answers(mine, gone),
-        "plan_answers": _plan_answers(mine),
+        "poll_answers": _poll_answers(mine, gone, names),
+        "plan_answers": _plan_answers(mine, names),
         "plans": plans,
     }
 

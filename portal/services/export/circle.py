@@ -77,6 +77,7 @@ def _proposals(circle_id: int, names: dict[int, str]) -> Iterator[dict]:
             votes[v.proposal_id].append(
                 {
                     "by": names.get(v.membership_id, ""),
+                    "acted_by": names.get(v.acted_by_id, "") if v.acted_by_id else None,
                     "answer": v.answer,
                     "reason": v.reason,
                     "at": iso(v.answered_at),

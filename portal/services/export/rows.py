@@ -86,6 +86,7 @@ def ticks(where, names: dict[int, str]) -> Iterator[dict]:
             Commitment.what,
             Completion.occurrence,
             Completion.by_id,
+            Completion.acted_by_id,
             Completion.at,
             Completion.note,
             Completion.undone_at,
@@ -111,6 +112,8 @@ def ticks(where, names: dict[int, str]) -> Iterator[dict]:
                 "occurrence": r.occurrence,
                 "step": steps.get(step) if step else None,
                 "by": names.get(r.by_id, ""),
+                # Issue 14: ticked in their name by someone they named ("by X for Y").
+                "acted_by": names.get(r.acted_by_id, "") if r.acted_by_id else None,
                 "at": iso(r.at),
                 "note": r.note,
                 "undone_at": iso(r.undone_at),
@@ -139,7 +142,11 @@ def meetings(circle_id: int, names: dict[int, str]) -> Iterator[dict]:
                 .order_by(MeetingAnswer.id)
             ):
                 answers[a.option_id].append(
-                    {"by": names.get(a.membership_id, ""), "answer": a.answer}
+                    {
+                        "by": names.get(a.membership_id, ""),
+                        "acted_by": names.get(a.acted_by_id, "") if a.acted_by_id else None,
+                        "answer": a.answer,
+                    }
                 )
         invited: dict[int, list] = defaultdict(list)
         for meeting_id, membership_id in db.session.execute(

@@ -11,7 +11,14 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from portal import events
-from portal.access import can_vote, consent_waits_for, hears_of_decision
+from portal.access import (
+    can_act_for,
+    can_vote,
+    consent_waits_for,
+    has_a_voice,
+    hears_of_decision,
+    within_change_window,
+)
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -24,6 +31,7 @@ from portal.models import (
 from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import Forbidden, ServiceError, notifications
+from portal.services.acted import acted_for
 from portal.services.history import record
 from portal.services.plan.entries import (
     KINDS,
@@ -39,7 +47,7 @@ from portal.services.plan.snapshots import new_version
 
 
 def _voters(circle: Circle) -> list[Membership]:
-    return [m for m in circle.memberships if can_vote(m)]
+    return [m for m in circle.memberships if has_a_voice(m)]
 
 
 def _checked(circle: Circle, kind: str, target_id: int | None, payload: dict) -> dict:
@@ -122,10 +130,25 @@ def _decided(circle: Circle, proposal: Proposal, op: str, actor: Membership | No
 
 
 def answer(
-    circle: Circle, acting: Membership, proposal: Proposal, consent: bool, reason: str = ""
+    circle: Circle,
+    acting: Membership,
+    proposal: Proposal,
+    consent: bool,
+    reason: str = "",
+    *,
+    for_member: Membership | None = None,
 ) -> Proposal:
     """Consent or object. The proposal row is locked first, so of two last consents
-    arriving together the second sees the first and exactly one applies the change."""
+    arriving together the second sees the first and exactly one applies the change.
+
+    ``for_member``: ``acting`` answers in the name of a member who named them (issue 14),
+    recorded as theirs with ``acted_by``. The voters were fixed when the proposal was
+    made: a member named someone only later answers for themself, or not at all. An
+    answer given for a member is theirs to change for a week, while the proposal is
+    open; afterwards it stands."""
+    if for_member is not None and not can_act_for(acting, for_member):
+        raise Forbidden
+    voter = for_member or acting
     proposal = db.session.scalar(
         select(Proposal)
         .where(Proposal.id == proposal.id)
@@ -134,15 +157,25 @@ def answer(
     )
     if proposal.status != ProposalStatus.OPEN:
         raise ServiceError(_l("This proposal is already decided."))
-    if not can_vote(acting):
+    if not can_vote(voter):
         raise Forbidden
     vote = db.session.scalar(
         select(ProposalVote).where(
-            ProposalVote.proposal_id == proposal.id, ProposalVote.membership_id == acting.id
+            ProposalVote.proposal_id == proposal.id, ProposalVote.membership_id == voter.id
         )
     )
     if vote is None:
+        if for_member is not None:
+            raise ServiceError(
+                _l("%(name)s was not asked about this change.", name=voter.display_name)
+            )
         raise ServiceError(_l("You were not in the circle when this was proposed."))
+    if (
+        for_member is None
+        and vote.acted_by_id is not None
+        and not within_change_window(vote.answered_at)
+    ):
+        raise ServiceError(_l("Your answer was given for you more than 7 days ago, so it stands."))
     reason = clean_text(reason).strip()[:2000]
     if not consent and not reason:
         raise ServiceError(
@@ -151,8 +184,11 @@ def answer(
     vote.answer = "consent" if consent else "object"
     vote.reason = "" if consent else reason
     vote.answered_at = utcnow()
+    vote.acted_by_id = acting.id if for_member is not None else None
     db.session.flush()
-    notifications.settle(circle.id, "consent", proposal.id, user_id=acting.user_id)
+    notifications.settle(circle.id, "consent", proposal.id, user_id=voter.user_id)
+    if for_member is not None:
+        acted_for(circle, acting, for_member, "consent" if consent else "object", proposal.id)
     events.publish(
         circle.id, {"type": "plan", "op": "vote", "id": proposal.id}, event_name="plan:event"
     )
@@ -172,10 +208,12 @@ def _votes_of(proposal: Proposal) -> list[ProposalVote]:
 
 
 def counted_votes(votes: list[ProposalVote]) -> list[ProposalVote]:
-    """The votes that still count: all but the unanswered vote of someone who has gone.
-    An answer given stays, above all an objection: removing or losing the person who
-    objected must never turn their objection into consent."""
-    return [v for v in votes if v.membership.is_active or v.answer is not None]
+    """The votes that still count: all but the unanswered vote of someone who has gone,
+    or who can no longer answer (an offline member whose last named person was taken
+    off: nobody can answer for them). An answer given stays, above all an objection:
+    removing or losing the person who objected must never turn their objection into
+    consent."""
+    return [v for v in votes if v.answer is not None or has_a_voice(v.membership)]
 
 
 def gone_objections(votes: list[ProposalVote]) -> list[ProposalVote]:
@@ -335,8 +373,9 @@ def decline_at_meeting(circle: Circle, proposal: Proposal, actor: Membership | N
 
 
 def reconsider_open_proposals(circle: Circle) -> None:
-    """After someone leaves or is removed: their missing answer no longer blocks (an
-    objection they made still does; see ``counted_votes``).
+    """After someone leaves or is removed, or an offline member is left with nobody to
+    answer for them: their missing answer no longer blocks (an objection they made
+    still does; see ``counted_votes``).
 
     A proposal that can no longer apply as written (it gives a task to the person who
     went) stays open, for its proposer to withdraw; it must not stop anyone leaving."""

@@ -70,7 +70,7 @@ def standing_completions(commitment_ids: list[int]) -> dict[int, dict[str, Compl
     rows = db.session.scalars(
         select(Completion)
         .where(Completion.commitment_id.in_(commitment_ids), Completion.undone_at.is_(None))
-        .options(selectinload(Completion.by))
+        .options(selectinload(Completion.by), selectinload(Completion.acted_by))
     )
     for c in rows:
         out[c.commitment_id][c.occurrence] = c

@@ -13,8 +13,9 @@ from sqlalchemy.orm import selectinload
 
 from portal import events
 from portal.access import (
-    UNDO_WINDOW,
+    can_act_for,
     can_tick,
+    can_undo_tick,
     hears_of_help,
 )
 from portal.extensions import db
@@ -27,6 +28,7 @@ from portal.models import (
 from portal.models.types import utcnow
 from portal.sanitize import clean_line
 from portal.services import Forbidden, ServiceError, notifications
+from portal.services.acted import acted_for
 from portal.services.history import record
 from portal.services.plan.reading import schedule_of
 from portal.services.schedule import occurrences
@@ -50,17 +52,36 @@ def _valid_occurrence(c: Commitment, occurrence: str) -> bool:
 
 
 def tick(
-    circle: Circle, acting: Membership, c: Commitment, occurrence: str, note: str = ""
+    circle: Circle,
+    acting: Membership,
+    c: Commitment,
+    occurrence: str,
+    note: str = "",
+    *,
+    for_member: Membership | None = None,
 ) -> dict:
-    """Mark an occurrence (or checklist item) done. Ticking twice leaves one tick."""
-    if not can_tick(acting, c):
+    """Mark an occurrence (or checklist item) done. Ticking twice leaves one tick.
+
+    ``for_member``: ``acting`` ticks in the name of a member who named them (issue 14):
+    the tick is the member's (``by``), with ``acted_by`` the one who gave it."""
+    if for_member is not None:
+        if not can_act_for(acting, for_member) or not can_tick(for_member, c):
+            raise Forbidden
+    elif not can_tick(acting, c):
         raise Forbidden
     if not c.active:
         raise ServiceError(_l("This commitment is no longer in the plan."))
     if not isinstance(occurrence, str) or not _valid_occurrence(c, occurrence):
         raise ServiceError(_l("This is not something to tick here."))
     note = clean_line(note, 280)
-    completion = Completion(commitment_id=c.id, occurrence=occurrence, by_id=acting.id, note=note)
+    by = for_member or acting
+    completion = Completion(
+        commitment_id=c.id,
+        occurrence=occurrence,
+        by_id=by.id,
+        acted_by_id=acting.id if for_member is not None else None,
+        note=note,
+    )
     try:
         # A savepoint, not a rollback of the whole transaction: that would also drop
         # whatever the caller had done and queued before this tick.
@@ -78,13 +99,16 @@ def tick(
         if existing is None:
             raise
         return tick_payload(existing, "tick")
-    payload = tick_payload(completion, "tick", by_name=acting.display_name)
+    payload = tick_payload(completion, "tick", by_name=by.display_name)
+    if for_member is not None:
+        payload["acted_by"] = acting.display_name
+        acted_for(circle, acting, for_member, "tick", ref_id=c.id)
     events.publish(circle.id, payload, event_name="plan:event")
     return payload
 
 
 def tick_payload(c: Completion, op: str, by_name: str | None = None) -> dict:
-    return {
+    payload = {
         "type": "plan",
         "op": op,
         "commitment_id": c.commitment_id,
@@ -93,18 +117,24 @@ def tick_payload(c: Completion, op: str, by_name: str | None = None) -> dict:
         "by": by_name if by_name is not None else c.by.display_name,
         "at": c.at.isoformat(),
     }
+    if c.acted_by_id is not None and c.acted_by is not None:
+        payload["acted_by"] = c.acted_by.display_name
+    return payload
 
 
 def undo_tick(circle: Circle, acting: Membership, completion: Completion) -> dict:
-    """Undo a tick within a few minutes; the row stays in the history, marked undone."""
-    if completion.by_id != acting.id:
-        raise ServiceError(_l("Only the person who ticked it can undo it."))
+    """Undo a tick within a few minutes; the row stays in the history, marked undone.
+    A tick made in someone's name is theirs to undo for a week (``access.can_undo_tick``)."""
     if completion.undone_at is not None:
         return tick_payload(completion, "untick")
-    if utcnow() - completion.at > UNDO_WINDOW:
+    if not can_undo_tick(acting, completion):
+        if completion.acted_by_id is not None and completion.by_id == acting.id:
+            raise ServiceError(_l("This was ticked for you more than 7 days ago, so it stands."))
+        if acting.id not in (completion.by_id, completion.acted_by_id):
+            raise ServiceError(_l("Only the person who ticked it can undo it."))
         raise ServiceError(_l("A tick can be undone for 5 minutes only."))
     completion.undone_at = utcnow()
-    payload = tick_payload(completion, "untick", by_name=acting.display_name)
+    payload = tick_payload(completion, "untick", by_name=completion.by.display_name)
     events.publish(circle.id, payload, event_name="plan:event")
     return payload
 
@@ -114,7 +144,7 @@ def completion_history(commitment: Commitment) -> Select:
     return (
         select(Completion)
         .where(Completion.commitment_id == commitment.id)
-        .options(selectinload(Completion.by))
+        .options(selectinload(Completion.by), selectinload(Completion.acted_by))
         .order_by(Completion.at.desc(), Completion.id.desc())
     )
 
