@@ -71,10 +71,16 @@ def _to_plan(circle: Circle, anchor: str = ""):
 
 
 def _back(circle: Circle, c: Commitment):
-    """After a tick, an undo or a help flag: back to "My commitments" when the form came
-    from there (a fixed name, never a URL), else to the commitment in the plan."""
-    if request.form.get("back") == "mine":
+    """After a tick, an undo or a help flag: back to where the form came from, named by
+    a fixed word (never a URL): "My commitments", "What needs you" on the circle home
+    ("home") or on "My circles" ("all"); else to the commitment in the plan."""
+    back = request.form.get("back")
+    if back == "mine":
         return redirect(url_for("plan.mine") + f"#c{c.id}")
+    if back == "home":
+        return redirect(url_for("circles.home", circle_id=circle.id) + "#needs")
+    if back == "all":
+        return redirect(url_for("circles.list_circles") + "#needs")
     return _to_plan(circle, f"c{c.id}")
 
 

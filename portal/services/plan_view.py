@@ -17,7 +17,17 @@ from portal.access import can_tick
 from portal.extensions import db
 from portal.models import Circle, Commitment, Completion, Membership, MembershipStatus
 from portal.services import plan as svc
-from portal.services.schedule import Health, current_occurrence, health, occurrence_key, today_in
+from portal.services.schedule import (
+    Health,
+    current_occurrence,
+    health,
+    missed_turns,
+    occurrence_key,
+    today_in,
+)
+
+# How far back "My commitments" and "What needs you" offer a missed turn to tick.
+MISSED_DAYS = 28
 
 
 @dataclass
@@ -30,6 +40,11 @@ class CommitmentRow:
     items: list[tuple] = field(default_factory=list)  # (item, key, completion or None)
     may_tick: bool = False
     mine: bool = False
+    # The turn to tick is still to come (before a repeating commitment's first turn):
+    # it can be ticked on the day, not before (``plan.tick``).
+    turn_ahead: bool = False
+    # "My commitments": earlier turns I missed and may still tick, newest first.
+    missed: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -71,6 +86,7 @@ def _row(c: Commitment, me: Membership, today: date, done_for: dict) -> Commitme
         items=items,
         may_tick=can_tick(me, c),
         mine=any(a.id == me.id for a in c.assignees),
+        turn_ahead=turn is not None and turn > today,
     )
 
 
@@ -128,7 +144,12 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
     for c in commitments:
         me = mine[c.circle_id]
         group = groups.setdefault(c.circle_id, MyCommitments(me.circle, me, []))
-        group.rows.append(_row(c, me, today[c.circle_id], ticks[c.id]))
+        row = _row(c, me, today[c.circle_id], ticks[c.id])
+        if not c.items and row.may_tick and me.circle.closed_at is None:
+            s = svc.schedule_of(c)
+            days = missed_turns(s, today[c.circle_id], set(ticks[c.id]), days=MISSED_DAYS)
+            row.missed = [d for d in days if d != row.turn]
+        group.rows.append(row)
     return sorted(groups.values(), key=lambda g: g.circle.title.casefold())
 
 
