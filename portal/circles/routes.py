@@ -74,9 +74,7 @@ def list_circles():
         return redirect(url_for("circles.home", circle_id=rows[0][0].id))
     unread = chat_svc.unread_counts(current_user.id)
     needs = needs_of(current_user.id) if rows else []
-    return render_template(
-        "circles/list.html", rows=rows, unread=unread, ended=ended, needs=needs
-    )
+    return render_template("circles/list.html", rows=rows, unread=unread, ended=ended, needs=needs)
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-""""What needs you": the start of the circle home and of "My circles" (issue 14).
+""" "What needs you": the start of the circle home and of "My circles" (issue 14).
 
 For one person, in each circle they are active in: their turns due today (each with a
 Done button), turns they missed (still to tick, with their date), unread chat messages
@@ -37,8 +37,8 @@ from portal.models.types import utcnow
 from portal.services import chat as chat_svc
 from portal.services import meetings as meeting_svc
 from portal.services import plan as plan_svc
-from portal.services.schedule import ONCE, ONCE_KEY, is_occurrence, missed_turns, today_in
 from portal.services.plan_view import MISSED_DAYS
+from portal.services.schedule import ONCE, ONCE_KEY, is_occurrence, missed_turns, today_in
 
 # A missed turn of a repeating commitment is offered for MISSED_DAYS; a one-off
 # commitment whose day has passed stays until it is done.
@@ -119,9 +119,7 @@ def needs_of(user_id: int, circle_id: int | None = None) -> list[CircleNeeds]:
     if not mine:
         return []
     by_id = {m.id: m for m in mine.values()}
-    needs = {
-        cid: CircleNeeds(m.circle, m, today_in(m.circle.timezone)) for cid, m in mine.items()
-    }
+    needs = {cid: CircleNeeds(m.circle, m, today_in(m.circle.timezone)) for cid, m in mine.items()}
     _add_turns(needs, by_id)
     _add_unread(needs, user_id)
     _add_consent(needs, by_id)
