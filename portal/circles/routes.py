@@ -46,6 +46,7 @@ from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
+from portal.services import who_can
 from portal.services.closing import keep_deadline
 from portal.services.needs import needs_of
 from portal.services.plan_view import plan_view
@@ -169,6 +170,7 @@ def _home_page(circle, me):
         keep_form=ConfirmForm(),
         keep_deadline=keep_deadline(circle),
         needs=needs_of(current_user.id, circle.id),
+        ask_invite="" if can_manage(me) else who_can.inviters(circle, me),
     )
 
 

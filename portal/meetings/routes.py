@@ -38,7 +38,7 @@ from portal.meetings.forms import (
     poll_answers,
 )
 from portal.models import Circle, Meeting
-from portal.services import calendar, notifications
+from portal.services import calendar, notifications, who_can
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
 from portal.services.calendar import feed_ics, meeting_ics
@@ -83,6 +83,7 @@ def index(circle_id: int):
         meetings=svc.meetings_of(circle),
         reviews=svc.reviews_of(circle),
         can_organise=can_organise_meetings(me),
+        ask_organise="" if can_organise_meetings(me) else who_can.meeting_organisers(circle, me),
     )
 
 
@@ -127,6 +128,9 @@ def _show_page(circle, me, meeting):
         missing=missing,
         invited=svc.is_invited(meeting, me),
         manage=can_manage_meeting(me, meeting),
+        ask_manage=""
+        if can_manage_meeting(me, meeting)
+        else who_can.ask(circle, me, lambda m: can_manage_meeting(m, meeting)),
         view=view,
         agenda=agenda,
         review=review,
