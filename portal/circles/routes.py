@@ -74,7 +74,7 @@ def list_circles():
     if len(rows) == 1 and not ended and not current_user.can_create_circles:
         return redirect(url_for("circles.home", circle_id=rows[0][0].id))
     unread = chat_svc.unread_counts(current_user.id)
-    needs = needs_of(current_user.id) if rows else []
+    needs = needs_of(current_user.id, unread=unread) if rows else []
     return render_template("circles/list.html", rows=rows, unread=unread, ended=ended, needs=needs)
 
 

@@ -105,9 +105,12 @@ def _turns(c: Commitment, today: date, done: dict) -> tuple[list[Turn], list[Tur
     return due, missed
 
 
-def needs_of(user_id: int, circle_id: int | None = None) -> list[CircleNeeds]:
+def needs_of(
+    user_id: int, circle_id: int | None = None, *, unread: dict[int, int] | None = None
+) -> list[CircleNeeds]:
     """What needs the person, per circle they are active in (only ``circle_id``'s if
-    given), in the order of the circles' titles. Nine queries, whatever the numbers."""
+    given), in the order of the circles' titles. Nine queries, whatever the numbers
+    (eight when the caller has the unread counts already: ``chat.unread_counts``)."""
     mine_q = (
         select(Membership)
         .where(Membership.user_id == user_id, Membership.status == MembershipStatus.ACTIVE)
@@ -121,7 +124,7 @@ def needs_of(user_id: int, circle_id: int | None = None) -> list[CircleNeeds]:
     by_id = {m.id: m for m in mine.values()}
     needs = {cid: CircleNeeds(m.circle, m, today_in(m.circle.timezone)) for cid, m in mine.items()}
     _add_turns(needs, by_id)
-    _add_unread(needs, user_id)
+    _add_unread(needs, chat_svc.unread_counts(user_id) if unread is None else unread)
     _add_consent(needs, by_id)
     _add_meetings(needs, user_id, by_id)
     return sorted(needs.values(), key=lambda n: (n.circle.title.casefold(), n.circle.id))
@@ -150,8 +153,8 @@ def _add_turns(needs: dict[int, CircleNeeds], by_id: dict[int, Membership]) -> N
         n.missed.sort(key=lambda t: t.day, reverse=True)
 
 
-def _add_unread(needs: dict[int, CircleNeeds], user_id: int) -> None:
-    for cid, count in chat_svc.unread_counts(user_id).items():
+def _add_unread(needs: dict[int, CircleNeeds], unread: dict[int, int]) -> None:
+    for cid, count in unread.items():
         n = needs.get(cid)
         if n is not None and can_read_chat(n.me):
             n.unread = count
