@@ -1,4 +1,4 @@
-""""What needs you" in a real browser (issue 14).
+""" "What needs you" in a real browser (issue 14).
 
 The coordinator puts a task for Oma in the plan, due today. Oma opens ``/`` (her one
 circle's home), finds the task under "What needs you", presses Done: the page does not
