@@ -21,6 +21,7 @@ from portal.access import can_change_plan, can_suggest_change
 from portal.extensions import db as _db
 from portal.models import Commitment, Membership, PlanVersion, Proposal, ProposalStatus
 from portal.services import circles as circle_svc
+from portal.services import membership as membership_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests import plan_data
@@ -215,6 +216,13 @@ def test_the_plan_names_who_ticks_someone_elses_commitment(family, browser):
     # Piet keeps the plan; Sanne and Tom are central persons: they may tick it.
     page = html.unescape(browser(f.vos).get(f.plan).get_data(as_text=True))
     assert "To tick someone else's, ask Piet, Sanne, or Tom, who keep the plan." in page
+    # One person: the sentence says so.
+    circle_svc.set_flags(f.circle, f.sanne, f.piet, plan_keeper=False, followup=False)
+    membership_svc.remove_member(f.circle, f.sanne, f.tom)
+    _db.session.commit()
+    page = html.unescape(browser(f.vos).get(f.plan).get_data(as_text=True))
+    assert "To tick someone else's, ask Sanne, who keeps the plan." in page
+    assert "Only the family changes the plan. Ask Sanne, the central person." in page
     # Oma ticks her own football; there is nothing of someone else's on the plan.
     assert "who keep the plan" not in browser(f.oma).get(f.plan).get_data(as_text=True)
 

@@ -170,7 +170,7 @@ def _home_page(circle, me):
         keep_form=ConfirmForm(),
         keep_deadline=keep_deadline(circle),
         needs=needs_of(current_user.id, circle.id),
-        ask_invite="" if can_manage(me) else who_can.inviters(circle, me),
+        ask_invite=who_can.Names() if can_manage(me) else who_can.inviters(circle, me),
     )
 
 

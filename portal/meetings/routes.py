@@ -83,7 +83,9 @@ def index(circle_id: int):
         meetings=svc.meetings_of(circle),
         reviews=svc.reviews_of(circle),
         can_organise=can_organise_meetings(me),
-        ask_organise="" if can_organise_meetings(me) else who_can.meeting_organisers(circle, me),
+        ask_organise=who_can.Names()
+        if can_organise_meetings(me)
+        else who_can.meeting_organisers(circle, me),
     )
 
 
@@ -128,7 +130,7 @@ def _show_page(circle, me, meeting):
         missing=missing,
         invited=svc.is_invited(meeting, me),
         manage=can_manage_meeting(me, meeting),
-        ask_manage=""
+        ask_manage=who_can.Names()
         if can_manage_meeting(me, meeting)
         else who_can.ask(circle, me, lambda m: can_manage_meeting(m, meeting)),
         view=view,

@@ -114,13 +114,16 @@ def _change_mode(me: Membership, agreed: bool) -> str:
     return "propose" if agreed else "suggest"
 
 
-def _asks(circle: Circle, me: Membership, view) -> dict[str, str]:
+def _asks(circle: Circle, me: Membership, view) -> dict[str, who_can.Names]:
     """Never a silent absence: whom to ask ("Sanne or Tom") for what the page does not
-    offer ``me``; "" where nothing is missing (or nobody else can)."""
+    offer ``me``; empty where nothing is missing (or nobody else can)."""
     agreed = view.version > 0
+    nobody = who_can.Names()
     return {
-        "change": "" if can_change_plan(me, agreed) else who_can.central_persons(circle, me),
-        "tick": who_can.plan_watchers(circle, me) if any(not r.may_tick for r in view.rows) else "",
+        "change": nobody if can_change_plan(me, agreed) else who_can.central_persons(circle, me),
+        "tick": who_can.plan_watchers(circle, me)
+        if any(not r.may_tick for r in view.rows)
+        else nobody,
     }
 
 
