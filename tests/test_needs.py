@@ -289,6 +289,19 @@ def test_a_removed_member_sees_nothing_more_of_the_circle(family, browser):
     assert browser(f.oma).get(f"/c/{f.circle.id}").status_code == 404
 
 
+def test_the_coordinator_after_handover_sees_nothing_more_of_the_circle(family, browser):
+    f = family
+    _say(f.circle, f.sanne, "After the handover", n=2)
+    plan_svc.propose(f.circle, f.sanne, "add_agreement", payload={"text": "Rain."})
+    _poll(f.circle, f.sanne, [f.oma])
+    circle_svc.hand_over(f.circle, f.coord)
+    _db.session.commit()
+    assert needs_of(f.coord.user_id) == []
+    html = browser(f.coord).get("/circles").get_data(as_text=True)
+    assert "Circle around Sam" not in html.split("Circles you are no longer in")[0]
+    assert "new message" not in html and "waits for your answer" not in html
+
+
 def test_a_professional_sees_no_chat_count_while_the_chat_is_closed_to_them(family, browser):
     f = family
     _say(f.circle, f.sanne, "Family talk", n=3)
