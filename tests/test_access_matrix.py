@@ -367,7 +367,9 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
 }
 
 # While the plan is a draft (version 0) the coordinator and central persons enter it
-# directly; nobody else may. In this order, on one draft world per persona.
+# directly; members and supporters may suggest a change (issue 14), which becomes an open
+# proposal and leaves the draft as it was; professionals may not. Recording the
+# agreement stays the managers'. In this order, on one draft world per persona.
 DRAFT_ROUTES = [
     ("plan.new_commitment", "GET"),
     ("plan.edit_commitment", "GET"),
@@ -382,7 +384,16 @@ DRAFT_ROUTES = [
     ("plan.remove_commitment", "POST"),
     ("plan.agree", "POST"),  # last: needs a commitment (the one added above), makes version 1
 ]
-DRAFT_MATRIX = {key: managers(DONE if key[1] == "POST" else PAGE) for key in DRAFT_ROUTES}
+DRAFT_MATRIX = {
+    key: (
+        managers(DONE if key[1] == "POST" else PAGE)
+        if key[0] == "plan.agree"
+        else voters(DONE if key[1] == "POST" else PAGE)
+        | {"coordinator": DONE if key[1] == "POST" else PAGE}
+    )
+    for key in DRAFT_ROUTES
+}
+DRAFT_SUGGESTIONS = 7  # the POSTs above but the agreement: one proposal each
 
 COMMITMENT_FORM = {
     "what": "Walk the dog on Sundays",
@@ -1062,7 +1073,8 @@ def test_matrix_action(app, db, client, world, as_persona, endpoint, method, per
 )
 def test_plan_draft(app, db, client, world, as_persona, persona):
     """Before the plan is agreed only the coordinator and central persons enter it, and
-    they change it directly (no proposals); recording the agreement makes version 1."""
+    they change it directly (no proposals); members and supporters suggest (a proposal
+    each, the draft unchanged); recording the agreement makes version 1."""
     token = as_persona(persona)
     errors = [
         err
@@ -1082,7 +1094,9 @@ def test_plan_draft(app, db, client, world, as_persona, persona):
         )
     ]
     assert not errors, "\n".join(errors)
-    assert db.session.scalar(select(func.count()).select_from(Proposal)) == 1  # B's only
+    suggested = DRAFT_SUGGESTIONS if persona in ("member", "supporter") else 0
+    proposals = select(func.count()).select_from(Proposal)
+    assert db.session.scalar(proposals) == 1 + suggested  # B's, and the suggestions
     plan = db.session.scalar(select(Plan).where(Plan.circle_id == world.circle.id))
     if persona in ("central", "coordinator"):
         assert plan.version == 1 and plan.evaluation_date == date(2031, 3, 1)

@@ -450,21 +450,39 @@ def test_before_agreement_coordinator_and_central_enter_the_plan_directly(make_f
     assert svc.get_plan(f.circle).evaluation_date == date(2027, 2, 1)
     assert _proposals(f.circle) == [] and _versions(f.circle) == []
 
-    # A member, a supporter and a professional cannot write the draft.
+    # A member, a supporter and a professional cannot write the draft. The professional
+    # may not touch it at all; the member and the supporter may suggest (issue 14):
+    # each suggestion is a proposal to the circle, and the draft stays as it was
+    # (tests/test_suggestions.py follows one through consent).
     before = (_whats(f.circle), [a.text for a in svc.agreements(f.circle)])
-    for m in (f.oma, f.piet, f.prof):
+    b = browser(f.prof)
+    assert b.get(f"{f.plan}/commitments/new").status_code == 403
+    assert _post(b, f"{f.plan}/commitments/new", _form("Mine", [f.prof])).status_code == 403
+    assert b.get(edit).status_code == 403
+    assert _post(b, edit, _form("Hacked", [f.oma])).status_code == 403
+    assert _post(b, f"{f.plan}/commitments/{cook.id}/remove").status_code == 403
+    assert _post(b, f"{f.plan}/agreements", {"text": "Mine"}).status_code == 403
+    assert _post(b, f"{f.plan}/evaluation", {"date": "2030-01-01"}).status_code == 403
+    assert _post(b, f"{f.plan}/agree", {"present": [str(f.prof.id)]}).status_code == 403
+    for m in (f.oma, f.piet):
         b = browser(m)
-        assert b.get(f"{f.plan}/commitments/new").status_code == 403
-        assert _post(b, f"{f.plan}/commitments/new", _form("Mine", [m])).status_code == 403
-        assert b.get(edit).status_code == 403
-        assert _post(b, edit, _form("Hacked", [f.oma])).status_code == 403
-        assert _post(b, f"{f.plan}/commitments/{cook.id}/remove").status_code == 403
-        assert _post(b, f"{f.plan}/agreements", {"text": "Mine"}).status_code == 403
-        assert _post(b, f"{f.plan}/evaluation", {"date": "2030-01-01"}).status_code == 403
+        assert b.get(f"{f.plan}/commitments/new").status_code == 200
+        assert _post(b, f"{f.plan}/commitments/new", _form("Mine", [m])).status_code == 302
+        assert _post(b, edit, _form("Changed", [f.oma])).status_code == 302
+        assert _post(b, f"{f.plan}/commitments/{cook.id}/remove").status_code == 302
+        assert _post(b, f"{f.plan}/agreements", {"text": "Mine"}).status_code == 302
+        assert _post(b, f"{f.plan}/evaluation", {"date": "2030-01-01"}).status_code == 302
         assert _post(b, f"{f.plan}/agree", {"present": [str(m.id)]}).status_code == 403
     assert (_whats(f.circle), [a.text for a in svc.agreements(f.circle)]) == before
     assert svc.get_plan(f.circle).evaluation_date == date(2027, 2, 1)
-    assert _proposals(f.circle) == [] and _versions(f.circle) == []
+    assert [p.kind for p in _proposals(f.circle)] == 2 * [
+        "add_commitment",
+        "change_commitment",
+        "remove_commitment",
+        "add_agreement",
+        "set_evaluation_date",
+    ]
+    assert _versions(f.circle) == []
 
     # Recording who agreed makes version 1.
     resp = _post(browser(f.coord), f"{f.plan}/agree", {"present": [str(f.sanne.id), str(f.oma.id)]})

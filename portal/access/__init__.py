@@ -87,10 +87,12 @@ from portal.access.plan import (  # noqa: F401
     can_remove_message,
     can_review_meeting,
     can_set_conditions,
+    can_suggest_change,
     can_take_on_commitments,
     can_tick,
     can_undo_tick,
     can_vote,
+    enters_plan_directly,
     takes_over_circle,
     watches_plan,
 )

@@ -27,10 +27,24 @@ def can_vote(m: Membership) -> bool:
     return m.is_active and m.votes
 
 
+def can_suggest_change(m: Membership) -> bool:
+    """Every voter (central persons, members, supporters, the plan keeper or not) may
+    suggest a new commitment or a change; it goes through consent (issue 14).
+    Professionals and the coordinator do not vote, so they do not suggest either."""
+    return can_vote(m)
+
+
+def enters_plan_directly(m: Membership, agreed: bool) -> bool:
+    """While the plan is a draft the coordinator or a central person types it in
+    directly; every other change (anyone's, once it is agreed) is a proposal."""
+    return not agreed and can_enter_plan(m)
+
+
 def can_change_plan(m: Membership, agreed: bool) -> bool:
-    """Before version 1 the coordinator or a central person enters the plan; once it is
-    agreed, every voter may propose a change."""
-    return can_vote(m) if agreed else can_enter_plan(m)
+    """Before version 1 the coordinator or a central person enters the plan, and every
+    other voter may suggest a change to the draft (issue 14: before, they could not,
+    and were not told why); once it is agreed, every voter may propose a change."""
+    return can_suggest_change(m) or enters_plan_directly(m, agreed)
 
 
 def can_tick(m: Membership, c) -> bool:

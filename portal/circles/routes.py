@@ -46,7 +46,9 @@ from portal.services import chat as chat_svc
 from portal.services import circles as svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
+from portal.services import who_can
 from portal.services.closing import keep_deadline
+from portal.services.needs import needs_of
 from portal.services.plan_view import plan_view
 from portal.services.sheet import member_sheet
 from portal.views import open_when_closed, run, shown
@@ -72,7 +74,8 @@ def list_circles():
     if len(rows) == 1 and not ended and not current_user.can_create_circles:
         return redirect(url_for("circles.home", circle_id=rows[0][0].id))
     unread = chat_svc.unread_counts(current_user.id)
-    return render_template("circles/list.html", rows=rows, unread=unread, ended=ended)
+    needs = needs_of(current_user.id, unread=unread) if rows else []
+    return render_template("circles/list.html", rows=rows, unread=unread, ended=ended, needs=needs)
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,8 @@ def _home_page(circle, me):
         meetings=[m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id],
         keep_form=ConfirmForm(),
         keep_deadline=keep_deadline(circle),
+        needs=needs_of(current_user.id, circle.id),
+        ask_invite=who_can.Names() if can_manage(me) else who_can.inviters(circle, me),
     )
 
 

@@ -43,7 +43,7 @@ from portal.meetings.forms import (
 )
 from portal.models import Circle, Meeting
 from portal.qr import qr_svg, webcal
-from portal.services import calendar, notifications
+from portal.services import calendar, notifications, who_can
 from portal.services import meetings as svc
 from portal.services import plan as plan_svc
 from portal.services.acted import poll_answer_given_for
@@ -89,6 +89,9 @@ def index(circle_id: int):
         meetings=svc.meetings_of(circle),
         reviews=svc.reviews_of(circle),
         can_organise=can_organise_meetings(me),
+        ask_organise=who_can.Names()
+        if can_organise_meetings(me)
+        else who_can.meeting_organisers(circle, me),
     )
 
 
@@ -133,6 +136,9 @@ def _show_page(circle, me, meeting):
         missing=missing,
         invited=svc.is_invited(meeting, me),
         manage=can_manage_meeting(me, meeting),
+        ask_manage=who_can.Names()
+        if can_manage_meeting(me, meeting)
+        else who_can.ask(circle, me, lambda m: can_manage_meeting(m, meeting)),
         view=view,
         agenda=agenda,
         review=review,

@@ -157,9 +157,7 @@ class Membership(db.Model):
 
 membership_proxies = db.Table(
     "membership_proxies",
-    db.Column(
-        "membership_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True
-    ),
+    db.Column("membership_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True),
     db.Column("proxy_id", ForeignKey("memberships.id", ondelete="CASCADE"), primary_key=True),
 )
 

@@ -29,6 +29,7 @@ from portal.access import (
     can_pass_conditions_on,
     can_tick,
     can_vote,
+    enters_plan_directly,
     load_circle,
     require,
 )
@@ -57,6 +58,7 @@ from portal.plan.forms import (
 from portal.services import circles as circle_svc
 from portal.services import meetings as meetings_svc
 from portal.services import plan as svc
+from portal.services import who_can
 from portal.services.plan_export import export_plan
 from portal.services.plan_view import my_commitments, plan_view
 from portal.services.schedule import FIELD_KINDS
@@ -74,10 +76,16 @@ def _to_plan(circle: Circle, anchor: str = ""):
 
 
 def _back(circle: Circle, c: Commitment):
-    """After a tick, an undo or a help flag: back to "My commitments" when the form came
-    from there (a fixed name, never a URL), else to the commitment in the plan."""
-    if request.form.get("back") == "mine":
+    """After a tick, an undo or a help flag: back to where the form came from, named by
+    a fixed word (never a URL): "My commitments", "What needs you" on the circle home
+    ("home") or on "My circles" ("all"); else to the commitment in the plan."""
+    back = request.form.get("back")
+    if back == "mine":
         return redirect(url_for("plan.mine") + f"#c{c.id}")
+    if back == "home":
+        return redirect(url_for("circles.home", circle_id=circle.id) + "#needs")
+    if back == "all":
+        return redirect(url_for("circles.list_circles") + "#needs")
     return _to_plan(circle, f"c{c.id}")
 
 
@@ -102,7 +110,28 @@ def show(circle_id: int):
     return looked(me, "plan", page, circle_id=circle.id, kinds=PLAN_NEWS)
 
 
+def _change_mode(me: Membership, agreed: bool) -> str:
+    """How ``me``'s change to the plan goes in (see ``_plan_change_context``)."""
+    if enters_plan_directly(me, agreed):
+        return "enter"
+    return "propose" if agreed else "suggest"
+
+
+def _asks(circle: Circle, me: Membership, view) -> dict[str, who_can.Names]:
+    """Never a silent absence: whom to ask ("Sanne or Tom") for what the page does not
+    offer ``me``; empty where nothing is missing (or nobody else can)."""
+    agreed = view.version > 0
+    nobody = who_can.Names()
+    return {
+        "change": nobody if can_change_plan(me, agreed) else who_can.central_persons(circle, me),
+        "tick": who_can.plan_watchers(circle, me)
+        if any(not r.may_tick for r in view.rows)
+        else nobody,
+    }
+
+
 def _plan_page(circle, me, view):
+    agreed = view.version > 0
     return render_template(
         "plan/plan.html",
         circle=circle,
@@ -115,6 +144,9 @@ def _plan_page(circle, me, view):
         accept_form=AcceptForm(),
         pass_on_form=_pass_on_form(me),
         can_enter=can_enter_plan(me),
+        may_change=can_change_plan(me, agreed),
+        mode=_change_mode(me, agreed),
+        ask=_asks(circle, me, view),
     )
 
 
@@ -224,18 +256,20 @@ def mine():
 
 
 def _plan_change_context(circle_id: int, model=None, item_id: int | None = None):
-    """The circle, me, whether the plan is agreed, and the item to change (404 first),
-    once I may change the plan: enter it (draft) or propose (agreed)."""
+    """The circle, me, how my change goes in, and the item to change (404 first), once
+    I may change the plan. The mode: "enter" (I type in the draft directly),
+    "suggest" (a suggestion to the draft) or "propose" (the plan is agreed); the last
+    two are proposals to the circle, decided by consent."""
     circle, me = load_circle(circle_id)
     item = access_plan_item(circle, model, item_id) if model is not None else None
     agreed = svc.get_plan(circle).version > 0
     require(can_change_plan(me, agreed))
-    return circle, me, agreed, item
+    return circle, me, _change_mode(me, agreed), item
 
 
-def _changed(agreed: bool, done: str) -> str:
-    """What the person hears: a change to an agreed plan is a proposal to the circle."""
-    return _("Your proposal is sent to the circle.") if agreed else done
+def _changed(mode: str, done: str) -> str:
+    """What the person hears: a proposal (or suggestion) goes to the circle."""
+    return done if mode == "enter" else _("Your proposal is sent to the circle.")
 
 
 def _propose(circle: Circle, me: Membership, kind: str, form, **what):
@@ -248,13 +282,13 @@ def _form_page(template: str, **context):
     return render_template(template, **context), 200 if request.method == "GET" else 400
 
 
-def _commitment_page(circle, me, form, agreed: bool, commitment: Commitment | None):
+def _commitment_page(circle, me, form, mode: str, commitment: Commitment | None):
     return _form_page(
         "plan/commitment_form.html",
         circle=circle,
         me=me,
         form=form,
-        agreed=agreed,
+        mode=mode,
         commitment=commitment,
         schedule_fields=FIELD_KINDS,
     )
@@ -263,20 +297,20 @@ def _commitment_page(circle, me, form, agreed: bool, commitment: Commitment | No
 @bp.route("/c/<int:circle_id>/plan/commitments/new", methods=["GET", "POST"])
 @login_required
 def new_commitment(circle_id: int):
-    circle, me, agreed, _none = _plan_change_context(circle_id)
+    circle, me, mode, _none = _plan_change_context(circle_id)
     form = CommitmentForm()
     form.offer_people(circle)
     if form.validate_on_submit():
         call = _propose(circle, me, "add_commitment", form, payload=form.to_data().to_payload())
-        if run(call, form=form, success=_changed(agreed, _("Added.")), fallback="what"):
+        if run(call, form=form, success=_changed(mode, _("Added.")), fallback="what"):
             return _to_plan(circle)
-    return _commitment_page(circle, me, form, agreed, None)
+    return _commitment_page(circle, me, form, mode, None)
 
 
 @bp.route("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_commitment(circle_id: int, commitment_id: int):
-    circle, me, agreed, c = _plan_change_context(circle_id, Commitment, commitment_id)
+    circle, me, mode, c = _plan_change_context(circle_id, Commitment, commitment_id)
     form = CommitmentForm()
     form.offer_people(circle)
     if request.method == "GET":
@@ -284,19 +318,19 @@ def edit_commitment(circle_id: int, commitment_id: int):
     if form.validate_on_submit():
         payload = form.to_data().to_payload()
         call = _propose(circle, me, "change_commitment", form, target_id=c.id, payload=payload)
-        if run(call, form=form, success=_changed(agreed, _("Saved.")), fallback="what"):
+        if run(call, form=form, success=_changed(mode, _("Saved.")), fallback="what"):
             return _to_plan(circle, f"c{c.id}")
-    return _commitment_page(circle, me, form, agreed, c)
+    return _commitment_page(circle, me, form, mode, c)
 
 
 @bp.post("/c/<int:circle_id>/plan/commitments/<int:commitment_id>/remove")
 @login_required
 def remove_commitment(circle_id: int, commitment_id: int):
-    circle, me, agreed, c = _plan_change_context(circle_id, Commitment, commitment_id)
+    circle, me, mode, c = _plan_change_context(circle_id, Commitment, commitment_id)
     if ConfirmForm().validate_on_submit():
         run(
             lambda: svc.change(circle, me, "remove_commitment", target_id=c.id),
-            success=_changed(agreed, _("Removed.")),
+            success=_changed(mode, _("Removed.")),
         )
     return _to_plan(circle)
 
@@ -304,11 +338,11 @@ def remove_commitment(circle_id: int, commitment_id: int):
 @bp.post("/c/<int:circle_id>/plan/agreements")
 @login_required
 def add_agreement(circle_id: int):
-    circle, me, agreed, _none = _plan_change_context(circle_id)
+    circle, me, mode, _none = _plan_change_context(circle_id)
     form = AgreementForm()
     if form.validate_on_submit():
         call = _propose(circle, me, "add_agreement", form, payload={"text": form.text.data})
-        run(call, success=_changed(agreed, _("Added.")))
+        run(call, success=_changed(mode, _("Added.")))
     else:
         flash(_("Please write the backup plan."), "error")
     return _to_plan(circle, "agreements")
@@ -317,14 +351,14 @@ def add_agreement(circle_id: int):
 @bp.route("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/edit", methods=["GET", "POST"])
 @login_required
 def edit_agreement(circle_id: int, agreement_id: int):
-    circle, me, agreed, a = _plan_change_context(circle_id, Agreement, agreement_id)
+    circle, me, mode, a = _plan_change_context(circle_id, Agreement, agreement_id)
     form = AgreementForm(text=a.text) if request.method == "GET" else AgreementForm()
     if form.validate_on_submit():
         payload = {"text": form.text.data}
         call = _propose(circle, me, "change_agreement", form, target_id=a.id, payload=payload)
-        if run(call, form=form, success=_changed(agreed, _("Saved.")), fallback="text"):
+        if run(call, form=form, success=_changed(mode, _("Saved.")), fallback="text"):
             return _to_plan(circle, "agreements")
-    return _form_page("plan/agreement_form.html", circle=circle, me=me, form=form, agreed=agreed)
+    return _form_page("plan/agreement_form.html", circle=circle, me=me, form=form, mode=mode)
 
 
 @bp.post("/c/<int:circle_id>/plan/agreements/<int:agreement_id>/remove")
@@ -339,13 +373,13 @@ def remove_agreement(circle_id: int, agreement_id: int):
 @bp.post("/c/<int:circle_id>/plan/evaluation")
 @login_required
 def evaluation(circle_id: int):
-    circle, me, agreed, _none = _plan_change_context(circle_id)
+    circle, me, mode, _none = _plan_change_context(circle_id)
     form = EvaluationForm()
     if form.validate_on_submit():
         payload = {"date": form.date.data.isoformat()}
         run(
             _propose(circle, me, "set_evaluation_date", form, payload=payload),
-            success=_changed(agreed, _("Saved.")),
+            success=_changed(mode, _("Saved.")),
         )
     else:
         flash(_("Please choose a date."), "error")

@@ -17,7 +17,17 @@ from portal.access import acting_for_choices, can_tick
 from portal.extensions import db
 from portal.models import Circle, Commitment, Completion, Membership, MembershipStatus
 from portal.services import plan as svc
-from portal.services.schedule import Health, current_occurrence, health, occurrence_key, today_in
+from portal.services.schedule import (
+    Health,
+    current_occurrence,
+    health,
+    missed_turns,
+    occurrence_key,
+    today_in,
+)
+
+# How far back "My commitments" and "What needs you" offer a missed turn to tick.
+MISSED_DAYS = 28
 
 
 @dataclass
@@ -32,6 +42,11 @@ class CommitmentRow:
     mine: bool = False
     # Its people whom ``me`` may tick for (issue 14: they named ``me``).
     for_whom: list = field(default_factory=list)
+    # The turn to tick is still to come (before a repeating commitment's first turn):
+    # it can be ticked on the day, not before (``plan.tick``).
+    turn_ahead: bool = False
+    # "My commitments": earlier turns I missed and may still tick, newest first.
+    missed: list[date] = field(default_factory=list)
 
 
 @dataclass
@@ -79,6 +94,7 @@ def _row(
         may_tick=can_tick(me, c),
         mine=any(a.id == me.id for a in c.assignees),
         for_whom=[a for a in c.assignees if a.id in acting_ids] if acting_ids else [],
+        turn_ahead=turn is not None and turn > today,
     )
 
 
@@ -139,7 +155,12 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
     for c in commitments:
         me = mine[c.circle_id]
         group = groups.setdefault(c.circle_id, MyCommitments(me.circle, me, []))
-        group.rows.append(_row(c, me, today[c.circle_id], ticks[c.id]))
+        row = _row(c, me, today[c.circle_id], ticks[c.id])
+        if not c.items and row.may_tick and me.circle.closed_at is None:
+            s = svc.schedule_of(c)
+            days = missed_turns(s, today[c.circle_id], set(ticks[c.id]), days=MISSED_DAYS)
+            row.missed = [d for d in days if d != row.turn]
+        group.rows.append(row)
     return sorted(groups.values(), key=lambda g: g.circle.title.casefold())
 
 

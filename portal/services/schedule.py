@@ -284,6 +284,24 @@ def current_occurrence(s: Schedule, today: date) -> date | None:
     return _first_on_or_after(s, s.start)
 
 
+def missed_turns(
+    s: Schedule, today: date, done_keys: AbstractSet[str], *, days: int = 28
+) -> list[date]:
+    """The turns of a repeating schedule in the ``days`` before ``today`` that are not in
+    ``done_keys``, newest first: what someone missed and may still tick. Never a turn
+    before ``start`` or from today on. Empty for ``once`` and ``period``."""
+    s.validate()
+    yesterday = _add_days(today, -1)
+    since = _add_days(today, -days)
+    if not s.repeating or yesterday is None or since is None:
+        return []
+    return [
+        d
+        for d in reversed(occurrences(s, max(since, s.start), yesterday))
+        if d.isoformat() not in done_keys
+    ]
+
+
 def next_occurrence(s: Schedule, after: date) -> date | None:
     """The first occurrence strictly after ``after``, or None if there is none."""
     s.validate()

@@ -25,7 +25,7 @@ ABILITIES: tuple[tuple[object, Callable[[Membership], bool]], ...] = (
     (_l("see the plan, the meetings and who is in the circle"), lambda m: m.is_active),
     (_l("read and write in the chat"), lambda m: access.can_read_chat(m)),
     (_l("say yes or no to changes in the plan"), lambda m: access.can_vote(m)),
-    (_l("write the plan before it is agreed"), lambda m: access.can_change_plan(m, False)),
+    (_l("write the plan before it is agreed"), lambda m: access.enters_plan_directly(m, False)),
     (_l("propose a change once the plan is agreed"), lambda m: access.can_change_plan(m, True)),
     (_l("take on commitments and tick them off"), lambda m: access.can_take_on_commitments(m)),
     (_l("tick off anyone's commitment and see calls for help"), lambda m: access.watches_plan(m)),

@@ -15,6 +15,7 @@ from portal.access import (
     can_act_for,
     can_vote,
     consent_waits_for,
+    enters_plan_directly,
     has_a_voice,
     hears_of_decision,
     within_change_window,
@@ -81,7 +82,7 @@ def propose(
 ) -> Proposal:
     if not can_vote(acting):
         raise Forbidden
-    if get_plan(circle).version == 0:
+    if enters_plan_directly(acting, get_plan(circle).version > 0):
         raise ServiceError(_l("The plan is not agreed yet: it can still be entered directly."))
     payload = _checked(circle, kind, target_id, payload or {})
     proposal = Proposal(
@@ -307,9 +308,12 @@ def change(
     payload: dict | None = None,
     reason: str = "",
 ) -> Proposal | None:
-    """One entry point for every plan change: while the plan is a draft it is made at
-    once; once agreed it becomes a proposal to the circle (returned)."""
-    if get_plan(circle).version > 0:
+    """One entry point for every plan change: while the plan is a draft, the people who
+    enter it make it at once; anything else (a member's suggestion to the draft, any
+    change once agreed) becomes a proposal to the circle (returned). ``acting`` None:
+    the server itself (the command line, the demo), which enters a draft directly."""
+    agreed = get_plan(circle).version > 0
+    if agreed or (acting is not None and not enters_plan_directly(acting, agreed)):
         return propose(circle, acting, kind, target_id=target_id, payload=payload, reason=reason)
     apply_change(circle, kind, target_id, payload or {})
     return None
@@ -336,6 +340,10 @@ def apply_proposal(
         return None
     _decided(circle, proposal, "agreed", actor)
     apply_change(circle, proposal.kind, proposal.target_id, proposal.payload or {})
+    if get_plan(circle).version == 0:
+        # A suggestion to the draft that everyone agreed to: it is in the draft now,
+        # and in version 1 when the plan is agreed (``record_agreement``).
+        return None
     version = new_version(
         circle,
         reason,

@@ -31,7 +31,14 @@ from portal.services import Forbidden, ServiceError, notifications
 from portal.services.acted import acted_for
 from portal.services.history import record
 from portal.services.plan.reading import schedule_of
-from portal.services.schedule import occurrences
+from portal.services.schedule import occurrences, today_in
+
+
+def _turn_day(c: Commitment, occurrence: str) -> date | None:
+    """The date of a repeating commitment's turn named by ``occurrence``, else None."""
+    if occurrence.startswith("item:") or c.items or schedule_of(c).kind in ("once", "period"):
+        return None
+    return date.fromisoformat(occurrence)
 
 
 def _valid_occurrence(c: Commitment, occurrence: str) -> bool:
@@ -73,6 +80,11 @@ def tick(
         raise ServiceError(_l("This commitment is no longer in the plan."))
     if not isinstance(occurrence, str) or not _valid_occurrence(c, occurrence):
         raise ServiceError(_l("This is not something to tick here."))
+    # A missed turn can still be ticked, with its date (a turn before the start is no
+    # turn at all: refused above); a turn still to come cannot be done yet.
+    day = _turn_day(c, occurrence)
+    if day is not None and day > today_in(circle.timezone):
+        raise ServiceError(_l("This turn is still to come. You can tick it on the day."))
     note = clean_line(note, 280)
     by = for_member or acting
     completion = Completion(
