@@ -12,8 +12,10 @@ from flask_babel import format_date
 from flask_babel import gettext as _
 
 from portal.access import can_export_circle, can_remove_condition, can_reopen_circle, can_undo_tick
+from portal.forms import supported_choices
 from portal.i18n import weekday_names
 from portal.models import Circle, Commitment
+from portal.services import lines as lines_svc
 from portal.services import plan as svc
 from portal.services.closing import purge_day
 
@@ -26,6 +28,9 @@ def init_app(app) -> None:
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
     app.add_template_global(purge_day, "purge_day")
+    # The private lines open to the person (the circle nav links to them): issue 14.
+    app.add_template_global(lines_svc.my_lines, "my_lines")
+    app.add_template_global(supported_choices, "supported_choices")
     app.add_template_filter(_todate, "todate")
     app.add_template_filter(person, "person")
     app.add_template_filter(people, "people")
