@@ -55,7 +55,9 @@ def _phrase(kind: str, num: int) -> str:
         "mention": lambda: ngettext("%(num)d mention of you", "%(num)d mentions of you", num),
         "messages": lambda: ngettext("%(num)d new message", "%(num)d new messages", num),
         "line": lambda: ngettext(
-            "%(num)d new message on your private line", "%(num)d new messages on your private line", num
+            "%(num)d new message on your private line",
+            "%(num)d new messages on your private line",
+            num,
         ),
         "due": lambda: ngettext(
             "%(num)d thing to do that is due", "%(num)d things to do that are due", num

@@ -89,8 +89,8 @@ from portal.models import (
 from portal.models.plan import commitment_assignees
 from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc
-from portal.services import lines as lines_svc
 from portal.services import circles as svc
+from portal.services import lines as lines_svc
 from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
 from portal.services import plan as plan_svc
@@ -1790,7 +1790,8 @@ def test_socket_event(db, client, world, as_persona, open_socket, persona):
         expected = SOCKET_MATRIX["/"][event][persona]
         before = _snapshot(db)
         ack = sock.emit(
-            _event_name(event), _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id, world.line.id)
+            _event_name(event),
+            _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id, world.line.id),
         )
         changed = _snapshot(db) != before
         if _outcome(ack) != expected:

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import purge
-from portal.extensions import db as _db
 from portal.models import (
     AccessLogEntry,
     Circle,
@@ -278,10 +277,14 @@ def _refused_everywhere(db, p, browser, sock):
     assert a.status_code == b.status_code == 404 and a.get_data() == b.get_data()
     for event, extra in EVENTS.items():
         got = sock.emit(event, {**_ids(p), **extra})
-        assert got == sock.emit(event, {**_missing(p), **extra}) == {
-            "ok": False,
-            "error": "not_found",
-        }, event
+        assert (
+            got
+            == sock.emit(event, {**_missing(p), **extra})
+            == {
+                "ok": False,
+                "error": "not_found",
+            }
+        ), event
     assert db.session.scalar(select(func.count()).select_from(LineMessage)) == 1
     line = db.session.get(SupportLine, p["line"].id)
     assert line.message_seq == 1 and line.member_read_seq == 0
@@ -325,7 +328,9 @@ def test_a_removed_or_left_supporter_or_member_loses_the_line(
     p = pair
     line_svc.send_message(p["line"], p["supporter"], "client-0000001", SECRET)
     db.session.commit()
-    stayer, goer = ("child", "supporter") if gone.startswith("supporter") else ("supporter", "child")
+    stayer, goer = (
+        ("child", "supporter") if gone.startswith("supporter") else ("supporter", "child")
+    )
     b_go = _browser(new_client, login, p[goer])
     b_stay = _browser(new_client, login, p[stayer])
     if gone == "supporter_removed":
@@ -366,7 +371,10 @@ def test_a_central_person_changes_the_pair_and_the_old_line_closes(
     for bad in (p["professional"].id, p["outsider"].id, p["supporter"].id, "x"):
         central.post(url, data={"csrf_token": token, "supports": str(bad)})
         assert db.session.get(Membership, p["supporter"].id).supports_id == p["child"].id
-    assert central.post(url, data={"csrf_token": token, "supports": str(p["member"].id)}).status_code == 302
+    assert (
+        central.post(url, data={"csrf_token": token, "supports": str(p["member"].id)}).status_code
+        == 302
+    )
     supporter = db.session.get(Membership, p["supporter"].id)
     assert supporter.supports_id == p["member"].id and supporter.supporter_of == "Uncle Tom"
     new_line = db.session.scalar(
@@ -414,7 +422,9 @@ def test_a_closed_circle_keeps_the_line_readable_and_refuses_sends(
     assert page.status_code == 200 and SECRET in page.get_data(as_text=True)
     assert 'id="send-form"' not in page.get_data(as_text=True)
     token = csrf_from(browser.get("/account"))
-    resp = browser.post(_url(p), data={"csrf_token": token, "client_id": "closed-00001", "body": "x"})
+    resp = browser.post(
+        _url(p), data={"csrf_token": token, "client_id": "closed-00001", "body": "x"}
+    )
     assert resp.status_code == 403
     sock = socket_client(p["child"].user, http=browser)
     assert sock.emit("line:join", _ids(p))["ok"]
@@ -479,9 +489,11 @@ def test_who_can_see_says_the_line_exists_and_only_the_two_read_it(
     app, db, pair, new_client, login
 ):
     p = pair
-    page = _browser(new_client, login, p["professional"]).get(
-        f"/c/{p['circle'].id}/who-can-see"
-    ).get_data(as_text=True)
+    page = (
+        _browser(new_client, login, p["professional"])
+        .get(f"/c/{p['circle'].id}/who-can-see")
+        .get_data(as_text=True)
+    )
     fact = page.split('id="fact-line"', 1)[1].split("</li>", 1)[0]
     assert "Only those two can read it" in fact
     assert "Now there are 2 private lines in this circle." in fact
@@ -509,7 +521,9 @@ def test_the_account_export_holds_the_line_and_the_circle_export_does_not(
         ("Sanne", "I am here for you"),
     ]
     assert SECRET in html and "Private line of Sanne and Sam" in html
-    data, html = _unzip(_browser(new_client, login, p["central"]).get(f"/c/{p['circle'].id}/export"))
+    data, html = _unzip(
+        _browser(new_client, login, p["central"]).get(f"/c/{p['circle'].id}/export")
+    )
     assert SECRET not in json.dumps(data) and SECRET not in html
     assert "I am here for you" not in json.dumps(data) + html
     # Someone who is no longer in the pair keeps what they wrote, not the other's words.

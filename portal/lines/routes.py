@@ -11,9 +11,9 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from portal.access import access_line
-from portal.lines.forms import LineMessageForm
 from portal.extensions import db
 from portal.ids import query_int
+from portal.lines.forms import LineMessageForm
 from portal.services import lines as svc
 from portal.services.allowance import take_slot
 from portal.views import own_allowance, run_into

@@ -138,10 +138,6 @@ def _lines(circle: Circle) -> tuple[int, list[Role]]:
             m = stand_in(circle, role, plan_keeper=flags, followup=flags)
             if access.can_read_line(m, line) and role not in others:
                 others.append(role)
-    lines = db.session.scalars(
-        select(SupportLine).where(SupportLine.circle_id == circle.id)
-    ).all()
-    open_lines = sum(
-        1 for x in lines if access.pair_stands(x.supporter, x.member)
-    )
+    lines = db.session.scalars(select(SupportLine).where(SupportLine.circle_id == circle.id)).all()
+    open_lines = sum(1 for x in lines if access.pair_stands(x.supporter, x.member))
     return open_lines, others

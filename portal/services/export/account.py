@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from sqlalchemy import or_, select
 
 from portal.access import open_lines_of
-
 from portal.extensions import db
 from portal.models import (
     CalendarFeed,
