@@ -561,3 +561,30 @@ def test_the_purge_removes_the_lines(app, db, pair):
     assert db.session.scalar(select(func.count()).select_from(LineMessage)) == 0
     assert db.session.scalar(select(func.count()).select_from(SupportLine)) == 0
     assert db.session.get(Membership, p["supporter"].id).supports_id is None
+
+
+# --- Valid HTML -------------------------------------------------------------------------------
+
+
+def test_the_line_pages_are_valid_html(app, db, pair, new_client, login, tmp_path):
+    """The line (with an unread divider, and empty), the people page with its "Supporter
+    of" choices, and "who can see what", through the Nu HTML Checker as
+    tests/test_html_valid.py does for the demo's pages."""
+    from tests.test_html_valid import _save, _vnu
+
+    p = pair
+    for i in range(3):
+        line_svc.send_message(p["line"], p["supporter"], f"valid-client-{i}", f"Hello {i} <b>")
+    db.session.commit()
+    child = _browser(new_client, login, p["child"])
+    _save(tmp_path, "line unread", child.get(_url(p)))
+    _save(tmp_path, "line older", child.get(_url(p) + "?before=2"))
+    member_line = db.session.scalar(
+        select(SupportLine).where(SupportLine.supporter_id == p["other_supporter"].id)
+    )
+    _save(tmp_path, "line empty", _browser(new_client, login, p["member"]).get(_url(p, member_line)))
+    central = _browser(new_client, login, p["central"])
+    _save(tmp_path, "people", central.get(f"/c/{p['circle'].id}/people"))
+    _save(tmp_path, "who can see", central.get(f"/c/{p['circle'].id}/who-can-see"))
+    errors = [m for m in _vnu(sorted(tmp_path.glob("*.html"))) if m.get("type") != "info"]
+    assert not errors, errors

@@ -14,7 +14,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DESKTOP, SCREENSHOTS, Person
+from .conftest import DESKTOP, PHONE, SCREENSHOTS, Person
 
 pytestmark = pytest.mark.e2e
 
@@ -90,3 +90,11 @@ def test_a_child_writes_to_their_supporter_and_a_central_person_cannot_see_it(
     expect(noor.page.get_by_text(WORDS)).to_have_count(0)
     missing = re.sub(r"/\d+$", "/999999", line_path)
     noor.goto(missing, expect_status=404)
+    # The people page says whom Sanne supports, as a choice Noor can change (at 390 px).
+    noor.page.set_viewport_size(PHONE)
+    noor.goto(f"/c/{circle_id}/people")
+    choice = noor.page.get_by_label("Supporter of (Sanne)")
+    expect(choice.locator("option:checked")).to_have_text("Mila")
+    assert noor.page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+    choice.scroll_into_view_if_needed()
+    noor.page.screenshot(path=str(SCREENSHOTS / "line-people-phone.png"))
