@@ -582,7 +582,8 @@ def test_the_line_pages_are_valid_html(app, db, pair, new_client, login, tmp_pat
     member_line = db.session.scalar(
         select(SupportLine).where(SupportLine.supporter_id == p["other_supporter"].id)
     )
-    _save(tmp_path, "line empty", _browser(new_client, login, p["member"]).get(_url(p, member_line)))
+    uncle = _browser(new_client, login, p["member"])
+    _save(tmp_path, "line empty", uncle.get(_url(p, member_line)))
     central = _browser(new_client, login, p["central"])
     _save(tmp_path, "people", central.get(f"/c/{p['circle'].id}/people"))
     _save(tmp_path, "who can see", central.get(f"/c/{p['circle'].id}/who-can-see"))
