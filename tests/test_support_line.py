@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from portal import purge
+from portal.extensions import db as _db
 from portal.models import (
     AccessLogEntry,
     Circle,
@@ -589,3 +590,57 @@ def test_the_line_pages_are_valid_html(app, db, pair, new_client, login, tmp_pat
     _save(tmp_path, "who can see", central.get(f"/c/{p['circle'].id}/who-can-see"))
     errors = [m for m in _vnu(sorted(tmp_path.glob("*.html"))) if m.get("type") != "info"]
     assert not errors, errors
+
+
+# --- Concurrent sends (PostgreSQL) -------------------------------------------------------------
+
+
+@pytest.mark.postgres_only
+def test_concurrent_sends_on_a_line_are_numbered_without_gaps_and_stored_once(app, pair):
+    """Both people send at once from several devices, and one retry of each message goes
+    with them: the line's row lock numbers them 1..n, each client id is stored once."""
+    import threading
+
+    from portal.access import access_line
+    from portal.realtime.state import SocketUser
+
+    p = pair
+    circle_id, line_id = p["circle"].id, p["line"].id
+    jobs = [
+        (who.user_id, f"{name}-client-{i:04d}", f"{name} says {i}")
+        for i in range(8)
+        for name, who in (("child", p["child"]), ("supporter", p["supporter"]))
+    ]
+    jobs += jobs[:4]  # four retries of messages already on their way
+    barrier = threading.Barrier(len(jobs))
+    results: list = [None] * len(jobs)
+
+    def worker(i, user_id, client_id, body):
+        with app.app_context():
+            try:
+                barrier.wait(timeout=10)
+                user = SocketUser(id=user_id, login_session_id=0)
+                _circle, me, line = access_line(user, circle_id, line_id)
+                results[i] = line_svc.send_message(line, me, client_id, body)
+                _db.session.commit()
+            except Exception as e:  # noqa: BLE001 - reported below
+                _db.session.rollback()
+                results[i] = e
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i, *job)) for i, job in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    _db.session.expire_all()
+    seqs = _db.session.scalars(select(LineMessage.seq).order_by(LineMessage.seq)).all()
+    assert seqs == list(range(1, 17))
+    assert _db.session.get(SupportLine, line_id).message_seq == 16
+    # A retry answers with the very message its first send stored.
+    by_client = {}
+    for message, _new in results:
+        by_client.setdefault(message["client_id"], set()).add(message["id"])
+    assert all(len(ids) == 1 for ids in by_client.values())
