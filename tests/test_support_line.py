@@ -334,10 +334,19 @@ def test_a_removed_or_left_supporter_or_member_loses_the_line(
     )
     b_go = _browser(new_client, login, p[goer])
     b_stay = _browser(new_client, login, p[stayer])
+    line_svc.send_message(p["line"], p[goer], "client-0000009", "unread")
+    db.session.commit()
+    unread = select(Notification).where(Notification.kind == "line", Notification.read_at.is_(None))
+    assert [n.user_id for n in db.session.scalars(unread)] == [p[stayer].user_id]
     if gone == "supporter_removed":
         membership_svc.remove_member(p["circle"], p["central"], p["supporter"])
     else:
         membership_svc.leave_circle(p["circle"], p[goer])
+    db.session.commit()
+    # The unread news of the line is put away: it would only lead to the 404.
+    assert db.session.scalars(unread).all() == []
+    db.session.execute(LineMessage.__table__.delete().where(LineMessage.seq == 2))
+    db.session.execute(SupportLine.__table__.update().values(message_seq=1))
     db.session.commit()
     _refused_everywhere(db, p, b_stay, socket_client(p[stayer].user, http=b_stay))
     assert b_go.get(_url(p)).status_code == 404

@@ -104,6 +104,18 @@ def set_supports(circle: Circle, acting: Membership, supporter: Membership, memb
             notifications.settle(circle.id, "line", line.id)
 
 
+def went(m: Membership) -> None:
+    """``m`` left or was removed: their lines close (the pair no longer stands), so the
+    unread news of those lines is put away for both, rather than leading to a 404."""
+    ids = db.session.scalars(
+        select(SupportLine.id).where(
+            (SupportLine.supporter_id == m.id) | (SupportLine.member_id == m.id)
+        )
+    ).all()
+    for line_id in ids:
+        notifications.settle(m.circle_id, "line", line_id)
+
+
 # --- Messages -----------------------------------------------------------------------
 
 
