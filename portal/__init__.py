@@ -56,6 +56,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal.circles.routes import bp as circles_bp
     from portal.export.routes import bp as export_bp
     from portal.invitations.routes import bp as invitations_bp
+    from portal.lines.routes import bp as lines_bp
     from portal.meetings.routes import bp as meetings_bp
     from portal.news.routes import bp as news_bp
     from portal.offline.routes import bp as offline_bp
@@ -70,6 +71,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     app.register_blueprint(circles_bp)
     app.register_blueprint(invitations_bp)
     app.register_blueprint(chat_bp)
+    app.register_blueprint(lines_bp)
     app.register_blueprint(plan_bp)
     app.register_blueprint(meetings_bp)
     app.register_blueprint(webapp_bp)

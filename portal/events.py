@@ -44,6 +44,11 @@ def plan_room(circle_id: int) -> str:
     return f"plan:{circle_id}"
 
 
+def line_room(line_id: int) -> str:
+    """The two people of a private line (issue 14): ``line:join`` puts a socket here."""
+    return f"line:{line_id}"
+
+
 def user_room(user_id: int) -> str:
     return f"user:{user_id}"
 
@@ -93,6 +98,13 @@ def publish(circle_id: int, payload: dict, *, event_name: str = "event") -> None
     assert "type" in payload and "op" in payload
     room = plan_room(circle_id) if event_name == "plan:event" else circle_room(circle_id)
     _queue(_current_session(), lambda: socketio.emit(event_name, payload, to=room))
+
+
+def publish_line(line_id: int, payload: dict) -> None:
+    """Send ``payload`` (``line:message``) to the private line's room after commit."""
+    assert "type" in payload and "op" in payload
+    room = line_room(line_id)
+    _queue(_current_session(), lambda: socketio.emit("line:message", payload, to=room))
 
 
 def emit_to_user(user_id: int, event_name: str, payload: dict) -> None:

@@ -20,9 +20,11 @@ from portal.access import (
     can_undo_tick,
     within_change_window,
 )
+from portal.forms import supported_choices
 from portal.i18n import weekday_names
 from portal.models import Circle, Commitment
 from portal.services import acted
+from portal.services import lines as lines_svc
 from portal.services import plan as svc
 from portal.services.closing import purge_day
 
@@ -38,6 +40,9 @@ def init_app(app) -> None:
     app.add_template_global(_decided_by, "decided_by")
     app.add_template_global(_gone_objectors, "gone_objectors")
     app.add_template_global(purge_day, "purge_day")
+    # The private lines open to the person (the circle nav links to them): issue 14.
+    app.add_template_global(lines_svc.my_lines, "my_lines")
+    app.add_template_global(supported_choices, "supported_choices")
     app.add_template_filter(_todate, "todate")
     app.add_template_filter(by_for, "by_for")
     app.add_template_filter(person, "person")

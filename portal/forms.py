@@ -9,6 +9,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectChoice, SelectField, SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.access import can_be_supported
+
 LANGUAGE_CHOICES = [
     SelectChoice("en", "English"),
     SelectChoice("nl", "Nederlands"),
@@ -37,6 +39,18 @@ TIMEZONE_CHOICES = [SelectChoice(tz) for tz in COMMON_TIMEZONES]
 def data_of(form: FlaskForm, *names: str) -> dict:
     """What was typed in the named fields, as keyword arguments for a service call."""
     return {name: form[name].data for name in names}
+
+
+def supported_choices(circle, *, leave_out=None) -> list[SelectChoice]:
+    """The people a supporter can support (``access.can_be_supported``), by name, after
+    an empty first choice: for the invitation form and the people page (issue 14)."""
+    people = sorted(
+        (m for m in circle.memberships if can_be_supported(m, circle.id) and m.id != leave_out),
+        key=lambda m: (m.display_name.lower(), m.id),
+    )
+    return [SelectChoice("", _l("Choose a person…"))] + [
+        SelectChoice(str(m.id), m.display_name) for m in people
+    ]
 
 
 class LanguageForm(FlaskForm):

@@ -54,6 +54,11 @@ def _phrase(kind: str, num: int) -> str:
     phrases = {
         "mention": lambda: ngettext("%(num)d mention of you", "%(num)d mentions of you", num),
         "messages": lambda: ngettext("%(num)d new message", "%(num)d new messages", num),
+        "line": lambda: ngettext(
+            "%(num)d new message on your private line",
+            "%(num)d new messages on your private line",
+            num,
+        ),
         "due": lambda: ngettext(
             "%(num)d thing to do that is due", "%(num)d things to do that are due", num
         ),
@@ -94,7 +99,7 @@ def _counted(lines: list[Notification], locale: str) -> tuple[str, int]:
     first number (for "There is" / "There are")."""
     counts: dict[str, int] = defaultdict(int)
     for n in lines:
-        counts[n.kind] += n.count if n.kind == "messages" else 1
+        counts[n.kind] += n.count if n.kind in ("messages", "line") else 1
     kinds = [k for k in NEWS_KINDS if counts[k]]
     text = format_list([_phrase(k, counts[k]) for k in kinds], locale=locale)
     return text, counts[kinds[0]]

@@ -60,7 +60,7 @@ from portal.models import (
 )
 from portal.models.plan import commitment_assignees
 from portal.models.types import utcnow
-from portal.services import ServiceError, closing
+from portal.services import ServiceError, closing, lines
 
 log = logging.getLogger(__name__)
 
@@ -241,6 +241,7 @@ def purge_circle(circle_id: int, now: datetime, closed_before: datetime) -> dict
         "message_revisions", delete(MessageRevision).where(MessageRevision.message_id.in_(messages))
     )
     gone("messages", delete(Message).where(Message.circle_id == circle_id))
+    removed.update(lines.purge_circle(circle_id))  # the private lines (issue 14)
     gone("notifications", delete(Notification).where(Notification.circle_id == circle_id))
     gone("access_log", delete(AccessLogEntry).where(AccessLogEntry.circle_id == circle_id))
     gone(
@@ -285,6 +286,7 @@ def purge_circle(circle_id: int, now: datetime, closed_before: datetime) -> dict
         .values(
             stored_name="",
             supporter_of=None,
+            supports_id=None,
             replaces_membership_id=None,
             is_plan_keeper=False,
             in_followup_group=False,

@@ -67,6 +67,7 @@ from portal.models import (
     Completion,
     Condition,
     Invitation,
+    LineMessage,
     Meeting,
     MeetingAnswer,
     MeetingInvitee,
@@ -83,12 +84,14 @@ from portal.models import (
     ProposalVote,
     ReentryToken,
     Role,
+    SupportLine,
     membership_proxies,
 )
 from portal.models.plan import commitment_assignees
 from portal.realtime.state import SOCKETS
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
+from portal.services import lines as lines_svc
 from portal.services import meetings as meetings_svc
 from portal.services import membership as membership_svc
 from portal.services import offline as offline_svc
@@ -232,6 +235,9 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     ),
     ("circles.remove_member", "POST"): managers(DONE),
     ("circles.member_flags", "POST"): managers(DONE),
+    # Whom a supporter supports (issue 14): on the world's "Helper A", the supporter of
+    # the target; the private line then follows the new pair.
+    ("circles.member_supports", "POST"): managers(DONE),
     # The coordinator withdraws by handing over, not by leaving.
     ("circles.leave", "GET"): row(
         professional=PAGE, member=PAGE, supporter=PAGE, central=PAGE, coordinator=FORBID
@@ -278,6 +284,15 @@ MATRIX: dict[tuple[str, str], dict[str, Exp]] = {
     # A central person may remove anyone's hurtful message; others only their own.
     ("chat.delete", "POST"): chat_readers(NOT_YOURS_BACK, central=DONE),
     ("chat.versions", "GET"): chat_readers(PAGE),
+    # The private line of "Helper A" and the target (issue 14): only those two, who are
+    # no persona. Everyone else, whatever their role, gets the one 404 of a missing line
+    # (tests/test_support_line.py: the two themselves, the live socket, the attacks).
+    ("lines.show", "GET"): row(
+        professional=HIDDEN, member=HIDDEN, supporter=HIDDEN, central=HIDDEN, coordinator=HIDDEN
+    ),
+    ("lines.send", "POST"): row(
+        professional=HIDDEN, member=HIDDEN, supporter=HIDDEN, central=HIDDEN, coordinator=HIDDEN
+    ),
     # The plan, agreed (see the module docstring). Everyone in the circle reads it.
     ("plan.show", "GET"): everyone(PAGE),
     ("plan.print_view", "GET"): everyone(PAGE),
@@ -418,6 +433,8 @@ POST_DATA: dict[str, dict[str, str]] = {
     "circles.member_flags": {"plan_keeper": "y", "followup": "y"},
     "invitations.create": {"name": "Guest", "role": "member"},
     "chat.send": {"body": "Hello from the matrix", "client_id": "matrix-client-0001"},
+    "lines.send": {"body": "Hello from the matrix", "client_id": "matrix-client-0002"},
+    "circles.member_supports": {"supports": "{central}"},
     "chat.edit": {"body": "Changed by someone else"},
     "plan.new_commitment": COMMITMENT_FORM,
     "plan.edit_commitment": COMMITMENT_FORM,
@@ -558,6 +575,9 @@ class World:
     other_proposal: Proposal  # Member B's, open
     other_meeting: Meeting  # B's poll, organised by Central B, answered by Member B
     other_option: MeetingOption  # its first time
+    helper: Membership  # "Helper A", the supporter of the target (issue 14)
+    line: SupportLine  # their private line, with one message of the helper
+    other_line: SupportLine  # B's: "Helper B", the supporter of Member B
     agreed: bool = True
     version_number: int = 2  # the newest version (1 agreed, 2 with the condition)
     proposal: Proposal | None = None  # the target's, open; made after the persona joined
@@ -573,6 +593,18 @@ def _message(db, circle, author, client_id) -> Message:
     payload, _new = chat_svc.send_message(ChatSeat.of(author), client_id, text)
     db.session.commit()
     return db.session.get(Message, payload["id"])
+
+
+def _supporter_line(db, make_user, circle, member, name) -> tuple[Membership, SupportLine]:
+    """``name`` invited as the supporter of ``member`` (by id) and joined: their private
+    line, holding one message of the supporter's."""
+    _inv, token = svc.invite(circle, None, name=name, role=Role.SUPPORTER, supports=member.id)
+    helper = svc.redeem_invitation(token, make_user(name))
+    db.session.flush()
+    line = db.session.scalar(select(SupportLine).where(SupportLine.supporter_id == helper.id))
+    lines_svc.send_message(line, helper, f"line-{helper.id:08}", f"Said by {name} only to you")
+    db.session.commit()
+    return helper, line
 
 
 def _plan(db, circle, *, enterer, assignee, ticker, professional, agreed=True) -> dict:
@@ -629,7 +661,7 @@ def _meeting_of(circle, organiser, title, invite=()) -> Meeting:
 
 
 @pytest.fixture
-def world(request, app, db, make_circle, add_member) -> World:
+def world(request, app, db, make_circle, add_member, make_user) -> World:
     """Circle A and circle B with their plans; A's plan is agreed unless the test
     parametrises ``world`` with "draft" (indirect)."""
     # The matrix posts far more than a person would; the per-person allowance for
@@ -675,6 +707,8 @@ def world(request, app, db, make_circle, add_member) -> World:
     )
     meetings_svc.set_answers(other_meeting, other_member, {other_meeting.options[0].id: "yes"})
     db.session.commit()
+    helper, line = _supporter_line(db, make_user, circle, target, "Helper A")
+    _helper_b, other_line = _supporter_line(db, make_user, other, other_member, "Helper B")
     return World(
         circle=circle,
         coordinator=coordinator,
@@ -696,6 +730,9 @@ def world(request, app, db, make_circle, add_member) -> World:
         other_proposal=other_proposal,
         other_meeting=other_meeting,
         other_option=other_meeting.options[0],
+        helper=helper,
+        line=line,
+        other_line=other_line,
         agreed=agreed,
         version_number=2 if agreed else 0,
         offline=offline,
@@ -792,6 +829,7 @@ INNER_IDS = {  # a route's inner id -> the World attribute it defaults to
     "completion_id": "completion",
     "number": "version_number",  # a version of the circle in the URL, not a global id
     "meeting_id": "meeting",
+    "line_id": "line",
 }
 # Routes whose person is the one without internet, not the target.
 ON_OFFLINE_MEMBER = {"offline.proxies", "invitations.take_place"}
@@ -803,6 +841,8 @@ ON_FIXED_MEETING = {
     "meetings.reschedule",
     "meetings.review",
 }
+# Routes that act on a supporter (the helper) rather than the target.
+ON_SUPPORTER = {"circles.member_supports"}
 
 
 def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) -> str:
@@ -817,7 +857,16 @@ def _path(app, endpoint: str, method: str, circle_id: int, world: World, **ids) 
         elif arg in INNER_IDS:
             fixed = arg == "meeting_id" and endpoint in ON_FIXED_MEETING
             offline = arg == "member_id" and endpoint in ON_OFFLINE_MEMBER
-            name = "fixed_meeting" if fixed else "offline" if offline else INNER_IDS[arg]
+            helper = arg == "member_id" and endpoint in ON_SUPPORTER
+            name = (
+                "fixed_meeting"
+                if fixed
+                else "offline"
+                if offline
+                else "helper"
+                if helper
+                else INNER_IDS[arg]
+            )
             value = getattr(world, name)
             values[arg] = value if isinstance(value, int) else value.id
         else:
@@ -866,10 +915,18 @@ def _snapshot(db) -> tuple:
             Membership.replaces_membership_id,
             Membership.user_id,
             Membership.offline,
+            Membership.supports_id,
         ),
         rows(membership_proxies.c.membership_id, membership_proxies.c.proxy_id),
         rows(Invitation.id, Invitation.token_hash, Invitation.revoked_at, Invitation.redeemed_at),
         rows(Message.id, Message.body, Message.edited_at, Message.deleted_at),
+        rows(
+            SupportLine.id,
+            SupportLine.message_seq,
+            SupportLine.supporter_read_seq,
+            SupportLine.member_read_seq,
+        ),
+        rows(LineMessage.id, LineMessage.body, LineMessage.deleted_at),
         count(MessageRevision),
         count(CircleEvent),
         count(ReentryToken),
@@ -1241,6 +1298,7 @@ FOREIGN_ID_ROUTES = sorted(
     in {
         "circles.remove_member",
         "circles.member_flags",
+        "circles.member_supports",
         "circles.sheet",
         "invitations.reentry",
         "invitations.take_place",
@@ -1250,6 +1308,8 @@ FOREIGN_ID_ROUTES = sorted(
         "chat.edit",
         "chat.delete",
         "chat.versions",
+        "lines.show",
+        "lines.send",
         "plan.history",
         "plan.edit_commitment",
         "plan.remove_commitment",
@@ -1305,6 +1365,7 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
         "proposal_id": world.other_proposal.id,
         "completion_id": world.other_completion.id,
         "meeting_id": world.other_meeting.id,
+        "line_id": world.other_line.id,
     }
     nowhere = {k: 10_000_000 for k in foreign}
     before = _snapshot(db)
@@ -1324,6 +1385,7 @@ def test_ids_from_another_circle_are_not_found(app, db, client, login, world, as
         # token, signed with the time.)
         assert _without_csrf(a) == _without_csrf(b).replace(nothing, there), where
         assert b"Said by Member B" not in a.get_data(), where
+        assert b"Said by Helper" not in a.get_data(), where
         assert b"(Circle B)" not in a.get_data(), where
         assert _snapshot(db) == before, where
     # A version number that circle A does not have: the same 404.
@@ -1585,6 +1647,10 @@ def _everyone_signed_in(answer: str) -> dict[str, str]:
     )
 
 
+_NOBODY = {
+    p: "not_found" for p in ("professional", "member", "supporter", "central", "coordinator")
+}
+
 # Not an event a client sends: Socket.IO calls it when a socket goes away. It only
 # forgets that socket's own state (see test_socket_disconnect_event_touches_only_itself).
 SERVER_ONLY = "server-only"
@@ -1609,6 +1675,13 @@ SOCKET_MATRIX: dict[str, dict[str, dict[str, str] | str]] = {
         "plan:join": _socket_row(
             professional="ok", member="ok", supporter="ok", central="ok", coordinator="ok"
         ),
+        # The private line of "Helper A" and the target (issue 14): no persona is one of
+        # the two, so every one gets what a missing line gets.
+        "line:join": _socket_row(**_NOBODY),
+        "line:leave": _everyone_signed_in("ok"),  # as chat:leave: needs no access
+        "line:send": _socket_row(**_NOBODY),
+        "line:history": _socket_row(**_NOBODY),
+        "line:read": _socket_row(**_NOBODY),
         # One's own unread count; the payload names nobody (tests/test_news.py).
         "news:count": _everyone_signed_in("ok"),
     },
@@ -1624,14 +1697,24 @@ SOCKET_PAYLOADS: dict[str, dict] = {
     "chat:delete": {"circle_id": "{circle}", "message_id": "{message}"},
     "chat:history": {"circle_id": "{circle}", "before_seq": 2},
     "chat:read": {"circle_id": "{circle}", "seq": 1},
+    "line:join": {"circle_id": "{circle}", "line_id": "{line}"},
+    "line:leave": {"circle_id": "{circle}", "line_id": "{line}"},
+    "line:send": {
+        "circle_id": "{circle}",
+        "line_id": "{line}",
+        "client_id": "matrix-socket-0002",
+        "body": "Hi",
+    },
+    "line:history": {"circle_id": "{circle}", "line_id": "{line}", "before_seq": 2},
+    "line:read": {"circle_id": "{circle}", "line_id": "{line}", "seq": 1},
     "plan:join": {"circle_id": "{circle}"},
     "news:count": {"circle_id": "{circle}"},
 }
 SOCKET_CHANGES = {"chat:send", "chat:delete"}  # an "ok" here must change the database
 
 
-def _fill(payload: dict, circle_id: int, message_id: int) -> dict:
-    values = {"{circle}": circle_id, "{message}": message_id}
+def _fill(payload: dict, circle_id: int, message_id: int, line_id: int | None = None) -> dict:
+    values = {"{circle}": circle_id, "{message}": message_id, "{line}": line_id}
     return {k: values.get(v, v) if isinstance(v, str) else v for k, v in payload.items()}
 
 
@@ -1753,6 +1836,13 @@ SOCKET_EVENTS = [
 ]
 
 
+def _refill(sock) -> None:
+    """A full per-socket token bucket (tests/test_security_ratelimit.py tests the limit)."""
+    sid = socketio.server.manager.sid_from_eio_sid(sock.sc.eio_sid, "/")
+    bucket = SOCKETS[sid].bucket
+    bucket.tokens = bucket.burst
+
+
 @pytest.mark.parametrize("persona", PERSONAS)
 def test_socket_event(db, client, world, as_persona, open_socket, persona):
     sock = open_socket(client, as_persona(persona))
@@ -1766,7 +1856,8 @@ def test_socket_event(db, client, world, as_persona, open_socket, persona):
         expected = SOCKET_MATRIX["/"][event][persona]
         before = _snapshot(db)
         ack = sock.emit(
-            _event_name(event), _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id)
+            _event_name(event),
+            _fill(SOCKET_PAYLOADS[event], world.circle.id, world.message.id, world.line.id),
         )
         changed = _snapshot(db) != before
         if _outcome(ack) != expected:
@@ -1786,9 +1877,13 @@ def test_socket_not_yours_is_identical_to_missing(
     before = _snapshot(db)
     for event in SOCKET_EVENTS:
         payload = SOCKET_PAYLOADS[event]
-        a = sock.emit(_event_name(event), _fill(payload, world.circle.id, world.message.id))
+        _refill(sock)  # two events each, quicker than a person: not the rate limit's test
+        a = sock.emit(
+            _event_name(event), _fill(payload, world.circle.id, world.message.id, world.line.id)
+        )
         b = sock.emit(
-            _event_name(event), _fill(payload, _missing_circle_id(world), world.message.id)
+            _event_name(event),
+            _fill(payload, _missing_circle_id(world), world.message.id, world.line.id),
         )
         assert a == b, event
     assert _snapshot(db) == before

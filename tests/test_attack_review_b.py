@@ -599,11 +599,20 @@ def test_junk_ids_and_text_in_every_socket_event(
         return ack
 
     for name in handlers:
-        for key in ("circle_id", "message_id", "after_seq", "before_seq", "limit", "seq"):
+        for key in (
+            "circle_id",
+            "message_id",
+            "line_id",
+            "after_seq",
+            "before_seq",
+            "limit",
+            "seq",
+        ):
             for junk in ID_JUNK:
                 good = {
                     "circle_id": circle.id,
                     "message_id": payload["id"],
+                    "line_id": 1,  # the private line's events (issue 14): none exists
                     "after_seq": 0,
                     "before_seq": 5,
                     "limit": 5,

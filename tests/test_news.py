@@ -433,7 +433,7 @@ def test_settings_show_and_save_and_take_effect(db, family, login, client, socke
     assert re.search(r'name="digest_period" value="daily" checked', html)
     tab = socket_client(ben.user)
     tab.get_received()
-    shown = ["mention", "messages", "due", "missed", "help", "needs_person", "consent",
+    shown = ["mention", "messages", "line", "due", "missed", "help", "needs_person", "consent",
              "decided", "poll", "meeting", "closing", "acted_for"]  # fmt: skip
     resp = _save_settings(client, shown=shown, reminders=["remind_due", "remind_meeting"],
                           digest_period="weekly", email_names=str(circle.id))  # fmt: skip

@@ -5,9 +5,10 @@ Every route and socket handler gets a circle (or something inside it) through an
 exactly like one that does not exist: the same 404, byte for byte. ``can_*``
 functions answer yes or no for a membership you already hold.
 
-The rules are kept in four rooms, and everything is imported from here
+The rules are kept in five rooms, and everything is imported from here
 (``from portal.access import can_vote``): ``circles`` (a circle, its people, its
-links), ``chat``, ``plan`` (the plan and the meetings) and ``news`` (who hears of what).
+links), ``chat``, ``lines`` (the private line between a supporter and the member they
+support), ``plan`` (the plan and the meetings) and ``news`` (who hears of what).
 """
 
 from portal.access.acting import (  # noqa: F401
@@ -64,6 +65,15 @@ from portal.access.circles import (  # noqa: F401
     require,
     writing,
 )
+from portal.access.lines import (  # noqa: F401
+    SUPPORTED_ROLES,
+    access_line,
+    can_be_supported,
+    can_read_line,
+    can_support,
+    open_lines_of,
+    pair_stands,
+)
 from portal.access.news import (  # noqa: F401
     access_sheet_of,
     asked_to_keep,
@@ -72,6 +82,7 @@ from portal.access.news import (  # noqa: F401
     hears_of_closing,
     hears_of_decision,
     hears_of_help,
+    hears_of_line_message,
     hears_of_meeting,
     hears_of_needs_person,
     hears_of_people,

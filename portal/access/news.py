@@ -4,6 +4,7 @@ print a member's sheet."""
 from __future__ import annotations
 
 from portal.access.circles import access_member, can_close_circle, require
+from portal.access.lines import can_read_line
 from portal.access.plan import can_vote, watches_plan
 from portal.models import (
     Circle,
@@ -60,6 +61,12 @@ def hears_of_meeting(m: Membership, meeting) -> bool:
         and m.circle_id == meeting.circle_id
         and any(i.membership_id == m.id for i in meeting.invitees)
     )
+
+
+def hears_of_line_message(m: Membership, line, author: Membership) -> bool:
+    """A message on a private line (issue 14): news for the other of its two people
+    only, while the line is open to them. Nobody else ever hears that it was written."""
+    return m.id != author.id and can_read_line(m, line)
 
 
 def hears_of_people(m: Membership) -> bool:

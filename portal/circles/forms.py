@@ -40,3 +40,10 @@ class ProfessionalsForm(FlaskForm):
 
 class PresenceForm(FlaskForm):
     enabled = BooleanField(_l("Show who is in the chat right now"))
+
+
+class SupportsForm(FlaskForm):
+    """Whom a supporter supports (the people page, issue 14): a membership id, checked by
+    ``services.lines.set_supports``."""
+
+    supports = StringField(_l("Supporter of"))

@@ -37,13 +37,20 @@ from portal.access import (
     takes_over_circle,
     watches_plan,
 )
-from portal.circles.forms import CircleForm, FlagsForm, PresenceForm, ProfessionalsForm
+from portal.circles.forms import (
+    CircleForm,
+    FlagsForm,
+    PresenceForm,
+    ProfessionalsForm,
+    SupportsForm,
+)
 from portal.extensions import db
 from portal.forms import ConfirmForm
 from portal.ids import query_page
 from portal.models import Circle, CircleEvent, Membership, MembershipStatus
 from portal.services import chat as chat_svc
 from portal.services import circles as svc
+from portal.services import lines as lines_svc
 from portal.services import meetings as meeting_svc
 from portal.services import membership as membership_svc
 from portal.services import who_can
@@ -270,6 +277,21 @@ def member_flags(circle_id: int, member_id: int):
     if form.validate_on_submit():
         flags = {"plan_keeper": form.plan_keeper.data, "followup": form.followup.data}
         run(lambda: svc.set_flags(circle, me, member, **flags), success=_("Saved."))
+    return _to_people(circle)
+
+
+@bp.post("/c/<int:circle_id>/members/<int:member_id>/supports")
+@login_required
+def member_supports(circle_id: int, member_id: int):
+    """Whom a supporter supports (issue 14). The private line follows the new pair; the
+    people who set it never read it."""
+    circle, me = load_circle(circle_id)
+    require(can_manage(me))
+    member = access_member(circle, member_id)
+    form = SupportsForm()
+    if form.validate_on_submit():
+        chosen = form.supports.data
+        run(lambda: lines_svc.set_supports(circle, me, member, chosen), success=_("Saved."))
     return _to_people(circle)
 
 

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
+from flask import g
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, RadioField, SelectChoice, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    PasswordField,
+    RadioField,
+    SelectChoice,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from portal.forms import data_of
+from portal.forms import data_of, supported_choices
 from portal.i18n import joining_locale
 
 REQUIRED = _l("Please fill this in.")
@@ -25,8 +34,12 @@ class InviteForm(FlaskForm):
         _l("Name the circle will see"), validators=[DataRequired(REQUIRED), Length(max=80)]
     )
     role = RadioField(_l("Role"), choices=role_choices, default="member")
-    supporter_of = StringField(
-        _l("Supporter of (only for a supporter)"), validators=[Optional(), Length(max=80)]
+    # Issue 14: the person a supporter supports, chosen from the circle (by id); the
+    # private line between the two follows it. Their name is kept for display.
+    supports = SelectField(
+        _l("Supporter of (only for a supporter)"),
+        choices=lambda: supported_choices(g.circle),
+        default="",
     )
     email = EmailField(
         _l("Email address (if they have one)"),
@@ -40,7 +53,7 @@ class InviteForm(FlaskForm):
 
     def invitation(self) -> dict:
         """What was typed, as ``services.circles.invite`` takes it."""
-        return data_of(self, "name", "role", "supporter_of", "email", "simple_mode")
+        return data_of(self, "name", "role", "supports", "email", "simple_mode")
 
 
 class JoinForm(FlaskForm):

@@ -22,6 +22,7 @@ from portal.models.types import UTCDateTime, utcnow
 NEWS_KINDS = (
     "mention",  # someone wrote @me in chat
     "messages",  # new chat messages: one line per circle, counting
+    "line",  # new messages on my private line with my supporter (or whom I support)
     "due",  # my commitment due today, or overdue
     "missed",  # a turn of my repeating commitment went by unticked
     "help",  # someone asked for help with a commitment (plan keeper, central persons)
@@ -63,7 +64,7 @@ class Notification(db.Model):
     kind: Mapped[str] = mapped_column(String(20))
     # The thing it is about, by kind: a message (mention), a commitment (due, missed,
     # help), a proposal (consent, decided), a meeting (poll, meeting), a membership
-    # (people); None for "messages".
+    # (people), a private line (line); None for "messages".
     ref_id: Mapped[int | None]
     # Who caused it, shown by their name in this circle at reading time (so a name that
     # is later erased is gone here too). None for news from the clock.

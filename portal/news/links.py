@@ -32,6 +32,8 @@ def _meeting(n: Notification) -> str:
 # kind -> the page it is about (ref_id: a commitment, a proposal, a meeting).
 _PLACES = {
     "messages": lambda n: url_for("chat.show", circle_id=n.circle_id),
+    # ref_id: the line (the line's page answers 404 once it is no longer open to them).
+    "line": lambda n: url_for("lines.show", circle_id=n.circle_id, line_id=n.ref_id or 0),
     "due": lambda n: url_for("plan.mine") + _ref("c", n),
     "missed": lambda n: url_for("plan.mine") + _ref("c", n),
     "help": lambda n: url_for("plan.show", circle_id=n.circle_id) + _ref("c", n),

@@ -6,7 +6,7 @@ through ``portal.access``. The protocol is documented in docs/realtime.md.
 """
 
 from portal import events
-from portal.realtime import chat, connection, news, plan, presence, registry  # noqa: F401
+from portal.realtime import chat, connection, lines, news, plan, presence, registry  # noqa: F401
 
 # What services ask for through ``portal.events`` and only sockets can do.
 events.handle("close_sockets", registry.close_sockets)

@@ -40,7 +40,7 @@ CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 PAGE = 50
 
 
-def _validate_body(body) -> str:
+def validate_body(body) -> str:
     if not isinstance(body, str):
         raise ServiceError(_l("Please write a message."), "body")
     text = clean_text(body).strip()
@@ -134,7 +134,7 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
     """
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")
-    text = _validate_body(body)
+    text = validate_body(body)
     conn = db.session.connection()
     seq = conn.execute(_NEXT_SEQ, {"circle_id": seat.circle_id}).scalar_one()
     row = {
@@ -186,7 +186,7 @@ def edit_message(circle: Circle, acting: Membership, message: Message, body) -> 
         raise ServiceError(_l("This message was removed."))
     if utcnow() - message.created_at > EDIT_WINDOW:
         raise ServiceError(_l("Messages can be changed for 15 minutes after sending."))
-    text = _validate_body(body)
+    text = validate_body(body)
     if text == message.body:
         return to_dict(message)
     db.session.add(

@@ -34,7 +34,7 @@ from portal.models import (
 )
 from portal.models.types import utcnow
 from portal.sanitize import clean_line, clean_text
-from portal.services import ServiceError, notifications, offline, require_name
+from portal.services import ServiceError, lines, notifications, offline, require_name
 from portal.services.history import record
 from portal.tokens import hash_token, new_token
 
@@ -141,9 +141,15 @@ def invite(
     supporter_of: str | None = None,
     email: str | None = None,
     simple_mode: bool = False,
+    supports=None,
 ) -> tuple[Invitation, str]:
     """Create an invitation; return it and its token (shown once, never stored).
     ``simple_mode`` switches simple mode on for the account made with the link.
+
+    A supporter is invited as the supporter of someone in the circle: ``supports``, a
+    membership id from the form (issue 14: the private line between the two follows
+    it; the name is kept for display). ``supporter_of`` alone (words, no line) is for
+    the command line and the demo.
 
     Who takes over a professional's conditions is not named here: the family would
     name it, and the conditions are the professionals' (``pass_conditions_on``).
@@ -155,18 +161,17 @@ def invite(
     if role not in INVITABLE_ROLES:
         raise ServiceError(_l("Please choose a role from the list."), "role")
     require_name(name, message=_l("Please write the name the circle will see."))
-    if role == Role.SUPPORTER:
-        require_name(
-            supporter_of,
-            field="supporter_of",
-            message=_l("Please write whose supporter this person is."),
-        )
+    supported = None
+    if role == Role.SUPPORTER and (supports not in (None, "") or not supporter_of):
+        supported = lines.supported_member(circle.id, supports)
+        supporter_of = supported.display_name
     if email and "@" not in email:
         raise ServiceError(_l("This does not look like an email address."), "email")
     inv, token = _new_invitation(
         circle, acting, name, role, supporter_of if role == Role.SUPPORTER else None, email
     )
     inv.simple_mode = bool(simple_mode)
+    inv.supports_id = supported.id if supported is not None else None
     # The id makes erasing the name exact (``services.erasure``); the name is shown.
     record(circle, "invited", actor=acting, invitation_id=inv.id, name=inv.name, role=role.value)
     return inv, token
@@ -372,6 +377,8 @@ def redeem_invitation(
     else:
         membership = _fill_membership(membership, inv, user, name, now)
     inv.membership_id = membership.id
+    # Whom a supporter supports, if they still can be (issue 14: the private line).
+    lines.supporter_joined(membership, inv.supports_id)
     # A "way back in" link made in a circle was allowed because the person reached no
     # further than that circle. Now they reach further: every such link is spent.
     db.session.execute(

@@ -49,7 +49,7 @@ from portal.models import (
 )
 from portal.models.plan import commitment_assignees
 from portal.models.types import utcnow
-from portal.services import accounts, notifications
+from portal.services import accounts, lines, notifications
 from portal.services import membership as membership_svc
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def erase_account(user: User, *, delete_messages: bool = False) -> None:
     stays readable by its people, and the organisation can invite a new central person
     (``kring invite``). Messages stay, from "a former member", unless
     ``delete_messages``: then their texts and earlier versions are emptied and the
-    messages read "message removed", keeping their numbers.
+    messages read "message removed", keeping their numbers. Messages on a private line
+    (issue 14) are treated the same way.
     """
     old_username = user.username
     memberships = list(
@@ -90,6 +91,7 @@ def erase_account(user: User, *, delete_messages: bool = False) -> None:
         _forget_in_circle(m, names)
         if delete_messages:
             _empty_messages(m)
+            lines.empty_messages_of(m)  # the private lines' too (issue 14)
         _ask_for_new_person(m)
     _forget_mentions(old_username)
     _end_account(user)

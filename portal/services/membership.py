@@ -16,7 +16,7 @@ from sqlalchemy import update
 from portal.access import can_be_removed
 from portal.extensions import db
 from portal.models import Circle, Invitation, Membership, MembershipStatus, Role
-from portal.services import ServiceError, circles, offline, plan
+from portal.services import ServiceError, circles, lines, offline, plan
 from portal.services.history import record
 
 
@@ -28,6 +28,7 @@ def remove_member(circle: Circle, acting: Membership, member: Membership) -> Non
     if not can_be_removed(member):
         raise ServiceError(_l("The coordinator leaves by handing over."))
     circles.end_membership(member, MembershipStatus.REMOVED)
+    lines.went(member)  # their private lines close (issue 14)
     record(circle, "removed", actor=acting, subject=member)
     circles.tell_people(circle, member, "removed", actor=acting)
     _reconsider_plan(circle)
@@ -46,6 +47,7 @@ def leave_circle(circle: Circle, member: Membership, *, erasing: bool = False) -
             _l("You are the last central person. Invite another central person before you leave.")
         )
     circles.end_membership(member, MembershipStatus.LEFT)
+    lines.went(member)  # their private lines close (issue 14)
     # The invitation's typed name and address were for letting them in; once they
     # go, only the family's own records keep their name (the membership, versions,
     # reviews), until they erase their account too.

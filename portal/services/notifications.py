@@ -220,6 +220,55 @@ def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None
     events.news_changed([user_id for user_id, count in rows if count == 1])
 
 
+def _line_upsert(dialect_insert):
+    """One person's "new messages on your private line" line, counting up while unread:
+    INSERT ... ON CONFLICT (user, group_key) DO UPDATE count + 1, RETURNING count."""
+    t = Notification.__table__
+    stmt = dialect_insert(t).values(
+        user_id=bindparam("user_id"),
+        circle_id=bindparam("circle_id"),
+        kind="line",
+        ref_id=bindparam("line_id"),
+        actor_id=bindparam("actor_id"),
+        count=1,
+        group_key=bindparam("group_key"),
+        data={},
+        created_at=bindparam("when", type_=t.c.created_at.type),
+        updated_at=bindparam("when", type_=t.c.updated_at.type),
+    )
+    return stmt.on_conflict_do_update(
+        index_elements=["user_id", "group_key"],
+        set_={"count": t.c.count + 1, "updated_at": stmt.excluded.updated_at},
+    ).returning(t.c.count)
+
+
+_LINE_UPSERT = {"postgresql": _line_upsert(pg_insert), "sqlite": _line_upsert(sqlite_insert)}
+
+
+def line_message_sent(line, author: Membership, reader: Membership, *, now=None) -> None:
+    """A message on a private line (issue 14): news for its other person only (chosen by
+    the caller with ``access.hears_of_line_message``), one line per line counting up while
+    unread, unless they muted the circle or switched the kind off. Never the text."""
+    if not reader.is_active or reader.muted or reader.id == author.id:
+        return
+    if _switched_off(["line"], [reader.user_id]):
+        return
+    conn = db.session.connection()
+    count = conn.execute(
+        _LINE_UPSERT[conn.dialect.name],
+        {
+            "user_id": reader.user_id,
+            "circle_id": line.circle_id,
+            "line_id": line.id,
+            "actor_id": author.id,
+            "group_key": f"line:{line.id}",
+            "when": now or utcnow(),
+        },
+    ).scalar_one()
+    if count == 1:
+        events.news_changed([reader.user_id])
+
+
 # --- Reading -------------------------------------------------------------------------
 
 

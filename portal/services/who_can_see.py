@@ -17,7 +17,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from portal import access
 from portal.extensions import db
-from portal.models import Circle, Membership, MembershipStatus, Role
+from portal.models import Circle, Membership, MembershipStatus, Role, SupportLine
 
 # What one may do, as the page says it, and the rule that decides it. Looked up on the
 # package at call time, so the page asks whatever rule is in force.
@@ -57,6 +57,10 @@ class CircleRights:
     email_names_count: int  # people who let email name this circle
     people: int  # active people in the circle
     professionals_recorded: bool
+    # Issue 14: private lines whose pair stands now, and the roles (other than the two
+    # people themselves) that could read one: none, by the rules.
+    open_lines: int = 0
+    line_read_by_others: list = ()
 
 
 def stand_in(circle: Circle, role: Role, **flags) -> Membership:
@@ -103,6 +107,7 @@ def who_can_see(circle: Circle) -> CircleRights:
         ).where(*active)
     ).one()
     professional = stand_in(circle, Role.PROFESSIONAL)
+    open_lines, others = _lines(circle)
     return CircleRights(
         roles=roles,
         chat_open_to_professionals=access.can_read_chat(professional),
@@ -110,4 +115,29 @@ def who_can_see(circle: Circle) -> CircleRights:
         email_names_count=named,
         people=people,
         professionals_recorded=access.looks_are_recorded(professional),
+        open_lines=open_lines,
+        line_read_by_others=others,
     )
+
+
+def _lines(circle: Circle) -> tuple[int, list[Role]]:
+    """How many private lines are open now, and which roles could read a line that is
+    not theirs: a stand-in pair (a supporter supporting a member) asked of
+    ``access.can_read_line`` for a stand-in of every role, plan keeper and follow-up
+    group included."""
+    supporter = stand_in(circle, Role.SUPPORTER)
+    member = stand_in(circle, Role.MEMBER)
+    supporter.id, member.id = -1, -2
+    supporter.supports_id = member.id
+    line = SupportLine(circle_id=circle.id, supporter_id=-1, member_id=-2)
+    set_committed_value(line, "supporter", supporter)
+    set_committed_value(line, "member", member)
+    others = []
+    for role in _roles(circle):
+        for flags in (False, True):
+            m = stand_in(circle, role, plan_keeper=flags, followup=flags)
+            if access.can_read_line(m, line) and role not in others:
+                others.append(role)
+    lines = db.session.scalars(select(SupportLine).where(SupportLine.circle_id == circle.id)).all()
+    open_lines = sum(1 for x in lines if access.pair_stands(x.supporter, x.member))
+    return open_lines, others

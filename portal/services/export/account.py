@@ -1,5 +1,7 @@
 """A person's own data (GDPR articles 15 and 20): their account (never the password
 hash), their places in circles, every message they wrote with its earlier versions,
+their private lines (issue 14: what they wrote on each, and what the other wrote on
+the lines still open to them),
 their commitments, ticks and requests for help, poll and proposal answers, their
 settings (the calendar feed on or off, never its secret address), the moments they
 signed in, and the current plan of each circle they are in."""
@@ -10,12 +12,14 @@ from collections.abc import Iterator
 
 from sqlalchemy import or_, select
 
+from portal.access import open_lines_of
 from portal.extensions import db
 from portal.models import (
     CalendarFeed,
     Circle,
     Commitment,
     Completion,
+    LineMessage,
     Meeting,
     MeetingAnswer,
     MeetingOption,
@@ -232,6 +236,17 @@ def _parts(user_id: int) -> dict:
         ],
         "sign_ins": _sign_ins(user_id),
         "messages": rows.messages([Message.author_id.in_(mine)], names),
+        "lines": rows.line_messages(
+            [
+                or_(
+                    LineMessage.author_id.in_(mine),
+                    LineMessage.line_id.in_(
+                        [line.id for m in memberships for line in open_lines_of(m)]
+                    ),
+                )
+            ],
+            names,
+        ),
         "commitments": _commitments([m.id for m in memberships if m.is_active]),
         "ticks": _without_family_texts(rows.ticks([Completion.by_id.in_(mine)], names), gone),
         "poll_answers": _poll_answers(mine, gone, names),
@@ -252,6 +267,7 @@ def _document(user_id: int) -> dict:
         "memberships": parts["memberships"],
         "sign_ins": Items(parts["sign_ins"]),
         "messages": Items(parts["messages"]),
+        "lines": Items(parts["lines"]),
         "commitments": parts["commitments"],
         "ticks": Items(parts["ticks"]),
         "poll_answers": parts["poll_answers"],

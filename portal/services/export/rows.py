@@ -18,6 +18,7 @@ from portal.models import (
     Commitment,
     CommitmentReview,
     Completion,
+    LineMessage,
     Meeting,
     MeetingAnswer,
     MeetingInvitee,
@@ -26,6 +27,7 @@ from portal.models import (
     Membership,
     Message,
     MessageRevision,
+    SupportLine,
 )
 from portal.services.export.writer import iso, pages
 
@@ -72,6 +74,42 @@ def messages(where, names: dict[int, str], key=Message.id) -> Iterator[dict]:
                 "earlier_versions": earlier.get(r.id, []),
                 "removed_at": iso(r.deleted_at),
                 "removed_by": names.get(r.removed_by_id) if r.removed_by_id else None,
+            }
+
+
+def line_messages(where, names: dict[int, str]) -> Iterator[dict]:
+    """Messages on private lines (issue 14) matching ``where``, by line then number, each
+    with the line's two people. Only the account export calls this: the circle export
+    never holds a line (nobody but its two may read it)."""
+    query = (
+        select(
+            LineMessage.id,
+            LineMessage.line_id,
+            LineMessage.seq,
+            LineMessage.author_id,
+            LineMessage.body,
+            LineMessage.created_at,
+            LineMessage.deleted_at,
+            SupportLine.circle_id,
+            SupportLine.supporter_id,
+            SupportLine.member_id,
+        )
+        .join(SupportLine, SupportLine.id == LineMessage.line_id)
+        .where(*where)
+    )
+    for rows in pages(query, LineMessage.id):
+        for r in rows:
+            yield {
+                "circle_id": r.circle_id,
+                "line_id": r.line_id,
+                "supporter": names.get(r.supporter_id, ""),
+                "supported": names.get(r.member_id, ""),
+                "number": r.seq,
+                "from": names.get(r.author_id, ""),
+                "from_id": r.author_id,
+                "written_at": iso(r.created_at),
+                "text": r.body,
+                "removed_at": iso(r.deleted_at),
             }
 
 
