@@ -30,6 +30,7 @@ it; the others are not asked) or to ROLE_SETUP in ``_SETUP`` below.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -81,6 +82,14 @@ PAGES = [
 ROLES = ("coordinator", "central", "plan keeper", "member", "supporter", "professional")
 MODES = ("normal", "simple")
 WIDTHS = {"390": PHONE, "1280": DESKTOP}
+# A quicker look while fixing a page: A11Y_ROLES=central A11Y_MODES=normal A11Y_WIDTHS=390
+# (comma-separated). The suite runs everything.
+if os.environ.get("A11Y_ROLES"):
+    ROLES = tuple(r for r in ROLES if r in os.environ["A11Y_ROLES"].split(","))
+if os.environ.get("A11Y_MODES"):
+    MODES = tuple(m for m in MODES if m in os.environ["A11Y_MODES"].split(","))
+if os.environ.get("A11Y_WIDTHS"):
+    WIDTHS = {w: v for w, v in WIDTHS.items() if w in os.environ["A11Y_WIDTHS"].split(",")}
 
 # Run inside the live server's environment (its database): the demo circle, one account
 # per role (through the real services), and a plan keeper. Prints what the test needs.
@@ -191,8 +200,24 @@ _SIDEWAYS = r"""
       }
     }
   }
+  if (wide && !out.length) {
+    // Text wider than its box (a long word, a line that cannot wrap).
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    const range = document.createRange();
+    for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+      if (!n.textContent.trim()) continue;
+      range.selectNodeContents(n);
+      const r = range.getBoundingClientRect();
+      if (r.width > 0 && r.right > W + 1) {
+        const el = n.parentElement;
+        out.push(`text "${n.textContent.trim().slice(0, 40)}" in ` + el.tagName.toLowerCase() +
+          (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") +
+          ` (right edge ${Math.round(r.right)} > ${W})`);
+      }
+    }
+  }
   root.style.fontSize = "";
-  return wide ? (out.length ? out.slice(0, 8) : ["the page (scrollWidth " + root.scrollWidth + ")"]) : [];
+  return wide ? (out.length ? out.slice(0, 8) : ["the page (scrollWidth " + root.scrollWidth + " > " + W + ")"]) : [];
 }
 """
 

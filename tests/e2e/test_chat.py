@@ -59,7 +59,7 @@ def accept(p: Person, url: str) -> int:
 def open_chat(p: Person, circle_id: int) -> None:
     p.page.get_by_role("navigation", name="This circle").get_by_role("link", name="Chat").click()
     expect(p.page).to_have_url(re.compile(rf"/c/{circle_id}/chat$"))
-    expect(p.page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
+    expect(p.page.get_by_role("heading", name="Chat", level=1)).to_be_visible()
     # The page's scripts (the socket, news, mentions, then the chat) have all run: before
     # that, Enter in the box would only make a new line.
     p.page.wait_for_load_state("load")
