@@ -95,13 +95,14 @@ if os.environ.get("A11Y_WIDTHS"):
 # per role (through the real services), and a plan keeper. Prints what the test needs.
 _SETUP = """
 import json
+from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from app import app
 from portal.demo import ROLES, build_demo
 from portal.extensions import db
 from portal.models import Meeting
 from portal.models.circles import Role
-from portal.services import accounts, circles as circle_svc
+from portal.services import accounts, circles as circle_svc, meetings as meeting_svc
 
 with app.app_context():
     built = build_demo("en")
@@ -118,11 +119,17 @@ with app.app_context():
     keeper = circle_svc.redeem_invitation(token, user)
     circle_svc.set_flags(circle, central, keeper, plan_keeper=True, followup=True)
     users["plan keeper"] = user.username
+    # A poll that asks everyone who joined here (the demo's asks the demo's people).
+    soon = datetime.combine(date.today() + timedelta(days=9), time(19, 30))
+    everyone = [m.id for m in circle.memberships]
+    poll = meeting_svc.propose_meeting(circle, central, meeting_svc.MeetingData(
+        title="Our next meeting", purpose="How is the plan going?", place="At Mark's",
+        video_link="", duration_minutes=90, invitee_ids=everyone,
+        options=[meeting_svc.local_to_utc(soon + timedelta(days=d), circle.timezone) for d in (0, 1, 2)]))
     meetings = db.session.scalars(select(Meeting).where(Meeting.circle_id == circle.id)).all()
     db.session.commit()
     print(json.dumps({
-        "circle": circle.id, "users": users,
-        "meeting": next(m.id for m in meetings if m.status == "poll"),
+        "circle": circle.id, "users": users, "meeting": poll.id,
         "fixed": next(m.id for m in meetings if m.status == "fixed"),
     }))
 """
@@ -328,34 +335,54 @@ def _tab_to(page: Page, selector: str, limit: int = 120) -> None:
 
 
 def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
-    """A member sends a message, ticks a checklist step and answers the poll using only
-    Tab, Enter and Space (no mouse, no click())."""
+    """The plan keeper sends a message, ticks a checklist step and answers the poll using
+    only Tab, Enter and Space (no mouse, no click()); a form sent back with an error puts
+    the focus on the field to fix."""
     _python(live_server, _SIMPLE, ON=False)
-    context, page, problems = _open(browser, live_server, circle["states"]["member"], PHONE)
+    context, page, problems = _open(browser, live_server, circle["states"]["plan keeper"], PHONE)
     c = circle["circle"]
 
-    # Chat: the skip link leads straight to the message box.
+    # Chat: the skip link (the second Tab stop) leads straight to the message box.
     page.goto(f"/c/{c}/chat", wait_until="load")
-    _tab_to(page, "a[href='#send-body'], a.skip-to-box")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Skip to the message box"
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "body"
     page.keyboard.type("Typed with the keyboard only")
     page.keyboard.press("Enter")
     messages = page.get_by_role("list", name="Messages")
-    expect(messages.get_by_text("Typed with the keyboard only")).to_be_visible()
+    mine = messages.locator("li.msg").filter(has_text="Typed with the keyboard only")
+    expect(mine).to_be_visible()
+    # Its actions: one small button, opened with Enter and closed with Escape.
+    menu = mine.get_by_role("button", name="What you can do with this message")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(mine.get_by_role("link", name="Change")).to_be_hidden()
+    _tab_to(page, f"#{mine.get_attribute('id')} .msg-menu")
+    page.keyboard.press("Enter")
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Change"
+    page.keyboard.press("Escape")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(mine.get_by_role("link", name="Change")).to_be_hidden()
+    assert page.evaluate("() => document.activeElement.classList.contains('msg-menu')")
 
-    # Plan: a checklist step is a button that says its state; Space ticks it, and focus
-    # comes back to the step, which now says it is done.
+    # Plan: a checklist step is a toggle button; Space ticks it without leaving the page,
+    # the focus comes back to the step, which now says it is done, and "Done" is said.
     page.goto(f"/c/{c}/plan", wait_until="load")
-    step = "#commitments button[aria-pressed='false']"
-    _tab_to(page, step)
-    name = page.evaluate("() => document.activeElement.closest('li').dataset.occurrence")
+    page.evaluate("window.stillTheSamePage = true")
+    _tab_to(page, "#commitments button[aria-pressed='false']")
+    key = page.evaluate("() => document.activeElement.closest('li').dataset.occurrence")
     page.keyboard.press("Space")
-    item = page.locator(f"li[data-occurrence='{name}']").first
+    item = page.locator(f"#commitments li[data-occurrence='{key}']")
     expect(item).to_have_class(re.compile(r"\bdone\b"))
-    expect(page.locator("#announce")).to_have_text(re.compile("Done", re.I))
-    assert page.evaluate("(n) => document.activeElement.closest('li') && "
-                         "document.activeElement.closest('li').dataset.occurrence === n", name)
+    expect(item.get_by_role("img", name="Done:")).to_be_visible()
+    expect(page.locator("#announce")).to_have_text("Done")
+    assert page.evaluate(
+        "(k) => document.activeElement.matches('li[data-occurrence]') && "
+        "document.activeElement.dataset.occurrence === k", key)
+    assert page.evaluate("window.stillTheSamePage") is True
 
     # The meeting poll: Tab to the first "Yes", Space, Tab on to "Save", Enter.
     page.goto(f"/c/{c}/meetings/{circle['meeting']}", wait_until="load")
@@ -363,6 +390,16 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
     page.keyboard.press("Space")
     _tab_to(page, "#poll button[type=submit]")
     page.keyboard.press("Enter")
-    expect(page.get_by_role("status").filter(has_text=re.compile("saved|thank", re.I))).to_be_visible()
+    expect(page.get_by_role("status").filter(has_text="your answers are saved")).to_be_visible()
+    expect(page.locator("#poll input[type=radio][value=yes]").first).to_be_checked()
     context.close()
-    assert not problems, problems
+
+    # Signing in with nothing typed: the focus lands on the first field to fix.
+    context, page, more = _open(browser, live_server, None, PHONE)
+    page.goto("/login", wait_until="load")
+    _tab_to(page, "main button[type=submit]")
+    page.keyboard.press("Enter")
+    page.wait_for_load_state("load")
+    expect(page.locator("[aria-invalid=true]").first).to_be_focused()
+    context.close()
+    assert not problems + more, problems + more
