@@ -125,6 +125,8 @@ def test_every_page_has_one_h1_and_a_circle_page_names_itself(demo):
         f"{c}/meetings": "Meetings",
         f"{c}/history": "What happened",
         f"{c}/who-can-see": "Who can see what in this circle",
+        f"{c}/plan/versions": "Versions of the plan",
+        f"{c}/plan/diff?a=1&b=2": "What changed between version 1 and version 2",
         "/me/commitments": "My commitments",
         "/notifications": "News",
         "/account": "My account",
