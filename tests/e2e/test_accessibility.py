@@ -41,7 +41,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import DESKTOP, PHONE, ROOT
+from .conftest import DESKTOP, PHONE, ROOT, SCREENSHOTS
 
 pytestmark = pytest.mark.e2e
 
@@ -358,9 +358,12 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
     menu = mine.get_by_role("button", name="What you can do with this message")
     expect(menu).to_have_attribute("aria-expanded", "false")
     expect(mine.get_by_role("link", name="Change")).to_be_hidden()
+    SCREENSHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "a11y-chat-phone.png"))
     _tab_to(page, f"#{mine.get_attribute('id')} .msg-menu")
     page.keyboard.press("Enter")
     expect(menu).to_have_attribute("aria-expanded", "true")
+    page.screenshot(path=str(SCREENSHOTS / "a11y-chat-menu-open-phone.png"))
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent") == "Change"
     page.keyboard.press("Escape")
@@ -374,6 +377,7 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
     page.evaluate("window.stillTheSamePage = true")
     _tab_to(page, "#commitments button[aria-pressed='false']")
     key = page.evaluate("() => document.activeElement.closest('li').dataset.occurrence")
+    page.screenshot(path=str(SCREENSHOTS / "a11y-plan-step-phone.png"))
     page.keyboard.press("Space")
     item = page.locator(f"#commitments li[data-occurrence='{key}']")
     expect(item).to_have_class(re.compile(r"\bdone\b"))
@@ -383,6 +387,8 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
         "(k) => document.activeElement.matches('li[data-occurrence]') && "
         "document.activeElement.dataset.occurrence === k", key)
     assert page.evaluate("window.stillTheSamePage") is True
+    item.scroll_into_view_if_needed()
+    page.screenshot(path=str(SCREENSHOTS / "a11y-plan-ticked-phone.png"))
 
     # The meeting poll: Tab to the first "Yes", Space, Tab on to "Save", Enter.
     page.goto(f"/c/{c}/meetings/{circle['meeting']}", wait_until="load")
