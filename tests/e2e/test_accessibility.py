@@ -409,3 +409,45 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
     expect(page.locator("[aria-invalid=true]").first).to_be_focused()
     context.close()
     assert not problems + more, problems + more
+
+
+def test_new_messages_from_others_are_announced_politely_and_not_too_often(
+    live_server, browser, circle
+):
+    """Mark (central) writes three messages in a row; the member's screen
+    reader hears the first at once and the other two together, a few seconds later, not
+    three interruptions. Her own messages are not read back to her."""
+    c = circle["circle"]
+    ctx_member, member, problems = _open(browser, live_server, circle["states"]["member"], PHONE)
+    ctx_central, central, more = _open(browser, live_server, circle["states"]["central"], PHONE)
+    for page in (member, central):
+        page.goto(f"/c/{c}/chat", wait_until="load")
+    expect(member.locator("#chat-announce")).to_have_attribute("aria-live", "polite")
+    # Every text the live region is given, with the time it was given.
+    member.evaluate(
+        """() => { window.said = []; new MutationObserver(() => {
+             const t = document.getElementById('chat-announce').textContent;
+             if (t) window.said.push([Date.now(), t]); })
+           .observe(document.getElementById('chat-announce'), {childList: true, characterData: true, subtree: true}); }"""
+    )
+    box = central.get_by_label("Your message")
+    for text in ("First of three", "Second of three", "Third of three"):
+        box.fill(text)
+        box.press("Enter")
+        expect(central.locator("#messages").get_by_text(text)).to_be_visible()
+    expect(member.locator("#messages").get_by_text("Third of three")).to_be_visible()
+    member.wait_for_function("() => window.said.length >= 2", timeout=15_000)
+    said = member.evaluate("window.said")
+    assert said[0][1] == "New message from Mark: First of three", said
+    assert said[1][1] == "2 new messages", said
+    assert said[1][0] - said[0][0] >= 3500, said  # at most one every few seconds
+    # What the member writes herself is not announced to her.
+    own = member.get_by_label("Your message")
+    own.fill("My own words")
+    own.press("Enter")
+    expect(member.locator("#messages").get_by_text("My own words")).to_be_visible()
+    member.wait_for_timeout(4500)
+    assert all("My own words" not in t for _, t in member.evaluate("window.said"))
+    ctx_member.close()
+    ctx_central.close()
+    assert not problems + more, problems + more
