@@ -22,7 +22,21 @@ from portal.demo import build_demo
 from portal.models import Meeting
 from tests.conftest import PASSWORD, csrf_from
 
-VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+VOID = {
+    "area",
+    "base",
+    "br",
+    "col",
+    "embed",
+    "hr",
+    "img",
+    "input",
+    "link",
+    "meta",
+    "source",
+    "track",
+    "wbr",
+}
 
 
 @dataclass
@@ -133,7 +147,8 @@ def test_every_page_has_one_h1_and_a_circle_page_names_itself(demo):
         **{f"{c}/meetings/{m.id}": m.title for m in meetings},
     }
     by_role = {
-        "central": {**named, f"{c}/chat": "Chat", f"{c}/people": "People", f"{c}/settings": "Settings",
+        "central": {**named, f"{c}/chat": "Chat", f"{c}/people": "People",
+                    f"{c}/settings": "Settings",
                     f"{c}/access-log": "Who from outside the family looked"},
         "member": {**named, f"{c}/chat": "Chat"},
         "professional": named,
@@ -172,7 +187,9 @@ def test_the_chat_has_a_skip_link_a_live_region_and_one_menu_per_message(demo):
     for m in live:
         (toggle,) = m.all("button", class_="msg-menu")
         assert toggle.attrs["type"] == "button" and toggle.attrs["aria-expanded"] == "false"
-        assert toggle.one("span", class_="visually-hidden").text == "What you can do with this message"
+        assert (
+            toggle.one("span", class_="visually-hidden").text == "What you can do with this message"
+        )
         panel = m.one("div", class_="msg-actions")
         assert toggle.attrs["aria-controls"] == panel.attrs["id"]
         # Without JavaScript the button stays hidden and the actions show as before.
@@ -195,7 +212,11 @@ def test_checklist_steps_say_their_state(demo):
         done = [li for li in steps if "done" in li.attrs.get("class", "").split()]
         assert done and len(done) < len(steps), "the demo has ticked and open steps"
         for li in done:
-            assert li.one(class_="tick").attrs == {"class": "tick", "role": "img", "aria-label": "Done:"}
+            assert li.one(class_="tick").attrs == {
+                "class": "tick",
+                "role": "img",
+                "aria-label": "Done:",
+            }
         for li in steps:
             if li in done:
                 continue
@@ -220,7 +241,11 @@ def test_every_page_brings_the_focus_to_a_forms_first_error(demo, client):
         people["member"].get("/account"),
     ):
         doc = parse(resp)
-        assert [s.attrs["src"] for s in doc.all("script") if s.attrs.get("src", "").endswith("/forms.js")]
+        assert [
+            s.attrs["src"]
+            for s in doc.all("script")
+            if s.attrs.get("src", "").endswith("/forms.js")
+        ]
     # A form sent back with an error marks its field, which is where forms.js goes.
     login = client.get("/login")
     resp = client.post("/login", data={"csrf_token": csrf_from(login), "login": "", "password": ""})

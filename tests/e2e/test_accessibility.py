@@ -36,7 +36,6 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -114,7 +113,8 @@ with app.app_context():
         member = circle_svc.redeem_invitation(built.tokens[label], user)
         users[label] = user.username
         central = member if label == "central" else central
-    _inv, token = circle_svc.invite(circle, central, name="Kees", role=Role.MEMBER, supporter_of=None)
+    _inv, token = circle_svc.invite(
+        circle, central, name="Kees", role=Role.MEMBER, supporter_of=None)
     user = accounts.create_user(name="Kees", username="a11y-keeper", password=PASSWORD, locale="en")
     keeper = circle_svc.redeem_invitation(token, user)
     circle_svc.set_flags(circle, central, keeper, plan_keeper=True, followup=True)
@@ -125,7 +125,8 @@ with app.app_context():
     poll = meeting_svc.propose_meeting(circle, central, meeting_svc.MeetingData(
         title="Our next meeting", purpose="How is the plan going?", place="At Mark's",
         video_link="", duration_minutes=90, invitee_ids=everyone,
-        options=[meeting_svc.local_to_utc(soon + timedelta(days=d), circle.timezone) for d in (0, 1, 2)]))
+        options=[meeting_svc.local_to_utc(soon + timedelta(days=d), circle.timezone)
+                 for d in (0, 1, 2)]))
     meetings = db.session.scalars(select(Meeting).where(Meeting.circle_id == circle.id)).all()
     db.session.commit()
     print(json.dumps({
@@ -155,19 +156,22 @@ _TARGETS = r"""
     if (el.id) return s + "#" + el.id;
     if (el.name) s += `[name="${el.name}"]`;
     if (el.classList.length) s += "." + [...el.classList].join(".");
-    const text = (el.innerText || el.value || el.getAttribute("aria-label") || "").trim().slice(0, 30);
+    const text = (el.innerText || el.value || el.getAttribute("aria-label") || "")
+      .trim().slice(0, 30);
     const parent = el.closest("[id]");
     return (parent ? "#" + parent.id + " " : "") + s + (text ? ` "${text}"` : "");
   };
   const visible = (el) => {
     const r = el.getBoundingClientRect();
     const st = getComputedStyle(el);
-    return r.width > 0 && r.height > 0 && st.visibility !== "hidden" && !el.closest("[hidden], [inert]")
+    return r.width > 0 && r.height > 0 && st.visibility !== "hidden"
+      && !el.closest("[hidden], [inert]")
       && !el.closest(".visually-hidden");
   };
   const out = [];
   const items = document.querySelectorAll(
-    "a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], [tabindex]:not([tabindex='-1'])");
+    "a[href], button, input:not([type=hidden]), select, textarea, summary, [role=button], " +
+    "[tabindex]:not([tabindex='-1'])");
   for (const el of items) {
     if (!visible(el)) continue;
     if (el.classList.contains("skip")) continue; // shown only on focus, then large
@@ -179,9 +183,11 @@ _TARGETS = r"""
     if (el.matches("a") && getComputedStyle(el).display === "inline") {
       // An inline link: the boxes of its line fragments, padding included.
       const rects = [...el.getClientRects()];
-      r = { width: Math.max(...rects.map((x) => x.width)), height: Math.max(...rects.map((x) => x.height)) };
+      r = { width: Math.max(...rects.map((x) => x.width)),
+            height: Math.max(...rects.map((x) => x.height)) };
     }
-    if (r.width < MIN || r.height < MIN) out.push(`${sel(el)} (${Math.round(r.width)}x${Math.round(r.height)})`);
+    if (r.width < MIN || r.height < MIN)
+      out.push(`${sel(el)} (${Math.round(r.width)}x${Math.round(r.height)})`);
   }
   return out;
 }
@@ -190,6 +196,8 @@ _TARGETS = r"""
 # At 200% text: is anything wider than the window? Names the widest offenders.
 _SIDEWAYS = r"""
 () => {
+  const classes = (el) => typeof el.className === "string" && el.className
+    ? "." + el.className.split(" ").join(".") : "";
   const root = document.documentElement;
   const base = parseFloat(getComputedStyle(root).fontSize);
   root.style.fontSize = (base * 2) + "px";
@@ -202,7 +210,7 @@ _SIDEWAYS = r"""
       if (r.width > 0 && r.right > W + 1 && !el.closest(".skip, .visually-hidden")) {
         const kids = [...el.children].some((c) => c.getBoundingClientRect().right > W + 1);
         if (!kids) out.push(el.tagName.toLowerCase() + (el.id ? "#" + el.id : "") +
-          (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") +
+          classes(el) +
           ` (right edge ${Math.round(r.right)} > ${W})`);
       }
     }
@@ -218,19 +226,21 @@ _SIDEWAYS = r"""
       if (r.width > 0 && r.right > W + 1) {
         const el = n.parentElement;
         out.push(`text "${n.textContent.trim().slice(0, 40)}" in ` + el.tagName.toLowerCase() +
-          (el.className && typeof el.className === "string" ? "." + el.className.split(" ").join(".") : "") +
+          classes(el) +
           ` (right edge ${Math.round(r.right)} > ${W})`);
       }
     }
   }
   root.style.fontSize = "";
-  return wide ? (out.length ? out.slice(0, 8) : ["the page (scrollWidth " + root.scrollWidth + " > " + W + ")"]) : [];
+  if (!wide) return [];
+  return out.length ? out.slice(0, 8) : [`the page (scrollWidth ${root.scrollWidth} > ${W})`];
 }
 """
 
 _AXE_RUN = """
 async (tags) => {
-  const r = await axe.run(document, { runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
+  const r = await axe.run(document, {
+    runOnly: { type: "tag", values: tags }, resultTypes: ["violations"] });
   return r.violations.map((v) => `${v.id} (${v.impact}): ${v.help} at ` +
     v.nodes.slice(0, 4).map((n) => n.target.join(" ")).join(" | "));
 }
@@ -285,9 +295,9 @@ def _open(browser, live_server, state, viewport):
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on(
         "console",
-        lambda m: problems.append(f"console: {m.text}")
-        if "Content Security Policy" in m.text
-        else None,
+        lambda m: (
+            problems.append(f"console: {m.text}") if "Content Security Policy" in m.text else None
+        ),
     )
     return context, page, problems
 
@@ -301,21 +311,27 @@ def test_every_page_for_every_role_mode_and_width(live_server, browser, circle):
         _python(live_server, _SIMPLE, ON=(mode == "simple"))
         for role in ROLES:
             for width, viewport in WIDTHS.items():
-                context, page, problems = _open(browser, live_server, circle["states"][role], viewport)
+                context, page, problems = _open(
+                    browser, live_server, circle["states"][role], viewport
+                )
                 for row in PAGES:
                     if role not in row.who:
                         continue
                     path = row.path.format(**circle)
                     where = f"[{role}, {mode}, {width}px] {row.name} {path}"
                     response = page.goto(path, wait_until="load")
-                    assert response and response.status == 200, f"{where}: {response and response.status}"
+                    assert response and response.status == 200, (
+                        f"{where}: {response and response.status}"
+                    )
                     visits += 1
                     if not page.evaluate("() => typeof axe !== 'undefined'"):
                         page.evaluate(axe_source)
                     found += [f"{where}: axe {v}" for v in page.evaluate(_AXE_RUN, AXE_TAGS)]
                     found += [f"{where}: small target {t}" for t in page.evaluate(_TARGETS)]
                     if width == "390":
-                        found += [f"{where}: sideways at 200% text: {s}" for s in page.evaluate(_SIDEWAYS)]
+                        found += [
+                            f"{where}: sideways at 200% text: {s}" for s in page.evaluate(_SIDEWAYS)
+                        ]
                     h1 = page.locator("h1").count()
                     if h1 != 1:
                         found.append(f"{where}: {h1} h1 elements")
@@ -329,7 +345,9 @@ def _tab_to(page: Page, selector: str, limit: int = 120) -> None:
     """Press Tab until the focused element matches ``selector`` (fails after ``limit``)."""
     for _ in range(limit):
         page.keyboard.press("Tab")
-        if page.evaluate("(s) => document.activeElement && document.activeElement.matches(s)", selector):
+        if page.evaluate(
+            "(s) => document.activeElement && document.activeElement.matches(s)", selector
+        ):
             return
     raise AssertionError(f"Tab never reached {selector}")
 
@@ -385,7 +403,9 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
     expect(page.locator("#announce")).to_have_text("Done")
     assert page.evaluate(
         "(k) => document.activeElement.matches('li[data-occurrence]') && "
-        "document.activeElement.dataset.occurrence === k", key)
+        "document.activeElement.dataset.occurrence === k",
+        key,
+    )
     assert page.evaluate("window.stillTheSamePage") is True
     item.scroll_into_view_if_needed()
     page.screenshot(path=str(SCREENSHOTS / "a11y-plan-ticked-phone.png"))
@@ -428,7 +448,8 @@ def test_new_messages_from_others_are_announced_politely_and_not_too_often(
         """() => { window.said = []; new MutationObserver(() => {
              const t = document.getElementById('chat-announce').textContent;
              if (t) window.said.push([Date.now(), t]); })
-           .observe(document.getElementById('chat-announce'), {childList: true, characterData: true, subtree: true}); }"""
+           .observe(document.getElementById('chat-announce'),
+                    {childList: true, characterData: true, subtree: true}); }"""
     )
     box = central.get_by_label("Your message")
     for text in ("First of three", "Second of three", "Third of three"):
@@ -451,3 +472,31 @@ def test_new_messages_from_others_are_announced_politely_and_not_too_often(
     ctx_member.close()
     ctx_central.close()
     assert not problems + more, problems + more
+
+
+def test_the_checks_catch_what_they_look_for(live_server, browser, circle):
+    """The gate itself: on a clean page, a field without a label, a 20 px button and a
+    line that cannot wrap at 200% text are each reported (else a 0 would prove nothing)."""
+    context, page, problems = _open(browser, live_server, circle["states"]["member"], PHONE)
+    page.goto("/account", wait_until="load")
+    page.evaluate(AXE.read_text())
+    assert page.evaluate(_AXE_RUN, AXE_TAGS) == []
+    assert page.evaluate(_TARGETS) == []
+    assert page.evaluate(_SIDEWAYS) == []
+    page.evaluate(
+        """() => {
+          const main = document.getElementById('main');
+          const input = document.createElement('input');
+          input.id = 'nameless';
+          const tiny = document.createElement('button');
+          tiny.id = 'tiny'; tiny.textContent = 'x';
+          tiny.style.width = '20px'; tiny.style.height = '20px'; tiny.style.padding = '0';
+          const long = document.createElement('p');
+          long.id = 'long'; long.textContent = 'Grootmoederszondagmiddagwandeling';
+          main.append(input, tiny, long);
+        }"""
+    )
+    assert any(v.startswith("label ") for v in page.evaluate(_AXE_RUN, AXE_TAGS))
+    assert any(t.startswith("#main button#tiny") or "#tiny" in t for t in page.evaluate(_TARGETS))
+    assert any("Grootmoeders" in s or "#long" in s for s in page.evaluate(_SIDEWAYS))
+    context.close()
