@@ -201,6 +201,11 @@
     list.querySelectorAll('.msg-menu[aria-expanded="true"]').forEach((t) => { if (t !== toggle) setOpen(t, false); });
     setOpen(toggle, open);
   });
+  // A tap anywhere else closes an open menu (one thumb, no hunting for the button).
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest(".msg-menu, .msg-actions")) return;
+    list.querySelectorAll('.msg-menu[aria-expanded="true"]').forEach((t) => setOpen(t, false));
+  });
   list.addEventListener("keydown", (event) => {
     if (event.key !== "Escape") return;
     const li = event.target.closest("li.msg");

@@ -407,7 +407,7 @@ def test_keyboard_only_message_tick_and_poll(live_server, browser, circle):
         key,
     )
     assert page.evaluate("window.stillTheSamePage") is True
-    item.scroll_into_view_if_needed()
+    page.evaluate("() => document.activeElement.scrollIntoView({block: 'center'})")
     page.screenshot(path=str(SCREENSHOTS / "a11y-plan-ticked-phone.png"))
 
     # The meeting poll: Tab to the first "Yes", Space, Tab on to "Save", Enter.
