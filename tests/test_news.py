@@ -55,11 +55,13 @@ def _unread(db, member) -> dict[str, int]:
 def _badge(html: str) -> str:
     """The badge: the number shown, "|", and what a screen reader hears ("News, 3 new";
     with nothing new, the link's own text)."""
-    m = re.search(r'<a href="/notifications" id="news-link"(.*?)>News(.*?)</a>', html, re.S)
+    m = re.search(r'<a href="/notifications" id="news-link"([^>]*)>(.*?)</a>', html, re.S)
     assert m, "no news link in the header"
     count = re.search(r'id="news-count" aria-hidden="true"( hidden)?>(\d+)<', m.group(2))
-    label = re.search(r'aria-label="([^"]*)"', m.group(1))
-    return ("" if count.group(1) else count.group(2)) + "|" + (label.group(1) if label else "News")
+    # What is read out is a hidden text in the link (not an aria-label: issue 14).
+    label = re.search(r'class="visually-hidden" id="news-words">([^<]*)<', m.group(2))
+    assert "aria-label" not in m.group(1)
+    return ("" if count.group(1) else count.group(2)) + "|" + label.group(1)
 
 
 def _meeting(circle, organiser, invite) -> object:

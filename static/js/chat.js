@@ -141,8 +141,22 @@
     else appendText(body, m.body);
     li.append(meta, body);
     if (!m.removed && (m.author_id === me || isCentral)) {
+      // One small control opens the actions, as on the server-rendered messages.
+      const toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "msg-menu small-button";
+      toggle.setAttribute("aria-controls", "actions-" + m.seq);
+      const dots = document.createElement("span");
+      dots.setAttribute("aria-hidden", "true");
+      dots.textContent = "•••";
+      const label = document.createElement("span");
+      label.className = "visually-hidden";
+      label.textContent = d.tMenu;
+      toggle.append(dots, label);
+      li.append(toggle);
       const actions = document.createElement("div");
       actions.className = "msg-actions";
+      actions.id = "actions-" + m.seq;
       if (m.author_id === me && Date.now() - Date.parse(m.created_at) < editMs) {
         const a = document.createElement("a");
         a.className = "small-button";
@@ -176,9 +190,79 @@
       ask.append(summary, question, f);
       actions.append(ask);
       li.append(actions);
+      menu(toggle);
     }
     addReadAloud(li, m);
     return li;
+  }
+
+  // --- A message's actions behind one small disclosure button --------------------------
+  // Closed at first; Escape closes it again and puts the focus back on the button.
+  function menu(toggle) {
+    const panel = document.getElementById(toggle.getAttribute("aria-controls")) || toggle.nextElementSibling;
+    toggle.hidden = false;
+    toggle.setAttribute("aria-expanded", "false");
+    if (panel) panel.hidden = true;
+  }
+  function setOpen(toggle, open) {
+    const panel = toggle.parentElement.querySelector(".msg-actions");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    if (panel) panel.hidden = !open;
+  }
+  list.querySelectorAll(".msg-menu").forEach(menu);
+  list.addEventListener("click", (event) => {
+    const toggle = event.target.closest(".msg-menu");
+    if (!toggle) return;
+    const open = toggle.getAttribute("aria-expanded") !== "true";
+    // One open at a time: the conversation stays a conversation.
+    list.querySelectorAll('.msg-menu[aria-expanded="true"]').forEach((t) => { if (t !== toggle) setOpen(t, false); });
+    setOpen(toggle, open);
+  });
+  // A tap anywhere else closes an open menu (one thumb, no hunting for the button).
+  document.addEventListener("click", (event) => {
+    if (event.target.closest && event.target.closest(".msg-menu, .msg-actions")) return;
+    list.querySelectorAll('.msg-menu[aria-expanded="true"]').forEach((t) => setOpen(t, false));
+  });
+  list.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    const li = event.target.closest("li.msg");
+    const toggle = li && li.querySelector('.msg-menu[aria-expanded="true"]');
+    if (!toggle) return;
+    // Handled here: a second Escape elsewhere is not part of this one.
+    event.preventDefault();
+    event.stopPropagation();
+    setOpen(toggle, false);
+    toggle.focus();
+  });
+
+  // --- Announcing new messages from others (screen readers) ---------------------------
+  // A polite live region, at most one announcement every few seconds: messages that
+  // come in between are counted and told together.
+  const announcer = document.getElementById("chat-announce");
+  const ANNOUNCE_GAP = 4000;
+  let lastAnnounced = 0;
+  let waitingToAnnounce = [];
+  let announceTimer = null;
+  function sayNow() {
+    announceTimer = null;
+    if (!announcer || !waitingToAnnounce.length) return;
+    const n = waitingToAnnounce.length;
+    let text;
+    if (n === 1) {
+      const m = waitingToAnnounce[0];
+      text = d.tAnnounceOne.replace("{name}", m.author) + " " + (m.body || "").slice(0, 200);
+    } else {
+      text = d.tAnnounceMany.replace("{n}", n);
+    }
+    waitingToAnnounce = [];
+    lastAnnounced = Date.now();
+    announcer.textContent = text;
+  }
+  function announce(m) {
+    if (m.author_id === me || m.removed) return;
+    waitingToAnnounce.push(m);
+    if (announceTimer) return;
+    announceTimer = setTimeout(sayNow, Math.max(0, lastAnnounced + ANNOUNCE_GAP - Date.now()));
   }
 
   // The send form sticks to the bottom of the screen and covers what lies under it.
@@ -222,7 +306,7 @@
     const li = buildMessage(m);
     shownAs.set(li, JSON.stringify([m.body, m.edited, m.removed]));
     list.insertBefore(li, before);
-    if (m.seq > lastSeq) lastSeq = m.seq;
+    if (m.seq > lastSeq) { lastSeq = m.seq; announce(m); }
     if (follow || m.author_id === me) reveal(li);
   }
 

@@ -24,8 +24,10 @@
     // Screen readers hear "News, 3 new" (the number alone is hidden from them); with
     // nothing new, just the link's own text. Words from our page, the number checked.
     const words = plural && plural.select(n) === "one" ? d.tOne : d.tOther;
-    if (n === 0) link.removeAttribute("aria-label");
-    else link.setAttribute("aria-label", words.replace("{n}", String(n)));
+    // (A hidden text, not aria-label: a label that differs from what is shown confuses
+    // people who click by voice, and axe's label-content-name-mismatch says so.)
+    const spoken = document.getElementById("news-words");
+    if (spoken) spoken.textContent = n === 0 ? d.tNone : words.replace("{n}", String(n));
   }
 
   let asking = false;

@@ -25,7 +25,22 @@
   async function refresh(showNotice) {
     const response = await fetch(window.location.pathname, { credentials: "same-origin" });
     if (!response.ok) return;
-    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    swap(new DOMParser().parseFromString(await response.text(), "text/html"), showNotice);
+  }
+
+  // The step or turn that has the focus, to give it back after the swap.
+  function focusedSpot() {
+    const active = document.activeElement;
+    const spot = active && active.closest && active.closest("[data-occurrence]");
+    const card = spot && spot.closest("[data-commitment]");
+    return card ? [card.dataset.commitment, spot.dataset.occurrence] : null;
+  }
+  function findSpot(spot) {
+    return spot && document.querySelector('[data-commitment="' + spot[0] + '"] [data-occurrence="' + spot[1] + '"]');
+  }
+
+  function swap(fresh, showNotice) {
+    const spot = focusedSpot();
     let skipped = false;
     for (const selector of LIVE) {
       const now = document.querySelector(selector);
@@ -38,6 +53,11 @@
     for (const selector of STILL) {
       if (text(document.querySelector(selector)) !== text(fresh.querySelector(selector))) skipped = true;
     }
+    const back = findSpot(spot);
+    if (back && !back.contains(document.activeElement)) {
+      back.tabIndex = -1;
+      back.focus();
+    }
     if (skipped || showNotice) {
       notice.textContent = root.dataset.tNewVersion + " ";
       const a = document.createElement("a");
@@ -47,6 +67,44 @@
       notice.hidden = false;
     }
   }
+
+  // A tick without leaving the page (issue 14): the form is sent in the background, the
+  // fresh page's sections come in, and the focus goes back to the step or turn that was
+  // ticked, while screen readers hear "Done". Anything unexpected: the plain form post.
+  const announcer = document.getElementById("announce");
+  root.addEventListener("submit", async (event) => {
+    const form = event.target;
+    if (!form.matches || !form.matches(".tick-form") || event.defaultPrevented) return;
+    const item = form.closest("[data-occurrence]");
+    const card = form.closest("[data-commitment]");
+    if (!item || !card) return;
+    event.preventDefault();
+    // The focus waits on the step itself (not in the note field, which would keep the
+    // section from being refreshed), and comes back to it after the refresh.
+    item.tabIndex = -1;
+    item.focus();
+    let response;
+    try {
+      response = await fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin" });
+    } catch (e) { response = null; }
+    if (!response || !response.ok || new URL(response.url).pathname !== window.location.pathname) {
+      form.submit();
+      return;
+    }
+    const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
+    // The server's answer came as a message on the page it sent us to: show an error there.
+    const problem = fresh.querySelector(".flash-error");
+    swap(fresh, false);
+    if (problem) {
+      notice.textContent = problem.textContent;
+      notice.hidden = false;
+    }
+    if (announcer && !problem) {
+      announcer.textContent = "";
+      // A fresh text node after a pause: screen readers announce a change, not a repeat.
+      setTimeout(() => { announcer.textContent = root.dataset.tDone; }, 100);
+    }
+  });
 
   // The page's one socket (static/js/news.js opens it for the badge), else our own.
   const socket = (window.Kring && window.Kring.socket) || io({ auth: { csrf: root.dataset.csrf }, transports: ["websocket", "polling"] });

@@ -59,7 +59,7 @@ def accept(p: Person, url: str) -> int:
 def open_chat(p: Person, circle_id: int) -> None:
     p.page.get_by_role("navigation", name="This circle").get_by_role("link", name="Chat").click()
     expect(p.page).to_have_url(re.compile(rf"/c/{circle_id}/chat$"))
-    expect(p.page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
+    expect(p.page.get_by_role("heading", name="Chat", level=1)).to_be_visible()
     # The page's scripts (the socket, news, mentions, then the chat) have all run: before
     # that, Enter in the box would only make a new line.
     p.page.wait_for_load_state("load")
@@ -512,8 +512,17 @@ def test_outbox_survives_a_cut_connection_and_delivers_exactly_once(live_server,
     expect(box).to_have_value(long_text.strip())
     box.fill("")
 
-    # 4. Removing one's own message asks first; "Remove…" alone removes nothing.
+    # 4. Removing one's own message asks first; "Remove…" alone removes nothing. A
+    # message's actions wait behind its one small "•••" button (issue 14), which says
+    # whether it is open; Escape closes it.
     mine = msgs(b.page, "Hello, the line is good")
+    menu = mine.get_by_role("button", name="What you can do with this message")
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(mine.get_by_text("Remove…")).to_be_hidden()
+    box_size = menu.bounding_box()
+    assert box_size["width"] >= 44 and box_size["height"] >= 44, box_size
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
     mine.get_by_text("Remove…").click()
     yes = mine.get_by_role("button", name="Yes, remove it")
     expect(yes).to_be_visible()
@@ -524,20 +533,29 @@ def test_outbox_survives_a_cut_connection_and_delivers_exactly_once(live_server,
     mine.get_by_text("No, keep it").click()  # changed my mind: it closes, nothing happens
     expect(yes).to_be_hidden()
     expect(mine.get_by_text("Remove…")).to_be_visible()
+    b.page.keyboard.press("Escape")  # the focus is in the menu: Escape closes it
+    expect(menu).to_have_attribute("aria-expanded", "false")
+    expect(mine.get_by_text("Remove…")).to_be_hidden()
+    expect(menu).to_be_focused()
     b.page.reload()
     expect(msgs(b.page, "Hello, the line is good")).to_have_count(1)
     mine = msgs(b.page, "Hello, the line is good")
+    mine.get_by_role("button", name="What you can do with this message").click()
     mine.get_by_text("Remove…").click()
     mine.get_by_role("button", name="Yes, remove it").click()
     expect(b.page.get_by_role("status").filter(has_text="The message is removed.")).to_be_visible()
     expect(msgs(b.page, "Hello, the line is good")).to_have_count(0)
-    # A live-built message (A's view built it with chat.js) asks first as well.
+    # A live-built message (A's view built it with chat.js) has the same menu, and asks
+    # first as well.
     send(a, "Built live on Anna's page")
     live_msg = msgs(a.page, "Built live on Anna's page")
     expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_hidden()
+    live_menu = live_msg.get_by_role("button", name="What you can do with this message")
+    expect(live_menu).to_have_attribute("aria-expanded", "false")
+    expect(live_msg.get_by_text("Remove…")).to_be_hidden()
+    live_menu.click()
     live_msg.get_by_text("Remove…").click()
     expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_visible()
-
 
 def test_the_chat_joins_when_the_page_socket_connected_before_chat_js_loaded(
     live_server, person

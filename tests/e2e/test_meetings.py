@@ -217,8 +217,8 @@ def test_meeting_poll_live_fix_ics_and_calendar_feed(live_server, person, tmp_pa
             has_text="The meeting is proposed. Everyone invited can now answer."
         )
     ).to_be_visible()
+    expect(page.get_by_role("heading", name="Follow-up meeting", level=1)).to_be_visible()
     head = page.locator("#meeting-head")
-    expect(head.get_by_role("heading", name="Follow-up meeting", level=2)).to_be_visible()
     expect(head).to_contain_text("Choosing a date")
     expect(head).to_contain_text(PLACE)
     expect(page.locator("#poll li.option")).to_have_count(3)
