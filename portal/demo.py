@@ -1,17 +1,14 @@
 """A lived-in demo circle for ``flask --app app kring demo`` (and so ``make run``).
 
-A newcomer who opens a demo link must land in a circle that has been in use for two
-weeks: a chat, a plan at version 2 with ticks (one commitment overdue, one help
-request open), an open proposal with answers, a date poll, and a past follow-up
-meeting with its review. The people who did all that are demo members: accounts made
-here with long random passwords that nobody is told, so nobody can sign in as them.
+A newcomer who opens a demo link lands in a circle in use for two weeks: a chat, a plan
+at version 2 with ticks (one commitment overdue, one help request open), an open
+proposal with answers, a date poll, a reviewed follow-up meeting, a child with a private
+line to his supporter and a great-grandfather without internet (``demo_everyone``). The
+people who did all that are demo members whose long random passwords nobody is told.
 
-Everything goes through the real services (``portal/services``), so the demo obeys the
-same rules as real use: the plan is agreed before it changes, changes need consent,
-ticks are checked, meetings are polled, fixed and then reviewed. The services stamp
-rows with the current time; :class:`_Timeline` then moves what each step wrote back to
-the moment in the story it belongs to. Only "when it happened" columns move; an
-invitation's expiry and a meeting's future dates do not.
+Everything goes through the real services, so the demo obeys the same rules as real
+use. The services stamp rows with the current time; :class:`_Timeline` then moves what
+each step wrote back to its moment in the story (only "when it happened" columns).
 """
 
 from __future__ import annotations
@@ -25,6 +22,7 @@ from sqlalchemy import select, update
 
 from portal import demo_story as words
 from portal.access import ChatSeat
+from portal.demo_everyone import add_everyone
 from portal.extensions import db
 from portal.models import (
     Acceptance,
@@ -198,7 +196,9 @@ def build_demo(language: str = "en", timezone: str = "Europe/Amsterdam") -> Demo
     _ticks(story)
     _last_days(story)
     _chat(story)
-    tokens = _newcomers(story, coordinator_token)
+    sam = add_everyone(story.circle, story.cast.sanne, story.cast.karim, language)
+    story.clock.stamp(story.clock.at(1, "18:00"))
+    tokens = _newcomers(story, coordinator_token, sam)
     return _this_morning(story, tokens)
 
 
@@ -466,13 +466,19 @@ def _chat(story: _Story) -> None:
         clock.stamp(when)
 
 
-def _newcomers(story: _Story, coordinator_token: str) -> dict[str, str]:
-    """The newcomer's doors, one per role (the coordinator's came with the circle)."""
+def _newcomers(story: _Story, coordinator_token: str, sam: Membership) -> dict[str, str]:
+    """The newcomer's doors, one per role (the coordinator's came with the circle); the
+    newcomer supporter supports Sam, so a private line with him opens on joining."""
     tokens = {"coordinator": coordinator_token}
     for label in ROLES[1:]:
         name, role, sup = words.NEWCOMERS[label]
         _inv, tokens[label] = circle_svc.invite(
-            story.circle, story.cast.sanne, name=story.tr(name), role=role, supporter_of=sup
+            story.circle,
+            story.cast.sanne,
+            name=story.tr(name),
+            role=role,
+            supporter_of=sup,
+            supports=sam.id if sup else None,
         )
     return tokens
 

@@ -435,3 +435,26 @@ AFTER_MEETING = [
         ),
     ),
 ]
+
+# Issue 14: everyone takes part. Sam himself (a child, in simple mode) with a private line
+# to his supporter Karim, and a great-grandfather without internet whom Sanne answers for.
+SAM = _t("Sam", "Sam", "Sam")
+OFFLINE = _t("Great-grandpa Wim", "Opa Wim", "Papi Wim")
+LINE = [
+    (
+        "sam",
+        _t(
+            "Karim, can we practise penalties again on Saturday?",
+            "Karim, kunnen we zaterdag weer penalty's oefenen?",
+            "Karim, on peut encore s'entraîner aux penalties samedi ?",
+        ),
+    ),
+    (
+        "karim",
+        _t(
+            "Yes! And you can always tell me here if something is on your mind.",
+            "Ja! En je kunt me hier altijd vertellen als er iets is.",
+            "Oui ! Et tu peux toujours me dire ici si quelque chose te tracasse.",
+        ),
+    ),
+]

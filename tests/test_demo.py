@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from portal.access import can_read_line, open_lines_of
 from portal.demo import ROLES, build_demo, demo_users
 from portal.models import (
     Circle,
@@ -20,7 +21,7 @@ from portal.models import (
     Role,
 )
 from portal.models.types import utcnow
-from portal.services import accounts
+from portal.services import accounts, lines
 from portal.services import meetings as meeting_svc
 from portal.services import plan as plan_svc
 from portal.services.plan_view import plan_view
@@ -122,10 +123,21 @@ def test_the_demo_circle_is_lived_in(db, app):
 
     # The people who made all this are demo members: real accounts, not signable-into.
     users = demo_users(circle)
-    assert len(users) == 5
+    assert len(users) == 6
     for user in users:
         assert not accounts.check_password(user, "")
         assert not accounts.check_password(user, PASSWORD)
+
+    # Everyone takes part (issue 14): Sam, the child, in simple mode, with a private line
+    # to Karim that only those two can read; Great-grandpa Wim without internet, whom
+    # Sanne answers for.
+    by_name = {m.display_name: m for m in circle.memberships}
+    sam, karim, wim = by_name["Sam"], by_name["Karim"], by_name["Great-grandpa Wim"]
+    assert sam.user.simple_mode and karim.supports_id == sam.id
+    (line,) = open_lines_of(sam)
+    assert [m.body for m in lines.messages_after(line, 0)][0].startswith("Karim, can we")
+    assert not any(can_read_line(m, line) for m in circle.memberships if m not in (sam, karim))
+    assert wim.offline and [p.id for p in wim.proxies] == [central.id] and wim.votes
 
 
 @pytest.mark.parametrize("language", ["nl", "fr"])
