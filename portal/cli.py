@@ -56,14 +56,21 @@ def create_circle(title, coordinator_name, question, language, timezone):
 )
 @click.option("--supporter-of", default=None)
 @click.option("--email", default=None)
-def invite(circle_id, name, role, supporter_of, email):
+@click.option("--simple-mode", is_flag=True, help="Simple mode for the account made with it.")
+def invite(circle_id, name, role, supporter_of, email, simple_mode):
     """Invite someone into a circle and print their invitation URL."""
     circle = db.session.get(Circle, circle_id)
     if circle is None:
         raise click.ClickException(f"No circle with id {circle_id}.")
     try:
         _inv, token = svc.invite(
-            circle, None, name=name, role=role, supporter_of=supporter_of, email=email
+            circle,
+            None,
+            name=name,
+            role=role,
+            supporter_of=supporter_of,
+            email=email,
+            simple_mode=simple_mode,
         )
     except ServiceError as e:
         raise click.ClickException(str(e.message)) from None

@@ -47,7 +47,9 @@ def init_app(app: Flask) -> None:
         user = _signed_in_user()
         return {
             "simple": bool(user and user.simple_mode),
-            "discreet": bool(user and user.discreet),
+            # The tab says "Notes" for someone who must hide the app, and in simple mode
+            # (issue 14: "in simple and safe setups the browser tab title is neutral").
+            "discreet": bool(user and (user.discreet or user.simple_mode)),
             "quick_exit_url": current_app.config["QUICK_EXIT_URL"],
             "simple_messages_url": messages_url,
         }

@@ -213,7 +213,7 @@ def test_read_aloud_buttons_on_messages_and_tasks_in_simple_mode(client, login, 
 # --- The discreet title ----------------------------------------------------------------
 
 
-def test_discreet_makes_every_tab_title_neutral(client, login, family, db):
+def test_discreet_and_simple_make_every_tab_title_neutral(client, login, family, db):
     circle, _central, mila = family
     login(client, mila.user)
     assert _title(client.get(f"/c/{circle.id}/chat")).endswith("· Kring")
@@ -223,6 +223,10 @@ def test_discreet_makes_every_tab_title_neutral(client, login, family, db):
         title = _title(client.get(path))
         assert title == "Notes", (path, title)
     assert _title(client.get("/c/999999")) == "Notes"  # the 404 page too
+    # Simple mode is a "safe setup" too: a child's tab does not say Kring either.
+    mila.user.discreet, mila.user.simple_mode = False, True
+    db.session.commit()
+    assert _title(client.get(f"/c/{circle.id}/chat")) == "Notes"
     # ... and the tab's icon is a plain note, not Kring's.
     html = client.get(f"/c/{circle.id}").get_data(as_text=True)
     assert 'rel="icon" href="/static/icons/notes.svg"' in html

@@ -75,9 +75,18 @@ class LiveServer:
         assert len(out) == 2 and out[0].isdigit(), out
         return int(out[0]), self._check_url(out[1])
 
-    def invite(self, circle_id: int, name: str, role: str, supporter_of: str | None = None) -> str:
+    def invite(
+        self,
+        circle_id: int,
+        name: str,
+        role: str,
+        supporter_of: str | None = None,
+        *,
+        simple_mode: bool = False,
+    ) -> str:
         """``kring invite``: returns the invitation URL."""
         extra = ("--supporter-of", supporter_of) if supporter_of else ()
+        extra += ("--simple-mode",) if simple_mode else ()
         out = self.cli(
             "kring", "invite", str(circle_id), "--name", name, "--role", role, *extra
         ).split()

@@ -1,10 +1,9 @@
 """ "What needs you" in a real browser (issue 14).
 
-The coordinator puts a task for Oma in the plan, due today. Oma opens ``/`` (her one
-circle's home), finds the task under "What needs you", presses Done: the page does not
-reload, the task is gone from the list, a status says it is done, and the plan shows it
-ticked by her. Found by roles and accessible names only, so the same test holds in
-simple mode on a phone.
+The coordinator puts a task for Oma in the plan, due today. Oma, a grandmother invited
+in simple mode, opens ``/`` on her phone (her one circle's home), finds the task under
+"What needs you", presses the one big Done: the page does not reload, the task is gone
+from the list, a status says it is done, and the plan shows it ticked by her.
 """
 
 from __future__ import annotations
@@ -17,6 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from . import test_foundation as foundation
+from .conftest import PHONE
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +27,8 @@ def test_a_member_ticks_her_task_from_what_needs_you(live_server, person):
     circle_id, coord_link = live_server.create_circle("Circle around Oma", "Noor")
     noor = person("Noor")
     assert foundation.join(noor, coord_link, username="needs_noor") == circle_id
-    oma = person("Oma")
-    oma_link = live_server.invite(circle_id, "Oma", "member")
+    oma = person("Oma", viewport=PHONE)
+    oma_link = live_server.invite(circle_id, "Oma", "member", simple_mode=True)
     assert foundation.join(oma, oma_link, username="needs_oma") == circle_id
 
     # Noor writes the task in the (draft) plan: Oma's, by today.
@@ -47,10 +47,18 @@ def test_a_member_ticks_her_task_from_what_needs_you(live_server, person):
     page = oma.page
     oma.goto("/")
     expect(page).to_have_url(re.compile(rf"/c/{circle_id}$"))
+    # Simple mode: bigger letters, the short menu, a neutral tab title.
+    expect(page.locator("body")).to_have_class(re.compile(r"\bsimple\b"))
+    expect(page.get_by_role("link", name="My tasks")).to_be_visible()
+    expect(page).to_have_title("Notes")
     needs = page.get_by_role("region", name="What needs you")
     expect(needs).to_contain_text(TASK)
     page.evaluate("window.kringNotReloaded = true")
-    needs.get_by_role("button", name=re.compile(r"^Done")).click()
+    done = needs.get_by_role("button", name=re.compile(r"^Done"))
+    box = done.bounding_box()
+    assert box["height"] >= 44 and box["width"] >= 44, box  # a big button a thumb finds
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    done.click()
 
     expect(needs).not_to_contain_text(TASK)
     expect(needs).to_contain_text("Nothing needs you today.")
