@@ -12,9 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import contains_eager
 
 from portal import events
@@ -33,6 +31,7 @@ from portal.models.types import utcnow
 from portal.sanitize import clean_text
 from portal.services import ServiceError, notifications
 from portal.services.history import record
+from portal.services.numbered import NumberedMessages
 
 MAX_LENGTH = 4000
 EDIT_WINDOW = timedelta(minutes=15)
@@ -94,30 +93,8 @@ def to_dict(m: Message, author_name: str | None = None) -> dict:
     )
 
 
-# Built once (see access._CHAT_SEAT): Core statements on the tables, so a send skips
-# composing SQL and the ORM's unit of work.
-_circles = Circle.__table__
-_messages = Message.__table__
-_NEXT_SEQ = (
-    update(_circles)
-    .where(_circles.c.id == bindparam("circle_id"))
-    .values(message_seq=_circles.c.message_seq + 1)
-    .returning(_circles.c.message_seq)
-)
-_GIVE_BACK = (
-    update(_circles)
-    .where(_circles.c.id == bindparam("circle_id"))
-    .values(message_seq=_circles.c.message_seq - 1)
-)
-# A resent message (same author and client id) inserts nothing and returns no id; any
-# other conflict still raises. No rollback, so nothing else the transaction holds (its
-# queued events above all) is thrown away.
-_INSERT = {
-    name: dialect_insert(_messages)
-    .on_conflict_do_nothing(index_elements=["circle_id", "author_id", "client_id"])
-    .returning(_messages.c.id)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
+# Numbered under a row lock on the circle, stored once per client id (services.numbered).
+_STORE = NumberedMessages(Message, Circle, "circle_id")
 
 
 def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
@@ -135,32 +112,14 @@ def send_message(seat: ChatSeat, client_id, body) -> tuple[dict, bool]:
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")
     text = validate_body(body)
-    conn = db.session.connection()
-    seq = conn.execute(_NEXT_SEQ, {"circle_id": seat.circle_id}).scalar_one()
-    row = {
-        "circle_id": seat.circle_id,
-        "seq": seq,
-        "author_id": seat.membership_id,
-        "client_id": client_id,
-        "body": text,
-        "created_at": utcnow(),
-    }
-    message_id = conn.execute(_INSERT[conn.dialect.name], row).scalar_one_or_none()
-    if message_id is None:
-        conn.execute(_GIVE_BACK, {"circle_id": seat.circle_id})
-        existing = db.session.scalar(
-            select(Message).where(
-                Message.circle_id == seat.circle_id,
-                Message.author_id == seat.membership_id,
-                Message.client_id == client_id,
-            )
-        )
+    row, existing = _STORE.store(seat.circle_id, seat.membership_id, client_id, text)
+    if existing is not None:
         return to_dict(existing, seat.display_name), False
     notifications.messages_sent(seat.circle_id, seat.membership_id)
     if "@" in text:  # looked up only when the message could mention someone
-        notifications.mentioned(seat.circle_id, seat.membership_id, message_id, text)
+        notifications.mentioned(seat.circle_id, seat.membership_id, row["id"], text)
     # The stored row as clients see it, without loading it back.
-    payload = _shape(id=message_id, author=seat.display_name, **row)
+    payload = _shape(author=seat.display_name, **row)
     events.publish(
         seat.circle_id,
         {"type": "message", "op": "new", "message": payload},

@@ -17,9 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, case, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import case, delete, func, select, update
 
 from portal import events
 from portal.access import (
@@ -34,6 +32,7 @@ from portal.models import Circle, LineMessage, Membership, Role, SupportLine
 from portal.models.types import utcnow
 from portal.services import ServiceError, notifications
 from portal.services.chat import CLIENT_ID_RE, MAX_LENGTH, PAGE, validate_body
+from portal.services.numbered import NumberedMessages
 
 __all__ = ["MAX_LENGTH", "PAGE"]
 
@@ -149,27 +148,10 @@ def _shape(*, id, line_id, seq, client_id, author_id, author, body, created_at, 
     }
 
 
-# Built once, as the chat's (services.chat): the line's counter under a row lock, and an
-# insert that does nothing for a resent client id.
+# Numbered under a row lock on the line, stored once per client id, as the chat's
+# (services.numbered).
+_STORE = NumberedMessages(LineMessage, SupportLine, "line_id")
 _lines = SupportLine.__table__
-_messages = LineMessage.__table__
-_NEXT_SEQ = (
-    update(_lines)
-    .where(_lines.c.id == bindparam("line_id"))
-    .values(message_seq=_lines.c.message_seq + 1)
-    .returning(_lines.c.message_seq)
-)
-_GIVE_BACK = (
-    update(_lines)
-    .where(_lines.c.id == bindparam("line_id"))
-    .values(message_seq=_lines.c.message_seq - 1)
-)
-_INSERT = {
-    name: dialect_insert(_messages)
-    .on_conflict_do_nothing(index_elements=["line_id", "author_id", "client_id"])
-    .returning(_messages.c.id)
-    for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
-}
 
 
 def other_of(line: SupportLine, me: Membership) -> Membership:
@@ -185,31 +167,13 @@ def send_message(line: SupportLine, me: Membership, client_id, body) -> tuple[di
     if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
         raise ServiceError(_l("Something went wrong. Please reload the page."), "client_id")
     text = validate_body(body)
-    conn = db.session.connection()
-    seq = conn.execute(_NEXT_SEQ, {"line_id": line.id}).scalar_one()
-    row = {
-        "line_id": line.id,
-        "seq": seq,
-        "author_id": me.id,
-        "client_id": client_id,
-        "body": text,
-        "created_at": utcnow(),
-    }
-    message_id = conn.execute(_INSERT[conn.dialect.name], row).scalar_one_or_none()
-    if message_id is None:
-        conn.execute(_GIVE_BACK, {"line_id": line.id})
-        existing = db.session.scalar(
-            select(LineMessage).where(
-                LineMessage.line_id == line.id,
-                LineMessage.author_id == me.id,
-                LineMessage.client_id == client_id,
-            )
-        )
+    row, existing = _STORE.store(line.id, me.id, client_id, text)
+    if existing is not None:
         return to_dict(existing, me.display_name), False
     other = other_of(line, me)
     if hears_of_line_message(other, line, me):
         notifications.line_message_sent(line, me, other)
-    payload = _shape(id=message_id, author=me.display_name, **row)
+    payload = _shape(author=me.display_name, **row)
     events.publish_line(line.id, {"type": "message", "op": "new", "message": payload})
     return payload, True
 
