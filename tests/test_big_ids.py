@@ -118,6 +118,7 @@ def test_every_socket_event_answers_a_huge_id_like_a_missing_circle(
     events = _id_events()
     assert {"chat:send", "chat:join", "plan:join"} <= set(events)
     base = {"client_id": "bigids-0002", "body": "x", "before_seq": 5, "seq": 1, "message_id": 1}
+    base["line_id"] = 1  # the private line's events (issue 14)
     for name in events:
         sock = socket_client(coord.user, http=client)  # a fresh per-socket rate limit
         missing = sock.emit(name, {**base, "circle_id": MISSING})

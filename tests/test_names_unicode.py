@@ -57,6 +57,9 @@ def test_names_through_the_forms_and_the_socket(
 ):
     circle, coord = make_circle()
     prof = add_member(circle, role="professional", name="Dr Vos")
+    # The person a supporter supports is chosen from the circle (issue 14); their name,
+    # cleaned when they joined, is what "supporter of" shows.
+    sam = add_member(circle, role="member", name=ONE_LINE_STORED)
     login(client, coord.user)
     home = f"/c/{circle.id}"
 
@@ -76,12 +79,12 @@ def test_names_through_the_forms_and_the_socket(
     resp = _post(
         client,
         f"{home}/invitations",
-        {"name": NAME, "role": "supporter", "supporter_of": ONE_LINE, "email": ""},
+        {"name": NAME, "role": "supporter", "supports": str(sam.id), "email": ""},
         f"{home}/people",
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)[-1500:]
     inv = _db.session.scalar(select(Invitation).where(Invitation.role == "supporter"))
-    assert (inv.name, inv.supporter_of) == (NAME_STORED, ONE_LINE_STORED)
+    assert (inv.name, inv.supporter_of, inv.supports_id) == (NAME_STORED, ONE_LINE_STORED, sam.id)
     token = re.search(r"/i/([A-Za-z0-9_\-]{20,})", resp.get_data(as_text=True)).group(1)
     anna_browser = new_client()
     anna_browser.get(f"/i/{token}")

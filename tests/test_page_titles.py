@@ -11,7 +11,15 @@ import re
 from sqlalchemy import select
 
 from portal.demo import ROLES, build_demo
-from portal.models import Agreement, Commitment, Meeting, Membership, Message, PlanVersion
+from portal.models import (
+    Agreement,
+    Commitment,
+    Meeting,
+    Membership,
+    Message,
+    PlanVersion,
+    SupportLine,
+)
 from tests.conftest import PASSWORD, csrf_from
 
 TITLE = re.compile(r"<title>(.*?)</title>", re.S)
@@ -72,6 +80,9 @@ def _urls(app, db, circle_id: int) -> list[tuple[str, str]]:
         ).all(),
         "member_id": db.session.scalars(
             select(Membership.id).where(Membership.circle_id == circle_id).limit(3)
+        ).all(),
+        "line_id": db.session.scalars(
+            select(SupportLine.id).where(SupportLine.circle_id == circle_id).limit(1)
         ).all(),
         "token": [_unsubscribe_token(app, db)],  # the only page with a token in its path
     }

@@ -41,10 +41,15 @@ def join(user, payload):
 
 @event("line:leave")
 def leave(user, payload):
-    """Leaving a room needs no access: the answer is the same for every line (a number
-    that cannot be an id is ``not_found``, as everywhere)."""
-    require_id(payload, "circle_id")
-    leave_room(events.line_room(require_id(payload, "line_id")))
+    """Leaving a room needs no access: the answer is the same for every line, one that
+    exists or not, and for a number that cannot be an id (no socket is in such a room),
+    like ``chat:leave``."""
+    try:
+        require_id(payload, "circle_id")
+        line_id = require_id(payload, "line_id")
+    except LookupError:
+        return {"ok": True}
+    leave_room(events.line_room(line_id))
     return {"ok": True}
 
 
