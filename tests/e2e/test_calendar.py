@@ -55,7 +55,7 @@ def test_two_calendar_files_and_the_feed_page_with_qr_and_copy(live_server, pers
     page.get_by_role("navigation", name="This circle").get_by_role("link", name="Meetings").click()
     page.get_by_role("link", name=MEETING).click()
     head = page.locator("#meeting-head")
-    expect(head.get_by_role("heading", name=MEETING, level=2)).to_be_visible()
+    expect(page.get_by_role("heading", name=MEETING, level=1)).to_be_visible()
     expect(head.get_by_text("Without details, it only says “Kring meeting”.")).to_be_visible()
     head.get_by_role(
         "link", name="Add to my calendar with the details"
