@@ -233,6 +233,10 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
     standin = member.user_id
     member.user_id = user.id
     member.offline = False
+    # Who answers for them was a central person's choice, made while they could not
+    # say it themselves. From now on only people they name may act for them
+    # (``access.can_name_proxies``): they start with nobody, and can name them again.
+    member.proxies = []
     member.display_name = clean_line(name, 80) or member.display_name
     db.session.flush()
     db.session.expire(member, ["user"])
