@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (fixtures imported from other test modules, then used as arguments)
 """Review E of issue 14 (offline members, acting for someone, the private supporter line,
 take-their-place invitations), attacked as an insider would.
 
@@ -7,6 +8,7 @@ The ones that held stay as regression tests.
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from datetime import date, timedelta
@@ -25,6 +27,7 @@ from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests import plan_data
 from tests.conftest import PASSWORD, csrf_from
+from tests.test_support_line import pair  # noqa: F401
 
 SECRET = "I am scared of the weekend"
 
@@ -412,17 +415,43 @@ def test_a_removed_proxy_acts_for_nobody_when_they_come_back(app, fam, make_user
 # --- Names and text -----------------------------------------------------------------------
 
 
-def test_an_offline_members_name_is_not_markup(app, fam, new_client, login):
+def test_an_offline_members_name_and_a_line_message_are_not_markup(
+    app, fam, pair, new_client, login
+):
     f = fam
-    oma = offline_svc.add_offline_member(
-        f["circle"], f["sanne"], name='<img src=x onerror=alert(1)>Oma', role="member"
-    )
-    _db.session.commit()
+    evil = '<img src=x onerror=alert(1)>Oma'
     central = login(new_client(), f["sanne"].user)
-    for url in (f"/c/{f['circle'].id}/people", f"/c/{f['circle'].id}"):
-        html = central.get(url).get_data(as_text=True)
-        assert "<img src=x" not in html, url
-    assert oma.display_name.startswith("<img")  # kept as typed, shown as text
+    page = central.get(f"/c/{f['circle'].id}/people")
+    r = central.post(
+        f"/c/{f['circle'].id}/people/offline",
+        data={"csrf_token": csrf_from(page), "name": evil, "role": "member"},
+        follow_redirects=True,
+    )
+    assert r.status_code == 200 and "<img src=x" not in r.get_data(as_text=True)
+    oma = _db.session.scalar(select(Membership).where(Membership.offline.is_(True)))
+    assert oma is not None and oma.display_name == evil  # kept as typed, shown as text
+    membership_svc.set_proxies(f["circle"], f["sanne"], oma, [f["sanne"].id])
+    _db.session.commit()
+    c = _soup(f, oma)
+    plan_svc.tick(f["circle"], f["sanne"], c, "once", for_member=oma)
+    _db.session.commit()
+    for url in (
+        f"/c/{f['circle'].id}/people",
+        f"/c/{f['circle'].id}",
+        f"/c/{f['circle'].id}/history",
+        f"/c/{f['circle'].id}/plan",
+        f"/c/{f['circle'].id}/plan/commitments/{c.id}",
+        f"/c/{f['circle'].id}/people/{oma.id}/sheet",
+    ):
+        got = central.get(url)
+        assert "<img src=x" not in got.get_data(as_text=True), url
+    # A line message with markup, read by the other of the two.
+    p = pair
+    line_svc.send_message(p["line"], p["child"], "client-0000009", "<script>alert(1)</script>")
+    _db.session.commit()
+    sup = login(new_client(), p["supporter"].user)
+    html = sup.get(f"/c/{p['circle'].id}/line/{p['line'].id}").get_data(as_text=True)
+    assert "<script>alert(1)" not in html and "&lt;script&gt;" in html
 
 
 def test_the_feed_page_is_not_cached(app, fam, new_client, login):
@@ -437,3 +466,37 @@ def test_the_feed_page_is_not_cached(app, fam, new_client, login):
 
 
 _ = (re, secrets, PASSWORD, ServiceError)
+
+
+# --- A supporter whose pair was changed, over the socket --------------------------------
+
+
+def test_after_the_pair_changes_the_old_line_is_not_found_over_every_socket_event(
+    app, pair, new_client, login, socket_client
+):
+    p = pair
+    line_svc.send_message(p["line"], p["child"], "client-0000001", SECRET)
+    _db.session.commit()
+    ids = {"circle_id": p["circle"].id, "line_id": p["line"].id}
+    sup = socket_client(p["supporter"].user)
+    assert sup.emit("line:join", ids)["ok"]
+    central = login(new_client(), p["central"].user)
+    token = csrf_from(central.get(f"/c/{p['circle'].id}/people"))
+    r = central.post(
+        f"/c/{p['circle'].id}/members/{p['supporter'].id}/supports",
+        data={"csrf_token": token, "supports": str(p["member"].id)},
+    )
+    assert r.status_code == 302
+    # A fresh socket of the supporter, asking with the old line's id.
+    again = socket_client(p["supporter"].user)
+    for event, extra in (
+        ("line:join", {"after_seq": 0}),
+        ("line:history", {"before_seq": 5}),
+        ("line:send", {"client_id": "client-0000002", "body": "still there?"}),
+        ("line:read", {"seq": 1}),
+    ):
+        got = again.emit(event, {**ids, **extra})
+        assert got == {"ok": False, "error": "not_found"}, event
+        assert SECRET not in json.dumps(got)
+    _db.session.expire_all()
+    assert _db.session.scalar(select(LineMessage.id).where(LineMessage.body == "still there?")) is None
