@@ -500,3 +500,68 @@ def test_after_the_pair_changes_the_old_line_is_not_found_over_every_socket_even
         assert SECRET not in json.dumps(got)
     _db.session.expire_all()
     assert _db.session.scalar(select(LineMessage.id).where(LineMessage.body == "still there?")) is None
+
+
+# --- Two take-place links for one place, used at the same instant -------------------------
+
+
+@pytest.mark.postgres_only
+def test_two_take_place_links_for_one_place_used_at_once_give_it_to_one_person(app, fam):
+    """A central person made two links for Oma (one printed, one sent). Used at the same
+    instant, each link is spent once; the place must go to exactly one account, and
+    the other must not be left holding nothing while its link says it worked."""
+    import threading
+
+    from flask.testing import FlaskClient
+
+    f = fam
+    oma = offline_svc.add_offline_member(f["circle"], f["sanne"], name="Oma", role="member")
+    _db.session.commit()
+    tokens = [_take_place_token(f, oma), _take_place_token(f, oma)]
+    oma_id = oma.id
+    _db.session.rollback()
+    n = 10
+    browsers, forms = [], []
+    for i in range(n):
+        b = FlaskClient(app, app.response_class, use_cookies=True)
+        with app.app_context():
+            assert b.get(f"/i/{tokens[i % 2]}").status_code == 302
+            page = b.get("/join")
+        assert page.status_code == 200
+        browsers.append(b)
+        forms.append(csrf_from(page))
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = browsers[i].post(
+                "/join",
+                data={
+                    "csrf_token": forms[i],
+                    "display_name": f"Oma {i}",
+                    "username": f"oma.racer{i}",
+                    "password": "a long password",
+                    "confirm": "a long password",
+                },
+            )
+        except BaseException as e:  # reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not [r for r in results if isinstance(r, BaseException) or r is None], results
+    statuses = sorted(r.status_code for r in results)
+    assert 500 not in statuses, statuses
+    winners = [i for i, r in enumerate(results) if r.status_code == 302]
+    assert len(winners) == 1, statuses
+    _db.session.rollback()
+    m = _db.session.get(Membership, oma_id)
+    assert not m.offline and m.user.username == f"oma.racer{winners[0]}"
+    # Nobody else got an account out of a link that did not work for them.
+    made = _db.session.scalars(select(User.username).where(User.username.like("oma.racer%"))).all()
+    assert made == [f"oma.racer{winners[0]}"]
