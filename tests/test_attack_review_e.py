@@ -126,8 +126,11 @@ def test_a_child_cannot_write_into_a_line_to_a_supporter_without_internet(
         if page.status_code == 200:  # the hole: the child writes to "Auntie"
             child.post(
                 url,
-                data={"csrf_token": csrf_from(page), "client_id": "abcdefgh12345678",
-                      "body": SECRET},
+                data={
+                    "csrf_token": csrf_from(page),
+                    "client_id": "abcdefgh12345678",
+                    "body": SECRET,
+                },
             )
         assert page.status_code == 404
     # The central person takes the "supporter"'s place with an account of their own.
@@ -140,7 +143,9 @@ def test_a_child_cannot_write_into_a_line_to_a_supporter_without_internet(
     assert _db.session.scalar(select(LineMessage.id).where(LineMessage.body == SECRET)) is None
 
 
-def test_a_supporter_cannot_write_to_a_member_without_internet(app, fam, new_client, login, make_user):
+def test_a_supporter_cannot_write_to_a_member_without_internet(
+    app, fam, new_client, login, make_user
+):
     f = fam
     oma = offline_svc.add_offline_member(f["circle"], f["sanne"], name="Oma", role="member")
     _db.session.commit()
@@ -419,7 +424,7 @@ def test_an_offline_members_name_and_a_line_message_are_not_markup(
     app, fam, pair, new_client, login
 ):
     f = fam
-    evil = '<img src=x onerror=alert(1)>Oma'
+    evil = "<img src=x onerror=alert(1)>Oma"
     central = login(new_client(), f["sanne"].user)
     page = central.get(f"/c/{f['circle'].id}/people")
     r = central.post(
@@ -499,7 +504,9 @@ def test_after_the_pair_changes_the_old_line_is_not_found_over_every_socket_even
         assert got == {"ok": False, "error": "not_found"}, event
         assert SECRET not in json.dumps(got)
     _db.session.expire_all()
-    assert _db.session.scalar(select(LineMessage.id).where(LineMessage.body == "still there?")) is None
+    assert (
+        _db.session.scalar(select(LineMessage.id).where(LineMessage.body == "still there?")) is None
+    )
 
 
 # --- Two take-place links for one place, used at the same instant -------------------------
@@ -565,3 +572,39 @@ def test_two_take_place_links_for_one_place_used_at_once_give_it_to_one_person(a
     # Nobody else got an account out of a link that did not work for them.
     made = _db.session.scalars(select(User.username).where(User.username.like("oma.racer%"))).all()
     assert made == [f"oma.racer{winners[0]}"]
+
+
+# --- A new link for a take-place invitation ------------------------------------------------
+
+
+def test_only_a_central_person_makes_a_new_link_for_a_take_place_invitation(
+    app, fam, new_client, login
+):
+    """Making a take-place link is for a central person (``can_invite_to_take_place``):
+    it hands someone's place, name and history to whoever holds it. The coordinator
+    (before the handover) manages invitations, so "new link" on Sanne's take-place
+    invitation must not hand the coordinator a link to Oma's place."""
+    f = fam
+    oma = offline_svc.add_offline_member(f["circle"], f["sanne"], name="Oma", role="central")
+    _db.session.commit()
+    inv, _token = offline_svc.invite_to_take_place(f["circle"], f["sanne"], oma)
+    _db.session.commit()
+    before = inv.token_hash
+    coord = login(new_client(), f["coord"].user)
+    page = coord.get(f"/c/{f['circle'].id}/people")
+    assert page.status_code == 200
+    r = coord.post(
+        f"/c/{f['circle'].id}/invitations/{inv.id}/reissue",
+        data={"csrf_token": csrf_from(page)},
+    )
+    assert "/i/" not in r.get_data(as_text=True)
+    _db.session.expire_all()
+    assert _db.session.get(type(inv), inv.id).token_hash == before
+    # A central person may.
+    central = login(new_client(), f["sanne"].user)
+    page = central.get(f"/c/{f['circle'].id}/people")
+    r = central.post(
+        f"/c/{f['circle'].id}/invitations/{inv.id}/reissue",
+        data={"csrf_token": csrf_from(page)},
+    )
+    assert r.status_code == 200 and "/i/" in r.get_data(as_text=True)
