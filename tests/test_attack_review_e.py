@@ -9,8 +9,6 @@ The ones that held stay as regression tests.
 from __future__ import annotations
 
 import json
-import re
-import secrets
 from datetime import date, timedelta
 
 import pytest
@@ -18,7 +16,7 @@ from sqlalchemy import select
 
 from portal.extensions import db as _db
 from portal.models import Completion, LineMessage, Membership, Role, SupportLine, User
-from portal.services import Forbidden, ServiceError, accounts
+from portal.services import Forbidden, accounts
 from portal.services import circles as circle_svc
 from portal.services import lines as line_svc
 from portal.services import membership as membership_svc
@@ -26,7 +24,7 @@ from portal.services import offline as offline_svc
 from portal.services import plan as plan_svc
 from portal.services.schedule import Schedule
 from tests import plan_data
-from tests.conftest import PASSWORD, csrf_from
+from tests.conftest import csrf_from
 from tests.test_support_line import pair  # noqa: F401
 
 SECRET = "I am scared of the weekend"
@@ -468,9 +466,6 @@ def test_the_feed_page_is_not_cached(app, fam, new_client, login):
     if r.status_code != 200:
         pytest.skip("no feed page at the guessed address")
     assert "no-store" in r.headers.get("Cache-Control", "")
-
-
-_ = (re, secrets, PASSWORD, ServiceError)
 
 
 # --- A supporter whose pair was changed, over the socket --------------------------------
