@@ -8,6 +8,7 @@ from flask_login import current_user
 from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden as HTTPForbidden
 
+from portal.access.acting import can_invite_to_take_place
 from portal.extensions import db
 from portal.models import (
     Circle,
@@ -319,9 +320,14 @@ def can_read_whole_access_log(m: Membership) -> bool:
 def can_reissue_invitation(m: Membership, inv: Invitation) -> bool:
     """A new link for an invitation nobody has used. A coordinator's invitation makes a
     coordinator (who may open circles): only a coordinator passes that on, so none
-    is made after the handover. A link the circle stopped is for the central persons."""
+    is made after the handover. A link the circle stopped is for the central persons.
+    A link that takes an offline member's place is made only as the first one was
+    (``can_invite_to_take_place``): by a central person, while the place is still there."""
     if inv.role == Role.COORDINATOR:
         return can_hand_over(m)
+    if inv.takes_place_of_id is not None:
+        member = db.session.get(Membership, inv.takes_place_of_id)
+        return member is not None and can_invite_to_take_place(m, member)
     if inv.link_stopped_at is not None:
         return can_see_still_to_join(m)
     return can_manage(m)

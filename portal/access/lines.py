@@ -1,7 +1,9 @@
 """The private line between a supporter and the member they support (issue 14).
 
 Only the two read it. Not the central persons, not professionals, not the coordinator
-(before or after the handover), not anyone else in the circle or outside it. For
+(before or after the handover), not anyone else in the circle or outside it, and not
+whoever takes the place of someone without internet later (the line stays closed while
+either of the two is offline). For
 everyone else a line answers exactly like one that does not exist: the one 404.
 
 A line is open while its pair still stands: both are active in the circle, the
@@ -40,9 +42,13 @@ def can_support(supporter: Membership, member: Membership) -> bool:
 
 def pair_stands(supporter: Membership, member: Membership) -> bool:
     """The supporter (active, a supporter) still supports ``member``, who can still be
-    supported."""
+    supported, and both come in themselves. A line with someone without internet is
+    closed: nobody would read it but whoever later takes their place (the central
+    person could, with an account of their own), so nothing is written into it."""
     return (
-        supporter.is_active
+        not supporter.offline
+        and not member.offline
+        and supporter.is_active
         and supporter.role == Role.SUPPORTER
         and supporter.supports_id == member.id
         and can_support(supporter, member)

@@ -24,7 +24,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from portal.access import (
     OFFLINE_ROLES,
@@ -231,11 +231,29 @@ def take_place(inv: Invitation, user: User, name: str) -> Membership:
             )
         )
     standin = member.user_id
-    member.user_id = user.id
-    member.offline = False
+    # One conditional UPDATE, as the invitation's spend: two links made for the same
+    # place and used at the same instant are two different invitations, so each spend
+    # wins its own row; only one of them may win the place (the other finds it taken
+    # and is rolled back by the caller, its new account with it).
+    taken = db.session.execute(
+        update(Membership)
+        .where(
+            Membership.id == member.id,
+            Membership.offline.is_(True),
+            Membership.status == MembershipStatus.ACTIVE,
+        )
+        .values(user_id=user.id, offline=False)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if taken != 1:
+        raise ServiceError(_l("This invitation no longer works."))
+    db.session.expire(member)
+    # Who answers for them was a central person's choice, made while they could not
+    # say it themselves. From now on only people they name may act for them
+    # (``access.can_name_proxies``): they start with nobody, and can name them again.
+    member.proxies = []
     member.display_name = clean_line(name, 80) or member.display_name
     db.session.flush()
-    db.session.expire(member, ["user"])
     db.session.execute(delete(User).where(User.id == standin, User.offline.is_(True)))
     record(inv.circle, "took_place", subject=member)
     return member
