@@ -139,6 +139,12 @@ def test_a_child_cannot_write_into_a_line_to_a_supporter_without_internet(
         assert SECRET not in taker.get(url).get_data(as_text=True)
     _db.session.expire_all()
     assert _db.session.scalar(select(LineMessage.id).where(LineMessage.body == SECRET)) is None
+    # Whom "Auntie" supports stays with her place: the one who took it supports the
+    # child now, and the line opens for those two (empty: nothing could be written).
+    auntie = _db.session.get(Membership, ghost.id)
+    assert auntie.supports_id == f["child"].id and not auntie.offline
+    if url is not None:
+        assert taker.get(url).status_code == 200
 
 
 def test_a_supporter_cannot_write_to_a_member_without_internet(

@@ -181,6 +181,9 @@ def invite_to_take_place(
         name=member.display_name,
         role=member.role,
         supporter_of=member.supporter_of,
+        # Whom an offline supporter supports stays with the place (the private line
+        # opens once both people come in themselves: ``access.pair_stands``).
+        supports_id=member.supports_id,
         email=email,
         invited_by_id=acting.id,
         created_at=now,
