@@ -575,6 +575,79 @@ def test_two_take_place_links_for_one_place_used_at_once_give_it_to_one_person(a
     assert made == [f"oma.racer{winners[0]}"]
 
 
+@pytest.mark.postgres_only
+@pytest.mark.parametrize("kind", ["take_place", "ordinary"])
+def test_one_account_with_two_links_used_at_once_joins_once(app, fam, login, kind):
+    """Two links into the same circle (two offline members' places, or two ordinary
+    invitations), opened by one account in two browsers and accepted at the same
+    instant: one lets them in, the other says so plainly (it was a 500: the second
+    membership broke the one-per-person-and-circle rule), and the account holds one
+    place."""
+    import threading
+
+    from flask.testing import FlaskClient
+
+    f = fam
+    if kind == "take_place":
+        places = [
+            offline_svc.add_offline_member(f["circle"], f["sanne"], name=n, role="member")
+            for n in ("Oma", "Opa")
+        ]
+        _db.session.commit()
+        tokens = [_take_place_token(f, p) for p in places]
+    else:
+        tokens = [
+            circle_svc.invite(f["circle"], f["sanne"], name=n, role="member")[1]
+            for n in ("Cousin", "Cousin too")
+        ]
+        _db.session.commit()
+    me = f["outsider"].user
+    _db.session.rollback()
+    browsers, forms = [], []
+    for token in tokens:
+        b = FlaskClient(app, app.response_class, use_cookies=True)
+        # Each request in an app context of its own: one shared context would share
+        # ``g`` (the signed-in person, the CSRF token) between the two browsers.
+        with app.app_context():
+            login(b, me)
+        with app.app_context():
+            assert b.get(f"/i/{token}").status_code == 302
+        with app.app_context():
+            page = b.get("/join")
+        assert page.status_code == 200
+        browsers.append(b)
+        forms.append(csrf_from(page))
+    barrier = threading.Barrier(2)
+    results: list = [None, None]
+
+    def accept(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = browsers[i].post(
+                "/join", data={"csrf_token": forms[i], "display_name": f"Me {i}"}
+            )
+        except BaseException as e:  # reported below
+            results[i] = e
+
+    threads = [threading.Thread(target=accept, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert all(r is not None and not isinstance(r, BaseException) for r in results), results
+    assert [r.status_code for r in results].count(500) == 0, results
+    _db.session.rollback()
+    mine = _db.session.scalars(
+        select(Membership).where(
+            Membership.circle_id == f["circle"].id, Membership.user_id == me.id
+        )
+    ).all()
+    assert len(mine) == 1
+    if kind == "take_place":  # the other place is still waiting for its person
+        still = [p for p in places if _db.session.get(Membership, p.id).offline]
+        assert len(still) == 1
+
+
 # --- A new link for a take-place invitation ------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from portal import events
 from portal.access import (
@@ -372,10 +373,17 @@ def redeem_invitation(
                 "you have now."
             )
         )
-    if inv.takes_place_of_id is not None:  # an offline member's place, history and all
-        membership = offline.take_place(inv, user, name)
-    else:
-        membership = _fill_membership(membership, inv, user, name, now)
+    try:
+        # One account with two links into the circle, used at the same instant (two
+        # browsers): both pass the check above, and the database's one membership per
+        # person and circle lets one in. The other is told, not shown an error page.
+        with db.session.begin_nested():
+            if inv.takes_place_of_id is not None:  # an offline member's place and history
+                membership = offline.take_place(inv, user, name)
+            else:
+                membership = _fill_membership(membership, inv, user, name, now)
+    except IntegrityError:
+        raise ServiceError(_l("You are already in this circle.")) from None
     inv.membership_id = membership.id
     # Whom a supporter supports, if they still can be (issue 14: the private line).
     lines.supporter_joined(membership, inv.supports_id)
