@@ -7,6 +7,8 @@ the circle id and then the coordinator's invitation URL, each on its own line;
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
@@ -183,3 +185,58 @@ def purge_command(now):
 
     counts = run(_clock(now))
     click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"  # pragma: no cover
+
+
+@kring_cli.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(path):
+    """Write a consistent copy of the database to PATH while Kring serves (SQLite: the
+    backup API; PostgreSQL: pg_dump --format=custom). docs/backup.md."""
+    from portal import backup
+
+    try:
+        made = backup.backup(db.engine, path)
+    except backup.BackupError as e:
+        raise click.ClickException(str(e)) from None
+    how = "sqlite3 backup API" if made.kind == "sqlite" else "pg_dump --format=custom"
+    click.echo(
+        f"{backup.KINDS[made.kind]} backup ({how}) of {made.source} "
+        f"written to {made.path}: {_size(made.size)}"
+    )
+
+
+@kring_cli.command("restore")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace what the database holds now.")
+def restore_command(path, force):
+    """Restore the backup at PATH into this Kring's database, which must be empty
+    unless --force is given. Stop Kring first. docs/backup.md."""
+    from portal import backup
+
+    migrations = Path(current_app.extensions["migrate"].directory)
+    try:
+        done = backup.restore(db.engine, path, force=force, migrations=migrations)
+    except backup.BackupError as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(
+        f"Restored {path} into {done.target} ({backup.KINDS[done.kind]}); "
+        f"schema revision {done.revision or 'none'}."
+    )
+    if done.unknown:
+        click.echo(
+            f"This Kring does not know revision {done.revision}: the backup was made by a "
+            f"newer Kring. Run that version (or newer) on it."
+        )
+    elif done.older:
+        click.echo(
+            f"The backup's schema is older than this Kring's ({done.head}): "
+            f"run `flask --app app db upgrade` before starting Kring."
+        )
