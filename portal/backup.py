@@ -161,7 +161,9 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
-    plain = url.set(drivername="postgresql", password=None)
+    # ``URL.set(password=None)`` keeps the password (None means "unchanged" there);
+    # URL is a named tuple, and ``_replace`` does clear it.
+    plain = url._replace(drivername="postgresql", password=None)
     return plain.render_as_string(hide_password=False), env
 
 
