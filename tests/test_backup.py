@@ -15,7 +15,6 @@ import itertools
 import re
 import shutil
 import sqlite3
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
@@ -40,6 +39,7 @@ from tests.conftest import (
     _Config,
     csrf_from,
 )
+from tests.fresh_database import fresh_database
 
 _ids = itertools.count(1)
 
@@ -133,27 +133,6 @@ def _counts(engine) -> dict[str, int]:
         }
 
 
-@contextmanager
-def _fresh_database(tmp_path, name: str):
-    """An empty database of the pass's kind: a new SQLite file, or a PostgreSQL
-    database made here and dropped afterwards."""
-    if not ON_POSTGRES:
-        yield f"sqlite:///{tmp_path / name}.sqlite3"
-        return
-    base = make_url(DATABASE_URL)
-    dbname = f"{base.database}_{name}"
-    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{dbname}"'))
-    try:
-        yield base.set(database=dbname).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _app_on(url: str):
     class Config(_Config):
         SQLALCHEMY_DATABASE_URI = url
@@ -204,7 +183,7 @@ def test_a_circle_comes_back_as_it_was(app, db, family, new_client, login, tmp_p
     assert f"written to {backup}: " in result.output
     assert backup.stat().st_mode & 0o077 == 0, "a backup is for its owner's eyes only"
 
-    with _fresh_database(tmp_path, "restored") as url:
+    with fresh_database(tmp_path, "restored") as url:
         restored = _app_on(url)
         result = _cli(restored, "restore", str(backup))
         assert result.exit_code == 0, result.output
@@ -224,7 +203,7 @@ def test_a_database_that_holds_anything_is_kept_unless_forced(app, db, family, t
     backup = tmp_path / "kring.backup"
     assert _cli(app, "backup", str(backup)).exit_code == 0
     circle_id, sanne_id = family["circle"].id, family["sanne"].id
-    with _fresh_database(tmp_path, "forced") as url:
+    with fresh_database(tmp_path, "forced") as url:
         restored = _app_on(url)
         assert _cli(restored, "restore", str(backup)).exit_code == 0
         with restored.app_context():
@@ -259,7 +238,7 @@ def test_the_restore_says_when_the_schema_is_older_or_unknown(app, db, family, t
     head = script.get_current_head()
     previous = script.get_revision(head).down_revision
     db.session.commit()
-    with _fresh_database(tmp_path, "schema") as url:
+    with fresh_database(tmp_path, "schema") as url:
         restored = _app_on(url)
         backup = tmp_path / "kring.backup"
         assert _cli(app, "backup", str(backup)).exit_code == 0
