@@ -24,6 +24,7 @@ blueprint, service or realtime code.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -181,9 +182,11 @@ def _run(args: list[str], env: dict[str, str], what: str) -> None:
     done = subprocess.run(args, env=env, capture_output=True, text=True)
     if done.returncode != 0:
         # pg_dump's and pg_restore's errors name objects and the database, never the
-        # password (it is not on their command line); keep the last line, the reason.
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
-        reason = lines[-1] if lines else f"exit status {done.returncode}"
+        # password (it is not on their command line). Keep the first error line (the
+        # reason; pg_restore follows it with the failed SQL command).
+        lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if "error" in line.lower()]
+        reason = (errors or lines or [f"exit status {done.returncode}"])[0]
         raise BackupError(f"{what} failed: {reason}")
 
 
@@ -235,6 +238,7 @@ def restore(engine: Engine, path: Path, *, force: bool, migrations: Path | None 
     if kind == "sqlite":
         _sqlite_restore(path, _sqlite_path(engine.url))
     else:
+        _drop_tables_not_in(engine, _pg_backup_tables(engine.url, path))
         _pg_restore(engine.url, path, clean=bool(tables))
     engine.dispose()
     return _versions(engine, migrations)
@@ -258,6 +262,34 @@ def _sqlite_restore(source: Path, target: Path) -> None:
     finally:
         dst.close()
         src.close()
+
+
+_LISTED_TABLE = re.compile(r"^\d+; \d+ \d+ TABLE (\S+) (\S+) ", re.M)
+
+
+def _pg_backup_tables(url: URL, source: Path) -> set[str]:
+    """The tables (of the public schema) a pg_dump file holds, from ``pg_restore --list``."""
+    _dsn, env = _libpq(url)
+    done = subprocess.run(
+        [_tool("pg_restore"), "--list", str(source)], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise BackupError(f"{source} cannot be read by pg_restore; nothing was restored.")
+    return {name for schema, name in _LISTED_TABLE.findall(done.stdout) if schema == "public"}
+
+
+def _drop_tables_not_in(engine: Engine, keep: set[str]) -> None:
+    """Before ``--clean``: drop the tables the backup does not hold. They are newer than
+    the backup (a restore after an upgrade went wrong): left in place, their foreign keys
+    would stop ``--clean`` from dropping the backup's tables, and ``flask db upgrade``
+    would then fail making them again. Only reached with rows in none of them or with
+    ``--force``."""
+    extra = [t for t in inspect(engine).get_table_names() if t not in keep]
+    if extra:
+        with engine.begin() as conn:
+            for table in extra:
+                conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+    engine.dispose()
 
 
 def _pg_restore(url: URL, source: Path, *, clean: bool) -> None:

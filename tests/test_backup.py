@@ -208,6 +208,14 @@ def test_a_database_that_holds_anything_is_kept_unless_forced(app, db, family, t
         assert _cli(restored, "restore", str(backup)).exit_code == 0
         with restored.app_context():
             _send(_db.session.get(Membership, sanne_id), "Written after the backup")
+            # A table newer than the backup (the code was upgraded since), pointing at
+            # one of the backup's tables: --force must not trip over it, and must not
+            # leave it for `flask db upgrade` to fail on.
+            with _db.engine.begin() as conn:
+                conn.execute(
+                    text("CREATE TABLE newer_feature (circle_id INTEGER REFERENCES circles(id))")
+                )
+                conn.execute(text("INSERT INTO newer_feature VALUES (:c)"), {"c": circle_id})
             counts = _counts(_db.engine)
             _db.session.remove()
 
@@ -225,6 +233,7 @@ def test_a_database_that_holds_anything_is_kept_unless_forced(app, db, family, t
             ).all()
             assert "Written after the backup" not in bodies and len(bodies) == 2
             assert _counts(_db.engine)["messages"] == 2
+            assert "newer_feature" not in inspect(_db.engine).get_table_names()
             _db.session.remove()
             _db.engine.dispose()
 
