@@ -658,6 +658,9 @@ def test_a_closed_circle_reminds_nobody_of_commitments_or_polls(db, smtp, family
     _run(db, at_local(date(2027, 3, 28), 7, AMS) + timedelta(minutes=3))
     _run(db, opened + timedelta(days=2, minutes=1))
     assert [m["Subject"] for m in smtp.to("ben@example.org")] == []
-    assert db.session.scalars(
-        select(Notification).where(Notification.kind.in_(("due", "missed")))
-    ).all() == []
+    assert (
+        db.session.scalars(
+            select(Notification).where(Notification.kind.in_(("due", "missed")))
+        ).all()
+        == []
+    )

@@ -557,9 +557,8 @@ def test_outbox_survives_a_cut_connection_and_delivers_exactly_once(live_server,
     live_msg.get_by_text("Remove…").click()
     expect(live_msg.get_by_role("button", name="Yes, remove it")).to_be_visible()
 
-def test_the_chat_joins_when_the_page_socket_connected_before_chat_js_loaded(
-    live_server, person
-):
+
+def test_the_chat_joins_when_the_page_socket_connected_before_chat_js_loaded(live_server, person):
     """news.js opens the page's one socket in the header; chat.js loads after it. When
     chat.js arrives late (a slow phone, a cold cache), the socket has already connected
     and its "connect" event has passed: the chat must still join and send. chat.js is

@@ -34,9 +34,7 @@ def join(p: Person, url: str, *, username: str) -> None:
     expect(p.page).to_have_url(re.compile(r"/c/\d+$"))
 
 
-def test_a_child_writes_to_their_supporter_and_a_central_person_cannot_see_it(
-    live_server, person
-):
+def test_a_child_writes_to_their_supporter_and_a_central_person_cannot_see_it(live_server, person):
     circle_id, _ = live_server.create_circle(TITLE, "Coordinator")
     noor, mila = person("Noor", DESKTOP), person("Mila")
     sanne = person("Sanne", DESKTOP)
