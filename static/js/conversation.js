@@ -11,7 +11,8 @@
 // adds its own features with. Options (what differs between the chat and the line):
 //   storeKey      localStorage key of the outbox
 //   ids           what every event carries to say which conversation, e.g. {circle_id}
-//   events        {join, send, read, message}: the socket event names
+//   events        {join, send, read, message, latest}: the socket event names
+//                 (latest: the server's beat with the conversation's last seq)
 //   accepts(m)    is a live message for this conversation?
 //   refused       the server's errors that mean "no for good" (the reason is shown)
 //   appendPlain(el, text)   text outside links (the chat highlights @mentions); as
@@ -232,9 +233,13 @@
     let attempts = 0;
     let retryTimer = null;
 
+    let catching = false; // a catch-up is on its way (one at a time)
+
     // Join the room, then take what came after the last message shown.
     function catchUp() {
+      catching = true;
       socket.timeout(15000).emit(ev.join, payload({ after_seq: live ? lastSeq : 0 }), (err, res) => {
+        catching = false;
         // No answer: try again while connected (the outbox waits for the catch-up).
         if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
         if (!res || !res.ok) return;
@@ -306,6 +311,14 @@
       if (!e || e.type !== "message" || !e.message || !o.accepts(e.message)) return;
       upsert(e.message);
       markRead();
+    });
+    // The server's beat (every few seconds, straight from its process, so it comes even
+    // while the live events cannot: Redis away): the latest seq of this conversation.
+    // More than we hold means a live message was lost: the usual catch-up brings it,
+    // and drops what we already have by seq, so it shows up once, in order.
+    socket.on(ev.latest, (e) => {
+      if (!e || !o.accepts(e) || !live || !joined || catching) return;
+      if (Number(e.seq) > lastSeq) catchUp();
     });
     // The browser knows first when the network goes; don't wait for a ping timeout.
     window.addEventListener("offline", () => socket.disconnect());
