@@ -1,0 +1,36 @@
+"""Fault tests: a small cluster of the test's own (tests/faults/cluster.py).
+
+Marked ``live`` and ``postgres_only``: they need PostgreSQL (two processes share one
+database) and run in the PostgreSQL pass, beside the live-socket tests
+(tests/conftest.py). Without PostgreSQL they fail rather than skip."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.faults.cluster import Reader, cluster
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/faults/" in str(item.fspath):
+            item.add_marker(pytest.mark.live)
+            item.add_marker(pytest.mark.postgres_only)
+
+
+@pytest.fixture(scope="session")
+def _cluster():
+    with cluster(2) as c:
+        c.demo_circle, c.people = c.demo()
+        yield c
+
+
+@pytest.fixture
+def kring_cluster(_cluster):
+    """Two Kring processes, their own Redis and their own PostgreSQL database, with the
+    demo circle (``demo_circle``) and one person per role (``people``). Started once:
+    a test that stops Redis or kills a process leaves it to be healed here."""
+    _cluster.heal()
+    yield _cluster
+    for r in list(Reader.open):
+        r.close()
