@@ -176,3 +176,26 @@ def test_line_beat_reaches_the_pair_only_while_it_stands(
     _db.session.commit()
     _beat(app)
     assert _received(child, "line:latest") == [] and _received(sup, "line:latest") == []
+
+
+def test_chat_sends_while_the_shared_rate_limit_storage_is_away(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """Redis down: the per-person allowance is counted in this process's memory for a
+    while instead of refusing every message (a server_error for each send before), and
+    still refuses past the limit."""
+    from limits.storage import storage_from_string
+
+    from portal.extensions import limiter
+
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    a = socket_client(anna.user)
+    monkeypatch.setitem(app.config, "CHAT_SEND_RATE_LIMIT", "3 per minute")
+    monkeypatch.setattr(limiter, "_storage", storage_from_string("redis://127.0.0.1:1/0"))
+    answers = [
+        a.emit("chat:send", {"circle_id": circle.id, "client_id": f"away-{i:08d}", "body": "hi"})
+        for i in range(4)
+    ]
+    assert [x["ok"] for x in answers] == [True, True, True, False]
+    assert answers[3]["error"] == "rate_limited"
