@@ -1,6 +1,6 @@
 """Fault tests: a small cluster of the test's own (tests/faults/cluster.py).
 
-Marked ``live`` and ``postgres_only``: they need PostgreSQL (two processes share one
+Each module is marked ``live`` and ``postgres_only``: they need PostgreSQL (two processes share one
 database) and run in the PostgreSQL pass, beside the live-socket tests
 (tests/conftest.py). Without PostgreSQL they fail rather than skip."""
 
@@ -9,13 +9,6 @@ from __future__ import annotations
 import pytest
 
 from tests.faults.cluster import Reader, cluster
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if "tests/faults/" in str(item.fspath):
-            item.add_marker(pytest.mark.live)
-            item.add_marker(pytest.mark.postgres_only)
 
 
 @pytest.fixture(scope="session")

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.faults.cluster import Reader, stored_bodies, wait_until
 from tests.live.conftest import csrf_in
 
 _FORM = re.compile(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', re.S)
 _HIDDEN = re.compile(r'<input type="hidden" name="([^"]+)" value="([^"]*)"')
+
+pytestmark = [pytest.mark.live, pytest.mark.postgres_only]
 
 
 def _tick_form(person, circle_id):

@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import time
 
-from tests.faults.cluster import Reader, stored_bodies, wait_until
-from tests.faults.test_redis_outage import Writer
+import pytest
+
+from tests.faults.cluster import Reader, Writer, stored_bodies, wait_until
+
+pytestmark = [pytest.mark.live, pytest.mark.postgres_only]
 
 
 def test_a_killed_process_loses_nothing(kring_cluster):

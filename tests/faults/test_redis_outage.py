@@ -6,39 +6,13 @@ without a reload: the live events lost meanwhile come through the sequence beat
 
 from __future__ import annotations
 
-import secrets
-import threading
 import time
 
-from tests.faults.cluster import Reader, stored_bodies, wait_until
+import pytest
 
+from tests.faults.cluster import Reader, Writer, stored_bodies, wait_until
 
-class Writer(threading.Thread):
-    """Someone typing a message every 0.2 s; each one goes as the outbox sends it: again
-    with the same client id after any failure, until the server says ok."""
-
-    def __init__(self, reader: Reader, name: str):
-        super().__init__(daemon=True)
-        self.reader, self.name = reader, name
-        self.stop = threading.Event()
-        self.sent: list[str] = []
-        self.failures = 0
-
-    def run(self) -> None:
-        i = 0
-        while not self.stop.is_set():
-            i += 1
-            body, client_id = f"{self.name} {i}", secrets.token_hex(8)
-            while True:
-                try:
-                    if self.reader.send(body, client_id, timeout=5).get("ok"):
-                        break
-                except Exception:  # noqa: BLE001 - no answer: the same message again
-                    pass
-                self.failures += 1
-                time.sleep(0.3)
-            self.sent.append(body)
-            time.sleep(0.2)
+pytestmark = [pytest.mark.live, pytest.mark.postgres_only]
 
 
 def test_redis_outage_loses_nothing_on_open_pages(kring_cluster):
