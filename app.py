@@ -51,6 +51,12 @@ if __name__ == "__main__":
         socketio.start_background_task(
             run_every, app, app.config["PURGE_INTERVAL"], purge_run, "the purge run"
         )
+    if app.config["SEQ_BEAT_SECONDS"] > 0:
+        # Open chats and lines hear the latest message number every few seconds, so a
+        # message whose live event was lost (Redis away) still shows up, without a reload.
+        from portal.realtime import beat
+
+        socketio.start_background_task(beat.run, app)
     print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file.

@@ -97,6 +97,11 @@ class Config:
     # bench/README.md.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Every this many seconds ``python app.py`` tells each open chat and private line the
+    # latest message number, straight (not through Redis), so a page that missed a live
+    # message while Redis was down catches up without a reload (portal/realtime/beat.py).
+    # 0: never.
+    SEQ_BEAT_SECONDS = float(os.environ.get("SEQ_BEAT_SECONDS", "3"))
 
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     # Links printed by the command line and shown to coordinators use this base.

@@ -208,7 +208,7 @@
   const chat = window.KringConversation(root, {
     storeKey: "kring-outbox-" + circleId,
     ids: { circle_id: circleId },
-    events: { join: "chat:join", send: "chat:send", read: "chat:read", message: "chat:message" },
+    events: { join: "chat:join", send: "chat:send", read: "chat:read", message: "chat:message", latest: "chat:latest" },
     accepts: (m) => m.circle_id === circleId,
     // The server's "no" for good: showing the reason beats sending it again.
     refused: ["invalid", "not_found", "forbidden", "bad_request", "unknown_event"],

@@ -11,7 +11,8 @@
 // adds its own features with. Options (what differs between the chat and the line):
 //   storeKey      localStorage key of the outbox
 //   ids           what every event carries to say which conversation, e.g. {circle_id}
-//   events        {join, send, read, message}: the socket event names
+//   events        {join, send, read, message, latest}: the socket event names
+//                 (latest: the server's beat with the conversation's last seq)
 //   accepts(m)    is a live message for this conversation?
 //   refused       the server's errors that mean "no for good" (the reason is shown)
 //   appendPlain(el, text)   text outside links (the chat highlights @mentions); as
@@ -46,6 +47,10 @@
     // When the page shows an older slice of history, live messages are not appended.
     const live = d.live === "true";
     let lastSeq = Number(d.lastSeq) || 0;
+    // The highest seq up to which nothing is missing: the page starts with everything
+    // up to lastSeq; a live message past a hole (its predecessors' live events were
+    // lost while Redis was down) raises lastSeq but not this. Catch-ups ask from here.
+    let whole = lastSeq;
     let readSent = 0;
 
     // Same shape as the server's dates: "23 Nov 2026, 14:05", in the reader's time zone.
@@ -160,6 +165,7 @@
       shownAs.set(li, shows(m));
       list.insertBefore(li, before);
       if (m.seq > lastSeq) { lastSeq = m.seq; if (o.onNew) o.onNew(m); }
+      while (document.getElementById("m" + (whole + 1))) whole++;
       if (follow || m.author_id === me) reveal(li);
     }
 
@@ -232,9 +238,13 @@
     let attempts = 0;
     let retryTimer = null;
 
+    let catching = false; // a catch-up is on its way (one at a time)
+
     // Join the room, then take what came after the last message shown.
     function catchUp() {
-      socket.timeout(15000).emit(ev.join, payload({ after_seq: live ? lastSeq : 0 }), (err, res) => {
+      catching = true;
+      socket.timeout(15000).emit(ev.join, payload({ after_seq: live ? whole : 0 }), (err, res) => {
+        catching = false;
         // No answer: try again while connected (the outbox waits for the catch-up).
         if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
         if (!res || !res.ok) return;
@@ -306,6 +316,17 @@
       if (!e || e.type !== "message" || !e.message || !o.accepts(e.message)) return;
       upsert(e.message);
       markRead();
+      if (whole < lastSeq) gap(); // a hole before it: earlier live events were lost
+    });
+    // Fetch what is missing after the last whole stretch (the catch-up drops what we
+    // already have by seq), unless a catch-up is on its way already.
+    function gap() { if (live && joined && !catching) catchUp(); }
+    // The server's beat (every few seconds, straight from its process, so it comes even
+    // while the live events cannot: Redis away): the latest seq of this conversation.
+    // More than we hold means a live message was lost: the usual catch-up brings it,
+    // and drops what we already have by seq, so it shows up once, in order.
+    socket.on(ev.latest, (e) => {
+      if (e && o.accepts(e) && Number(e.seq) > whole) gap();
     });
     // The browser knows first when the network goes; don't wait for a ping timeout.
     window.addEventListener("offline", () => socket.disconnect());

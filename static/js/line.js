@@ -12,7 +12,7 @@
   window.KringConversation(root, {
     storeKey: "kring-line-outbox-" + lineId,
     ids: { circle_id: Number(root.dataset.circleId), line_id: lineId },
-    events: { join: "line:join", send: "line:send", read: "line:read", message: "line:message" },
+    events: { join: "line:join", send: "line:send", read: "line:read", message: "line:message", latest: "line:latest" },
     accepts: (m) => m.line_id === lineId,
     refused: ["invalid", "not_found", "forbidden", "bad_request", "unknown_event", "closed"],
     followAlways: true,

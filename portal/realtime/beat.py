@@ -1,0 +1,172 @@
+"""The sequence beat: no gap after an outage (issue 15).
+
+Socket.IO delivers at most once, and with several processes a live message crosses
+Redis. While Redis is down the sending process gives up publishing ("Cannot publish to
+redis... giving up"): a page that stays connected meanwhile never hears of those
+messages, and before the beat it had no way to notice the gap until a reconnect.
+
+So every ``SEQ_BEAT_SECONDS`` each process reads, in ONE statement, the latest ``seq``
+of every circle chat and private line that has a socket joined **in this process**,
+and tells those sockets directly (``ignore_queue``: not through Redis, so it works
+while Redis is down): ``chat:latest {circle_id, seq}`` and ``line:latest {circle_id,
+line_id, seq}``. A page that holds less runs its usual catch-up (``chat:join
+after_seq``), which drops what it already has by ``seq``: every message shows up
+once, in order, within a beat or two of Redis (or the database) coming back.
+
+Access is checked in the same statement, not taken from the rooms: a socket is in a
+room because it once passed ``access_chat``/``access_line``, but closing a removed
+member's sockets goes through Redis too and may have been lost. So a beat goes only to
+sockets whose person may still read that chat (an active membership; professionals
+only while the chat is open to them) or line (one of the pair, and the pair stands).
+Nothing is read when no socket of this process has joined a chat or a line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+
+from flask import Flask
+from sqlalchemy import and_, literal, select, union_all
+from sqlalchemy.orm import aliased
+
+from portal import events
+from portal.access.chat import chat_open_sql
+from portal.access.lines import SUPPORTED_ROLES
+from portal.extensions import db, socketio
+from portal.models import Circle, Membership, MembershipStatus, Role, SupportLine
+from portal.realtime.state import SOCKETS
+
+log = logging.getLogger(__name__)
+
+_CHAT, _LINE = "circle:", "line:"
+
+
+def _local_rooms() -> dict[str, list[str]]:
+    """This process's chat and line rooms that have sockets: room -> socket ids. Rooms
+    are per process (the Redis manager only forwards emits), so this is exactly who
+    is connected here."""
+    server = socketio.server
+    if server is None:
+        return {}
+    rooms = server.manager.rooms.get("/", {})
+    return {
+        room: list(sids)
+        for room, sids in list(rooms.items())
+        if isinstance(room, str) and room.startswith((_CHAT, _LINE)) and sids
+    }
+
+
+def _statement(circle_ids: list[int], line_ids: list[int]):
+    """One statement: (kind, id, seq, user id allowed to hear it) for the circles and
+    lines asked. Everyone allowed comes back, not only this process's people: a list of
+    a thousand user ids in the statement made it several times slower (bench/beat.py);
+    ``_send`` keeps the sockets whose person is in it."""
+    active = MembershipStatus.ACTIVE
+    chats = (
+        select(
+            literal("c").label("kind"),
+            Circle.id,
+            Circle.message_seq,
+            Membership.user_id,
+        )
+        .join(Membership, Membership.circle_id == Circle.id)
+        .where(
+            Circle.id.in_(circle_ids or [0]),
+            Membership.status == active,
+            chat_open_sql(Membership.role, Circle.professionals_read_chat),
+        )
+    )
+    # ``access.lines.pair_stands`` as SQL: both active and not offline, the supporter a
+    # supporter who supports that member, the member someone who can be supported.
+    sup, mem = aliased(Membership), aliased(Membership)
+    pair = and_(
+        sup.status == active,
+        mem.status == active,
+        sup.offline.is_(False),
+        mem.offline.is_(False),
+        sup.role == Role.SUPPORTER,
+        sup.supports_id == mem.id,
+        mem.id != sup.id,
+        mem.role.in_(list(SUPPORTED_ROLES)),
+        sup.circle_id == SupportLine.circle_id,
+        mem.circle_id == SupportLine.circle_id,
+    )
+    lines = [
+        select(literal("l"), SupportLine.id, SupportLine.message_seq, who.user_id)
+        .join(sup, sup.id == SupportLine.supporter_id)
+        .join(mem, mem.id == SupportLine.member_id)
+        .where(SupportLine.id.in_(line_ids or [0]), pair)
+        for who in (sup, mem)
+    ]
+    return union_all(chats, *lines)
+
+
+def beat() -> int:
+    """Tell this process's joined sockets the latest seq of their chats and lines.
+    Returns the number of statements run (0 or 1)."""
+    rooms = _local_rooms()
+    if not rooms:
+        return 0
+    circle_ids, line_ids, users = set(), set(), set()
+    for room, sids in rooms.items():
+        number = room.partition(":")[2]
+        (circle_ids if room.startswith(_CHAT) else line_ids).add(int(number))
+        users.update(SOCKETS[s].id for s in sids if s in SOCKETS)
+    if not users:
+        return 0
+    rows = db.session.execute(_statement(sorted(circle_ids), sorted(line_ids))).all()
+    db.session.rollback()  # read only: hand the connection back at once
+    allowed: dict[str, set[int]] = defaultdict(set)
+    seqs: dict[str, int] = {}
+    for kind, id_, seq, user_id in rows:
+        room = events.circle_room(id_) if kind == "c" else events.line_room(id_)
+        allowed[room].add(user_id)
+        seqs[room] = seq
+    for room, seq in seqs.items():
+        number = int(room.partition(":")[2])
+        if room.startswith(_CHAT):
+            name, payload = "chat:latest", {"circle_id": number, "seq": seq}
+        else:
+            name, payload = "line:latest", {"line_id": number, "seq": seq}
+        _send(name, payload, room, rooms[room], allowed[room])
+    return 1
+
+
+def _send(name: str, payload: dict, room: str, sids: list[str], allowed: set[int]) -> None:
+    """To the room in one emit when everyone in it may hear it (the usual case), else
+    socket by socket; always straight to this process's sockets, never through Redis."""
+    hearers = [s for s in sids if s in SOCKETS and SOCKETS[s].id in allowed]
+    if len(hearers) == len(sids):
+        socketio.emit(name, payload, to=room, ignore_queue=True)
+        return
+    for sid in hearers:
+        socketio.emit(name, payload, to=sid, ignore_queue=True)
+
+
+def run(app: Flask) -> None:
+    """Beat every ``SEQ_BEAT_SECONDS``, forever (started by ``app.py``). While the
+    database is away a beat fails: one line in the log when that starts and one when it
+    ends, not one per beat."""
+    interval = app.config["SEQ_BEAT_SECONDS"]
+    failing = False
+    while True:
+        socketio.sleep(interval)
+        with app.app_context():
+            try:
+                beat()
+            except Exception as exc:  # noqa: BLE001
+                db.session.rollback()
+                if not failing:
+                    log.warning(
+                        "sequence beat failed (%s); retrying every %ss",
+                        type(exc).__name__,
+                        interval,
+                    )
+                failing = True
+            else:
+                if failing:
+                    log.warning("sequence beat works again")
+                failing = False
+            finally:
+                db.session.remove()

@@ -1,0 +1,72 @@
+"""No gap after an outage, in a real browser (portal/realtime/beat.py and the catch-up
+in static/js/conversation.js). A message is stored while its live event is lost (what
+happens to a process's publish while Redis is down): the open chat page shows it
+within a few seconds, without a reload, once and in its place."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import DESKTOP, ROOT
+from .test_chat import join, msgs, open_chat, send
+
+pytestmark = pytest.mark.e2e
+
+# Run in a process of its own against the server's database, with the publish
+# dropped: stored and numbered as every message is, heard by nobody.
+_LOST_SEND = """
+import sys
+from app import app
+from portal import events
+from portal.access.chat import access_chat_seat
+from portal.extensions import db
+from portal.models import Membership, User
+from portal.services import chat
+events.publish = lambda *a, **k: None
+circle_id, username, body = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+with app.app_context():
+    user = db.session.query(User).filter_by(username=username).one()
+    chat.send_message(access_chat_seat(user, circle_id), "lostpublish" + str(len(body)), body)
+    db.session.commit()
+"""
+
+
+def _send_lost(live_server, circle_id: int, username: str, body: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _LOST_SEND, str(circle_id), username, body],
+        cwd=ROOT,
+        env=live_server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_message_whose_live_event_was_lost_shows_up_without_reload(live_server, person):
+    circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
+    a = person("Anna", viewport=DESKTOP)
+    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.beat")
+    join(person("Ben"), live_server.invite(circle_id, "Ben", "member"), username="ben.beat")
+    a.goto(f"/c/{circle_id}")
+    open_chat(a, circle_id)
+    url = a.page.url
+
+    _send_lost(live_server, circle_id, "ben.beat", "Sent while the queue was down")
+    # Within a beat or two (SEQ_BEAT_SECONDS, 3 by default): the 10 s of the promise.
+    expect(msgs(a.page, "Sent while the queue was down")).to_have_count(1, timeout=10_000)
+    assert a.page.url == url  # no reload
+
+    # A hole, then a message of one's own on top: the lost one still comes, before it.
+    _send_lost(live_server, circle_id, "ben.beat", "Also lost, the second")
+    send(a, "My answer", enter=True)
+    expect(msgs(a.page, "My answer")).to_have_count(1)
+    expect(msgs(a.page, "Also lost, the second")).to_have_count(1, timeout=10_000)
+    bodies = a.page.locator("#messages li.msg p.body").all_text_contents()
+    assert bodies == ["Sent while the queue was down", "Also lost, the second", "My answer"]
+    seqs = a.page.locator("#messages li.msg").evaluate_all("els => els.map(e => e.dataset.seq)")
+    assert seqs == ["1", "2", "3"]

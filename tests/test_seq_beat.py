@@ -1,0 +1,201 @@
+"""The sequence beat (portal/realtime/beat.py): a page that stayed connected while a
+live message was lost (Redis away: the publish was given up) hears the latest seq and
+catches up. Who hears a beat is asserted as closely as what it holds: only sockets
+joined to that chat or line in this process, and only while their person may still
+read it (a removed member whose socket was not closed hears nothing)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event
+
+from portal import events
+from portal.access.chat import access_chat_seat
+from portal.extensions import db as _db
+from portal.models import MembershipStatus, Role
+from portal.realtime import beat
+from portal.services import chat as chat_svc
+from portal.services import circles as circle_svc
+from portal.services import lines as line_svc
+from tests.test_support_line import pair  # noqa: F401  (a fixture)
+
+
+def _received(sock, name):
+    return [e["args"][0] for e in sock.get_received() if e["name"] == name]
+
+
+def _beat(app) -> tuple[int, int]:
+    """Run one beat as the process's loop does; (its return, statements it ran)."""
+    _db.session.commit()
+    statements = []
+    with app.app_context():
+        engine = _db.engine
+
+        def count(*_args):
+            statements.append(1)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            ran = beat.beat()
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+    _db.session.rollback()
+    return ran, len(statements)
+
+
+@pytest.fixture
+def lost_publish(monkeypatch):
+    """The sender's process gave up publishing (Redis down): nobody hears the message."""
+    monkeypatch.setattr(events, "publish", lambda *a, **k: None)
+    monkeypatch.setattr(events, "publish_line", lambda *a, **k: None)
+
+
+def _send_lost(membership, client_id, body):
+    with_seat = access_chat_seat(membership.user, membership.circle_id)
+    message, _ = chat_svc.send_message(with_seat, client_id, body)
+    _db.session.commit()
+    return message
+
+
+def test_a_lost_message_is_announced_to_the_joined_and_caught_up_once(
+    app, make_circle, add_member, socket_client, lost_publish
+):
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a, b = socket_client(anna.user), socket_client(ben.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    assert b.is_connected()  # connected (the news badge) but not in the chat
+    a.get_received(), b.get_received()
+
+    sent = _send_lost(ben, "lost-msg-0001", "Sent while Redis was down")
+    assert _received(a, "chat:message") == []  # the live event is lost
+
+    assert _beat(app) == (1, 1)  # one statement
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": sent["seq"]}]
+    assert b.get_received() == []  # not joined: no beat
+
+    # The page's catch-up (what conversation.js runs on such a beat) brings it, once.
+    got = a.emit("chat:join", {"circle_id": circle.id, "after_seq": 0})
+    assert [m["seq"] for m in got["messages"]] == [1] and got["last_seq"] == 1
+    assert got["messages"][0]["body"] == "Sent while Redis was down"
+
+
+def test_no_socket_joined_no_query(app, make_circle, add_member, socket_client):
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    a = socket_client(anna.user)
+    assert a.is_connected()
+    assert _beat(app) == (0, 0)
+    # One statement whatever the number of circles and sockets.
+    c2, _ = make_circle("Two")
+    zoe = add_member(c2, name="Zoe")
+    anna2 = add_member(c2, user=anna.user, name="Anna")
+    assert anna2.user_id == anna.user_id
+    sockets = [socket_client(anna.user), socket_client(zoe.user), socket_client(anna.user)]
+    for s, c in zip(sockets, (circle, c2, c2), strict=True):
+        assert s.emit("chat:join", {"circle_id": c.id})["ok"]
+    for s in sockets:
+        s.get_received()
+    assert _beat(app) == (1, 1)
+    assert _received(sockets[0], "chat:latest") == [{"circle_id": circle.id, "seq": 0}]
+    assert _received(sockets[1], "chat:latest") == [{"circle_id": c2.id, "seq": 0}]
+    assert _received(sockets[2], "chat:latest") == [{"circle_id": c2.id, "seq": 0}]
+
+
+def test_a_removed_member_whose_socket_stayed_open_hears_no_beat(
+    app, make_circle, add_member, socket_client
+):
+    """Closing a removed member's sockets goes through Redis too, and may be lost: the
+    beat checks membership itself, not only the room."""
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a, b = socket_client(anna.user), socket_client(ben.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    assert b.emit("chat:join", {"circle_id": circle.id})["ok"]
+    a.get_received(), b.get_received()
+    ben.status = MembershipStatus.REMOVED  # removed, the socket not closed (lost)
+    _db.session.commit()
+    assert b.is_connected()
+
+    assert _beat(app) == (1, 1)
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": 0}]
+    assert _received(b, "chat:latest") == []
+
+
+def test_a_professional_hears_the_chat_beat_only_while_the_chat_is_open_to_them(
+    app, make_circle, add_member, socket_client
+):
+    circle, _ = make_circle()
+    central = add_member(circle, Role.CENTRAL, name="Mum")
+    pro = add_member(circle, Role.PROFESSIONAL, name="Social worker")
+    circle_svc.set_professionals_read_chat(circle, central, True)
+    _db.session.commit()
+    p = socket_client(pro.user)
+    assert p.emit("chat:join", {"circle_id": circle.id})["ok"]
+    p.get_received()
+    assert _beat(app) == (1, 1)
+    assert _received(p, "chat:latest") == [{"circle_id": circle.id, "seq": 0}]
+
+    circle.professionals_read_chat = False  # closed; the socket not closed (lost)
+    _db.session.commit()
+    assert p.is_connected()
+    _beat(app)
+    assert _received(p, "chat:latest") == []
+
+
+def test_line_beat_reaches_the_pair_only_while_it_stands(
+    app,
+    pair,  # noqa: F811
+    socket_client,
+    lost_publish,
+):
+    p = pair
+    ids = {"circle_id": p["circle"].id, "line_id": p["line"].id}
+    child, sup = socket_client(p["child"].user), socket_client(p["supporter"].user)
+    central = socket_client(p["central"].user)
+    assert child.emit("line:join", ids)["ok"] and sup.emit("line:join", ids)["ok"]
+    assert central.emit("chat:join", {"circle_id": p["circle"].id})["ok"]
+    for s in (child, sup, central):
+        s.get_received()
+
+    msg, _ = line_svc.send_message(p["line"], p["supporter"], "line-lost-01", "Hi Sam")
+    _db.session.commit()
+    assert _received(child, "line:message") == []  # lost
+
+    assert _beat(app) == (1, 1)  # chat and line in the same one statement
+    want = {"line_id": p["line"].id, "seq": msg["seq"]}
+    assert _received(child, "line:latest") == [want]
+    assert _received(sup, "line:latest") == [want]
+    got = _received(central, "line:latest")
+    assert got == []  # the central person never hears of the line
+    caught = child.emit("line:join", dict(ids, after_seq=0))
+    assert [m["seq"] for m in caught["messages"]] == [1]
+
+    # The pair no longer stands (the supporter now supports someone else): no beat.
+    p["supporter"].supports_id = p["member"].id
+    _db.session.commit()
+    _beat(app)
+    assert _received(child, "line:latest") == [] and _received(sup, "line:latest") == []
+
+
+def test_chat_sends_while_the_shared_rate_limit_storage_is_away(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """Redis down: the per-person allowance is counted in this process's memory for a
+    while instead of refusing every message (a server_error for each send before), and
+    still refuses past the limit."""
+    from limits.storage import storage_from_string
+
+    from portal.extensions import limiter
+
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    a = socket_client(anna.user)
+    monkeypatch.setitem(app.config, "CHAT_SEND_RATE_LIMIT", "3 per minute")
+    monkeypatch.setattr(limiter, "_storage", storage_from_string("redis://127.0.0.1:1/0"))
+    answers = [
+        a.emit("chat:send", {"circle_id": circle.id, "client_id": f"away-{i:08d}", "body": "hi"})
+        for i in range(4)
+    ]
+    assert [x["ok"] for x in answers] == [True, True, True, False]
+    assert answers[3]["error"] == "rate_limited"
