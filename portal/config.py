@@ -132,6 +132,9 @@ class Config:
 
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (REDIS_URL or "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # While the shared storage (Redis) is away, each process counts in its own memory:
+    # sign-in and the secret links stay limited, and answer rather than fail (500).
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     LOGIN_RATE_LIMIT = os.environ.get("LOGIN_RATE_LIMIT", "10 per minute")
     TOKEN_RATE_LIMIT = os.environ.get("TOKEN_RATE_LIMIT", "20 per minute")
     # Tries at /join per invitation, from any address: the join form says whether a

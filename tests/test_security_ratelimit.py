@@ -183,3 +183,37 @@ def test_forgot_password_burst_gets_429(app, client, db, make_user):
     )
     assert resp.status_code == 429
     assert outbox == []  # no mail-bombing
+
+
+def test_sign_in_stays_limited_and_answers_while_the_shared_storage_is_away(app, db, make_user):
+    """Redis (the limiter's shared storage in a region's setup) is down: sign-in must
+    still answer (no 500) and still stop a burst of guesses, counted in memory."""
+    import socket
+
+    from portal import create_app
+    from portal.config import TestConfig
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    class RedisAway(TestConfig):
+        SQLALCHEMY_DATABASE_URI = app.config["SQLALCHEMY_DATABASE_URI"]
+        RATELIMIT_STORAGE_URI = f"redis://127.0.0.1:{port}"
+
+    user = make_user()
+    username = user.username
+    db.session.commit()
+    away = create_app(RedisAway)
+    away.test_client_class = app.test_client_class
+    client = away.test_client()
+    token = csrf_from(client.get("/login"))
+    answers = [
+        client.post(
+            "/login", data={"login": username, "password": f"guess {i}", "csrf_token": token}
+        ).status_code
+        for i in range(_limit(away, "LOGIN_RATE_LIMIT") + 1)
+    ]
+    assert 500 not in answers, answers
+    assert answers[:-1] == [200] * _limit(away, "LOGIN_RATE_LIMIT"), answers
+    assert answers[-1] == 429
