@@ -33,15 +33,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def kring_server(prefix: str) -> Iterator[tuple[str, dict, Path, subprocess.Popen]]:
+def kring_server(
+    prefix: str, database_url: str | None = None
+) -> Iterator[tuple[str, dict, Path, subprocess.Popen]]:
     """Yield ``(url, env, log_path, process)`` of a running server; stop it afterwards.
-    With KRING_KEEP_E2E=1 its folder (database, log, mail) stays, to look at after a failure."""
+    With KRING_KEEP_E2E=1 its folder (database, log, mail) stays, to look at after a failure.
+
+    ``database_url``: an empty database of the caller's (PostgreSQL, say) instead of a
+    fresh SQLite file; the migrations build it here as they build the file."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
     env.update(
-        DATABASE_URL=f"sqlite:///{tmp}/kring.sqlite3",
+        DATABASE_URL=database_url or f"sqlite:///{tmp}/kring.sqlite3",
         SECRET_KEY=secrets.token_hex(32),
         BASE_URL=url,
         PORT=str(port),
