@@ -15,11 +15,15 @@ with a disconnect, and every request and socket event rolls its session back.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 
 from sqlalchemy import exc
 
 log = logging.getLogger("portal.storage")
+
+# What SQLite says when its file is busy (another writer) or cannot be reached.
+SQLITE_AWAY = ("database is locked", "database is busy", "unable to open", "disk I/O error")
 
 
 def unreachable(e: BaseException) -> bool:
@@ -29,6 +33,11 @@ def unreachable(e: BaseException) -> bool:
     server shutting down and SQLite's "database is locked"; InterfaceError is psycopg
     on a connection already closed; TimeoutError is the pool having no free connection
     in time. A DBAPIError that SQLAlchemy recognised as a disconnect counts too."""
+    orig = getattr(e, "orig", None)
+    if isinstance(orig, sqlite3.Error):
+        # SQLite says OperationalError for "no such table" too: a missing migration is a
+        # bug to see in full, not a moment to wait out.
+        return any(words in str(orig) for words in SQLITE_AWAY)
     if isinstance(e, exc.OperationalError | exc.InterfaceError | exc.TimeoutError):
         return True
     return isinstance(e, exc.DBAPIError) and bool(e.connection_invalidated)

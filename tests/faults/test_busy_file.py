@@ -85,3 +85,21 @@ def test_a_line_message_waits_for_the_file_and_is_stored_once(
     logged = caplog.text
     assert "database out of reach" in logged
     assert "while the file was held" not in logged and "Posted while held" not in logged
+
+
+@pytest.mark.parametrize(
+    ("said", "away"),
+    [
+        ("database is locked", True),
+        ("unable to open database file", True),
+        ("no such table: messages", False),  # a migration not run: a bug, shown in full
+        ("no such column: messages.seq", False),
+    ],
+)
+def test_only_a_busy_or_missing_file_counts_as_the_database_away(said, away):
+    from sqlalchemy.exc import OperationalError
+
+    from portal import storage
+
+    e = OperationalError("SELECT 1", {}, sqlite3.OperationalError(said))
+    assert storage.unreachable(e) is away
