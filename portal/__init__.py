@@ -28,6 +28,12 @@ def create_app(config: type[Config] | None = None) -> Flask:
     from portal import errors, i18n, security
     from portal.extensions import babel, csrf, db, limiter, login_manager, migrate, socketio
 
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from portal.sqlite_wait import engine_options
+
+        # Waits for a busy file in Python, not in C (where gevent cannot run the others).
+        options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(options)
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -138,13 +144,15 @@ def _origin(url: str) -> str:
 
 
 def _sqlite_pragmas(app: Flask) -> None:
-    """SQLite: WAL so readers never wait for the writer, a busy timeout, deleted content
+    """SQLite: WAL so readers never wait for the writer, no busy timeout in C (the wait
+    for a busy file is portal.sqlite_wait's, cooperative under gevent), deleted content
     overwritten (``secure_delete``), and savepoints that stay inside their transaction."""
     if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         return
     from sqlalchemy import event
 
     from portal.extensions import db
+    from portal.sqlite_wait import C_BUSY_TIMEOUT_MS
 
     synchronous = app.config["SQLITE_SYNCHRONOUS"]
     if synchronous not in ("FULL", "NORMAL", "EXTRA"):
@@ -156,7 +164,8 @@ def _sqlite_pragmas(app: Flask) -> None:
         def _on_connect(dbapi_conn, _record):
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=5000")
+            # The wait for a busy file is portal.sqlite_wait's, cooperative.
+            cur.execute(f"PRAGMA busy_timeout={C_BUSY_TIMEOUT_MS}")
             cur.execute(f"PRAGMA synchronous={synchronous}")
             cur.execute("PRAGMA foreign_keys=ON")
             # Deleted and overwritten content is zeroed, not just unlinked (issue 13:

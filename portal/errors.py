@@ -3,9 +3,15 @@ one that does not exist must be indistinguishable, byte for byte."""
 
 from __future__ import annotations
 
-from flask import render_template
+from flask import g, render_template, request
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from werkzeug.exceptions import InternalServerError
 
+from portal import storage
 from portal.access import CircleClosed
 from portal.services import Forbidden
 
@@ -32,3 +38,56 @@ def init_app(app) -> None:
     @app.errorhandler(429)
     def _too_many(_e):
         return render_template("errors/429.html"), 429
+
+    @app.errorhandler(DBAPIError)
+    @app.errorhandler(PoolTimeout)
+    def _storage(e):
+        if not storage.unreachable(e):
+            raise e  # a bug: Flask's 500, with its traceback in the log only
+        storage.note(e, request.endpoint or "a request")
+        return storage_away()
+
+    @app.errorhandler(InternalServerError)
+    def _server_error(e):
+        # Raised in an after_request hook, the error reaches Flask as a 500.
+        original = getattr(e, "original_exception", None)
+        if original is not None and storage.unreachable(original):
+            storage.note(original, request.endpoint or "a request")
+            return storage_away()
+        return e
+
+
+def storage_away():
+    """The 503 page while the database is out of reach. It must not need the database
+    itself: the person is shown as signed out for this page (their name, menu and
+    settings live in the database), so base.html reads nothing. A chat or line message
+    posted with the form comes back in a box with its client id, so "Send again" after
+    the outage stores it once, however many times it is pressed."""
+    from flask_login import AnonymousUserMixin
+
+    storage.let_go()
+    g._login_user = AnonymousUserMixin()
+    resend = None
+    if request.method == "POST" and request.form.get("client_id") and "body" in request.form:
+        resend = {
+            "action": request.path,
+            "client_id": request.form["client_id"],
+            "body": request.form["body"],
+        }
+    response = app_render("errors/503.html", resend=resend)
+    return response, 503, {"Retry-After": "30"}
+
+
+def app_render(template: str, **context):
+    try:
+        return render_template(template, **context)
+    except Exception as e:  # noqa: BLE001 - last resort: plain words, still no traceback
+        if not storage.unreachable(e):
+            raise
+        storage.let_go()
+        return f"<!doctype html><title>Kring</title><p>{escape(_(AWAY))}</p>"
+
+
+AWAY = (
+    "Kring cannot reach its storage for a moment. Nothing you typed is lost; try again in a minute."
+)

@@ -62,6 +62,8 @@ def forget_old_pages(patience: float = 10.0) -> bool:
         return True
     import time
 
+    from portal.sqlite_wait import C_BUSY_TIMEOUT_MS
+
     conn = db.session.connection()
     conn.exec_driver_sql("PRAGMA busy_timeout=0")
     try:
@@ -72,5 +74,5 @@ def forget_old_pages(patience: float = 10.0) -> bool:
             time.sleep(0.05)
         return False
     finally:
-        conn.exec_driver_sql("PRAGMA busy_timeout=5000")
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={C_BUSY_TIMEOUT_MS}")
         db.session.commit()

@@ -48,6 +48,7 @@ from sqlalchemy import bindparam, case, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from portal import storage
 from portal.extensions import BULK_INSERT, db, socketio
 from portal.models import OutboxMail
 from portal.models.types import utcnow
@@ -322,9 +323,12 @@ def run_every(app, interval: float, work: Callable[[], object], name: str) -> No
         with app.app_context():
             try:
                 work()
-            except Exception:  # noqa: BLE001
-                log.exception("%s failed", name)
-                db.session.rollback()
+            except Exception as e:  # noqa: BLE001
+                if storage.unreachable(e):
+                    storage.note(e, name)  # one line, not a traceback every round
+                else:
+                    log.exception("%s failed", name)
+                storage.let_go()
             finally:
                 db.session.remove()
         socketio.sleep(interval)

@@ -14,6 +14,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from flask_wtf.csrf import ValidationError, validate_csrf
 
+from portal import storage
 from portal.extensions import socketio
 from portal.realtime import presence
 from portal.realtime.protocol import error
@@ -34,6 +35,21 @@ def _sent_by_client() -> bool:
 def on_connect(auth=None):
     if _sent_by_client():
         return False
+    try:
+        return _accept(auth)
+    except ConnectionRefusedError:
+        raise
+    except Exception as e:
+        if not storage.unreachable(e):
+            raise
+        # The database is out of reach: refuse with a reason the page retries on
+        # (static/js/news.js), where a bare failure would leave it offline for good.
+        storage.let_go()
+        storage.note(e, "connect")
+        raise ConnectionRefusedError("unavailable") from None
+
+
+def _accept(auth) -> bool:
     if not current_user.is_authenticated:
         raise ConnectionRefusedError("unauthorized")
     token = auth.get("csrf") if isinstance(auth, dict) else None

@@ -14,6 +14,7 @@ import logging
 from flask import request
 from werkzeug.exceptions import HTTPException
 
+from portal import storage
 from portal.access import CircleClosed
 from portal.extensions import db, socketio
 from portal.ids import MAX_ID, is_id
@@ -74,6 +75,9 @@ def answer_for(e: Exception) -> dict:
         return error("closed")
     if isinstance(e, HTTPException):
         return error("not_found" if e.code == 404 else "forbidden")
+    if storage.unreachable(e):
+        # No ``message``: choosing its language would read the person from the database.
+        return error("unavailable")
     return error("server_error")
 
 
@@ -99,10 +103,12 @@ def event(name: str, *, writes: bool = False):
                 db.session.commit()
                 return result
             except Exception as e:  # noqa: BLE001 - every failure gets an answer
-                db.session.rollback()
+                storage.let_go()
                 answer = answer_for(e)
                 if answer["error"] == "server_error":
                     log.exception("socket event %s failed", name)
+                elif answer["error"] == "unavailable":
+                    storage.note(e, name)
                 return answer
 
         socketio.on_event(name, handler)

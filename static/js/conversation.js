@@ -44,6 +44,8 @@
     const ev = o.events;
     const appendPlain = o.appendPlain || plainText;
     const REFUSED = o.refused;
+    // Answers to a join that mean "not now" rather than "no": the join goes again.
+    const RETRY = ["unavailable", "server_error", "rate_limited"];
     // When the page shows an older slice of history, live messages are not appended.
     const live = d.live === "true";
     let lastSeq = Number(d.lastSeq) || 0;
@@ -247,7 +249,14 @@
         catching = false;
         // No answer: try again while connected (the outbox waits for the catch-up).
         if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
-        if (!res || !res.ok) return;
+        if (!res || !res.ok) {
+          // The server could not read (its database out of reach, or busy): the same
+          // join again soon; the outbox waits for it. Other answers are final.
+          if (res && RETRY.includes(res.error) && socket.connected) {
+            setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 5000);
+          }
+          return;
+        }
         if (live) res.messages.forEach(upsert);
         if (o.onJoined) o.onJoined(res);
         if (res.more && live) { catchUp(); return; }
@@ -290,8 +299,12 @@
           const waiting = outbox.find((x) => x.client_id === item.client_id);
           // "Slow down": say so in the server's words while it waits.
           if (waiting) waiting.note = (!err && res && res.error === "rate_limited" && res.message) || "";
+          // "unavailable": the server cannot reach its database for a moment. Say so,
+          // and go again less often (each try counts against the sending allowance).
+          const away = !err && res && res.error === "unavailable";
+          if (waiting && away) waiting.note = d.tUnavailable || "";
           renderOutbox();
-          if (socket.connected) retryTimer = setTimeout(pump, 1500);
+          if (socket.connected) retryTimer = setTimeout(pump, away ? 5000 : 1500);
           return;
         }
         if (current) { inFlight = null; pump(); }

@@ -16,6 +16,12 @@
 
   const socket = io({ auth: { csrf: d.csrf }, transports: ["websocket", "polling"] });
   window.Kring = Object.assign(window.Kring || {}, { socket: socket });
+  // Refused because the server could not reach its database for a moment: the client
+  // library does not retry a refusal by itself, so try again a little later (the
+  // other refusals, "unauthorized" and "csrf", stay final).
+  socket.on("connect_error", (err) => {
+    if (err && err.message === "unavailable") setTimeout(() => { if (!socket.connected) socket.connect(); }, 5000);
+  });
 
   function show(n) {
     if (!Number.isInteger(n) || n < 0) return;
