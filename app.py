@@ -9,12 +9,21 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
+import logging  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import socketio  # noqa: E402
+from portal.production import ConfigError  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as e:
+    # Production refuses to start half-configured: one line, no traceback, exit 2
+    # (for ``python app.py`` and for every ``flask --app app`` command alike).
+    print(f"Kring cannot start: {e}", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
@@ -51,7 +60,11 @@ if __name__ == "__main__":
         socketio.start_background_task(
             run_every, app, app.config["PURGE_INTERVAL"], purge_run, "the purge run"
         )
-    print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
+    if app.config["KRING_ENV"] == "production":
+        # Every line of a production log is JSON (portal/logs.py), this one too.
+        logging.getLogger("kring").info("Kring is serving on %s:%s", host, port)
+    else:
+        print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file.
     socketio.run(app, host=host, port=port, log_output=False)
