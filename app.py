@@ -60,11 +60,19 @@ if __name__ == "__main__":
         socketio.start_background_task(
             run_every, app, app.config["PURGE_INTERVAL"], purge_run, "the purge run"
         )
+    server_options = {}
     if app.config["KRING_ENV"] == "production":
-        # Every line of a production log is JSON (portal/logs.py), this one too.
+        # Every line of a production log is JSON (portal/logs.py), this one too, and
+        # what gevent writes itself (broken requests, tracebacks) goes the same way.
+        import gevent
+
+        from portal.logs import ServerErrors
+
+        gevent.get_hub().exception_stream = ServerErrors()
+        server_options["error_log"] = ServerErrors()
         logging.getLogger("kring").info("Kring is serving on %s:%s", host, port)
     else:
         print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
-    # never reach a log file.
-    socketio.run(app, host=host, port=port, log_output=False)
+    # never reach a log file (portal/logs.py logs each request by its route's name).
+    socketio.run(app, host=host, port=port, log_output=False, **server_options)

@@ -145,3 +145,26 @@ def socket_event(name: str, started: float, answer, user_id: int | None) -> None
         person_id=user_id,
         **fields,
     )
+
+
+# What a client sent, quoted in gevent's own messages ("Invalid HTTP method: '...'", the
+# request line, a WSGI environ printed with a traceback): never copied into the log.
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+
+
+class ServerErrors:
+    """A file-like sink for what gevent writes by itself (its WSGI server's error log,
+    its hub's tracebacks): each line becomes a JSON record, with anything quoted (bytes
+    a client sent, request lines, the environ's values) replaced by ``'…'``."""
+
+    _log = logging.getLogger("gevent")
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            line = _QUOTED.sub("'…'", line).strip()
+            if line:
+                self._log.warning("%s", line[:500])
+        return len(text)
+
+    def flush(self) -> None:
+        pass
