@@ -42,3 +42,36 @@ def test_password_hash_costs_are_argon2s_defaults_unless_the_test_suite_asks():
     assert chosen == TEST_PASSWORD_HASH_PARAMS
     with pytest.raises(ValueError):
         password_hash_params_from({TEST_PASSWORD_HASH_VAR: "1"})
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(0, ("127.0.0.1", "http")), (1, None)])
+def test_proxy_hops_decide_whose_address_counts(hops, expected):
+    """Behind one nginx (PROXY_HOPS=1) the person's address is the last X-Forwarded-For
+    entry, the one nginx added, so per-address limits count people, not the proxy; an
+    entry the browser typed before it is not believed. Without it, the headers are
+    ignored: a visitor cannot choose their own address."""
+    from flask import request
+
+    from portal import create_app
+    from portal.extensions import db
+    from tests.conftest import _Config
+
+    class Behind(_Config):
+        PROXY_HOPS = hops
+
+    app = create_app(Behind)
+    seen = []
+
+    @app.get("/_who")
+    def who():
+        seen.append((request.remote_addr, request.scheme))
+        return ""
+
+    app.test_client().get(
+        "/_who",
+        headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.5", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    with app.app_context():
+        db.engine.dispose()
+    assert seen == [expected or ("203.0.113.5", "https")]
