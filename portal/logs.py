@@ -53,6 +53,7 @@ def configure_json(stream=None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _add_request_id,
+        _hide_socket_ids,
     ]
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
@@ -74,6 +75,13 @@ def configure_json(stream=None) -> None:
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.captureWarnings(True)
+    # Engine.IO and Socket.IO give their loggers a plain stderr handler of their own
+    # unless a level is already set; with ours they only reach the JSON handler above.
+    for name in ("engineio.server", "socketio.server"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+        logging.getLogger(name).handlers[:] = []
+    # Alembic announces each of its plugins at INFO whenever it is imported.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     _json_logs = True
 
 
@@ -83,6 +91,20 @@ def _add_request_id(_logger, _name, event_dict: dict) -> dict:
         request_id = g.get("request_id")
         if request_id:
             event_dict["request_id"] = request_id
+    return event_dict
+
+
+# Engine.IO names a connection's session id in its own messages ("Invalid session X").
+_SOCKET_ID = re.compile(r"\b(session|sid)([ =:]+)[\w-]+", re.I)
+
+
+def _hide_socket_ids(_logger, _name, event_dict: dict) -> dict:
+    """A socket's session id is what a long-polling client presents to speak for the
+    connection: never in the log, whoever wrote the line."""
+    if str(event_dict.get("logger", "")).startswith(("engineio", "socketio")):
+        event = event_dict.get("event")
+        if isinstance(event, str):
+            event_dict["event"] = _SOCKET_ID.sub(r"\1\2…", event)
     return event_dict
 
 

@@ -92,20 +92,40 @@ def test_production_logs_are_json_lines_without_secrets(production):
     _tick(person, circle_id, note)
     feed_token = _calendar_feed(person)
     person.get(f"/i/{secrets.token_urlsafe(24)}")  # a wrong invitation token: logged as a route
+    # A long-polling request for a connection this process does not know (what a
+    # missing sticky session looks like): Engine.IO logs an error of its own.
+    stray_sid = secrets.token_urlsafe(15)
+    stray = requests.get(
+        f"{server.url}/socket.io/?EIO=4&transport=polling&sid={stray_sid}", timeout=10
+    )
+    assert stray.status_code == 400
+    assert sock.sio.eio.sid  # the live socket's own id: checked below too
+    socket_sid = sock.sio.eio.sid
     server.close_sockets()
 
     log = server.log.read_text()
-    for secret in (PASSWORD, invitation_token, cookie, csrf, body, note, feed_token):
+    secrets_seen = (
+        PASSWORD,
+        invitation_token,
+        cookie,
+        csrf,
+        body,
+        note,
+        feed_token,
+        stray_sid,
+        socket_sid,
+    )
+    for secret in secrets_seen:
         assert secret and secret not in log, f"{secret!r} is in the log"
 
     lines = [json.loads(line) for line in log.splitlines() if line.strip()]
     assert all(isinstance(line, dict) and "event" in line for line in lines)
-    requests = [line for line in lines if line["event"] in ("http", "socket")]
-    for line in requests:
+    records = [line for line in lines if line["event"] in ("http", "socket")]
+    for line in records:
         assert all(k in line for k in FIELDS), line
         assert isinstance(line["duration_ms"], int | float)
         assert "path" not in line and "url" not in line
-    http = {(line["route"], line["status"]) for line in requests if line["event"] == "http"}
+    http = {(line["route"], line["status"]) for line in records if line["event"] == "http"}
     for expected in [
         ("invitations.open_link", 302),  # the token-bearing paths, by name only
         ("invitations.join", 302),
@@ -114,16 +134,16 @@ def test_production_logs_are_json_lines_without_secrets(production):
         ("meetings.feed", 200),
     ]:
         assert expected in http, sorted(http)
-    sockets = [line for line in requests if line["event"] == "socket"]
+    sockets = [line for line in records if line["event"] == "socket"]
     sends = [line for line in sockets if line["route"] == "chat:send"]
     assert [line["status"] for line in sends] == ["ok", "error"]
     assert sends[1]["error"] == refused["error"]  # the answer's code, nothing sent
     assert any(line["route"] == "connect" and line["status"] == "ok" for line in sockets)
     person_ids = {line["person_id"] for line in sends}
     assert len(person_ids) == 1 and isinstance(person_ids.pop(), int)
-    tick = next(line for line in requests if line["route"] == "plan.tick")
+    tick = next(line for line in records if line["route"] == "plan.tick")
     assert isinstance(tick["person_id"], int)
-    feed = next(line for line in requests if line["route"] == "meetings.feed")
+    feed = next(line for line in records if line["route"] == "meetings.feed")
     assert feed["person_id"] is None  # a calendar app fetches it without signing in
-    ids = [line["request_id"] for line in requests]
+    ids = [line["request_id"] for line in records]
     assert len(set(ids)) == len(ids)  # one id per request and per event
