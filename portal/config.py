@@ -136,6 +136,12 @@ class Config:
     # CSRF tokens are bound to the session and last as long as it does: a chat page left
     # open all day must still be able to reconnect its socket and post.
     WTF_CSRF_TIME_LIMIT = None
+    # Flask-WTF would also demand, on HTTPS, a Referer from our own host. Every page
+    # sends "Referrer-Policy: no-referrer" (tokens in URLs must not travel), so browsers
+    # send none and every form behind HTTPS would fail. The token itself (bound to the
+    # session) and SameSite=Lax cookies are the defence; the header check added nothing
+    # but that failure (tests/live/test_behind_nginx.py found it).
+    WTF_CSRF_SSL_STRICT = False
 
     INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", "14"))
     # "Leave quickly" (and Escape twice) replaces the page with this one: a neutral

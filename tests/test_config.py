@@ -75,3 +75,27 @@ def test_proxy_hops_decide_whose_address_counts(hops, expected):
     with app.app_context():
         db.engine.dispose()
     assert seen == [expected or ("203.0.113.5", "https")]
+
+
+def test_forms_over_https_need_no_referer(client, make_user):
+    """Every page says "Referrer-Policy: no-referrer", so browsers post forms without a
+    Referer. Over HTTPS (behind nginx with PROXY_HOPS, or any TLS front) Flask-WTF
+    refused every such post ("The referrer header is missing"); the CSRF token is the
+    check, and a post with a wrong token is still refused."""
+    from tests.conftest import PASSWORD, csrf_from
+
+    user = make_user("Ann")
+    page = client.get("/login", base_url="https://localhost")
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    forged = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"login": user.username, "password": PASSWORD, "csrf_token": "forged"},
+    )
+    assert forged.status_code == 400
+    signed_in = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"login": user.username, "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert signed_in.status_code == 302

@@ -8,6 +8,7 @@ prefix, pid file and logs in a temporary folder) with a self-signed certificate 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -76,3 +77,9 @@ def test_the_proxy_balances_http_and_websocket_and_logs_no_path():
     for leaky in ("$request ", "$request_uri", "$uri", "$args", "$http_referer", "$http_cookie"):
         assert leaky not in log_format + " "
     assert "X-Forwarded-For" in site and "X-Forwarded-Proto" in site
+    # A proxy_set_header inside a location would silently drop the server's others
+    # there (Host, X-Forwarded-*, Connection: the WebSocket handshake failed that way).
+    blocks = re.findall(r"^\s*location [^{]*\{(.*?)^\s*\}", site, re.M | re.S)
+    assert len(blocks) >= 3
+    for block in blocks:
+        assert "proxy_set_header" not in block, block
