@@ -1,6 +1,7 @@
 # Kring: `make run` starts Kring on SQLite with a demo circle; `make test` runs every test.
 # Both install what they need first (Python packages, socket.io-client from npm,
-# compiled translations; for tests also Debian's chromium and Java, for the HTML checker).
+# compiled translations; for tests also Debian's chromium and Java, for the HTML checker,
+# and nginx, whose -t checks deploy/nginx-kring.conf).
 # npm runs no install scripts: vnu-jar's would download a Java runtime from the net.
 
 VENV    := .venv
@@ -59,6 +60,9 @@ browser:
 	@command -v java >/dev/null || { \
 	  echo "Installing Debian's Java for the HTML checker (vnu)"; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q default-jre-headless; }
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || { \
+	  echo "Installing Debian's nginx to check deploy/nginx-kring.conf (nginx -t)"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx; }
 
 lint: setup
 	$(VENV)/bin/ruff check portal tests bench app.py

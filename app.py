@@ -9,12 +9,21 @@ if __name__ == "__main__":
 
     monkey.patch_all()
 
+import logging  # noqa: E402
 import os  # noqa: E402
+import sys  # noqa: E402
 
 from portal import create_app  # noqa: E402
 from portal.extensions import socketio  # noqa: E402
+from portal.production import ConfigError  # noqa: E402
 
-app = create_app()
+try:
+    app = create_app()
+except ConfigError as e:
+    # Production refuses to start half-configured: one line, no traceback, exit 2
+    # (for ``python app.py`` and for every ``flask --app app`` command alike).
+    print(f"Kring cannot start: {e}", file=sys.stderr)
+    sys.exit(2)
 
 if __name__ == "__main__":
     host = os.environ.get("HOST", "127.0.0.1")
@@ -57,7 +66,19 @@ if __name__ == "__main__":
         from portal.realtime import beat
 
         socketio.start_background_task(beat.run, app)
-    print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
+    server_options = {}
+    if app.config["KRING_ENV"] == "production":
+        # Every line of a production log is JSON (portal/logs.py), this one too, and
+        # what gevent writes itself (broken requests, tracebacks) goes the same way.
+        import gevent
+
+        from portal.logs import ServerErrors
+
+        gevent.get_hub().exception_stream = ServerErrors()
+        server_options["error_log"] = ServerErrors()
+        logging.getLogger("kring").info("Kring is serving on %s:%s", host, port)
+    else:
+        print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
-    # never reach a log file.
-    socketio.run(app, host=host, port=port, log_output=False)
+    # never reach a log file (portal/logs.py logs each request by its route's name).
+    socketio.run(app, host=host, port=port, log_output=False, **server_options)

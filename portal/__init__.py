@@ -7,14 +7,38 @@ from flask import Flask
 from portal.config import Config
 
 
+class Kring(Flask):
+    def log_exception(self, exc_info) -> None:
+        """Flask's own line names ``request.path``, and paths carry secret tokens
+        (``/i/<token>``): name the route instead (portal/logs.py)."""
+        from flask import request
+
+        self.logger.error(
+            "Exception on %s [%s]",
+            request.endpoint or "no route",
+            request.method,
+            exc_info=exc_info,
+        )
+
+
 def create_app(config: type[Config] | None = None) -> Flask:
-    app = Flask(
+    """The app; in production (KRING_ENV) it first refuses a setting it cannot run with:
+    ``production.ConfigError``, one line for the operator (app.py prints it)."""
+    app = Kring(
         __name__,
         template_folder="../templates",
         static_folder="../static",
         instance_relative_config=True,
     )
     app.config.from_object(config or Config)
+    from portal import logs, production
+
+    production.check(app.config)
+    if production.is_production(app.config) and app.config["BASE_URL"].startswith("https://"):
+        # Served over HTTPS (behind the proxy): Secure cookies and HSTS follow from it.
+        app.config["PREFERRED_URL_SCHEME"] = "https"
+    # First of all hooks: the request's clock starts before any other before_request.
+    logs.init_app(app)
     from portal.ids import IdConverter
 
     # Before any route is added: every <int:...> in a URL is an id, bounded to the
@@ -105,6 +129,13 @@ def create_app(config: type[Config] | None = None) -> Flask:
         max_http_buffer_size=64 * 1024,
         manage_session=False,
     )
+    if app.config["PROXY_HOPS"] > 0:
+        # Behind nginx: the person's address and scheme come from the X-Forwarded-*
+        # headers the proxy sets, believed for exactly PROXY_HOPS hops (docs/deploy.md).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
     from portal.cli import kring_cli
 
     app.cli.add_command(kring_cli)

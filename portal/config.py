@@ -16,10 +16,20 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 INSTANCE_DIR = BASE_DIR / "instance"
 
 
+# "production" (KRING_ENV=production): Kring refuses to start without the settings a
+# region's server needs (portal/production.py). Anything else but "development" is refused
+# too, so a typo cannot quietly select the forgiving embedded default.
+KRING_ENV = (os.environ.get("KRING_ENV") or "development").strip().lower()
+
+
 def _secret_key() -> str:
-    """Use SECRET_KEY, or a key kept in instance/ so dev sessions survive a restart."""
+    """Use SECRET_KEY, or a key kept in instance/ so dev sessions survive a restart.
+
+    In production there is no such fallback: the empty key makes the start refuse."""
     if key := os.environ.get("SECRET_KEY"):
         return key
+    if KRING_ENV == "production":
+        return ""
     INSTANCE_DIR.mkdir(exist_ok=True)
     path = INSTANCE_DIR / "secret_key"
     if not path.exists():
@@ -84,6 +94,7 @@ def base_url_from(environ: Mapping[str, str]) -> str:
 
 
 class Config:
+    KRING_ENV = KRING_ENV
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
     # A pre-ping guards against dropped server connections (PostgreSQL); for a local
@@ -111,6 +122,13 @@ class Config:
         o.strip() for o in os.environ.get("SOCKET_ALLOWED_ORIGINS", "").split(",") if o.strip()
     ]
 
+    # How many proxies (nginx) stand in front of Kring and set X-Forwarded-For and
+    # X-Forwarded-Proto. 0: none, the peer's address is the person's. Behind one nginx,
+    # 1: otherwise every per-address limit (sign-in, links) counts everyone together as
+    # the proxy's address. Never more than the proxies really there: the header is typed
+    # by the browser, and only the hops we run may be believed.
+    PROXY_HOPS = int(os.environ.get("PROXY_HOPS", "0"))
+
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = PREFERRED_URL_SCHEME == "https"
@@ -123,6 +141,12 @@ class Config:
     # CSRF tokens are bound to the session and last as long as it does: a chat page left
     # open all day must still be able to reconnect its socket and post.
     WTF_CSRF_TIME_LIMIT = None
+    # Flask-WTF would also demand, on HTTPS, a Referer from our own host. Every page
+    # sends "Referrer-Policy: no-referrer" (tokens in URLs must not travel), so browsers
+    # send none and every form behind HTTPS would fail. The token itself (bound to the
+    # session) and SameSite=Lax cookies are the defence; the header check added nothing
+    # but that failure (tests/live/test_behind_nginx.py found it).
+    WTF_CSRF_SSL_STRICT = False
 
     INVITATION_VALID_DAYS = int(os.environ.get("INVITATION_VALID_DAYS", "14"))
     # "Leave quickly" (and Escape twice) replaces the page with this one: a neutral
@@ -242,6 +266,7 @@ class Config:
 
 class TestConfig(Config):
     TESTING = True
+    KRING_ENV = "development"
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
     RATELIMIT_STORAGE_URI = "memory://"

@@ -1,4 +1,4 @@
-"""Pages that belong to no feature: the front page and the language switch."""
+"""Pages that belong to no feature: the front page, the language switch, the probes."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     redirect,
     render_template,
@@ -15,7 +16,8 @@ from flask import (
 )
 from flask_login import current_user
 
-from portal.extensions import db
+from portal import readiness
+from portal.extensions import db, limiter
 from portal.forms import LanguageForm
 from portal.urls import safe_next
 
@@ -63,6 +65,20 @@ def socketio_client():
     return send_from_directory(folder, "socket.io.min.js", max_age=86400)
 
 
+# The probes: no rate limit (a load balancer asks every few seconds from one address),
+# no session, cookie or log line (portal.logs.QUIET_ENDPOINTS). They read nothing of the
+# session, so Flask sets no cookie.
 @bp.get("/healthz")
+@limiter.exempt
 def health():
+    """The process answers."""
     return {"ok": True}
+
+
+@bp.get("/readyz")
+@limiter.exempt
+def ready():
+    """The process can serve people: 200 ``ok``, or 503 naming what fails (readiness.py)."""
+    failed = readiness.failing()
+    body, status = (" ".join(failed), 503) if failed else ("ok", 200)
+    return Response(body, status=status, mimetype="text/plain")

@@ -215,7 +215,7 @@ def _give_up_stale(now: datetime) -> None:
             delivery_id,
             attempts,
             current_app.config["PUSH_GIVE_UP_HOURS"],
-            error or "never sent",
+            _for_log(error) if error else "never sent",
         )
 
 
@@ -354,12 +354,19 @@ def _send_chunk(http: requests.Session, chunk: list[_Push], now: datetime) -> in
     return len(sent)
 
 
+def _for_log(error: str) -> str:
+    """What a log line may say of a failed push: the HTTP status or the error's class.
+    The rest of an exception's text can hold the device's push address (a requests
+    error names the URL), which is a secret capability like a token."""
+    return error if error.startswith("HTTP ") else error.split(":", 1)[0][:60]
+
+
 def _retry(push: _Push, now: datetime, failure: int | str) -> dict:
     """A failed push: again after 1, 2, 4 ... minutes (at most an hour), or given up."""
     error = f"HTTP {failure}" if isinstance(failure, int) else failure
     give_up = now - push.created_at >= timedelta(hours=current_app.config["PUSH_GIVE_UP_HOURS"])
     if give_up:
-        log.warning("push %s given up after %s tries: %s", push.id, push.attempts, error)
+        log.warning("push %s given up after %s tries: %s", push.id, push.attempts, _for_log(error))
         return {"claim": GIVEN_UP, "next_try_at": None, "last_error": error}
     pause = timedelta(minutes=min(2 ** max(push.attempts - 1, 0), 60))
     return {"claim": None, "next_try_at": now + pause, "last_error": error}

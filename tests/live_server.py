@@ -34,17 +34,19 @@ def free_port() -> int:
 
 @contextmanager
 def kring_server(
-    prefix: str, database_url: str | None = None
+    prefix: str, database_url: str | None = None, **settings: str
 ) -> Iterator[tuple[str, dict, Path, subprocess.Popen]]:
     """Yield ``(url, env, log_path, process)`` of a running server; stop it afterwards.
     With KRING_KEEP_E2E=1 its folder (database, log, mail) stays, to look at after a failure.
 
     ``database_url``: an empty database for the server (the caller makes and drops it;
-    PostgreSQL, say); by default a fresh SQLite file in the server's folder."""
+    PostgreSQL, say); by default a fresh SQLite file in the server's folder.
+    ``settings`` are further environment variables (``KRING_ENV="production"``)."""
     tmp = Path(tempfile.mkdtemp(prefix=prefix))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
+    ours = ("TEST_DATABASE_URL", "REDIS_URL", "KRING_ENV", "SOCKET_ALLOWED_ORIGINS")
+    env = {k: v for k, v in os.environ.items() if k not in ours}
     env.update(
         DATABASE_URL=database_url or f"sqlite:///{tmp}/kring.sqlite3",
         SECRET_KEY=secrets.token_hex(32),
@@ -71,6 +73,7 @@ def kring_server(
         # No fsync per commit on this throw-away database (WAL keeps it consistent).
         SQLITE_SYNCHRONOUS="NORMAL",
     )
+    env.update(settings)
     log = tmp / "server.log"
     upgrade = subprocess.run(
         [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],

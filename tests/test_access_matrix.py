@@ -483,6 +483,7 @@ PUBLIC_ROUTES: dict[tuple[str, str], tuple[str, int, str | None]] = {
     ("pages.set_language", "POST"): ("/language", 302, "/"),
     ("pages.socketio_client", "GET"): ("/vendor/socket.io.min.js", 200, None),
     ("pages.health", "GET"): ("/healthz", 200, None),
+    ("pages.ready", "GET"): ("/readyz", 200, None),
     ("auth.login", "GET"): ("/login", 200, None),
     ("auth.login", "POST"): ("/login", 200, None),  # no credentials: the form again
     ("auth.logout", "POST"): ("/logout", 302, LOGIN_REDIRECT),

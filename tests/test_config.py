@@ -42,3 +42,60 @@ def test_password_hash_costs_are_argon2s_defaults_unless_the_test_suite_asks():
     assert chosen == TEST_PASSWORD_HASH_PARAMS
     with pytest.raises(ValueError):
         password_hash_params_from({TEST_PASSWORD_HASH_VAR: "1"})
+
+
+@pytest.mark.parametrize(("hops", "expected"), [(0, ("127.0.0.1", "http")), (1, None)])
+def test_proxy_hops_decide_whose_address_counts(hops, expected):
+    """Behind one nginx (PROXY_HOPS=1) the person's address is the last X-Forwarded-For
+    entry, the one nginx added, so per-address limits count people, not the proxy; an
+    entry the browser typed before it is not believed. Without it, the headers are
+    ignored: a visitor cannot choose their own address."""
+    from flask import request
+
+    from portal import create_app
+    from portal.extensions import db
+    from tests.conftest import _Config
+
+    class Behind(_Config):
+        PROXY_HOPS = hops
+
+    app = create_app(Behind)
+    seen = []
+
+    @app.get("/_who")
+    def who():
+        seen.append((request.remote_addr, request.scheme))
+        return ""
+
+    app.test_client().get(
+        "/_who",
+        headers={"X-Forwarded-For": "198.51.100.7, 203.0.113.5", "X-Forwarded-Proto": "https"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    with app.app_context():
+        db.engine.dispose()
+    assert seen == [expected or ("203.0.113.5", "https")]
+
+
+def test_forms_over_https_need_no_referer(client, make_user):
+    """Every page says "Referrer-Policy: no-referrer", so browsers post forms without a
+    Referer. Over HTTPS (behind nginx with PROXY_HOPS, or any TLS front) Flask-WTF
+    refused every such post ("The referrer header is missing"); the CSRF token is the
+    check, and a post with a wrong token is still refused."""
+    from tests.conftest import PASSWORD, csrf_from
+
+    user = make_user("Ann")
+    page = client.get("/login", base_url="https://localhost")
+    assert page.headers["Referrer-Policy"] == "no-referrer"
+    forged = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"login": user.username, "password": PASSWORD, "csrf_token": "forged"},
+    )
+    assert forged.status_code == 400
+    signed_in = client.post(
+        "/login",
+        base_url="https://localhost",
+        data={"login": user.username, "password": PASSWORD, "csrf_token": csrf_from(page)},
+    )
+    assert signed_in.status_code == 302

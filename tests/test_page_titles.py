@@ -27,6 +27,7 @@ SKIP = {
     "static",
     "pages.socketio_client",
     "pages.health",
+    "pages.ready",
     "plan.export",
     "meetings.ics",
     "meetings.feed",

@@ -458,3 +458,14 @@ def test_vapid_keys_from_the_environment(app):
     with pytest.raises(RuntimeError, match="does not belong"):
         push.public_key()
     app.extensions.pop("kring_vapid", None)
+
+
+def test_a_push_failure_in_the_log_never_names_the_device_address():
+    """A device's push address is a secret capability; a connection error's text names
+    it (requests puts the URL in its message). The log keeps the status or the class."""
+    address_error = (
+        "ConnectionError: HTTPSConnectionPool(host='fcm.googleapis.com', port=443): Max "
+        "retries exceeded with url: /fcm/send/dQw4w9WgXcQ-secret-device-token"
+    )
+    assert push._for_log(address_error) == "ConnectionError"
+    assert push._for_log("HTTP 503") == "HTTP 503"

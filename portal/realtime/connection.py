@@ -14,7 +14,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, join_room
 from flask_wtf.csrf import ValidationError, validate_csrf
 
-from portal import storage
+from portal import logs, storage
 from portal.extensions import socketio
 from portal.realtime import presence
 from portal.realtime.protocol import error
@@ -33,6 +33,19 @@ def _sent_by_client() -> bool:
 
 @socketio.on("connect")
 def on_connect(auth=None):
+    """Accept or refuse the socket, with one log line either way (production)."""
+    started = logs.start_socket_event()
+    try:
+        accepted = _connect(auth)
+    except ConnectionRefusedError as e:
+        logs.socket_event("connect", started, error(str(e.args[0])), None)
+        raise
+    user = SOCKETS.get(request.sid) if accepted else None
+    logs.socket_event("connect", started, accepted, user.id if user else None)
+    return accepted
+
+
+def _connect(auth) -> bool:
     if _sent_by_client():
         return False
     try:

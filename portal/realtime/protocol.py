@@ -14,7 +14,7 @@ import logging
 from flask import request
 from werkzeug.exceptions import HTTPException
 
-from portal import storage
+from portal import logs, storage
 from portal.access import CircleClosed
 from portal.extensions import db, socketio
 from portal.ids import MAX_ID, is_id
@@ -88,9 +88,7 @@ def event(name: str, *, writes: bool = False):
     (``access.writing`` reads the mark this leaves on the event's request)."""
 
     def wrap(fn):
-        @functools.wraps(fn)
-        def handler(payload=None, *extra):
-            user = SOCKETS.get(request.sid)
+        def answer(user, payload, extra):
             if user is None:
                 return error("unauthorized")
             if not user.bucket.take():
@@ -110,6 +108,14 @@ def event(name: str, *, writes: bool = False):
                 elif answer["error"] == "unavailable":
                     storage.note(e, name)
                 return answer
+
+        @functools.wraps(fn)
+        def handler(payload=None, *extra):
+            started = logs.start_socket_event()
+            user = SOCKETS.get(request.sid)
+            result = answer(user, payload, extra)
+            logs.socket_event(name, started, result, user.id if user else None)
+            return result
 
         socketio.on_event(name, handler)
         return handler
