@@ -65,3 +65,56 @@ def test_every_page_costs_the_same_statements_in_a_small_and_a_big_circle(
     # the page had loaded anyway in the big circle, not in the small one).
     grew = {n: (got_small[n], got_big[n]) for n in got_small if got_big[n] > got_small[n]}
     assert not grew, f"statements (3 people, 12 people) on pages that grew: {grew}"
+
+
+def test_standing_completions_since_loads_the_recent_ticks_and_every_checklist_tick(
+    db, make_circle, add_member
+):
+    """The pages load a commitment's ticks from a given turn on (``since``), in SQL:
+    the date keys compared as text, keys that are no date ("item:<id>", "once")
+    always included; on SQLite and PostgreSQL alike."""
+    from datetime import timedelta
+
+    from portal.models import Role
+    from portal.services import plan
+    from portal.services.schedule import Schedule, occurrences, today_in
+    from tests import plan_data
+
+    circle, coordinator = make_circle()
+    central = add_member(circle, Role.CENTRAL, name="Central")
+    today = today_in(circle.timezone)
+    daily = plan_data.add_commitment(
+        circle,
+        coordinator,
+        plan.CommitmentData(
+            what="Feed the cat",
+            schedule=Schedule("weekly", today - timedelta(days=60), weekdays=frozenset(range(7))),
+            assignee_ids=[central.id],
+        ),
+    )
+    listed = plan_data.add_commitment(
+        circle,
+        coordinator,
+        plan.CommitmentData(
+            what="Tidy the shed",
+            schedule=Schedule("once", today + timedelta(days=5)),
+            assignee_ids=[central.id],
+            items=["Sort the tools", "Sweep"],
+        ),
+    )
+    turns = occurrences(plan.schedule_of(daily), today - timedelta(days=60), today)
+    for day in turns:
+        plan.tick(circle, central, daily, day.isoformat())
+    plan.tick(circle, central, listed, f"item:{listed.items[0].id}")
+    db.session.commit()
+    item_key = f"item:{listed.items[0].id}"
+    cut = today - timedelta(days=10)
+
+    got = plan.standing_completions([daily.id, listed.id], {daily.id: cut, listed.id: None})
+    assert sorted(got[daily.id]) == [d.isoformat() for d in turns if d >= cut]
+    assert set(got[listed.id]) == {item_key}
+    assert len(plan.standing_completions([daily.id])[daily.id]) == len(turns) == 61
+    # A date-limited commitment keeps its keys that are no date.
+    far = today + timedelta(days=400)
+    got = plan.standing_completions([daily.id, listed.id], {daily.id: far, listed.id: far})
+    assert got == {daily.id: {}, listed.id: {item_key: got[listed.id][item_key]}}

@@ -23,6 +23,7 @@ from portal.services.schedule import (
     health,
     missed_turns,
     occurrence_key,
+    ticks_matter_since,
     today_in,
 )
 
@@ -98,11 +99,17 @@ def _row(
     )
 
 
+def ticks_since(commitments: list[Commitment], today, *, days: int = 0) -> dict:
+    """Per commitment, the first turn whose tick a page needs (``days``: missed turns
+    offered that far back); for ``standing_completions``."""
+    return {c.id: ticks_matter_since(svc.schedule_of(c), today, days=days) for c in commitments}
+
+
 def plan_view(circle: Circle, me: Membership) -> PlanView:
     plan = svc.get_plan(circle)
     today = today_in(circle.timezone)
     commitments = svc.commitments(circle)
-    ticks = svc.standing_completions([c.id for c in commitments])
+    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
     acting_for = acting_for_choices(me)
     acting_ids = {m.id for m in acting_for}
     rows = [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
@@ -149,8 +156,14 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
-    ticks = svc.standing_completions([c.id for c in commitments])
     today = {cid: today_in(m.circle.timezone) for cid, m in mine.items()}
+    ticks = svc.standing_completions(
+        [c.id for c in commitments],
+        {
+            c.id: ticks_matter_since(svc.schedule_of(c), today[c.circle_id], days=MISSED_DAYS)
+            for c in commitments
+        },
+    )
     groups: dict[int, MyCommitments] = {}
     for c in commitments:
         me = mine[c.circle_id]
@@ -177,6 +190,6 @@ def member_rows(circle: Circle, member: Membership) -> list[CommitmentRow]:
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
-    ticks = svc.standing_completions([c.id for c in commitments])
     today = today_in(circle.timezone)
+    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
     return [_row(c, member, today, ticks[c.id]) for c in commitments]
