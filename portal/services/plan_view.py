@@ -105,14 +105,39 @@ def ticks_since(commitments: list[Commitment], today, *, days: int = 0) -> dict:
     return {c.id: ticks_matter_since(svc.schedule_of(c), today, days=days) for c in commitments}
 
 
+def _rows(circle: Circle, me: Membership, today: date, acting_ids=frozenset()):
+    commitments = svc.commitments(circle)
+    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
+    return [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
+
+
+@dataclass
+class PlanSummary:
+    """What a circle's home page shows of the plan: where each commitment stands, and
+    the agreements for when things go differently."""
+
+    rows: list[CommitmentRow]
+    summary: Counter
+    agreements: list
+
+    @property
+    def needs_attention(self) -> list[CommitmentRow]:
+        return [r for r in self.rows if r.health == Health.NEEDS_HELP]
+
+
+def plan_summary(circle: Circle, me: Membership) -> PlanSummary:
+    """``plan_view`` without what only the plan page shows (its version, conditions,
+    proposals, acceptances, whom ``me`` acts for): four statements fewer."""
+    rows = _rows(circle, me, today_in(circle.timezone))
+    return PlanSummary(rows, Counter(r.health.value for r in rows), svc.agreements(circle))
+
+
 def plan_view(circle: Circle, me: Membership) -> PlanView:
     plan = svc.get_plan(circle)
     today = today_in(circle.timezone)
-    commitments = svc.commitments(circle)
-    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
     acting_for = acting_for_choices(me)
     acting_ids = {m.id for m in acting_for}
-    rows = [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
+    rows = _rows(circle, me, today, acting_ids)
     return PlanView(
         version=plan.version,
         evaluation_date=plan.evaluation_date,
