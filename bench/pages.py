@@ -8,9 +8,10 @@ commitments with 6 months of ticks, 20,000 chat messages, 30 meetings), starts t
 real server (``python app.py``) on a fresh SQLite file, signs in a central person and
 the circle's professional over HTTP, and times each page with keep-alive on (one
 ``requests.Session`` per person, as a browser keeps its connection): median and p95
-of ``--repeat`` requests after ``--warmup`` untimed ones. The bare page is the
-anonymous ``/login`` form, rendered by the same server in the same run; each page's
-ratio is its median over the bare page's.
+of ``--repeat`` requests after ``--warmup`` untimed ones, in rounds (each round
+requests every page once, so all see the same moments of a shared machine's load).
+The bare page is the anonymous ``/login`` form, rendered by the same server in the
+same run; each page's ratio is its median over the bare page's.
 
 Targets: every page's median at most 10x the bare page's; no p95 above 100 ms.
 ``--check`` makes the exit status say whether they were met. See bench/README.md.
@@ -124,21 +125,37 @@ def pages(w: dict) -> list[tuple[str, str, str]]:
     return rows
 
 
-def measure(http, url: str, path: str, warmup: int, repeat: int) -> dict:
-    times, size = [], 0
+def measure(sessions: dict, url: str, rows: list, warmup: int, repeat: int) -> list[dict]:
+    """Time every page once per round, ``warmup + repeat`` rounds: the bare page and
+    the others see the same moments of a shared machine's load."""
+    times: dict[str, list[float]] = {label: [] for label, _who, _path in rows}
+    size: dict[str, int] = {}
     for i in range(warmup + repeat):
-        t = time.perf_counter()
-        resp = http.get(url + path, timeout=60)
-        body = resp.content
-        took = (time.perf_counter() - t) * 1000
-        if resp.status_code != 200:
-            raise SystemExit(f"{path}: HTTP {resp.status_code}")
-        if i >= warmup:
-            times.append(took)
-        size = len(body)
-    times.sort()
-    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return {"median_ms": statistics.median(times), "p95_ms": p95, "bytes": size, "n": len(times)}
+        for label, who, path in rows:
+            t = time.perf_counter()
+            resp = sessions[who].get(url + path, timeout=60)
+            body = resp.content
+            took = (time.perf_counter() - t) * 1000
+            if resp.status_code != 200:
+                raise SystemExit(f"{path}: HTTP {resp.status_code}")
+            if i >= warmup:
+                times[label].append(took)
+            size[label] = len(body)
+    out = []
+    for label, _who, path in rows:
+        ts = sorted(times[label])
+        p95 = ts[min(len(ts) - 1, round(0.95 * (len(ts) - 1)))]
+        out.append(
+            {
+                "page": label,
+                "path": path,
+                "median_ms": statistics.median(ts),
+                "p95_ms": p95,
+                "bytes": size[label],
+                "n": len(ts),
+            }
+        )
+    return out
 
 
 def run(args, workdir: Path) -> list[dict]:
@@ -201,14 +218,12 @@ def run(args, workdir: Path) -> list[dict]:
             "central": sign_in(url, world["central"]),
             "professional": sign_in(url, world["professional"]),
         }
-        results = []
-        for label, who, path in pages(world):
-            if args.only and not any(o in label for o in args.only):
-                if who != "anon":
-                    continue
-            r = measure(sessions[who], url, path, args.warmup, args.repeat)
-            results.append({"page": label, "path": path, **r})
-            log(f"{label}: median {r['median_ms']:.1f} ms, p95 {r['p95_ms']:.1f} ms")
+        rows = [
+            row
+            for row in pages(world)
+            if row[1] == "anon" or not args.only or any(o in row[0] for o in args.only)
+        ]
+        results = measure(sessions, url, rows, args.warmup, args.repeat)
         errors = logfile.read_text().count("Traceback")
         if errors:
             raise SystemExit(f"the server logged {errors} errors:\n{logfile.read_text()[-3000:]}")
