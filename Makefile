@@ -10,7 +10,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTHON  ?= python3
 
-.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify
+.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify bench-pages bench-smoke
 
 run: setup
 	$(FLASK) db upgrade
@@ -73,3 +73,14 @@ bench: setup
 # One notification run (digests, direct calls, reminders) at 500 and at 5,000 people.
 bench-notify: setup
 	$(PY) bench/notify.py
+
+# Page speed on a lived-in circle (12 people, 20,000 messages...) against the bare /login page.
+bench-pages: setup
+	$(PY) bench/pages.py
+
+# Each benchmark at tiny sizes (under a minute in all): they still run and print their
+# figures. No target is enforced here; .ci/run calls this after ``make test``.
+bench-smoke: setup
+	$(PY) bench/fanout.py --smoke
+	$(PY) bench/notify.py --smoke
+	$(PY) bench/pages.py --smoke

@@ -81,4 +81,16 @@ if __name__ == "__main__":
         print(f"Kring is running on http://{host}:{port}  (Ctrl+C stops it)", flush=True)
     # No access log: invitation and re-entry URLs carry secret tokens, and they must
     # never reach a log file (portal/logs.py logs each request by its route's name).
-    socketio.run(app, host=host, port=port, log_output=False, **server_options)
+    # TCP_NODELAY on every accepted connection: without it each request after the first
+    # on a kept-alive connection waited ~40 ms (portal/webserver.py). Flask-SocketIO
+    # hands ``handler_class`` to gevent's WSGIServer (gevent-websocket is not used).
+    from portal.webserver import NoDelayHandler
+
+    socketio.run(
+        app,
+        host=host,
+        port=port,
+        log_output=False,
+        handler_class=NoDelayHandler,
+        **server_options,
+    )

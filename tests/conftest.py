@@ -351,6 +351,27 @@ def csrf_from(response) -> str:
     return m.group(1)
 
 
+def statements_of(client, path: str) -> list[str]:
+    """The SQL statements a GET of ``path`` sends (its whole body read, so a streamed
+    answer counts too), without the savepoints' and SQLite's PRAGMA bookkeeping."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "PRAGMA")):
+            seen.append(statement)
+
+    event.listen(_db.engine, "before_cursor_execute", count)
+    try:
+        response = client.get(path)
+        response.get_data()
+        assert response.status_code == 200, (path, response.status_code)
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", count)
+    return seen
+
+
 @pytest.fixture
 def csrf():
     return csrf_from

@@ -27,7 +27,7 @@ from portal.services import chat
 from portal.services import meetings as meetings_svc
 from portal.services import notifications as news
 from portal.services.unsubscribe import make_token
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, statements_of
 
 
 def _send(db, member, text="hello") -> dict:
@@ -259,21 +259,6 @@ def test_nobody_can_count_or_clear_anothers_news_over_the_socket(
 # --- The badge -----------------------------------------------------------------------
 
 
-def _statements(client, path: str) -> list[str]:
-    seen: list[str] = []
-
-    def count(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "PRAGMA")):
-            seen.append(statement)
-
-    event.listen(_db.engine, "before_cursor_execute", count)
-    try:
-        assert client.get(path).status_code == 200
-    finally:
-        event.remove(_db.engine, "before_cursor_execute", count)
-    return seen
-
-
 def test_the_badge_costs_one_query_per_page(db, family, login, client, monkeypatch):
     circle, sanne, ben, *_ = family
     for _ in range(3):
@@ -282,17 +267,17 @@ def test_the_badge_costs_one_query_per_page(db, family, login, client, monkeypat
     db.session.commit()
     login(client, ben.user)
     for path in ("/me/meetings", "/account", "/notifications", f"/c/{circle.id}/history"):
-        with_badge = _statements(client, path)
+        with_badge = statements_of(client, path)
         monkeypatch.setattr(news, "unread_count", lambda user_id: 0)
-        without = _statements(client, path)
+        without = statements_of(client, path)
         monkeypatch.undo()
         assert len(with_badge) - len(without) == 1, (path, with_badge, without)
     # More news: still the same statements.
-    before = len(_statements(client, "/me/meetings"))
+    before = len(statements_of(client, "/me/meetings"))
     for _ in range(20):
         news.notify([ben], "poll", ref_id=2, actor=sanne)
     db.session.commit()
-    assert len(_statements(client, "/me/meetings")) == before
+    assert len(statements_of(client, "/me/meetings")) == before
     assert _badge(client.get("/me/meetings").get_data(as_text=True)) == "22|News, 22 new"
 
 

@@ -18,9 +18,11 @@ from portal.services.schedule import (
     current_occurrence,
     health,
     is_occurrence,
+    missed_turns,
     next_occurrence,
     occurrence_key,
     occurrences,
+    ticks_matter_since,
     today_in,
 )
 
@@ -553,3 +555,40 @@ def test_validate_errors(s, reason):
 )
 def test_validate_accepts_sound_schedules(s):
     assert s.validate() is None
+
+
+# --- the ticks a page loads ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("s", ORACLE_SCHEDULES, ids=lambda s: f"{s.kind}-{s.start}")
+def test_the_ticks_before_ticks_matter_since_change_nothing(s):
+    """The plan pages load only the ticks from ``ticks_matter_since`` on (not months of
+    them): health and the missed turns must come out the same as with every tick, for
+    every tick pattern (here: every other turn, every turn, none, all but the last)."""
+    import random
+
+    rng = random.Random(s.start.toordinal())
+    turns = occurrences(s, s.start, D("2029-12-31"))
+    patterns = [set(turns[::2]), set(turns), set(), set(turns[:-1])] + [
+        {d for d in turns if rng.random() < 0.7} for _ in range(3)
+    ]
+    today = s.start - timedelta(days=3)
+    while today <= D("2029-01-10"):
+        for missed_days in (0, 28):
+            since = ticks_matter_since(s, today, days=missed_days)
+            for done in patterns:
+                every = {d.isoformat() for d in done}
+                loaded = {d.isoformat() for d in done if d >= since}
+                assert health(s, today, loaded) == health(s, today, every), (today, since)
+                assert missed_turns(s, today, loaded, days=missed_days) == missed_turns(
+                    s, today, every, days=missed_days
+                )
+        today += timedelta(days=11)
+
+
+def test_ticks_matter_since_is_recent_for_a_running_routine():
+    weekly = Schedule("weekly", D("2026-01-01"), weekdays=frozenset({0, 3}))
+    # Thursday 2026-06-04: the last turn before it was Monday 2026-06-01.
+    assert ticks_matter_since(weekly, D("2026-06-04")) == D("2026-06-01")
+    assert ticks_matter_since(weekly, D("2026-06-04"), days=28) == D("2026-05-07")
+    assert ticks_matter_since(Schedule("once", D("2026-06-04")), D("2026-07-01")) is None

@@ -56,7 +56,7 @@ from portal.services import membership as membership_svc
 from portal.services import who_can
 from portal.services.closing import keep_deadline
 from portal.services.needs import needs_of
-from portal.services.plan_view import plan_view
+from portal.services.plan_view import plan_summary
 from portal.services.sheet import member_sheet
 from portal.views import open_when_closed, run, shown
 
@@ -171,7 +171,7 @@ def _home_page(circle, me):
         members=svc.members_in_order(circle),
         history=db.session.scalars(_history_query(circle).limit(8)).all(),
         can_manage=can_manage(me),
-        plan=plan_view(circle, me),
+        plan=plan_summary(circle, me),
         sees_help=watches_plan(me),
         meetings=[m for m, c in meeting_svc.my_meetings(current_user.id) if c.id == circle.id],
         keep_form=ConfirmForm(),

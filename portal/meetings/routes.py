@@ -120,12 +120,14 @@ def new(circle_id: int):
 
 
 def _show_page(circle, me, meeting):
+    # This meeting's news is read (before the header's badge is counted). Committed
+    # first: a commit expires what was loaded, and the agenda's commitments would then
+    # be loaded again one by one while the page renders.
+    notifications.mark_seen(me.user_id, circle_id=circle.id, kinds=MEETING_NEWS, ref_id=meeting.id)
+    db.session.commit()
     tallies, by_person, missing = svc.tallies(meeting)
     view, agenda = svc.agenda(circle, meeting, me) if meeting.status == "fixed" else (None, None)
     review = svc.get_review(meeting)
-    # This meeting's news is read (before the header's badge is counted).
-    notifications.mark_seen(me.user_id, circle_id=circle.id, kinds=MEETING_NEWS, ref_id=meeting.id)
-    db.session.commit()
     return render_template(
         "meetings/show.html",
         circle=circle,

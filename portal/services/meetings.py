@@ -195,14 +195,21 @@ class Tally:
 
 def tallies(meeting: Meeting) -> tuple[list[Tally], dict[int, dict[int, str]], list[str]]:
     """Per option the names per answer; my answers by option; who has not answered."""
-    names = {
-        i.membership_id: i.membership.display_name
-        for i in meeting.invitees
-        if i.membership.is_active
-    }
     rows = db.session.scalars(
         select(MeetingAnswer).where(MeetingAnswer.option_id.in_([o.id for o in meeting.options]))
     ).all()
+    # The invitees and whoever answered for one of them, in one query (loading each
+    # invitee's membership on its own made the page one SELECT per person).
+    ids = {i.membership_id for i in meeting.invitees} | {r.acted_by_id for r in rows}
+    people = {
+        m.id: m
+        for m in db.session.scalars(select(Membership).where(Membership.id.in_(ids - {None})))
+    }
+    names = {
+        i.membership_id: people[i.membership_id].display_name
+        for i in meeting.invitees
+        if people[i.membership_id].is_active
+    }
     by_option: dict[int, dict[int, str]] = {o.id: {} for o in meeting.options}
     answered = set()
     label = dict(names)
@@ -211,7 +218,7 @@ def tallies(meeting: Meeting) -> tuple[list[Tally], dict[int, dict[int, str]], l
             by_option[r.option_id][r.membership_id] = r.answer
             answered.add(r.membership_id)
             if r.acted_by_id:  # "Sanne for Oma" (issue 14)
-                proxy = db.session.get(Membership, r.acted_by_id)
+                proxy = people[r.acted_by_id]
                 label[r.membership_id] = by_for(names[r.membership_id], proxy.display_name)
     out = []
     for o in meeting.options:

@@ -38,7 +38,14 @@ from portal.services import chat as chat_svc
 from portal.services import meetings as meeting_svc
 from portal.services import plan as plan_svc
 from portal.services.plan_view import MISSED_DAYS
-from portal.services.schedule import ONCE, ONCE_KEY, is_occurrence, missed_turns, today_in
+from portal.services.schedule import (
+    ONCE,
+    ONCE_KEY,
+    is_occurrence,
+    missed_turns,
+    ticks_matter_since,
+    today_in,
+)
 
 # A missed turn of a repeating commitment is offered for MISSED_DAYS; a one-off
 # commitment whose day has passed stays until it is done.
@@ -141,7 +148,15 @@ def _add_turns(needs: dict[int, CircleNeeds], by_id: dict[int, Membership]) -> N
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
-    ticks = plan_svc.standing_completions([c.id for c in commitments])
+    ticks = plan_svc.standing_completions(
+        [c.id for c in commitments],
+        {
+            c.id: ticks_matter_since(
+                plan_svc.schedule_of(c), needs[c.circle_id].today, days=MISSED_DAYS
+            )
+            for c in commitments
+        },
+    )
     for c in commitments:
         n = needs[c.circle_id]
         due, missed = _turns(c, n.today, ticks[c.id])

@@ -23,6 +23,7 @@ from portal.services.schedule import (
     health,
     missed_turns,
     occurrence_key,
+    ticks_matter_since,
     today_in,
 )
 
@@ -98,14 +99,45 @@ def _row(
     )
 
 
+def ticks_since(commitments: list[Commitment], today, *, days: int = 0) -> dict:
+    """Per commitment, the first turn whose tick a page needs (``days``: missed turns
+    offered that far back); for ``standing_completions``."""
+    return {c.id: ticks_matter_since(svc.schedule_of(c), today, days=days) for c in commitments}
+
+
+def _rows(circle: Circle, me: Membership, today: date, acting_ids=frozenset()):
+    commitments = svc.commitments(circle)
+    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
+    return [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
+
+
+@dataclass
+class PlanSummary:
+    """What a circle's home page shows of the plan: where each commitment stands, and
+    the agreements for when things go differently."""
+
+    rows: list[CommitmentRow]
+    summary: Counter
+    agreements: list
+
+    @property
+    def needs_attention(self) -> list[CommitmentRow]:
+        return [r for r in self.rows if r.health == Health.NEEDS_HELP]
+
+
+def plan_summary(circle: Circle, me: Membership) -> PlanSummary:
+    """``plan_view`` without what only the plan page shows (its version, conditions,
+    proposals, acceptances, whom ``me`` acts for): four statements fewer."""
+    rows = _rows(circle, me, today_in(circle.timezone))
+    return PlanSummary(rows, Counter(r.health.value for r in rows), svc.agreements(circle))
+
+
 def plan_view(circle: Circle, me: Membership) -> PlanView:
     plan = svc.get_plan(circle)
     today = today_in(circle.timezone)
-    commitments = svc.commitments(circle)
-    ticks = svc.standing_completions([c.id for c in commitments])
     acting_for = acting_for_choices(me)
     acting_ids = {m.id for m in acting_for}
-    rows = [_row(c, me, today, ticks[c.id], acting_ids) for c in commitments]
+    rows = _rows(circle, me, today, acting_ids)
     return PlanView(
         version=plan.version,
         evaluation_date=plan.evaluation_date,
@@ -149,8 +181,14 @@ def my_commitments(user_id: int) -> list[MyCommitments]:
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
-    ticks = svc.standing_completions([c.id for c in commitments])
     today = {cid: today_in(m.circle.timezone) for cid, m in mine.items()}
+    ticks = svc.standing_completions(
+        [c.id for c in commitments],
+        {
+            c.id: ticks_matter_since(svc.schedule_of(c), today[c.circle_id], days=MISSED_DAYS)
+            for c in commitments
+        },
+    )
     groups: dict[int, MyCommitments] = {}
     for c in commitments:
         me = mine[c.circle_id]
@@ -177,6 +215,6 @@ def member_rows(circle: Circle, member: Membership) -> list[CommitmentRow]:
         .options(selectinload(Commitment.assignees), selectinload(Commitment.items))
         .order_by(Commitment.position, Commitment.id)
     ).all()
-    ticks = svc.standing_completions([c.id for c in commitments])
     today = today_in(circle.timezone)
+    ticks = svc.standing_completions([c.id for c in commitments], ticks_since(commitments, today))
     return [_row(c, member, today, ticks[c.id]) for c in commitments]

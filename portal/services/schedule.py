@@ -302,6 +302,22 @@ def missed_turns(
     ]
 
 
+def ticks_matter_since(s: Schedule, today: date, *, days: int = 0) -> date | None:
+    """The earliest turn whose tick :func:`health`, :func:`current_occurrence` and
+    :func:`missed_turns` (over ``days``) look at on ``today``: the pages load only the
+    ticks from then on, not months of them. None: not repeating (its keys are no dates).
+    """
+    s.validate()
+    if not s.repeating:
+        return None
+    if s.end is not None and s.end < today:
+        return s.start  # finished: DONE asks whether every turn was ticked
+    earliest = _add_days(today, -max(days, 0)) or s.start
+    yesterday = _add_days(today, -1)
+    previous = _last_on_or_before(s, yesterday) if yesterday is not None else None
+    return min(previous, earliest) if previous is not None else earliest
+
+
 def next_occurrence(s: Schedule, after: date) -> date | None:
     """The first occurrence strictly after ``after``, or None if there is none."""
     s.validate()

@@ -5,7 +5,9 @@ These only read (``get_plan`` adds the row of a circle that has none yet).
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import date
+
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import selectinload
 
 from portal.extensions import db
@@ -62,14 +64,37 @@ def conditions(circle: Circle) -> list[Condition]:
     )
 
 
-def standing_completions(commitment_ids: list[int]) -> dict[int, dict[str, Completion]]:
-    """For each commitment, its standing ticks by occurrence key (one query)."""
+def standing_completions(
+    commitment_ids: list[int], since: dict[int, date | None] | None = None
+) -> dict[int, dict[str, Completion]]:
+    """For each commitment, its standing ticks by occurrence key (one query).
+
+    ``since``: per commitment id, the first turn whose tick is wanted (see
+    ``schedule.ticks_matter_since``); earlier turns' ticks are not loaded. Keys that are
+    no date ("once", "item:<id>") always are. Without it, every standing tick."""
     out: dict[int, dict[str, Completion]] = {cid: {} for cid in commitment_ids}
     if not commitment_ids:
         return out
+    which = Completion.commitment_id.in_(commitment_ids)
+    if since is not None:
+        by_day: dict[date | None, list[int]] = {}
+        for cid in commitment_ids:
+            by_day.setdefault(since.get(cid), []).append(cid)
+        not_a_day = Completion.occurrence.not_like("____-__-__")
+        which = or_(
+            *(
+                Completion.commitment_id.in_(ids)
+                if day is None
+                else and_(
+                    Completion.commitment_id.in_(ids),
+                    or_(Completion.occurrence >= day.isoformat(), not_a_day),
+                )
+                for day, ids in by_day.items()
+            )
+        )
     rows = db.session.scalars(
         select(Completion)
-        .where(Completion.commitment_id.in_(commitment_ids), Completion.undone_at.is_(None))
+        .where(which, Completion.undone_at.is_(None))
         .options(selectinload(Completion.by), selectinload(Completion.acted_by))
     )
     for c in rows:
