@@ -88,6 +88,4 @@ def app_render(template: str, **context):
         return f"<!doctype html><title>Kring</title><p>{escape(_(AWAY))}</p>"
 
 
-AWAY = (
-    "Kring cannot reach its storage for a moment. Nothing you typed is lost; try again in a minute."
-)
+AWAY = "Kring is not working for a moment. Nothing you typed is lost; try again in a minute."

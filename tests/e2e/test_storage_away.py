@@ -21,7 +21,7 @@ from .test_chat import join, msgs, open_chat, send
 
 pytestmark = pytest.mark.e2e
 
-NOT_YET = "Not sent yet: Kring cannot reach its storage for a moment. It goes by itself soon."
+NOT_YET = "Not sent yet: Kring is not working for a moment. Your message will go by itself soon."
 
 
 def test_typed_text_waits_in_the_outbox_while_the_database_is_away(live_server, person):

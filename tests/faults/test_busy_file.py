@@ -72,7 +72,7 @@ def test_a_line_message_waits_for_the_file_and_is_stored_once(
         held = browser.post(_url(p), data=form)
     page = held.get_data(as_text=True)
     assert held.status_code == 503
-    assert "Kring cannot reach its storage for a moment." in page
+    assert "Kring is not working for a moment." in page
     assert "Posted while held" in page and 'value="busy-file-0002"' in page
     assert "locked" not in page and "Traceback" not in page
     action = re.search(r'<form method="post" action="([^"]+)"', page).group(1)

@@ -31,7 +31,7 @@ from tests.live_server import free_port, kring_server
 
 pytestmark = [pytest.mark.postgres_only]
 
-AWAY = "Kring cannot reach its storage for a moment."
+AWAY = "Kring is not working for a moment."
 
 
 class CuttableProxy:

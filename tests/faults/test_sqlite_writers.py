@@ -288,7 +288,7 @@ def test_a_writer_holding_the_file_too_long_is_a_retriable_answer(busy):
                 allow_redirects=False,
             )
             assert tick.status_code == 503, tick.text[:300]
-            assert "cannot reach its storage" in tick.text
+            assert "is not working for a moment" in tick.text
             assert "locked" not in tick.text and "Traceback" not in tick.text
         finally:
             holder.execute("ROLLBACK")
