@@ -339,3 +339,19 @@ def test_a_forged_forwarded_for_does_not_reset_the_sign_in_limit(hops, tmp_path)
     with behind.app_context():
         _db.engine.dispose()
     assert 429 in codes, codes
+
+
+# --- Production mode: no debugger --------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", [("app.py",), ("-m", "flask", "--app", "app", "routes")])
+def test_production_refuses_flask_debug(tmp_path, command):
+    """Found: FLASK_DEBUG=1 left in the environment (an env file, a shell) made a
+    production ``python app.py`` run in debug mode: Flask-SocketIO then wraps the app in
+    Werkzeug's interactive debugger (tracebacks with source, a console behind a PIN)
+    and starts the reloader. Production mode now refuses it, in one line."""
+    from tests.test_production import _env, _refused
+
+    env = _env(tmp_path, BASE_URL="https://kring.example.org", FLASK_DEBUG="1")
+    line = _refused(env, *command)
+    assert "FLASK_DEBUG" in line
