@@ -355,3 +355,29 @@ def test_production_refuses_flask_debug(tmp_path, command):
     env = _env(tmp_path, BASE_URL="https://kring.example.org", FLASK_DEBUG="1")
     line = _refused(env, *command)
     assert "FLASK_DEBUG" in line
+
+
+# --- /readyz: public, never limited, so it must stay cheap, the log too ------------------
+
+
+def test_readyz_during_an_outage_writes_one_line_not_one_per_probe(monkeypatch, caplog):
+    """Found: every /readyz while the database was away wrote a warning. Probes come
+    every few seconds from each balancer, and anyone on the internet may ask too, as
+    fast as they like (the probe is never rate limited): the log filled with one line
+    per request. Now one line per while (30 s), as for the other outage lines."""
+    from portal import create_app, readiness
+    from tests.test_readiness import _UnreachableDatabase
+
+    monkeypatch.setattr(readiness, "_warned", {}, raising=False)
+    caplog.set_level(logging.WARNING, logger="portal.readiness")
+    broken = create_app(_UnreachableDatabase)
+    with broken.app_context():
+        try:
+            client = broken.test_client()
+            answers = {client.get("/readyz").status_code for _ in range(20)}
+        finally:
+            _db.engine.dispose()
+    assert answers == {503}
+    lines = [r for r in caplog.records if r.name == "portal.readiness"]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].getMessage() == "readiness: the database did not answer (OperationalError)"
