@@ -381,3 +381,20 @@ def test_readyz_during_an_outage_writes_one_line_not_one_per_probe(monkeypatch, 
     lines = [r for r in caplog.records if r.name == "portal.readiness"]
     assert len(lines) == 1, [r.getMessage() for r in lines]
     assert lines[0].getMessage() == "readiness: the database did not answer (OperationalError)"
+
+
+# --- The log's request id: nginx's, never the visitor's ----------------------------------
+
+
+@pytest.mark.parametrize(("hops", "kept"), [(0, False), (1, True)])
+def test_a_visitor_cannot_choose_the_request_id_in_the_log(app, hops, kept):
+    """Found: without a proxy (PROXY_HOPS=0) Kring kept whatever X-Request-ID the
+    visitor sent, so anyone could give their requests another request's id (or one id
+    to everything) and muddle what an operator reads back. Behind nginx, which sets the
+    header on every request, nginx's id is kept, as before."""
+    from portal.logs import new_request_id
+
+    app.config["PROXY_HOPS"] = hops
+    forged = "a1b2c3d4e5f60718"
+    with app.test_request_context("/", headers={"X-Request-ID": forged}):
+        assert (new_request_id() == forged) is kept
