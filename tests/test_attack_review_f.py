@@ -398,3 +398,69 @@ def test_a_visitor_cannot_choose_the_request_id_in_the_log(app, hops, kept):
     forged = "a1b2c3d4e5f60718"
     with app.test_request_context("/", headers={"X-Request-ID": forged}):
         assert (new_request_id() == forged) is kept
+
+
+# --- Pages that load only recent ticks ------------------------------------------------------
+
+
+def test_old_ticks_outside_the_window_stay_counted_and_protected(
+    app, make_circle, add_member, new_client, login, csrf
+):
+    """A daily routine running 90 days, every turn ticked by Anna (late ones too: the
+    pages now load only the recent ticks). No turn is offered again as missed, the
+    plan page's health is what all the ticks give, and Ben (a member, not his to undo)
+    cannot undo her ticks from 20 or 60 days back through the form."""
+    from datetime import timedelta
+
+    from portal.models import Completion
+    from portal.services import plan as plan_svc
+    from portal.services.plan_view import my_commitments, plan_view
+    from portal.services.schedule import Health, Schedule, health, today_in
+    from tests import plan_data
+
+    circle, coord = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    today = today_in(circle.timezone)
+    c = plan_data.add_commitment(
+        circle,
+        coord,
+        plan_svc.CommitmentData(
+            what="Water the plants",
+            assignee_ids=[anna.id],
+            schedule=Schedule(
+                kind="weekly", start=today - timedelta(days=90), weekdays=frozenset(range(7))
+            ),
+        ),
+    )
+    _db.session.commit()
+    old = {}
+    for back in range(0, 91):
+        day = today - timedelta(days=back)
+        done = plan_svc.tick(circle, anna, c, day.isoformat())
+        old[back] = done["completion_id"]
+    _db.session.commit()
+
+    [group] = my_commitments(anna.user_id)
+    [row] = group.rows
+    assert row.missed == [] and row.done is not None
+    every_tick = set(plan_svc.standing_completions([c.id])[c.id])  # no window
+    assert len(every_tick) == 91
+    shown = plan_view(circle, anna).rows[0].health
+    assert shown == health(plan_svc.schedule_of(c), today, every_tick) != Health.OVERDUE
+
+    browser = login(new_client(), ben.user)
+    page = browser.get(f"/c/{circle.id}/plan")
+    for back in (20, 60):
+        resp = browser.post(
+            f"/c/{circle.id}/plan/completions/{old[back]}/undo",
+            data={"csrf_token": csrf(page)},
+        )
+        assert resp.status_code in (302, 403), resp.status_code  # the form was heard
+        _db.session.expire_all()
+        assert _db.session.get(Completion, old[back]).undone_at is None
+    # The same form works for whom it is meant: Anna undoes today's fresh tick.
+    hers = login(new_client(), anna.user)
+    page = hers.get(f"/c/{circle.id}/plan")
+    hers.post(f"/c/{circle.id}/plan/completions/{old[0]}/undo", data={"csrf_token": csrf(page)})
+    _db.session.expire_all()
+    assert _db.session.get(Completion, old[0]).undone_at is not None
