@@ -464,3 +464,41 @@ def test_old_ticks_outside_the_window_stay_counted_and_protected(
     hers.post(f"/c/{circle.id}/plan/completions/{old[0]}/undo", data={"csrf_token": csrf(page)})
     _db.session.expire_all()
     assert _db.session.get(Completion, old[0]).undone_at is not None
+
+
+# --- Backups ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("already", ["readable_file", "symlink"])
+def test_a_backup_over_an_existing_name_is_still_for_its_owner_only(tmp_path, already):
+    """The name given already exists: a world-readable file from an earlier copy, or a
+    symlink someone planted to make the backup land in a file they can read. The
+    backup replaces the name itself, owner-only, and writes nothing through the link."""
+    from sqlalchemy import create_engine
+
+    from portal import backup
+
+    source = tmp_path / "kring.sqlite3"
+    with sqlite3.connect(source) as conn:
+        conn.execute("CREATE TABLE messages (body TEXT)")
+        conn.execute("INSERT INTO messages VALUES (?)", (SECRET_BODY,))
+    target = tmp_path / "kring.backup"
+    trap = tmp_path / "readable-by-others"
+    if already == "readable_file":
+        target.write_text("an old copy")
+        target.chmod(0o644)
+    else:
+        trap.write_text("")
+        trap.chmod(0o666)
+        target.symlink_to(trap)
+    engine = create_engine(f"sqlite:///{source}")
+    try:
+        backup.backup(engine, target)
+    finally:
+        engine.dispose()
+    assert not target.is_symlink()
+    assert target.stat().st_mode & 0o077 == 0
+    assert SECRET_BODY.encode() in target.read_bytes()
+    if already == "symlink":
+        assert trap.read_text() == ""
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
