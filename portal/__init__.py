@@ -58,6 +58,13 @@ def create_app(config: type[Config] | None = None) -> Flask:
         # Waits for a busy file in Python, not in C (where gevent cannot run the others).
         options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
         app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(options)
+    # A failing statement's error names its parameters, and a traceback in the log
+    # would carry them: a message's text, a token's or a password's hash. The SQL
+    # itself stays, for the operator.
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+        **(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}),
+        "hide_parameters": True,
+    }
     db.init_app(app)
     _sqlite_pragmas(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))

@@ -22,7 +22,7 @@ import sys
 import time
 
 import structlog
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 
 log = structlog.get_logger("kring.requests")
 
@@ -109,7 +109,11 @@ def _hide_socket_ids(_logger, _name, event_dict: dict) -> dict:
 
 
 def new_request_id() -> str:
-    given = request.headers.get("X-Request-ID", "") if has_request_context() else ""
+    """nginx's id when Kring runs behind it (PROXY_HOPS), which sets the header on every
+    request; without a proxy the header is the visitor's own, and a visitor must not
+    choose the id their requests carry in the log (another person's, to muddle it)."""
+    behind_proxy = has_request_context() and current_app.config.get("PROXY_HOPS", 0) > 0
+    given = request.headers.get("X-Request-ID", "") if behind_proxy else ""
     return given if _REQUEST_ID.fullmatch(given) else secrets.token_hex(8)
 
 

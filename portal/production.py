@@ -51,6 +51,13 @@ def check(config: Mapping) -> None:
         raise ConfigError(f"KRING_ENV must be 'production' or 'development', not {env!r}")
     if env != "production":
         return
+    if config.get("DEBUG"):
+        # Flask takes DEBUG from FLASK_DEBUG; in debug mode Flask-SocketIO's run() wraps
+        # the app in Werkzeug's interactive debugger and starts the reloader.
+        raise ConfigError(
+            "KRING_ENV=production cannot run with FLASK_DEBUG set: the debugger would "
+            "show code and tracebacks to visitors; unset FLASK_DEBUG"
+        )
     if not config.get("SECRET_KEY"):
         raise ConfigError(
             "KRING_ENV=production needs SECRET_KEY: set it to a long random value "

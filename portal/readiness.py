@@ -10,6 +10,7 @@ versions, hosts or errors is told there; the log line says which kind of error i
 from __future__ import annotations
 
 import logging
+import time
 
 from flask import Flask, current_app
 from sqlalchemy import text
@@ -38,7 +39,7 @@ def _database_ok() -> bool:
             conn.execute(text("SELECT 1"))
         return True
     except Exception as e:  # noqa: BLE001 - any failure means "not ready"
-        log.warning("readiness: the database did not answer (%s)", type(e).__name__)
+        _warn("the database", e)
         return False
 
 
@@ -46,8 +47,22 @@ def _redis_ok(app: Flask) -> bool:
     try:
         return bool(_redis(app).ping())
     except Exception as e:  # noqa: BLE001 - any failure means "not ready"
-        log.warning("readiness: Redis did not answer (%s)", type(e).__name__)
+        _warn("Redis", e)
         return False
+
+
+# The probe is public and asked every few seconds: while something is away, one line
+# per while, not one per probe (anyone could fill the log by asking).
+WARN_EVERY = 30.0
+_warned: dict[str, float] = {}
+
+
+def _warn(what: str, e: BaseException) -> None:
+    now = time.monotonic()
+    if now - _warned.get(what, -WARN_EVERY) < WARN_EVERY:
+        return
+    _warned[what] = now
+    log.warning("readiness: %s did not answer (%s)", what, type(e).__name__)
 
 
 def _redis(app: Flask):
