@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import socketio
 
 from tests.live.conftest import LiveServer, LiveSocket
 from tests.live_server import kring_server
@@ -136,7 +137,16 @@ def test_people_use_kring_through_the_shipped_nginx(behind_nginx):
     assert all(c.secure for c in noor.http.cookies if c.name == "kring_session")
 
     over_websocket = noor.socket()  # the WebSocket transport only: the upgrade headers
-    over_websocket.join(circle_id)
+    try:
+        over_websocket.join(circle_id)
+    except socketio.exceptions.TimeoutError:
+        # Seen once, in a CI run with both passes loading the two cores: the first
+        # join's answer did not come within 10 s. Show what the two servers wrote, then
+        # do what the browser does (conversation.js): a new socket, join again.
+        print("kring log:", server.log.read_text()[-4000:])
+        print("nginx errors:", (server.access_log.parent / "error.log").read_text()[-4000:])
+        over_websocket = noor.socket()
+        over_websocket.join(circle_id)
     assert over_websocket.send(circle_id, "over a WebSocket through nginx")["ok"]
     upgraded = noor.socket(transports=["polling", "websocket"])  # the fallback, upgraded
     upgraded.join(circle_id)
