@@ -9,7 +9,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTHON  ?= python3
 
-.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify
+.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify bench-knee
 
 run: setup
 	$(FLASK) db upgrade
@@ -69,3 +69,7 @@ bench: setup
 # One notification run (digests, direct calls, reminders) at 500 and at 5,000 people.
 bench-notify: setup
 	$(PY) bench/notify.py
+
+# The capacity knee and memory per socket (bench/README.md); KNEE_ARGS=--smoke for a check.
+bench-knee: setup
+	$(PY) bench/knee.py $(KNEE_ARGS)
