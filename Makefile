@@ -10,7 +10,7 @@ FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 PYTHON  ?= python3
 
-.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify bench-pages bench-smoke
+.PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify bench-pages bench-knee bench-smoke
 
 run: setup
 	$(FLASK) db upgrade
@@ -78,9 +78,14 @@ bench-notify: setup
 bench-pages: setup
 	$(PY) bench/pages.py
 
-# Each benchmark at tiny sizes (under a minute in all): they still run and print their
+# Each benchmark at tiny sizes (about two minutes in all): they still run and print their
 # figures. No target is enforced here; .ci/run calls this after ``make test``.
 bench-smoke: setup
 	$(PY) bench/fanout.py --smoke
 	$(PY) bench/notify.py --smoke
 	$(PY) bench/pages.py --smoke
+	$(PY) bench/knee.py --smoke
+
+# The capacity knee and memory per socket (bench/README.md); KNEE_ARGS=--smoke for a check.
+bench-knee: setup
+	$(PY) bench/knee.py $(KNEE_ARGS)

@@ -148,6 +148,12 @@ class Server:
             self.proc.wait()
 
 
+def py_spy() -> str:
+    """py-spy beside this Python (pip install py-spy), else the one on PATH."""
+    here = Path(sys.executable).parent / "py-spy"
+    return str(here) if here.exists() else shutil.which("py-spy") or str(here)
+
+
 def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: bool) -> dict:
     """Run bench/loadgen.js against ``server``; return its result plus server CPU."""
     cfg = {
@@ -194,7 +200,7 @@ def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: 
                     out,
                     subprocess.Popen(
                         [
-                            str(Path(sys.executable).parent / "py-spy"),
+                            py_spy(),
                             "record",
                             "--pid",
                             str(server.proc.pid),

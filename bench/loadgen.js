@@ -64,7 +64,8 @@ function connect(i) {
   const c = clients[i];
   const headers = { Origin: cfg.origin };
   if (c.cookie) headers.Cookie = c.cookie;
-  const socket = io(cfg.url, {
+  // A client may name its own server (bench/knee.py: two processes, clients split).
+  const socket = io(c.url || cfg.url, {
     transports: ["websocket"],
     extraHeaders: headers,
     auth: c.csrf ? { csrf: c.csrf } : {},

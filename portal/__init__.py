@@ -67,6 +67,7 @@ def create_app(config: type[Config] | None = None) -> Flask:
     }
     db.init_app(app)
     _sqlite_pragmas(app)
+    _ping_idle_connections(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     csrf.init_app(app)
     limiter.init_app(app)
@@ -179,6 +180,42 @@ def _limit_circle_writes(app: Flask) -> None:
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.split('/', 1)[0]}"
+
+
+def _ping_idle_connections(app: Flask) -> None:
+    """A server database (PostgreSQL): ping a pooled connection before use when it has
+    been idle for more than ``DB_PING_IDLE_SECONDS`` (config.py says why not always).
+
+    A failed ping raises ``DisconnectionError``: the pool drops that connection and
+    takes another (SQLAlchemy's checkout protocol), as ``pool_pre_ping`` did.
+    """
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        return
+    import time
+
+    from sqlalchemy import event, exc
+
+    from portal.extensions import db
+
+    idle = app.config["DB_PING_IDLE_SECONDS"]
+    with app.app_context():
+        engine = db.engine
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _note_use(_dbapi_conn, record):
+        if record is not None:
+            record.info["kring_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping_if_idle(dbapi_conn, record, _proxy):
+        used = record.info.get("kring_used")
+        if used is None or time.monotonic() - used <= idle:
+            return  # new (just connected) or used a moment ago
+        try:
+            dialect.do_ping(dbapi_conn)
+        except dialect.loaded_dbapi.Error as e:
+            raise exc.DisconnectionError("idle connection gone") from e
 
 
 def _sqlite_pragmas(app: Flask) -> None:

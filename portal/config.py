@@ -97,11 +97,15 @@ class Config:
     KRING_ENV = KRING_ENV
     SECRET_KEY = _secret_key()
     SQLALCHEMY_DATABASE_URI = _database_url()
-    # A pre-ping guards against dropped server connections (PostgreSQL); for a local
-    # SQLite file it would only add a "SELECT 1" to every request and socket event.
-    SQLALCHEMY_ENGINE_OPTIONS: dict = (
-        {} if SQLALCHEMY_DATABASE_URI.startswith("sqlite") else {"pool_pre_ping": True}
-    )
+    # PostgreSQL: a connection taken from the pool is pinged ("SELECT 1") first when it
+    # has been idle longer than DB_PING_IDLE_SECONDS, so one dropped while idle (a
+    # restart, a firewall) is replaced unnoticed. SQLAlchemy's pool_pre_ping pinged on
+    # every checkout: one more round trip per socket event, about a fifth of a chat
+    # send's CPU on PostgreSQL (bench/README.md). A connection that answered a moment
+    # ago is taken as alive; if the server went away in that moment, the statement
+    # fails, the whole pool is renewed, and the client retries (portal/__init__.py).
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    DB_PING_IDLE_SECONDS = float(os.environ.get("DB_PING_IDLE_SECONDS", "1"))
     # SQLite's fsync policy. FULL (default): a message acknowledged as stored survives
     # even a power cut. NORMAL (WAL-safe, never corrupts) skips the fsync per commit,
     # which helps on slow disks, but may lose the last commits on an OS crash; see
@@ -154,7 +158,10 @@ class Config:
     QUICK_EXIT_URL = os.environ.get("QUICK_EXIT_URL") or "https://www.buienradar.nl/"
     REENTRY_VALID_HOURS = int(os.environ.get("REENTRY_VALID_HOURS", "72"))
 
-    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (REDIS_URL or "memory://")
+    # One process: limits' memory storage, cleaned every few seconds (ratelimit_store).
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or (
+        REDIS_URL or "kringmemory://"
+    )
     RATELIMIT_HEADERS_ENABLED = True
     # While the shared storage (Redis) is away, each process counts in its own memory:
     # sign-in and the secret links stay limited, and answer rather than fail (500).
@@ -269,7 +276,7 @@ class TestConfig(Config):
     KRING_ENV = "development"
     SECRET_KEY = "test-secret-key-not-for-production"
     SQLALCHEMY_DATABASE_URI = os.environ.get("TEST_DATABASE_URL") or "sqlite://"
-    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_URI = "kringmemory://"
     REDIS_URL = None
     MAIL_SERVER = None
     NOTIFY_INTERVAL = 0

@@ -6,7 +6,7 @@ from flask import request
 from flask_socketio import join_room, leave_room
 
 from portal import events
-from portal.access import access_chat, access_chat_seat
+from portal.access import access_chat
 from portal.realtime import presence
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import access_log, notifications
@@ -57,8 +57,7 @@ def leave(user, payload):
 def send(user, payload):
     circle_id = require_id(payload, "circle_id")
     take_slot("chat-send", user.id)  # per person, shared with the form and other sockets
-    seat = access_chat_seat(user, circle_id)
-    message, created = svc.send_message(seat, payload.get("client_id"), payload.get("body"))
+    message, created = svc.send_as(user, circle_id, payload.get("client_id"), payload.get("body"))
     return {"ok": True, "message": message, "duplicate": not created}
 
 
