@@ -29,20 +29,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import reset_postgres  # bench/common.py (bench/ is on sys.path)
+# bench/common.py (bench/ is on sys.path)
+from common import (
+    PASSWORD,
+    ROOT,
+    Loadgen,
+    Server,
+    cpu_seconds,
+    free_port,
+    kring_env,
+    rss_mib,
+    seed_kring,
+    sign_in_all,
+    start_baseline,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench password 1"
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOAD_BEFORE = Path("/proc/loadavg").read_text().split()[0]
 
 
@@ -88,64 +96,7 @@ def seed(circles: int, members: int) -> None:
     print(json.dumps(out))
 
 
-# --- processes -----------------------------------------------------------------------
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/<pid>/stat (fields 14 and 15)."""
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    rest = stat[stat.rindex(")") + 2 :].split()
-    return (int(rest[11]) + int(rest[12])) / CLK_TCK
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
-
-
-class Server:
-    def __init__(self, label: str, argv: list[str], env: dict, url: str, logfile: Path):
-        self.label, self.url, self.logfile = label, url, logfile
-        with open(logfile, "w") as f:
-            self.proc = subprocess.Popen(
-                argv, cwd=ROOT, env=env, stdout=f, stderr=subprocess.STDOUT
-            )
-        self._wait_healthy()
-
-    def _wait_healthy(self) -> None:
-        import requests
-
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise SystemExit(
-                    f"{self.label} server stopped:\n{self.logfile.read_text()[-3000:]}"
-                )
-            try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise SystemExit(f"{self.label} server did not answer /healthz in 30 s")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+# --- load ----------------------------------------------------------------------------
 
 
 def py_spy() -> str:
@@ -166,28 +117,8 @@ def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: 
         "drain": args.drain,
         "body_size": args.body_size,
     }
-    cfg_path = workdir / f"loadgen-{server.label}.json"
-    cfg_path.write_text(json.dumps(cfg))
-    gen = subprocess.Popen(
-        ["node", str(ROOT / "bench" / "loadgen.js"), str(cfg_path)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        bufsize=1,
-    )
-
-    def expect(prefix: str) -> str:
-        while True:
-            line = gen.stdout.readline()
-            if not line:
-                raise SystemExit(f"loadgen ({server.label}) stopped before {prefix}")
-            if line.startswith("FAILED"):
-                raise SystemExit(f"loadgen ({server.label}): {line}")
-            if line.startswith(prefix):
-                return line[len(prefix) :].strip()
-
-    expect("READY")
+    gen = Loadgen(cfg, workdir / f"loadgen-{server.label}.json")
+    gen.expect("READY")  # a loadgen that failed raises RuntimeError here or in go()
     spies = []
     if profile:
         # Two views of the send phase: every sample of the busy thread (including time
@@ -222,14 +153,10 @@ def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: 
             )
         time.sleep(1)
     cpu0, wall0 = cpu_seconds(server.proc.pid), time.monotonic()
-    gen.stdin.write("GO\n")
-    gen.stdin.flush()
-    result = json.loads(expect("RESULT"))
+    result = gen.go()
     cpu1, wall1 = cpu_seconds(server.proc.pid), time.monotonic()
     result["server_rss_mib"] = rss_mib(server.proc.pid)
-    gen.stdin.write("BYE\n")
-    gen.stdin.flush()
-    gen.wait(timeout=60)
+    gen.bye()
     for out, spy in spies:
         spy.wait(timeout=60)
         result.setdefault("profiles", []).append(str(out))
@@ -245,128 +172,40 @@ def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: 
 # --- Kring: seed, sign in, measure ---------------------------------------------------
 
 
-def _csrf_in(html: str) -> str:
-    import re
-
-    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert m, "no CSRF token"
-    return m.group(1)
-
-
-def login_page(url: str) -> tuple[str, str]:
-    """The login page's cookies and CSRF token (the form a browser would submit)."""
-    import requests
-
-    with requests.Session() as http:
-        page = http.get(url + "/login", timeout=30)
-        return "; ".join(f"{k}={v}" for k, v in http.cookies.items()), _csrf_in(page.text)
-
-
-def sign_in(url: str, username: str, form: tuple[str, str]) -> tuple[str, str]:
-    """POST /login as a browser would; return (cookie header, CSRF token for the socket).
-
-    Everyone submits the same login page (its cookie and token), like people opening
-    one page in many tabs; that saves 1,000 page renders in the setup.
-    """
-    import requests
-
-    cookie, form_token = form
-    with requests.Session() as http:
-        resp = http.post(
-            url + "/login",
-            data={"login": username, "password": PASSWORD, "csrf_token": form_token},
-            headers={"Cookie": cookie},
-            timeout=30,
-            allow_redirects=False,
-        )
-        if resp.status_code != 302:
-            raise SystemExit(f"login of {username} failed: {resp.status_code}")
-        csrf = _csrf_in(http.get(url + "/account", timeout=30).text)
-        return f"kring_session={http.cookies['kring_session']}", csrf
-
-
 def run_kring(args, workdir: Path, profile: bool) -> dict:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=args.postgres or f"sqlite:///{workdir}/bench.sqlite3",
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
+    env = kring_env(
+        args.postgres or f"sqlite:///{workdir}/bench.sqlite3",
+        free_port(),
         # 1,000 people sign in from one address in a few seconds.
         LOGIN_RATE_LIMIT="100000 per minute",
         TOKEN_RATE_LIMIT="100000 per minute",
     )
+    url = env["BASE_URL"]
     t = time.monotonic()
-    if args.postgres:
-        reset_postgres(args.postgres)
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    seeded = subprocess.run(
-        [
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--seed",
-            "--circles",
-            str(args.circles),
-            "--members",
-            str(args.members),
-        ],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    world = json.loads(seeded.stdout.strip().splitlines()[-1])
+    world = seed_kring(env, args.circles, args.members)
     took = time.monotonic() - t
     log(f"kring: seeded {len(world)} circles x {args.members} people in {took:.1f} s")
 
-    argv = [sys.executable, "app.py"]
     if args.sqlite_synchronous:
         env["SQLITE_SYNCHRONOUS"] = args.sqlite_synchronous
-    server = Server("kring", argv, env, url, workdir / "kring.log")
+    server = Server("kring", [sys.executable, "app.py"], env, url, workdir / "kring.log")
     try:
         t = time.monotonic()
-        people = [(c["circle"], u) for c in world for u in c["users"]]
-        form = login_page(url)
-        with ThreadPoolExecutor(8) as pool:
-            creds = list(pool.map(lambda p: sign_in(url, p[1], form), people))
-        log(f"kring: {len(creds)} people signed in over HTTP in {time.monotonic() - t:.1f} s")
-        clients = [
-            {"circle": circle, "cookie": cookie, "csrf": csrf}
-            for (circle, _u), (cookie, csrf) in zip(people, creds, strict=True)
-        ]
+        clients = sign_in_all(url, world)
+        log(f"kring: {len(clients)} people signed in over HTTP in {time.monotonic() - t:.1f} s")
         result = run_load(server, clients, args, workdir, profile)
-        result["server_log_errors"] = server.logfile.read_text().count("Traceback")
+        result["server_log_errors"] = server.tracebacks()
         return result
     finally:
         server.stop()
 
 
 def run_baseline(args, workdir: Path, profile: bool) -> dict:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, PORT=str(port), BASE_URL=url, PYTHONUNBUFFERED="1")
-    server = Server(
-        "baseline",
-        [sys.executable, str(ROOT / "bench" / "baseline_server.py")],
-        env,
-        url,
-        workdir / "baseline.log",
-    )
+    server = start_baseline(workdir)
     try:
         clients = [{"circle": c + 1} for c in range(args.circles) for _m in range(args.members)]
         result = run_load(server, clients, args, workdir, profile)
-        result["server_log_errors"] = server.logfile.read_text().count("Traceback")
+        result["server_log_errors"] = server.tracebacks()
         return result
     finally:
         server.stop()

@@ -34,20 +34,29 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from common import reset_postgres
-from fanout import PASSWORD, ROOT, Server, cpu_seconds, free_port, login_page, rss_mib, sign_in
+# bench/common.py (bench/ is on sys.path)
+from common import (
+    ROOT,
+    Loadgen,
+    Server,
+    cpu_seconds,
+    free_port,
+    kring_env,
+    rss_mib,
+    seed_kring,
+    sign_in_all,
+    start_baseline,
+    start_redis,
+)
 
 _RUNS = itertools.count()
 LOAD_BEFORE = Path("/proc/loadavg").read_text().split()[0]
-_ = PASSWORD  # the seeded accounts' password (fanout.seed)
 
 
 def log(msg: str) -> None:
@@ -94,33 +103,12 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
         "drain": args.drain,
         "body_size": 120,
     }
-    path = workdir / f"knee-{cfg['label']}.json"
-    path.write_text(json.dumps(cfg))
     rss_idle = setup.rss()
-    gen = subprocess.Popen(
-        ["node", str(ROOT / "bench" / "loadgen.js"), str(path)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        bufsize=1,
-    )
-
-    def expect(prefix: str) -> str:
-        while True:
-            line = gen.stdout.readline()
-            if not line:
-                raise RuntimeError(f"loadgen stopped before {prefix}")
-            if line.startswith("FAILED"):
-                raise RuntimeError(line.strip())
-            if line.startswith(prefix):
-                return line[len(prefix) :].strip()
-
+    gen = Loadgen(cfg, workdir / f"knee-{cfg['label']}.json", quiet=True)
     try:
-        expect("READY")
+        gen.expect("READY")
     except RuntimeError as e:
-        gen.kill()
+        gen.proc.kill()
         return {"circles": circles, "failed": str(e)}
     rss_connected = setup.rss()
     samples: list[tuple[float, float]] = []
@@ -134,15 +122,11 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
     thread = threading.Thread(target=sampler, daemon=True)
     if sample:
         thread.start()
-    cpu0, gen0, wall0 = setup.cpu(), cpu_seconds(gen.pid), time.monotonic()
-    gen.stdin.write("GO\n")
-    gen.stdin.flush()
-    result = json.loads(expect("RESULT"))
-    cpu1, gen1, wall1 = setup.cpu(), cpu_seconds(gen.pid), time.monotonic()
+    cpu0, gen0, wall0 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
+    result = gen.go()
+    cpu1, gen1, wall1 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
     stop.set()
-    gen.stdin.write("BYE\n")
-    gen.stdin.flush()
-    gen.wait(timeout=60)
+    gen.bye()
     wall = wall1 - wall0
     errors = (result["messages"] - result["acked_ok"]) + result["undelivered"]
     return {
@@ -240,54 +224,6 @@ def steady_memory(setup: Setup, args, workdir: Path, knee: dict | None) -> dict:
 # --- setups -----------------------------------------------------------------------------
 
 
-def start_redis(workdir: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(50):
-        try:
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], check=True, capture_output=True)
-            break
-        except subprocess.CalledProcessError:
-            time.sleep(0.1)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def kring_env(database_url: str, url: str, port: int, secret: str, redis: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=database_url,
-        SECRET_KEY=secret,
-        BASE_URL=url,  # the first server's: one site, so one allowed origin
-        HOST="127.0.0.1",
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
-        LOGIN_RATE_LIMIT="1000000 per minute",
-        TOKEN_RATE_LIMIT="1000000 per minute",
-        # Capacity, not the per-person send limit (30 a minute), is what is measured.
-        CHAT_SEND_RATE_LIMIT="1000000 per minute",
-    )
-    if redis:
-        env["REDIS_URL"] = redis
-    return env
-
-
-def seed_kring(database_url: str, circles: int, members: int, env: dict) -> list[dict]:
-    if database_url.startswith("postgresql"):
-        reset_postgres(database_url)
-    run = dict(cwd=ROOT, env=env, check=True, capture_output=True, text=True)
-    subprocess.run([sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"], **run)
-    out = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "fanout.py"), "--seed", "--circles", str(circles),
-         "--members", str(members)],
-        **run,
-    )  # fmt: skip
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 class Kring:
     """A seeded Kring database whose people are signed in; servers come and go."""
 
@@ -297,30 +233,36 @@ class Kring:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         t = time.monotonic()
-        env = kring_env(database_url, self.url, self.port, self.secret, redis)
-        self.world = seed_kring(database_url, args.kring_max_circles, args.members, env)
+        self.world = seed_kring(self.env(self.port), args.kring_max_circles, args.members)
         log(f"seeded {len(self.world)} circles in {time.monotonic() - t:.0f} s")
         self.creds = None
+
+    def env(self, port: int) -> dict:
+        """One site: every process has the same secret key and the first one's BASE_URL
+        (one allowed origin), and the same Redis."""
+        return kring_env(
+            self.database_url,
+            port,
+            SECRET_KEY=self.secret,
+            BASE_URL=self.url,
+            LOGIN_RATE_LIMIT="1000000 per minute",
+            TOKEN_RATE_LIMIT="1000000 per minute",
+            # Capacity, not the per-person send limit (30 a minute), is what is measured.
+            CHAT_SEND_RATE_LIMIT="1000000 per minute",
+            **({"REDIS_URL": self.redis} if self.redis else {}),
+        )
 
     def start(self, label: str, processes: int) -> Setup:
         servers = []
         for i in range(processes):
             port = self.port if i == 0 else free_port()
-            env = kring_env(self.database_url, self.url, port, self.secret, self.redis)
             servers.append(
-                Server(label, [sys.executable, "app.py"], env, f"http://127.0.0.1:{port}",
-                       self.workdir / f"{label}-{i}.log")
+                Server(label, [sys.executable, "app.py"], self.env(port),
+                       f"http://127.0.0.1:{port}", self.workdir / f"{label}-{i}.log")
             )  # fmt: skip
         if self.creds is None:
             t = time.monotonic()
-            people = [(c["circle"], u) for c in self.world for u in c["users"]]
-            form = login_page(self.url)
-            with ThreadPoolExecutor(8) as pool:
-                creds = list(pool.map(lambda p: sign_in(self.url, p[1], form), people))
-            self.creds = [
-                {"circle": circle, "cookie": cookie, "csrf": csrf}
-                for (circle, _u), (cookie, csrf) in zip(people, creds, strict=True)
-            ]
+            self.creds = sign_in_all(self.url, self.world)
             log(f"{len(self.creds)} people signed in in {time.monotonic() - t:.0f} s")
         # Whole circles go to one process or the other, alternately: a message then
         # crosses Redis to reach the other process's sockets only through the queue
@@ -335,11 +277,7 @@ class Kring:
 def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
     log(f"--- {name}")
     if name == "baseline":
-        port = free_port()
-        url = f"http://127.0.0.1:{port}"
-        env = dict(os.environ, PORT=str(port), BASE_URL=url, PYTHONUNBUFFERED="1")
-        server = Server("baseline", [sys.executable, str(ROOT / "bench" / "baseline_server.py")],
-                        env, url, workdir / "baseline.log")  # fmt: skip
+        server = start_baseline(workdir)
         clients = [{"circle": c + 1} for c in range(args.max_circles) for _ in range(args.members)]
         setup = Setup("baseline", [server], clients)
     elif name == "sqlite":
@@ -357,7 +295,7 @@ def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
                 f"steady {m['steady_seconds']:.0f} s: RSS {m['steady_rss_first_mib']:.0f} -> "
                 f"{m['steady_rss_last_mib']:.0f} MiB ({100 * m['steady_growth']:+.1f} %)"
             )
-        out["tracebacks"] = sum(s.logfile.read_text().count("Traceback") for s in setup.servers)
+        out["tracebacks"] = sum(s.tracebacks() for s in setup.servers)
         return out
     finally:
         setup.stop()

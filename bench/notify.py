@@ -41,10 +41,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from common import reset_postgres  # bench/common.py (bench/ is on sys.path)
+# bench/common.py (bench/ is on sys.path)
+from common import PASSWORD, ROOT, reset_postgres, upgrade_database
 
-ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "bench password 1"
 ZONES = ["Europe/Amsterdam"] * 7 + ["Europe/Brussels", "Europe/London", "America/New_York"]
 LOCALES = ["nl", "nl", "en", "fr"]
 LOAD_BEFORE = Path("/proc/loadavg").read_text().split()[0]
@@ -364,13 +363,7 @@ def run_size(args, circles: int, workdir: Path) -> dict:
     )
     if args.postgres:
         reset_postgres(args.postgres)
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    upgrade_database(env)
     t = time.monotonic()
     # Seeding only: cheap password hashes, and no fsync per circle on SQLite.
     seed_env = dict(

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -32,9 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+# bench/common.py (bench/ is on sys.path)
+from common import PASSWORD, ROOT, Server, csrf_in, free_port, kring_env, upgrade_database
+
 sys.path.insert(0, str(ROOT))  # tests/big_circle.py, when run as a script
-PASSWORD = "bench password 1"
 LOAD_BEFORE = Path("/proc/loadavg").read_text().split()[0]
 FULL = dict(people=12, commitments=40, months=6, messages=20_000, meetings_n=30)
 SMOKE = dict(people=4, commitments=3, months=1, messages=50, meetings_n=2)
@@ -66,25 +64,11 @@ def seed(sizes: dict) -> None:
         )
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _csrf_in(html: str) -> str:
-    m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
-    assert m, "no CSRF token"
-    return m.group(1)
-
-
 def sign_in(url: str, username: str):
     import requests
 
     http = requests.Session()
-    token = _csrf_in(http.get(url + "/login", timeout=30).text)
+    token = csrf_in(http.get(url + "/login", timeout=30).text)
     resp = http.post(
         url + "/login",
         data={"login": username, "password": PASSWORD, "csrf_token": token},
@@ -160,16 +144,9 @@ def measure(sessions: dict, url: str, rows: list, warmup: int, repeat: int) -> l
 
 def run(args, workdir: Path) -> list[dict]:
     sizes = SMOKE if args.smoke else FULL
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if k not in ("TEST_DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DATABASE_URL=f"sqlite:///{workdir}/pages.sqlite3",
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=url,
-        HOST="127.0.0.1",
-        PORT=str(port),
-        PYTHONUNBUFFERED="1",
+    env = kring_env(
+        f"sqlite:///{workdir}/pages.sqlite3",
+        free_port(),
         LOGIN_RATE_LIMIT="100000 per minute",
         EXPORT_RATE_LIMIT="100000 per hour",
         WRITE_RATE_LIMIT="100000 per minute",
@@ -178,14 +155,9 @@ def run(args, workdir: Path) -> list[dict]:
         NOTIFY_INTERVAL="0",
         PURGE_INTERVAL="0",
     )
+    url = env["BASE_URL"]
     t = time.monotonic()
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    upgrade_database(env)
     from portal.config import TEST_PASSWORD_HASH_VALUE, TEST_PASSWORD_HASH_VAR
 
     # Cheap argon2 costs for the seeded accounts only (the server keeps its defaults;
@@ -204,13 +176,8 @@ def run(args, workdir: Path) -> list[dict]:
     world = json.loads(seeded.stdout.strip().splitlines()[-1])
     log(f"seeded {sizes} in {time.monotonic() - t:.1f} s")
 
-    logfile = workdir / "server.log"
-    with open(logfile, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    server = Server("kring", [sys.executable, "app.py"], env, url, workdir / "server.log")
     try:
-        _wait_healthy(server, url, logfile)
         import requests
 
         sessions = {
@@ -224,33 +191,13 @@ def run(args, workdir: Path) -> list[dict]:
             if row[1] == "anon" or not args.only or any(o in row[0] for o in args.only)
         ]
         results = measure(sessions, url, rows, args.warmup, args.repeat)
-        errors = logfile.read_text().count("Traceback")
+        errors = server.tracebacks()
         if errors:
-            raise SystemExit(f"the server logged {errors} errors:\n{logfile.read_text()[-3000:]}")
+            log_tail = server.logfile.read_text()[-3000:]
+            raise SystemExit(f"the server logged {errors} errors:\n{log_tail}")
         return results
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-
-
-def _wait_healthy(server, url: str, logfile: Path) -> None:
-    import requests
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise SystemExit(f"the server stopped:\n{logfile.read_text()[-3000:]}")
-        try:
-            if requests.get(url + "/healthz", timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the server did not answer /healthz in 30 s")
+        server.stop()
 
 
 def report(results: list[dict], args) -> bool:

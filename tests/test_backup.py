@@ -11,11 +11,9 @@ tests/test_backup_live.py.
 from __future__ import annotations
 
 import difflib
-import itertools
 import re
 import shutil
 import sqlite3
-from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -23,14 +21,8 @@ from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
 from portal import create_app
-from portal.access import ChatSeat
 from portal.extensions import db as _db
 from portal.models import Membership, Message
-from portal.services import chat as chat_svc
-from portal.services import meetings as meetings_svc
-from portal.services import plan as plan_svc
-from portal.services.schedule import Schedule
-from tests import plan_data
 from tests.conftest import (
     _TEMPLATE_CODE,
     DATABASE_URL,
@@ -39,61 +31,19 @@ from tests.conftest import (
     _Config,
     csrf_from,
 )
+from tests.family_circle import family_circle, send
 from tests.fresh_database import fresh_database
-
-_ids = itertools.count(1)
-
-
-def _send(member, body):
-    payload, _ = chat_svc.send_message(ChatSeat.of(member), f"backup-{next(_ids):06d}", body)
-    _db.session.commit()
-    return _db.session.get(Message, payload["id"])
 
 
 @pytest.fixture
 def family(make_circle, add_member):
-    """A lived-in circle: chat with an edit, a plan agreed then changed (two versions),
-    a meeting Oma answered, and news for Sanne."""
-    circle, coord = make_circle("Circle around Sam")
-    sanne = add_member(circle, "central", name="Sanne")
-    oma = add_member(circle, "member", name="Oma Riet")
-    prof = add_member(circle, "professional", name="Dr Vos")
-    c = plan_data.add_commitment(
-        circle,
-        coord,
-        plan_svc.CommitmentData(
-            what="Take Sam to football",
-            schedule=Schedule(kind="once", start=date.today() + timedelta(days=20)),
-            assignee_ids=[oma.id],
-            items=["Pack the boots"],
-        ),
+    """A lived-in circle (tests/family_circle.py) whose chat mentions Sanne: news for her."""
+    return family_circle(
+        make_circle,
+        add_member,
+        first="Oma says hello, @Sanne",
+        edited="Oma says hello again, @Sanne",
     )
-    plan_svc.record_agreement(circle, coord, [sanne.id, oma.id])
-    plan_svc.add_condition(circle, prof, "Sam sleeps at home on school nights")
-    plan_svc.tick(circle, oma, c, f"item:{c.items[0].id}", note="boots packed")
-    plan_svc.request_help(circle, oma, c)
-    _db.session.commit()
-    first = _send(oma, "Oma says hello, @Sanne")
-    chat_svc.edit_message(circle, oma, first, "Oma says hello again, @Sanne")
-    _db.session.commit()
-    _send(sanne, "Sanne answers")
-    meeting = meetings_svc.propose_meeting(
-        circle,
-        sanne,
-        meetings_svc.MeetingData(
-            title="Check-in at Gran's",
-            purpose="Is the plan working?",
-            place="Gran's kitchen",
-            video_link="",
-            duration_minutes=90,
-            options=[datetime(2031, 6, 1, 17, tzinfo=UTC), datetime(2031, 6, 2, 17, tzinfo=UTC)],
-            invitee_ids=[oma.id],
-        ),
-    )
-    _db.session.commit()
-    meetings_svc.set_answers(meeting, oma, {meeting.options[0].id: "yes"})
-    _db.session.commit()
-    return {"circle": circle, "sanne": sanne, "oma": oma, "meeting": meeting, "first": first}
 
 
 def _pages(family) -> list[str]:
@@ -207,7 +157,7 @@ def test_a_database_that_holds_anything_is_kept_unless_forced(app, db, family, t
         restored = _app_on(url)
         assert _cli(restored, "restore", str(backup)).exit_code == 0
         with restored.app_context():
-            _send(_db.session.get(Membership, sanne_id), "Written after the backup")
+            send(_db.session.get(Membership, sanne_id), "Written after the backup")
             # A table newer than the backup (the code was upgraded since), pointing at
             # one of the backup's tables: --force must not trip over it, and must not
             # leave it for `flask db upgrade` to fail on.

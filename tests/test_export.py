@@ -11,19 +11,17 @@ from __future__ import annotations
 
 import gc
 import io
-import itertools
 import json
 import os
 import re
 import tempfile
 import tracemalloc
 import zipfile
-from datetime import UTC, date, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import insert, select
 
-from portal.access import ChatSeat
 from portal.extensions import db as _db
 from portal.models import (
     CalendarFeed,
@@ -37,11 +35,8 @@ from portal.models import (
     User,
 )
 from portal.models.types import utcnow
-from portal.services import chat as chat_svc
 from portal.services import meetings as meetings_svc
-from portal.services import plan as plan_svc
-from portal.services.schedule import Schedule
-from tests import plan_data
+from tests.family_circle import family_circle, send
 
 
 def _unzip(resp) -> tuple[dict, str]:
@@ -58,75 +53,23 @@ def _unzip(resp) -> tuple[dict, str]:
         return json.loads(z.read("data.json")), z.read("index.html").decode()
 
 
-_ids = itertools.count(1)
-
-
-def _send(member, text):
-    payload, _ = chat_svc.send_message(ChatSeat.of(member), f"client-{next(_ids):06d}", text)
-    _db.session.commit()
-    return _db.session.get(Message, payload["id"])
-
-
 @pytest.fixture
-def family(make_circle, add_member, login, new_client):
-    """Circle A: Sanne (central), Oma (member), a professional; a plan agreed and then
-    changed (two versions), a meeting Oma answered and reviewed, chat with an edit.
-    Circle B: its own secret message and plan."""
-    circle, coord = make_circle("Circle around Sam")
-    sanne = add_member(circle, "central", name="Sanne")
-    oma = add_member(circle, "member", name="Oma Riet")
-    prof = add_member(circle, "professional", name="Dr Vos")
-    c = plan_data.add_commitment(
-        circle,
-        coord,
-        plan_svc.CommitmentData(
-            what="Take Sam to football",
-            schedule=Schedule(kind="once", start=date.today() + timedelta(days=20)),
-            assignee_ids=[oma.id],
-            items=["Pack the boots"],
-        ),
+def family(make_circle, add_member):
+    """Circle A (tests/family_circle.py), whose chat message carries HTML and a script;
+    a calendar feed of Oma's. Circle B: its own secret message and plan."""
+    family = family_circle(
+        make_circle,
+        add_member,
+        first="Oma <b>says</b> hello",
+        edited="Oma <script>alert(1)</script> edited",
     )
-    plan_svc.record_agreement(circle, coord, [sanne.id, oma.id])
-    plan_svc.add_condition(circle, prof, "Sam sleeps at home on school nights")
-    plan_svc.tick(circle, oma, c, f"item:{c.items[0].id}", note="boots packed")
-    plan_svc.request_help(circle, oma, c)
-    _db.session.commit()
-    first = _send(oma, "Oma <b>says</b> hello")
-    chat_svc.edit_message(circle, oma, first, "Oma <script>alert(1)</script> edited")
-    _db.session.commit()
-    _send(sanne, "Sanne answers")
-    times = [datetime(2031, 6, 1, 17, 0, tzinfo=UTC), datetime(2031, 6, 2, 17, 0, tzinfo=UTC)]
-    meeting = meetings_svc.propose_meeting(
-        circle,
-        sanne,
-        meetings_svc.MeetingData(
-            title="Check-in at Gran's",
-            purpose="Is the plan working?",
-            place="Gran's kitchen",
-            video_link="",
-            duration_minutes=90,
-            options=times,
-            invitee_ids=[oma.id],
-        ),
-    )
-    _db.session.commit()
-    meetings_svc.set_answers(meeting, oma, {meeting.options[0].id: "yes"})
-    _db.session.commit()
+    oma = family["oma"]
     _db.session.add(CalendarFeed(user_id=oma.user_id, token_hash="f" * 64, show_titles=True))
     other, other_coord = make_circle("Circle B secret")
     other_central = add_member(other, "central", name="Central B")
-    _send(other_central, "Circle B secret message")
+    send(other_central, "Circle B secret message")
     _db.session.commit()
-    return {
-        "circle": circle,
-        "coord": coord,
-        "sanne": sanne,
-        "oma": oma,
-        "prof": prof,
-        "other": other,
-        "other_central": other_central,
-        "meeting": meeting,
-    }
+    return family | {"other": other, "other_central": other_central}
 
 
 def _client_for(new_client, login, membership):

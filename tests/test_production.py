@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.live_server import free_port
+from tests.live_server import free_port, migrate, start_app, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 KEY = secrets.token_hex(32)
@@ -95,19 +95,8 @@ def test_the_command_line_refuses_too(tmp_path):
 
 
 def _serve(env: dict, port: int, log: Path) -> subprocess.Popen:
-    upgrade = subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert upgrade.returncode == 0, upgrade.stderr
-    with open(log, "w") as out:
-        return subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    migrate(env)
+    return start_app(env, log)
 
 
 def _get(url: str, deadline: float):
@@ -136,5 +125,4 @@ def test_a_valid_production_config_serves(tmp_path, base):
         assert ("; Secure" in cookie) == base.startswith("https"), cookie
         assert proc.poll() is None
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)

@@ -3,11 +3,11 @@ PostgreSQL database and one Redis (the Socket.IO message queue), each piece star
 the test so it can be stopped, killed and started again.
 
 * ``RedisServer``: its own ``redis-server`` on a free port (no snapshots, no AOF).
-* ``pg_database()``: its own PostgreSQL database on the server of TEST_DATABASE_URL,
-  built by ``flask db upgrade`` and dropped afterwards. No TEST_DATABASE_URL or no
-  PostgreSQL: the fixture fails, it never skips.
-* ``KringProcess``: one ``python app.py`` on a free port (the env of
-  tests/live_server.py, with DATABASE_URL and REDIS_URL; KRING_ENV unset).
+* ``pg_database()``: its own PostgreSQL database on the server of TEST_DATABASE_URL
+  (tests/fresh_database.py), built by ``flask db upgrade`` and dropped afterwards.
+  No TEST_DATABASE_URL or no PostgreSQL: the fixture fails, it never skips.
+* ``KringProcess``: one ``python app.py`` on a free port, started and stopped as
+  tests/live_server.py does (its env, with DATABASE_URL and REDIS_URL; KRING_ENV unset).
 * ``Cluster``: the above together, people made as tests/live does (CLI invitation,
   HTTP join), and ``Reader``: a python-socketio client that follows the catch-up rule
   of docs/realtime.md as conversation.js does, and remembers what it saw.
@@ -22,12 +22,9 @@ import secrets
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,14 +32,18 @@ from pathlib import Path
 
 import redis
 import socketio
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from portal.config import TEST_PASSWORD_HASH_VALUE, TEST_PASSWORD_HASH_VAR
+from tests.fresh_database import postgres_database
 from tests.live.conftest import LiveServer, Person, csrf_in
-from tests.live_server import free_port
+from tests.live_server import (
+    free_port,
+    migrate,
+    server_env,
+    start_app,
+    stop_process,
+    wait_healthy,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
 CHANNEL = "flask-socketio"  # Flask-SocketIO's default message-queue channel
 
 
@@ -120,50 +121,28 @@ def pg_database() -> Iterator[str]:
     assert base.startswith("postgresql"), (
         "the fault tests need PostgreSQL: set TEST_DATABASE_URL (see the Makefile)"
     )
-    name = f"kring_faults_{secrets.token_hex(4)}"
-    admin = create_engine(make_url(base).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with postgres_database(base, f"kring_faults_{secrets.token_hex(4)}") as url:
+        yield url
 
 
 # --- Kring processes -----------------------------------------------------------------
 
 
-def base_env(tmp: Path, database_url: str, redis_url: str, base_url: str, origins: str) -> dict:
+def base_env(tmp: Path, database_url: str, redis_url: str, port: int, origins: str) -> dict:
     """What every process of the cluster shares: one database, one Redis, one secret
-    key (a cookie made on one process is good on the other), one public address."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("TEST_DATABASE_URL", "REDIS_URL", "KRING_ENV", "RATELIMIT_STORAGE_URI")
-    }
-    env.update(
-        DATABASE_URL=database_url,
+    key (a cookie made on one process is good on the other), one public address (the
+    first process's, on ``port``); each process sets its own PORT."""
+    return server_env(
+        tmp,
+        port,
+        database_url,
         REDIS_URL=redis_url,
-        SECRET_KEY=secrets.token_hex(32),
-        BASE_URL=base_url,
         SOCKET_ALLOWED_ORIGINS=origins,
-        HOST="127.0.0.1",
-        PYTHONUNBUFFERED="1",
-        LOGIN_RATE_LIMIT="1000 per minute",
-        TOKEN_RATE_LIMIT="1000 per minute",
-        JOIN_RATE_LIMIT="1000 per minute",
         CHAT_SEND_RATE_LIMIT="10000 per minute",
         WRITE_RATE_LIMIT="10000 per minute",
-        MAIL_SERVER="",
-        MAIL_OUTBOX_DIR=str(tmp / "outbox"),
         MAIL_SEND_INTERVAL="1",
-        NOTIFY_INTERVAL="0",
         PURGE_INTERVAL="0",
-        **{TEST_PASSWORD_HASH_VAR: TEST_PASSWORD_HASH_VALUE},
     )
-    return env
 
 
 class KringProcess:
@@ -178,29 +157,10 @@ class KringProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        with open(self.log, "a") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "app.py"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        self.proc = start_app(self.env, self.log, mode="a")
 
     def wait_ready(self, timeout: float = 60) -> None:
-        def healthy() -> bool:
-            if self.proc.poll() is not None:
-                raise AssertionError(f"{self.name} stopped:\n{self.log.read_text()[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2) as r:
-                    return r.status == 200
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                return False
-
-        deadline = time.monotonic() + timeout
-        while not healthy():
-            assert time.monotonic() < deadline, f"{self.name}: no /healthz in {timeout} s"
-            time.sleep(0.2)
+        wait_healthy(self.url, self.proc, self.log, timeout)
 
     def kill(self) -> None:
         """SIGKILL: the process dies mid-whatever, as in a crash or an OOM kill."""
@@ -209,13 +169,8 @@ class KringProcess:
             self.proc.wait(10)
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_process(self.proc)
 
     @property
     def alive(self) -> bool:
@@ -285,16 +240,8 @@ def cluster(processes: int = 2) -> Iterator[Cluster]:
         with pg_database() as db_url:
             ports = [free_port() for _ in range(processes)]
             urls = [f"http://127.0.0.1:{p}" for p in ports]
-            env = base_env(tmp, db_url, red.url, urls[0], ",".join(urls))
-            upgrade = subprocess.run(
-                [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-            assert upgrade.returncode == 0, upgrade.stdout + upgrade.stderr
+            env = base_env(tmp, db_url, red.url, ports[0], ",".join(urls))
+            migrate(env)
             procs = [KringProcess(f"kring{i + 1}", tmp, p, env) for i, p in enumerate(ports)]
             for p in procs:
                 p.start()

@@ -21,11 +21,11 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 
-import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
 from tests.conftest import DATABASE_URL, ON_POSTGRES
+from tests.fresh_database import postgres_database
 from tests.live.conftest import LiveServer, LiveSocket, csrf_in, wait_until
 from tests.live_server import free_port, kring_server
 
@@ -107,25 +107,10 @@ class CuttableProxy:
 
 @contextmanager
 def own_database():
-    """A fresh database on TEST_DATABASE_URL's server, dropped afterwards."""
+    """A fresh database on TEST_DATABASE_URL's server (its URL), dropped afterwards."""
     assert ON_POSTGRES, "this test runs in the PostgreSQL pass (TEST_DATABASE_URL)"
-    url = make_url(DATABASE_URL)
-    name = f"kring_outage_{secrets.token_hex(4)}"
-    admin = dict(
-        host=url.host or "127.0.0.1",
-        port=url.port or 5432,
-        user=url.username,
-        password=url.password,
-        dbname="postgres",
-        autocommit=True,
-    )
-    with psycopg.connect(**admin) as conn:  # no PostgreSQL: this fails the test
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield url, name
-    finally:
-        with psycopg.connect(**admin) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with postgres_database(DATABASE_URL, f"kring_outage_{secrets.token_hex(4)}") as url:
+        yield make_url(url)
 
 
 def _client_ids(html: str) -> str:
@@ -137,9 +122,9 @@ def _client_ids(html: str) -> str:
 
 
 def test_a_short_outage_loses_nothing_and_doubles_nothing():
-    with own_database() as (url, name):
+    with own_database() as url:
         proxy = CuttableProxy(url.host or "127.0.0.1", url.port or 5432)
-        through_proxy = url.set(host="127.0.0.1", port=proxy.port, database=name)
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port)
         try:
             with kring_server(
                 "kring-outage-", database_url=through_proxy.render_as_string(False)

@@ -8,21 +8,15 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from portal.config import TEST_PASSWORD_HASH_VALUE, TEST_PASSWORD_HASH_VAR
 from tests.live.conftest import LiveServer, LiveSocket
-from tests.live_server import free_port
+from tests.live_server import free_port, migrate, start_app, stop_process, wait_healthy
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.live
 
 
@@ -46,32 +40,15 @@ def server_without_base_url():
         # Argon2 with the test suite's costs (see tests/live_server.py).
         **{TEST_PASSWORD_HASH_VAR: TEST_PASSWORD_HASH_VALUE},
     )
-    subprocess.run(
-        [sys.executable, "-m", "flask", "--app", "app", "db", "upgrade"],
-        cwd=ROOT, env=env, check=True, capture_output=True, timeout=120,
-    )  # fmt: skip
+    migrate(env)
     log = tmp / "server.log"
-    with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
+    proc = start_app(env, log)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                with urllib.request.urlopen(f"{url}/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+        wait_healthy(url, proc, log)
         yield LiveServer(url=url, env=env, log=log)
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop_process(proc)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
