@@ -42,6 +42,7 @@ from pathlib import Path
 
 # bench/common.py (bench/ is on sys.path)
 from common import (
+    CLK_TCK,
     ROOT,
     Loadgen,
     Server,
@@ -83,6 +84,30 @@ class Setup:
             s.stop()
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores, /proc/stat's first line:
+    everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK
+
+
+def services_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL and Redis process now (pid -> seconds): the
+    database and queue work a step causes. Backends that start or end within a step
+    count from their first sighting."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            comm = (d / "comm").read_text().strip()
+            if comm.startswith(("postgres", "redis-server")):
+                out[int(d.name)] = cpu_seconds(int(d.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def clients_for(setup: Setup, circles: int, members: int) -> list[dict]:
     return setup.clients[: circles * members]
 
@@ -122,9 +147,11 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
     thread = threading.Thread(target=sampler, daemon=True)
     if sample:
         thread.start()
+    svc0, busy0 = services_cpu(), machine_busy_seconds()
     cpu0, gen0, wall0 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
     result = gen.go()
     cpu1, gen1, wall1 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
+    svc1, busy1 = services_cpu(), machine_busy_seconds()
     stop.set()
     gen.bye()
     wall = wall1 - wall0
@@ -146,6 +173,11 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
         "duplicates": result["duplicates"],
         "server_cpu_util": (cpu1 - cpu0) / wall,
         "loadgen_cpu_util": (gen1 - gen0) / wall,
+        # PostgreSQL backends and Redis (the machine's and the bench's own), and the whole
+        # machine (all cores; 2.0 = both of two cores busy). What is left over is this
+        # script, the kernel and anything else running on the machine.
+        "services_cpu_util": sum(t - svc0.get(pid, 0.0) for pid, t in svc1.items()) / wall,
+        "machine_cpu_util": (busy1 - busy0) / wall,
         "rss_idle_mib": rss_idle,
         "rss_connected_mib": rss_connected,
         "rss_end_mib": setup.rss(),
@@ -174,7 +206,9 @@ def ramp(setup: Setup, args, workdir: Path) -> dict:
                 f"{setup.label}: {circles} circles, {step['messages_per_s']:.0f} msg/s: "
                 f"p99 {step['p99_ms'] or 0:.0f} ms, errors {100 * step['error_share']:.2f} %, "
                 f"server CPU {100 * step['server_cpu_util']:.0f} %, "
-                f"loadgen CPU {100 * step['loadgen_cpu_util']:.0f} % "
+                f"loadgen CPU {100 * step['loadgen_cpu_util']:.0f} %, "
+                f"PostgreSQL+Redis {100 * step['services_cpu_util']:.0f} %, "
+                f"machine {100 * step['machine_cpu_util']:.0f} % of {100 * os.cpu_count()} % "
                 + ("ok" if ok else f"over (attempt {attempt + 1}; ack errors "
                    f"{step['ack_errors']}, no ack {step['no_ack']}, undelivered "
                    f"{step['undelivered']})")
@@ -309,13 +343,15 @@ def report(results: dict, args) -> bool:
         f"{100 * args.error_limit:g} %; {os.cpu_count()} CPUs; load average before: {LOAD_BEFORE}"
     )
     print(f"{'setup':10}{'knee circles':>14}{'msg/s':>8}{'p99 ms':>8}{'srv CPU':>9}"
-          f"{'gen CPU':>9}{'KiB/sock':>10}{'growth':>8}")  # fmt: skip
+          f"{'gen CPU':>9}{'PG+Redis':>10}{'machine':>9}{'KiB/sock':>10}{'growth':>8}")  # fmt: skip
     for name, r in results.items():
         k, m = r["knee"], r.get("memory") or {}
         print(
             f"{name:10}{(k['circles'] if k else 0):>14}{(k['messages_per_s'] if k else 0):>8.0f}"
             f"{(k['p99_ms'] if k else 0):>8.0f}{100 * (k['server_cpu_util'] if k else 0):>8.0f}%"
             f"{100 * (k['loadgen_cpu_util'] if k else 0):>8.0f}%"
+            f"{100 * (k.get('services_cpu_util', 0) if k else 0):>9.0f}%"
+            f"{100 * (k.get('machine_cpu_util', 0) if k else 0):>8.0f}%"
             f"{m.get('kib_per_idle_socket', 0):>10.0f}{100 * m.get('steady_growth', 0):>7.1f}%"
         )
     checks = targets(results)
