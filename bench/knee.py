@@ -84,6 +84,25 @@ class Setup:
             s.stop()
 
 
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller, as on this machine
+
+
+def limit_cpu(setup: Setup, fraction: float) -> list[Path]:
+    """Put each server process in a cgroup of its own allowed ``fraction`` of one core
+    (CFS quota). On a machine whose cores are shared with the load generator,
+    PostgreSQL and Redis, this gives every process the same budget, so the setups'
+    knees are their own and not the machine's (``--cpu-quota``)."""
+    groups = []
+    for pid in setup.pids():
+        group = CGROUP_CPU / f"kring-knee-{pid}"
+        group.mkdir()
+        period = int((group / "cpu.cfs_period_us").read_text())
+        (group / "cpu.cfs_quota_us").write_text(str(int(period * fraction)))
+        (group / "cgroup.procs").write_text(str(pid))
+        groups.append(group)
+    return groups
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine has been busy (all cores, /proc/stat's first line:
     everything but idle and iowait)."""
@@ -319,6 +338,7 @@ def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
         setup = kring.start("sqlite", 1)
     else:
         setup = kring_pg.start(name, 1 if name == "pg1" else 2)
+    groups = limit_cpu(setup, args.cpu_quota) if args.cpu_quota else []
     try:
         mem = {} if args.no_memory else idle_memory(setup, args, workdir)
         out = ramp(setup, args, workdir)
@@ -333,6 +353,8 @@ def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
         return out
     finally:
         setup.stop()
+        for group in groups:
+            group.rmdir()
 
 
 def report(results: dict, args) -> bool:
@@ -341,6 +363,11 @@ def report(results: dict, args) -> bool:
         f"Knee: circles of {args.members}, {args.circle_rate:g} msg/s per circle, steps of "
         f"{args.step_seconds:g} s; limits p99 {args.p99_limit:g} ms, errors "
         f"{100 * args.error_limit:g} %; {os.cpu_count()} CPUs; load average before: {LOAD_BEFORE}"
+        + (
+            f"; each server process limited to {args.cpu_quota:g} of a core"
+            if args.cpu_quota
+            else ""
+        )
     )
     print(f"{'setup':10}{'knee circles':>14}{'msg/s':>8}{'p99 ms':>8}{'srv CPU':>9}"
           f"{'gen CPU':>9}{'PG+Redis':>10}{'machine':>9}{'KiB/sock':>10}{'growth':>8}")  # fmt: skip
@@ -409,6 +436,11 @@ def main() -> int:
     p.add_argument("--memory-circles", type=int, default=400, help="idle sockets / members")
     p.add_argument("--steady", type=float, default=600, help="seconds of steady load")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument(
+        "--cpu-quota", type=float, default=None, metavar="CORES",
+        help="each server process gets at most this share of one core (a cgroup of its "
+        "own; needs root and cgroup v1's cpu controller)",
+    )  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="tiny steps, a few seconds each")
     p.add_argument("--json", type=Path)
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
