@@ -8,6 +8,8 @@ VENV    := .venv
 PY      := $(VENV)/bin/python
 FLASK   := $(VENV)/bin/flask --app app
 PG_URL  ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+# The benchmarks' own database (created when missing; its public schema is dropped each run).
+BENCH_PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kring_bench
 PYTHON  ?= python3
 
 .PHONY: run test setup test-sqlite test-postgres browser translations translations-update lint bench bench-notify bench-pages bench-knee bench-smoke
@@ -82,9 +84,10 @@ bench-pages: setup
 # figures. No target is enforced here; .ci/run calls this after ``make test``.
 bench-smoke: setup
 	$(PY) bench/fanout.py --smoke
+	$(PY) bench/fanout.py --smoke --postgres $(BENCH_PG_URL)
 	$(PY) bench/notify.py --smoke
 	$(PY) bench/pages.py --smoke
-	$(PY) bench/knee.py --smoke
+	$(PY) bench/knee.py --smoke --postgres $(BENCH_PG_URL)
 
 # The capacity knee and memory per socket (bench/README.md); KNEE_ARGS=--smoke for a check.
 bench-knee: setup

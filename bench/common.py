@@ -20,12 +20,25 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def reset_postgres(url: str) -> None:
-    """Empty the given PostgreSQL database (drop and recreate its public schema)."""
+    """Empty the given PostgreSQL database (drop and recreate its public schema),
+    creating it first when it does not exist yet (``make bench-smoke`` uses its own)."""
     from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
 
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     engine = create_engine(url)
+    try:
+        engine.connect().close()
+    except OperationalError as e:
+        if "does not exist" not in str(e):
+            raise
+        name = make_url(url).database
+        admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))

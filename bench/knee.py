@@ -42,6 +42,7 @@ from pathlib import Path
 
 # bench/common.py (bench/ is on sys.path)
 from common import (
+    CLK_TCK,
     ROOT,
     Loadgen,
     Server,
@@ -83,6 +84,49 @@ class Setup:
             s.stop()
 
 
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1's cpu controller, as on this machine
+
+
+def limit_cpu(setup: Setup, fraction: float) -> list[Path]:
+    """Put each server process in a cgroup of its own allowed ``fraction`` of one core
+    (CFS quota). On a machine whose cores are shared with the load generator,
+    PostgreSQL and Redis, this gives every process the same budget, so the setups'
+    knees are their own and not the machine's (``--cpu-quota``)."""
+    groups = []
+    for pid in setup.pids():
+        group = CGROUP_CPU / f"kring-knee-{pid}"
+        group.mkdir()
+        period = int((group / "cpu.cfs_period_us").read_text())
+        (group / "cpu.cfs_quota_us").write_text(str(int(period * fraction)))
+        (group / "cgroup.procs").write_text(str(pid))
+        groups.append(group)
+    return groups
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (all cores, /proc/stat's first line:
+    everything but idle and iowait)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK
+
+
+def services_cpu() -> dict[int, float]:
+    """CPU seconds of every PostgreSQL and Redis process now (pid -> seconds): the
+    database and queue work a step causes. Backends that start or end within a step
+    count from their first sighting."""
+    out = {}
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            comm = (d / "comm").read_text().strip()
+            if comm.startswith(("postgres", "redis-server")):
+                out[int(d.name)] = cpu_seconds(int(d.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return out
+
+
 def clients_for(setup: Setup, circles: int, members: int) -> list[dict]:
     return setup.clients[: circles * members]
 
@@ -122,9 +166,11 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
     thread = threading.Thread(target=sampler, daemon=True)
     if sample:
         thread.start()
+    svc0, busy0 = services_cpu(), machine_busy_seconds()
     cpu0, gen0, wall0 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
     result = gen.go()
     cpu1, gen1, wall1 = setup.cpu(), cpu_seconds(gen.proc.pid), time.monotonic()
+    svc1, busy1 = services_cpu(), machine_busy_seconds()
     stop.set()
     gen.bye()
     wall = wall1 - wall0
@@ -146,6 +192,11 @@ def run_step(setup: Setup, circles: int, args, workdir: Path, *, rate: float, du
         "duplicates": result["duplicates"],
         "server_cpu_util": (cpu1 - cpu0) / wall,
         "loadgen_cpu_util": (gen1 - gen0) / wall,
+        # PostgreSQL backends and Redis (the machine's and the bench's own), and the whole
+        # machine (all cores; 2.0 = both of two cores busy). What is left over is this
+        # script, the kernel and anything else running on the machine.
+        "services_cpu_util": sum(t - svc0.get(pid, 0.0) for pid, t in svc1.items()) / wall,
+        "machine_cpu_util": (busy1 - busy0) / wall,
         "rss_idle_mib": rss_idle,
         "rss_connected_mib": rss_connected,
         "rss_end_mib": setup.rss(),
@@ -174,7 +225,9 @@ def ramp(setup: Setup, args, workdir: Path) -> dict:
                 f"{setup.label}: {circles} circles, {step['messages_per_s']:.0f} msg/s: "
                 f"p99 {step['p99_ms'] or 0:.0f} ms, errors {100 * step['error_share']:.2f} %, "
                 f"server CPU {100 * step['server_cpu_util']:.0f} %, "
-                f"loadgen CPU {100 * step['loadgen_cpu_util']:.0f} % "
+                f"loadgen CPU {100 * step['loadgen_cpu_util']:.0f} %, "
+                f"PostgreSQL+Redis {100 * step['services_cpu_util']:.0f} %, "
+                f"machine {100 * step['machine_cpu_util']:.0f} % of {100 * os.cpu_count()} % "
                 + ("ok" if ok else f"over (attempt {attempt + 1}; ack errors "
                    f"{step['ack_errors']}, no ack {step['no_ack']}, undelivered "
                    f"{step['undelivered']})")
@@ -285,6 +338,7 @@ def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
         setup = kring.start("sqlite", 1)
     else:
         setup = kring_pg.start(name, 1 if name == "pg1" else 2)
+    groups = limit_cpu(setup, args.cpu_quota) if args.cpu_quota else []
     try:
         mem = {} if args.no_memory else idle_memory(setup, args, workdir)
         out = ramp(setup, args, workdir)
@@ -299,6 +353,8 @@ def run_setup(name: str, args, workdir: Path, kring_pg: Kring | None) -> dict:
         return out
     finally:
         setup.stop()
+        for group in groups:
+            group.rmdir()
 
 
 def report(results: dict, args) -> bool:
@@ -307,15 +363,22 @@ def report(results: dict, args) -> bool:
         f"Knee: circles of {args.members}, {args.circle_rate:g} msg/s per circle, steps of "
         f"{args.step_seconds:g} s; limits p99 {args.p99_limit:g} ms, errors "
         f"{100 * args.error_limit:g} %; {os.cpu_count()} CPUs; load average before: {LOAD_BEFORE}"
+        + (
+            f"; each server process limited to {args.cpu_quota:g} of a core"
+            if args.cpu_quota
+            else ""
+        )
     )
     print(f"{'setup':10}{'knee circles':>14}{'msg/s':>8}{'p99 ms':>8}{'srv CPU':>9}"
-          f"{'gen CPU':>9}{'KiB/sock':>10}{'growth':>8}")  # fmt: skip
+          f"{'gen CPU':>9}{'PG+Redis':>10}{'machine':>9}{'KiB/sock':>10}{'growth':>8}")  # fmt: skip
     for name, r in results.items():
         k, m = r["knee"], r.get("memory") or {}
         print(
             f"{name:10}{(k['circles'] if k else 0):>14}{(k['messages_per_s'] if k else 0):>8.0f}"
             f"{(k['p99_ms'] if k else 0):>8.0f}{100 * (k['server_cpu_util'] if k else 0):>8.0f}%"
             f"{100 * (k['loadgen_cpu_util'] if k else 0):>8.0f}%"
+            f"{100 * (k.get('services_cpu_util', 0) if k else 0):>9.0f}%"
+            f"{100 * (k.get('machine_cpu_util', 0) if k else 0):>8.0f}%"
             f"{m.get('kib_per_idle_socket', 0):>10.0f}{100 * m.get('steady_growth', 0):>7.1f}%"
         )
     checks = targets(results)
@@ -373,6 +436,11 @@ def main() -> int:
     p.add_argument("--memory-circles", type=int, default=400, help="idle sockets / members")
     p.add_argument("--steady", type=float, default=600, help="seconds of steady load")
     p.add_argument("--no-memory", action="store_true")
+    p.add_argument(
+        "--cpu-quota", type=float, default=None, metavar="CORES",
+        help="each server process gets at most this share of one core (a cgroup of its "
+        "own; needs root and cgroup v1's cpu controller)",
+    )  # fmt: skip
     p.add_argument("--smoke", action="store_true", help="tiny steps, a few seconds each")
     p.add_argument("--json", type=Path)
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
