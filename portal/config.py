@@ -112,6 +112,9 @@ class Config:
     # bench/README.md.
     SQLITE_SYNCHRONOUS = os.environ.get("SQLITE_SYNCHRONOUS", "FULL").upper()
     REDIS_URL = os.environ.get("REDIS_URL") or None
+    # After losing Redis, each process tries to listen again with waits doubling up to
+    # this many seconds (python-socketio's own cap is 60; portal/realtime/queue.py).
+    REDIS_RETRY_MAX_SECONDS = float(os.environ.get("REDIS_RETRY_MAX_SECONDS", "2"))
     # Every this many seconds ``python app.py`` tells each open chat and private line the
     # latest message number, straight (not through Redis), so a page that missed a live
     # message while Redis was down catches up without a reload (portal/realtime/beat.py).
