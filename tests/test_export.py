@@ -439,3 +439,32 @@ def test_a_large_chat_streams(app, make_circle, add_member, new_client, login):
     assert peak < 4e6, "a 20,000-message export must stream in a few MB"
     assert peak < unpacked / 5, "the peak must be well below what the export holds"
     assert peak < 2 * small_peak, "ten times the messages must not take ~ten times the memory"
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "fr"])
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "Asia/Kolkata", "America/St_Johns"])
+def test_the_exports_times_read_as_babel_writes_them(app, monkeypatch, language, zone):
+    """index.html writes a time for every message through ``writer.moments()`` (Babel
+    once per day, not per message): the same words as ``format_datetime(..., "d MMM y,
+    HH:mm")`` in the person's language and time zone, across both summer-time changes,
+    half-hour zones, times without a zone and times with microseconds."""
+    import flask_babel
+
+    from portal.services.export.writer import moments
+
+    babel = flask_babel.get_babel(app)
+    monkeypatch.setattr(babel, "locale_selector", lambda: language)
+    monkeypatch.setattr(babel, "timezone_selector", lambda: zone)
+    values = [None, ""]
+    for start in (datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 10, 24, tzinfo=UTC)):
+        step = timedelta(minutes=37, seconds=11, microseconds=123)
+        values += [(start + i * step).isoformat() for i in range(3 * 24 * 60 // 37)]
+    values += ["2026-12-31T23:59:59", "2027-01-01T00:00:00.5+00:00", "2026-06-01T12:00:00+02:00"]
+    with app.test_request_context("/"):
+        at = moments()
+        expected = [
+            flask_babel.format_datetime(datetime.fromisoformat(v), "d MMM y, HH:mm") if v else ""
+            for v in values
+        ]
+        assert [at(v) for v in values] == expected
+        assert len({e[-5:] for e in expected}) > 100  # many different times were compared
