@@ -468,3 +468,48 @@ def test_the_exports_times_read_as_babel_writes_them(app, monkeypatch, language,
         ]
         assert [at(v) for v in values] == expected
         assert len({e[-5:] for e in expected}) > 100  # many different times were compared
+
+
+def test_a_message_in_index_html_escapes_every_value_once(app):
+    """index.html's messages are written by ``writer.message_html`` (not a macro):
+    names, texts, earlier versions and the circle's title come out escaped exactly
+    once, a translation with its name in it as the template's i18n would write it."""
+    from markupsafe import Markup
+
+    from portal.services.export.writer import message_html, moments
+
+    with app.test_request_context("/"):
+        message = message_html(moments())
+        html = message(
+            {
+                "from": "Oma <b>&",
+                "written_at": "2026-06-01T12:00:00+00:00",
+                "edited_at": "2026-06-01T12:05:00+00:00",
+                "text": "gone",
+                "earlier_versions": [
+                    {"text": "first <i>", "written_at": "2026-06-01T12:00:00+00:00"}
+                ],
+                "removed_at": "2026-06-01T13:00:00+00:00",
+                "removed_by": "Sanne <script>",
+            },
+            "Circle <x>",
+        )
+        kept = message(
+            {
+                "from": "Bo",
+                "written_at": "2026-06-01T12:00:00+00:00",
+                "edited_at": None,
+                "text": "line one\n<two>",
+                "earlier_versions": [],
+                "removed_at": None,
+                "removed_by": None,
+            },
+            Markup("<em>line</em>"),
+        )
+    assert "<strong>Oma &lt;b&gt;&amp;</strong>" in html
+    assert " · Circle &lt;x&gt; · changed</p>" in html
+    assert '<p class="muted">Removed by Sanne &lt;script&gt;.</p>' in html
+    assert "gone" not in html  # a removed message's words are not written
+    assert "<summary>Earlier versions</summary>" in html and "first &lt;i&gt;" in html
+    assert '<p class="text">line one\n&lt;two&gt;</p>' in kept and "<em>line</em>" in kept
+    assert "&amp;lt;" not in html + kept and "<details>" not in kept
