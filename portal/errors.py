@@ -74,8 +74,19 @@ def storage_away():
             "client_id": request.form["client_id"],
             "body": request.form["body"],
         }
-    response = app_render("errors/503.html", resend=resend)
+    response = app_render("errors/503.html", resend=resend, retry=_same_page())
     return response, 503, {"Retry-After": "30"}
+
+
+def _same_page() -> str | None:
+    """For a GET, "Try again" asks for the same address again (with its query). For a
+    POST there is no address to ask again: the page goes back in the browser's history
+    to the form, which keeps what was typed (Chromium does, though pages are no-store)."""
+    if request.method != "GET":
+        return None
+    path = "/" + request.path.lstrip("/")  # "//host/..." would leave Kring
+    query = request.query_string.decode("utf-8", "replace")
+    return f"{path}?{query}" if query else path
 
 
 def app_render(template: str, **context):

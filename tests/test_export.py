@@ -382,3 +382,77 @@ def test_a_large_chat_streams(app, make_circle, add_member, new_client, login):
     assert peak < 4e6, "a 20,000-message export must stream in a few MB"
     assert peak < unpacked / 5, "the peak must be well below what the export holds"
     assert peak < 2 * small_peak, "ten times the messages must not take ~ten times the memory"
+
+
+@pytest.mark.parametrize("language", ["en", "nl", "fr"])
+@pytest.mark.parametrize("zone", ["Europe/Amsterdam", "Asia/Kolkata", "America/St_Johns"])
+def test_the_exports_times_read_as_babel_writes_them(app, monkeypatch, language, zone):
+    """index.html writes a time for every message through ``writer.moments()`` (Babel
+    once per day, not per message): the same words as ``format_datetime(..., "d MMM y,
+    HH:mm")`` in the person's language and time zone, across both summer-time changes,
+    half-hour zones, times without a zone and times with microseconds."""
+    import flask_babel
+
+    from portal.services.export.writer import moments
+
+    babel = flask_babel.get_babel(app)
+    monkeypatch.setattr(babel, "locale_selector", lambda: language)
+    monkeypatch.setattr(babel, "timezone_selector", lambda: zone)
+    values = [None, ""]
+    for start in (datetime(2026, 3, 28, tzinfo=UTC), datetime(2026, 10, 24, tzinfo=UTC)):
+        step = timedelta(minutes=37, seconds=11, microseconds=123)
+        values += [(start + i * step).isoformat() for i in range(3 * 24 * 60 // 37)]
+    values += ["2026-12-31T23:59:59", "2027-01-01T00:00:00.5+00:00", "2026-06-01T12:00:00+02:00"]
+    with app.test_request_context("/"):
+        at = moments()
+        expected = [
+            flask_babel.format_datetime(datetime.fromisoformat(v), "d MMM y, HH:mm") if v else ""
+            for v in values
+        ]
+        assert [at(v) for v in values] == expected
+        assert len({e[-5:] for e in expected}) > 100  # many different times were compared
+
+
+def test_a_message_in_index_html_escapes_every_value_once(app):
+    """index.html's messages are written by ``writer.message_html`` (not a macro):
+    names, texts, earlier versions and the circle's title come out escaped exactly
+    once, a translation with its name in it as the template's i18n would write it."""
+    from markupsafe import Markup
+
+    from portal.services.export.writer import message_html, moments
+
+    with app.test_request_context("/"):
+        message = message_html(moments())
+        html = message(
+            {
+                "from": "Oma <b>&",
+                "written_at": "2026-06-01T12:00:00+00:00",
+                "edited_at": "2026-06-01T12:05:00+00:00",
+                "text": "gone",
+                "earlier_versions": [
+                    {"text": "first <i>", "written_at": "2026-06-01T12:00:00+00:00"}
+                ],
+                "removed_at": "2026-06-01T13:00:00+00:00",
+                "removed_by": "Sanne <script>",
+            },
+            "Circle <x>",
+        )
+        kept = message(
+            {
+                "from": "Bo",
+                "written_at": "2026-06-01T12:00:00+00:00",
+                "edited_at": None,
+                "text": "line one\n<two>",
+                "earlier_versions": [],
+                "removed_at": None,
+                "removed_by": None,
+            },
+            Markup("<em>line</em>"),
+        )
+    assert "<strong>Oma &lt;b&gt;&amp;</strong>" in html
+    assert " · Circle &lt;x&gt; · changed</p>" in html
+    assert '<p class="muted">Removed by Sanne &lt;script&gt;.</p>' in html
+    assert "gone" not in html  # a removed message's words are not written
+    assert "<summary>Earlier versions</summary>" in html and "first &lt;i&gt;" in html
+    assert '<p class="text">line one\n&lt;two&gt;</p>' in kept and "<em>line</em>" in kept
+    assert "&amp;lt;" not in html + kept and "<details>" not in kept

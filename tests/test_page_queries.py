@@ -30,6 +30,7 @@ def _pages(s) -> dict[str, str]:
         "history": f"/c/{c}/history",
         "people": f"/c/{c}/people",
         "export": f"/c/{c}/export",
+        "plan export": f"/c/{c}/plan/export.json",
         "my commitments": "/me/commitments",
         "my meetings": "/me/meetings",
         "notifications": "/notifications",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from contextlib import contextmanager
 from datetime import date
 
@@ -59,7 +58,7 @@ from portal.services import circles as circle_svc
 from portal.services import meetings as meetings_svc
 from portal.services import plan as svc
 from portal.services import who_can
-from portal.services.plan_export import export_plan
+from portal.services.plan_export import export_json
 from portal.services.plan_view import my_commitments, plan_view
 from portal.services.schedule import FIELD_KINDS
 from portal.views import looked, run, shown
@@ -170,8 +169,7 @@ def print_view(circle_id: int):
 @login_required
 def export(circle_id: int):
     circle, me = load_circle(circle_id)
-    data = export_plan(circle)
-    body = json.dumps(data, ensure_ascii=False, indent=2)
+    body = export_json(circle)
     name = f"kring-plan-{circle.id}-{date.today().isoformat()}.json"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}
     return looked(

@@ -16,3 +16,17 @@
     message.focus();
   }
 })();
+
+// The "one moment" page after a form was sent while the database was away: going back
+// in the history returns to the form with what was typed still in it.
+(function () {
+  "use strict";
+  for (const link of document.querySelectorAll("a[data-history-back]")) {
+    link.addEventListener("click", function (event) {
+      if (window.history.length > 1) {
+        event.preventDefault();
+        window.history.back();
+      }
+    });
+  }
+})();
