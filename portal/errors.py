@@ -84,7 +84,9 @@ def _same_page() -> str | None:
     to the form, which keeps what was typed (Chromium does, though pages are no-store)."""
     if request.method != "GET":
         return None
-    path = "/" + request.path.lstrip("/")  # "//host/..." would leave Kring
+    # "//host/..." or "/\\host/..." (browsers read a backslash as a slash) would leave
+    # Kring for another site.
+    path = "/" + request.path.lstrip("/\\")
     query = request.query_string.decode("utf-8", "replace")
     return f"{path}?{query}" if query else path
 

@@ -62,3 +62,14 @@ def test_after_a_failed_form_the_page_goes_back_to_the_form(
     back = links["Go back and try again"]
     assert "data-history-back" in back and 'href="/"' in back  # without script: start page
     assert "/static/js/forms.js" in html  # the script that goes back in the history
+
+
+def test_try_again_never_leads_to_another_site(app):
+    """A crafted address that fails must not give a "Try again" link to another site:
+    "//evil.example" and "/\\evil.example" are both another host to a browser."""
+    from portal.errors import _same_page
+
+    for path in ("//evil.example/x", "/\\evil.example/x", "/\\/evil.example/x"):
+        with app.test_request_context(path):
+            link = _same_page()
+        assert link.startswith("/") and link[1] not in "/\\", (path, link)
