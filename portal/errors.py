@@ -3,6 +3,8 @@ one that does not exist must be indistinguishable, byte for byte."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -85,10 +87,17 @@ def _same_page() -> str | None:
     if request.method != "GET":
         return None
     # "//host/..." or "/\\host/..." (browsers read a backslash as a slash) would leave
-    # Kring for another site.
-    path = "/" + request.path.lstrip("/\\")
+    # Kring for another site. The path is written percent-encoded, as browsers send
+    # it: decoded, "/%09/host" would be "/<tab>/host", and a browser drops tabs and
+    # line breaks from a link before reading it ("//host").
+    path = "/" + quote(request.path.lstrip("/\\"), safe=_PATH_SAFE)
     query = request.query_string.decode("utf-8", "replace")
     return f"{path}?{query}" if query else path
+
+
+# What a path may hold unencoded (RFC 3986 pchar and "/"); every other character,
+# the backslash, tabs, line breaks, spaces and letters outside ASCII, goes as %XX.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def app_render(template: str, **context):
