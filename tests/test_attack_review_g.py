@@ -9,8 +9,12 @@ download). Those that found something name the fix.
 
 from __future__ import annotations
 
+import io
+import json
 import re
 import sqlite3
+import zipfile
+from html.parser import HTMLParser
 
 import pytest
 from sqlalchemy.exc import OperationalError
@@ -97,3 +101,225 @@ def test_try_again_keeps_an_ordinary_address_with_its_query(
     assert _host_to_a_browser(href) is None
     monkeypatch.undo()
     assert browser.get(href).status_code == 200
+
+
+# --- The plan export, now read as plain rows -----------------------------------------
+
+
+@pytest.fixture
+def lived_plan(make_circle, add_member):
+    """A plan whose ticks, answers and acceptance were given by people who are no longer
+    there: Zyx (erased their account), Remy (removed), Dr Vos (accepted, then erased);
+    Sanne answers for Oma (offline). Circle B has its own plan and ticks."""
+    from datetime import date, timedelta
+
+    from portal.extensions import db as _db
+    from portal.models import Role
+    from portal.services import erasure
+    from portal.services import membership as membership_svc
+    from portal.services import offline as offline_svc
+    from portal.services import plan as plan_svc
+    from portal.services.schedule import Schedule
+    from tests import plan_data
+
+    def circle_with_plan(title, *names):
+        circle, coord = make_circle(title)
+        people = {name: add_member(circle, role, name=name) for name, role in names}
+        return circle, coord, people
+
+    circle, coord, p = circle_with_plan(
+        "Circle around Sam",
+        ("Sanne", Role.CENTRAL),
+        ("Kees", Role.CENTRAL),
+        ("Tom", Role.MEMBER),
+        ("Zyx Quux", Role.MEMBER),
+        ("Remy Rood", Role.MEMBER),
+        ("Dr Vos", Role.PROFESSIONAL),
+        ("Dr Jansen", Role.PROFESSIONAL),
+    )
+    oma = offline_svc.add_offline_member(circle, p["Sanne"], name="Oma", role="member")
+    membership_svc.set_proxies(circle, p["Sanne"], oma, [p["Sanne"].id])
+    voters = [p[n] for n in ("Zyx Quux", "Remy Rood", "Tom")] + [oma]
+    c = plan_data.add_commitment(
+        circle,
+        coord,
+        plan_svc.CommitmentData(
+            what="Soup on Sundays",
+            schedule=Schedule(kind="once", start=date.today() + timedelta(days=5)),
+            assignee_ids=[m.id for m in voters],
+            items=["Fetch the pot", "Wash the bowls", "Bring bread"],
+        ),
+    )
+    plan_svc.record_agreement(circle, coord, [p["Sanne"].id, p["Kees"].id, p["Tom"].id])
+    _db.session.commit()
+    item = [f"item:{i.id}" for i in c.items]
+    plan_svc.tick(circle, p["Zyx Quux"], c, item[0], note="pot fetched by Zyx")
+    plan_svc.tick(circle, p["Remy Rood"], c, item[1], note="bowls by Remy")
+    plan_svc.tick(circle, p["Sanne"], c, item[2], note="bread for Oma", for_member=oma)
+    plan_svc.add_condition(circle, p["Dr Vos"], "Sam sleeps at home")
+    _db.session.commit()
+    plan_svc.accept(circle, p["Dr Vos"], plan_svc.get_plan(circle).version)
+    proposal = plan_svc.propose(circle, p["Kees"], "add_agreement", payload={"text": "Call Oma"})
+    _db.session.commit()
+    plan_svc.answer(circle, p["Zyx Quux"], proposal, False, "Zyx objects")
+    plan_svc.answer(circle, p["Sanne"], proposal, True, for_member=oma)
+    plan_svc.answer(circle, p["Remy Rood"], proposal, True)
+    _db.session.commit()
+    erasure.erase_account(p["Zyx Quux"].user)
+    erasure.erase_account(p["Dr Vos"].user)
+    membership_svc.remove_member(circle, coord, p["Remy Rood"])
+    _db.session.commit()
+
+    other, other_coord, q = circle_with_plan("Circle B", ("Bea", Role.MEMBER))
+    oc = plan_data.add_commitment(
+        other,
+        other_coord,
+        plan_svc.CommitmentData(
+            what="Circle B walks",
+            schedule=Schedule(kind="once", start=date.today() + timedelta(days=5)),
+            assignee_ids=[q["Bea"].id],
+            items=["Circle B leash"],
+        ),
+    )
+    plan_svc.record_agreement(other, other_coord, [q["Bea"].id])
+    _db.session.commit()
+    plan_svc.tick(other, q["Bea"], oc, f"item:{oc.items[0].id}", note="Circle B note")
+    _db.session.commit()
+    return {"circle": circle, "coord": coord, "oma": oma, **p}
+
+
+def test_the_plan_export_is_the_same_for_every_role_and_names_only_who_is_named(
+    lived_plan, new_client, login
+):
+    """Whoever downloads it (coordinator, central person, member, professional) gets
+    the same file. Ticks, answers and the acceptance of people who erased their account
+    say "a former member" and hold their name nowhere; a removed member's are still
+    theirs; a tick and an answer given for Oma name Sanne as who gave them. Nothing of
+    circle B. (Held: the Core-row export gave what the ORM export gave, compared on this
+    circle on SQLite and PostgreSQL.)"""
+    from sqlalchemy import select
+
+    from portal.extensions import db as _db
+    from portal.models import AccessLogEntry
+
+    circle = lived_plan["circle"]
+    url = f"/c/{circle.id}/plan/export.json"
+    bodies = {}
+    for who in ("coord", "Sanne", "Tom", "Dr Jansen"):
+        resp = login(new_client(), lived_plan[who].user).get(url)
+        assert resp.status_code == 200 and resp.mimetype == "application/json"
+        bodies[who] = resp.get_data(as_text=True)
+    assert len(set(bodies.values())) == 1
+    raw = bodies["Tom"]
+    for gone in ("Zyx Quux", "Dr Vos", "Circle B"):
+        assert gone not in raw
+    data = json.loads(raw)
+    ticks = {t["note"]: t for t in data["completions"]}
+    assert sorted(ticks) == ["bowls by Remy", "bread for Oma", "pot fetched by Zyx"]
+    assert (ticks["pot fetched by Zyx"]["by"], ticks["pot fetched by Zyx"]["step"]) == (
+        "a former member",
+        "Fetch the pot",
+    )
+    assert ticks["bowls by Remy"]["by"] == "Remy Rood"
+    assert (ticks["bread for Oma"]["by"], ticks["bread for Oma"]["acted_by"]) == ("Oma", "Sanne")
+    answers = {a["reason"] or a["by"]: a for a in data["proposals"][0]["answers"]}
+    assert (answers["Zyx objects"]["by"], answers["Zyx objects"]["answer"]) == (
+        "a former member",
+        "object",
+    )
+    assert (answers["Oma"]["acted_by"], answers["Oma"]["answer"]) == ("Sanne", "consent")
+    assert answers["Remy Rood"]["answer"] == "consent"
+    assert [a["by"] for a in data["acceptances"]] == ["a former member"]
+    # The professional's download is in the access log; the family's are not.
+    logged = _db.session.scalars(
+        select(AccessLogEntry.membership_id).where(AccessLogEntry.page == "plan_export")
+    ).all()
+    assert logged == [lived_plan["Dr Jansen"].id]
+
+
+def test_a_removed_member_cannot_download_the_plan(lived_plan, new_client, login):
+    """Remy was removed: his own account asks for the plan and gets the same 404 as a
+    stranger (the export's rows are read after the access check, not instead of it)."""
+    circle = lived_plan["circle"]
+    resp = login(new_client(), lived_plan["Remy Rood"].user).get(f"/c/{circle.id}/plan/export.json")
+    assert resp.status_code == 404
+    assert "Soup on Sundays" not in resp.get_data(as_text=True)
+
+
+# --- The circle ZIP's index.html: messages written in Python ---------------------------
+
+HOSTILE = "\"'><img src=x onerror=alert(1)></strong></script><script>alert(2)</script>"
+
+
+class _Tags(HTMLParser):
+    """Every element and attribute of a page, and its text, as a browser's parser
+    sees them."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.text: list[str] = []
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _unzip_html(resp) -> str:
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    with zipfile.ZipFile(io.BytesIO(resp.get_data())) as z:
+        return z.read("index.html").decode()
+
+
+def _assert_inert(html: str, *texts: str) -> None:
+    page = _Tags(html)
+    assert not [t for t, _ in page.tags if t in ("script", "img", "iframe", "object")]
+    handlers = [(t, k) for t, attrs in page.tags for k in attrs if k.startswith("on")]
+    assert handlers == []
+    hrefs = [a.get("href", "") for t, a in page.tags if t == "a"]
+    assert not [h for h in hrefs if h.strip().lower().startswith(("javascript:", "data:"))]
+    # Every hostile text is there, as words on the page.
+    shown = "".join(page.text)
+    for text in texts:
+        assert text in shown, text
+
+
+def test_hostile_names_and_texts_stay_text_in_the_circle_zip(
+    make_circle, add_member, new_client, login
+):
+    """The family opens index.html from disk (file://: a script there could read other
+    files the browser lets it). A member whose name, message, earlier version and a
+    central person's name (as "Removed by ...") are markup gets none of it run: no
+    element, no attribute, no handler; the words show as typed."""
+    from portal.extensions import db as _db
+    from portal.services import chat as chat_svc
+    from tests.family_circle import send
+
+    circle, _ = make_circle("Circle " + HOSTILE)
+    sanne = add_member(circle, "central", name="Sanne " + HOSTILE)
+    oma = add_member(circle, "member", name="Oma " + HOSTILE)
+    kept = send(oma, "first " + HOSTILE)
+    chat_svc.edit_message(circle, oma, kept, "edited <a href=javascript:alert(3)>x</a>")
+    gone = send(oma, "hurtful " + HOSTILE)
+    chat_svc.delete_message(circle, sanne, gone)
+    send(sanne, "RTL \u202egnp.exe and a quote \" ' &amp; {{ 7*7 }} %(name)s")
+    _db.session.commit()
+
+    html = _unzip_html(login(new_client(), sanne.user).get(f"/c/{circle.id}/export"))
+    _assert_inert(
+        html,
+        "Oma " + HOSTILE,
+        "first " + HOSTILE,
+        "edited <a href=javascript:alert(3)>x</a>",
+        "Removed by Sanne " + HOSTILE + ".",
+        "&amp; {{ 7*7 }} %(name)s",
+    )
+    assert "hurtful" not in html
+    assert "\u202e" not in html  # stripped when stored, as every text is
+
+    # Oma's own export names the circle beside each message: the title stays text too.
+    html = _unzip_html(login(new_client(), oma.user).get("/account/export"))
+    _assert_inert(html, "Circle " + HOSTILE, "edited <a href=javascript:alert(3)>x</a>")
