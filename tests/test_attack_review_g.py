@@ -9,6 +9,7 @@ download). Those that found something name the fix.
 
 from __future__ import annotations
 
+import html as html_mod
 import io
 import json
 import re
@@ -20,6 +21,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from portal.services import accounts as accounts_svc
+from tests.conftest import csrf_from
 
 # --- The 503 page's "Try again": never another site ----------------------------------
 
@@ -31,8 +33,6 @@ def _storage_away(*_args, **_kwargs):
 def _try_again(html: str) -> str:
     """The href of the page's "Try again" link, as the HTML parser hands it on (the
     entities decoded)."""
-    import html as html_mod
-
     found = re.search(r'<a href="([^"]*)">Try again</a>', html)
     assert found, html
     return html_mod.unescape(found[1])
@@ -79,6 +79,36 @@ def test_a_crafted_address_gives_no_try_again_link_to_another_site(
     href = _try_again(resp.get_data(as_text=True))
     assert _host_to_a_browser(href) is None, href
     assert href.startswith("/")
+
+
+@pytest.mark.parametrize(
+    "path", ["/%09/evil.example/x", "/%0A%5Cevil.example", "/%5C%5Cevil.example"]
+)
+def test_send_again_never_posts_the_message_and_its_token_to_another_site(
+    app, make_circle, add_member, new_client, login, monkeypatch, path
+):
+    """The same trick on a form: a message posted (with a client id) to a crafted path
+    while the database is away comes back in the "Send again" box, whose form carried
+    the decoded path as its action: ``action="/\t/evil.example/x"``. Pressing "Send
+    again" would post the typed words and the person's CSRF token to another site.
+    Fix: the action is written percent-encoded, like "Try again"."""
+    circle, _ = make_circle()
+    anna = add_member(circle, name="Anna")
+    browser = login(new_client(), anna.user)
+    token = csrf_from(browser.get(f"/c/{circle.id}/chat"))
+    monkeypatch.setattr(accounts_svc, "load_login_session", _storage_away)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    resp = browser.post(
+        path, data={"csrf_token": token, "client_id": "c-000001", "body": "my words"}
+    )
+    assert resp.status_code == 503
+    html = resp.get_data(as_text=True)
+    assert "my words" in html
+    found = re.search(r'<form method="post" action="([^"]*)">', html)
+    assert found, html
+    action = html_mod.unescape(found[1])
+    assert _host_to_a_browser(action) is None, action
+    assert action.startswith("/")
 
 
 def test_try_again_keeps_an_ordinary_address_with_its_query(
