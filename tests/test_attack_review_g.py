@@ -353,3 +353,53 @@ def test_hostile_names_and_texts_stay_text_in_the_circle_zip(
     # Oma's own export names the circle beside each message: the title stays text too.
     html = _unzip_html(login(new_client(), oma.user).get("/account/export"))
     _assert_inert(html, "Circle " + HOSTILE, "edited <a href=javascript:alert(3)>x</a>")
+
+
+# --- The Redis message queue: the capped back-off ---------------------------------------
+
+
+class _Stop(BaseException):
+    """Ends the listener's loop from its sleep (the loop catches only Exception)."""
+
+
+@pytest.mark.parametrize("setting", ["2", "0.5"])
+def test_the_listener_waits_between_tries_however_long_redis_is_away(monkeypatch, setting):
+    """What held: against a Redis that never answers, the listener waits 1 s, then at
+    most the setting, and keeps trying (it does not end)."""
+    import time
+
+    from portal.realtime.queue import RedisQueue
+    from tests.live_server import free_port
+
+    waits: list[float] = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 6:
+            raise _Stop
+
+    queue = RedisQueue(f"redis://127.0.0.1:{free_port()}/0", retry_max=float(setting))
+    monkeypatch.setattr(time, "sleep", sleep)
+    with pytest.raises(_Stop):
+        next(queue._redis_listen_with_retries())
+    assert waits == {"2": [1, 2, 2, 2, 2, 2], "0.5": [0.5] * 6}[setting]
+
+
+@pytest.mark.parametrize("setting", ["0", "-1", "nan", "inf"])
+def test_a_wait_setting_that_would_spin_or_go_deaf_stops_the_start(setting):
+    """REDIS_RETRY_MAX_SECONDS is the operator's, but a slip there was silent and worse
+    than the library it replaced: 0 tried to connect in a tight loop (a core at 100%
+    and a log line per try for the whole outage), -1 spun the same under gevent and,
+    without gevent, ended the listener for good on the first failure (time.sleep(-1)
+    raises inside the retry's ``except``), "nan" and "inf" lifted the cap (waits
+    doubling without end). Now the process refuses to start and names the setting."""
+    from portal import create_app
+    from tests.conftest import _Config
+    from tests.live_server import free_port
+
+    class WithRedis(_Config):
+        REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+        REDIS_RETRY_MAX_SECONDS = float(setting)
+
+    with pytest.raises(ValueError, match="REDIS_RETRY_MAX_SECONDS"):
+        create_app(WithRedis)
