@@ -403,3 +403,30 @@ def test_a_wait_setting_that_would_spin_or_go_deaf_stops_the_start(setting):
 
     with pytest.raises(ValueError, match="REDIS_RETRY_MAX_SECONDS"):
         create_app(WithRedis)
+
+
+def test_a_hostile_name_on_a_private_line_stays_text_in_the_account_zip(
+    db, make_circle, add_member, make_user, new_client, login
+):
+    """The account ZIP heads each private-line message with "Private line of X and Y"
+    (translated in the template, then handed to the Python-written message): a
+    supporter and a member whose names are markup get none of it run, in either's
+    download. Found on the way: the Python-written message read ``m["edited_at"]``,
+    which a line message does not have (the macro's ``m.edited_at`` was undefined,
+    so false), so the download of anyone with a private-line message broke off in
+    index.html with a KeyError: a cut ZIP instead of their data. Fix: optional keys
+    are read with ``.get``."""
+    from portal.models import Role
+    from portal.services import lines as line_svc
+    from tests.test_support_line import _supporter_of
+
+    circle, _ = make_circle("Circle around Sam")
+    central = add_member(circle, Role.CENTRAL, name="Mum")
+    child = add_member(circle, Role.MEMBER, name="Sam " + HOSTILE)
+    supporter = _supporter_of(db, make_user, circle, central, child, name="Jo " + HOSTILE)
+    line = line_svc.line_between(supporter, child)
+    line_svc.send_message(line, supporter, "line-000001", "on the line " + HOSTILE)
+    db.session.commit()
+    for who in (supporter, child):
+        html = _unzip_html(login(new_client(), who.user).get("/account/export"))
+        _assert_inert(html, "on the line " + HOSTILE, "Jo " + HOSTILE, "Sam " + HOSTILE)
