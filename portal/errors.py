@@ -3,6 +3,8 @@ one that does not exist must be indistinguishable, byte for byte."""
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
@@ -70,7 +72,7 @@ def storage_away():
     resend = None
     if request.method == "POST" and request.form.get("client_id") and "body" in request.form:
         resend = {
-            "action": request.path,
+            "action": _this_path(),
             "client_id": request.form["client_id"],
             "body": request.form["body"],
         }
@@ -84,11 +86,24 @@ def _same_page() -> str | None:
     to the form, which keeps what was typed (Chromium does, though pages are no-store)."""
     if request.method != "GET":
         return None
-    # "//host/..." or "/\\host/..." (browsers read a backslash as a slash) would leave
-    # Kring for another site.
-    path = "/" + request.path.lstrip("/\\")
+    path = _this_path()
     query = request.query_string.decode("utf-8", "replace")
     return f"{path}?{query}" if query else path
+
+
+def _this_path() -> str:
+    """This request's path, for a link or a form's action on Kring's own site.
+
+    "//host/..." or "/\\host/..." (browsers read a backslash as a slash) would leave
+    Kring for another site. The path is written percent-encoded, as browsers send it:
+    decoded, "/%09/host" would be "/<tab>/host", and a browser drops tabs and line
+    breaks from a URL before reading it ("//host")."""
+    return "/" + quote(request.path.lstrip("/\\"), safe=_PATH_SAFE)
+
+
+# What a path may hold unencoded (RFC 3986 pchar and "/"); every other character,
+# the backslash, tabs, line breaks, spaces and letters outside ASCII, goes as %XX.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
 
 
 def app_render(template: str, **context):

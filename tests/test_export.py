@@ -17,7 +17,7 @@ import re
 import tempfile
 import tracemalloc
 import zipfile
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import insert, select

@@ -12,6 +12,7 @@ failed attempt is one connect to a local Redis, so trying every 2 s costs nothin
 
 from __future__ import annotations
 
+import math
 import time
 
 import socketio
@@ -21,6 +22,13 @@ CHANNEL = "flask-socketio"  # Flask-SocketIO's own default, which the fault test
 
 class RedisQueue(socketio.RedisManager):
     def __init__(self, url: str, *, retry_max: float) -> None:
+        # 0 (or below 0, under gevent) would try in a tight loop, below 0 without gevent
+        # end the listener (time.sleep raises in the except below), nan or inf lift the
+        # cap: refuse to start instead.
+        if not 0 < retry_max < math.inf:
+            raise ValueError(
+                f"REDIS_RETRY_MAX_SECONDS must be a number of seconds above 0, not {retry_max}"
+            )
         super().__init__(url, channel=CHANNEL)
         self.retry_max = retry_max
 

@@ -113,7 +113,11 @@ def message_html(at: Callable[[str | None], str]) -> Callable[..., Markup]:
     most of the page. The words are translated once per export; every value is
     escaped as the template's autoescape would. Texts are escaped and shown with their
     line breaks, without making links (linkifying thousands would take most of the
-    time)."""
+    time).
+
+    A private line's messages (``rows.line_messages``) have no ``edited_at``,
+    ``removed_by`` or ``earlier_versions``: a line message is never edited. A missing
+    key reads as the macro's undefined did, as not there."""
     # As Jinja's i18n does with autoescape: the translation is markup, its values not.
     changed = " · " + Markup(_("changed")) % {}
     removed = Markup(_("This message was removed.")) % {}
@@ -127,11 +131,11 @@ def message_html(at: Callable[[str | None], str]) -> Callable[..., Markup]:
         parts = [meta]
         if show_circle:
             parts.append(f" · {escape(show_circle)}")
-        if m["edited_at"]:
+        if m.get("edited_at"):
             parts.append(changed)
         parts.append("</p>\n  ")
-        if m["removed_at"]:
-            if m["removed_by"]:
+        if m.get("removed_at"):
+            if m.get("removed_by"):
                 gone = Markup(_("Removed by %(name)s.")) % {"name": m["removed_by"]}
             else:
                 gone = removed
@@ -139,7 +143,7 @@ def message_html(at: Callable[[str | None], str]) -> Callable[..., Markup]:
         else:
             parts.append(f'<p class="text">{escape(m["text"])}</p>')
         parts.append("\n  ")
-        if m["earlier_versions"]:
+        if m.get("earlier_versions"):
             parts.append(f"<details><summary>{earlier}</summary>\n    ")
             for e in m["earlier_versions"]:
                 parts.append(
