@@ -204,12 +204,15 @@ _MESSAGES_UPSERT = {
 }
 
 
-def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None) -> None:
+def messages_sent(
+    circle_id: int, author_id: int, *, now: datetime | None = None, conn=None
+) -> None:
     """A chat message: every other reader of the chat gets one "new messages" line per
     circle, counting up while unread (one statement whatever the circle's size). Only
     people whose line is new hear of it (their count changed); for the others only the
-    number on the line grew."""
-    conn = db.session.connection()
+    number on the line grew. ``conn``: the session's connection, if the caller has it."""
+    if conn is None:
+        conn = db.session.connection()
     params = {
         "circle_id": circle_id,
         "author_id": author_id,

@@ -55,12 +55,16 @@ class NumberedMessages:
         back) or ``(None, existing)`` for a resent client id."""
         conn = db.session.connection()
         seq = conn.execute(self._next_seq, {"owner_id": owner_id}).scalar_one()
-        return self.store_numbered(owner_id, seq, author_id, client_id, text)
+        return self.store_numbered(owner_id, seq, author_id, client_id, text, conn=conn)
 
-    def store_numbered(self, owner_id: int, seq: int, author_id: int, client_id: str, text: str):
+    def store_numbered(
+        self, owner_id: int, seq: int, author_id: int, client_id: str, text: str, *, conn=None
+    ):
         """``store`` after the counter was already moved on to ``seq`` (under its row
-        lock) by the caller's own statement."""
-        conn = db.session.connection()
+        lock) by the caller's own statement. ``conn``: the session's connection, when
+        the caller has it already (asking the session again costs a little per message)."""
+        if conn is None:
+            conn = db.session.connection()
         row = {
             self.owner: owner_id,
             "seq": seq,
