@@ -24,6 +24,7 @@ from portal.access import (
     chat_open_sql,
 )
 from portal.extensions import db
+from portal.hotsql import HotStatement
 from portal.ids import is_id
 from portal.models import (
     Circle,
@@ -193,7 +194,10 @@ def _seated_next_seq_sqlite():
     )
 
 
-_SEATED_NEXT_SEQ = {"postgresql": _seated_next_seq(), "sqlite": _seated_next_seq_sqlite()}
+_SEATED_NEXT_SEQ = {
+    "postgresql": HotStatement(_seated_next_seq()),
+    "sqlite": HotStatement(_seated_next_seq_sqlite()),
+}
 
 
 def send_as(user, circle_id: int, client_id, body) -> tuple[dict, bool]:
@@ -206,7 +210,8 @@ def send_as(user, circle_id: int, client_id, body) -> tuple[dict, bool]:
     conn = db.session.connection()
     seated_next_seq = _SEATED_NEXT_SEQ.get(conn.dialect.name)
     if seated_next_seq is not None and user is not None and user.is_authenticated:
-        row = conn.execute(seated_next_seq, {"circle_id": circle_id, "user_id": user.id}).first()
+        params = {"circle_id": circle_id, "user_id": user.id}
+        row = seated_next_seq.execute(conn, params).first()
         if row is not None:
             seq, membership_id, display_name = row
             seat = ChatSeat(circle_id, membership_id, display_name, user.id)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from portal import events
 from portal.access import can_read_chat, chat_open_sql
 from portal.extensions import BULK_INSERT, db
+from portal.hotsql import HotStatement
 from portal.models import (
     Circle,
     Membership,
@@ -199,8 +200,8 @@ def _messages_upsert(dialect_insert):
 
 
 _MESSAGES_UPSERT = {
-    "postgresql": _messages_upsert(pg_insert),
-    "sqlite": _messages_upsert(sqlite_insert),
+    "postgresql": HotStatement(_messages_upsert(pg_insert)),
+    "sqlite": HotStatement(_messages_upsert(sqlite_insert)),
 }
 
 
@@ -219,7 +220,7 @@ def messages_sent(
         "group_key": f"messages:{circle_id}",
         "when": now or utcnow(),
     }
-    rows = conn.execute(_MESSAGES_UPSERT[conn.dialect.name], params)
+    rows = _MESSAGES_UPSERT[conn.dialect.name].execute(conn, params)
     events.news_changed([user_id for user_id, count in rows if count == 1])
 
 
