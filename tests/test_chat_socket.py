@@ -7,7 +7,6 @@ from sqlalchemy import event, select
 
 from portal.extensions import db as _db
 from portal.models import MembershipStatus, Message
-from tests.conftest import ON_POSTGRES
 
 
 @pytest.fixture
@@ -102,9 +101,9 @@ def test_connect_needs_login_and_csrf(app, make_circle, add_member, connect, cli
     assert connect(anna.user).is_connected()
 
 
-def test_send_costs_at_most_four_queries(app, make_circle, add_member, connect):
-    """Access, the circle's counter, the insert, and the readers' "new messages" news
-    line (one statement whatever the circle's size; issue 12)."""
+def test_send_costs_three_queries(app, make_circle, add_member, connect):
+    """Access with the circle's counter, the insert, and the readers' "new messages"
+    news line (one statement whatever the circle's size; issue 12)."""
     circle, _ = make_circle()
     anna = add_member(circle)
     a = connect(anna.user)
@@ -125,8 +124,8 @@ def test_send_costs_at_most_four_queries(app, make_circle, add_member, connect):
     finally:
         event.remove(_db.engine, "before_cursor_execute", count)
     assert ack["ok"]
-    # On PostgreSQL the access check and the counter are one UPDATE ... FROM.
-    assert len(statements) <= (3 if ON_POSTGRES else 4), statements
+    # The access check and the counter are one UPDATE (services.chat.send_as).
+    assert len(statements) == 3, statements
 
 
 def test_a_refused_body_or_a_refused_person_leaves_no_gap_in_the_numbers(

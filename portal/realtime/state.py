@@ -1,7 +1,7 @@
 """What each socket is, remembered from its connect.
 
 Handlers look the person up here instead of loading the login session again on every
-event; that keeps a send at four SQL statements. It is safe because logout, password
+event; that keeps a send at three SQL statements. It is safe because logout, password
 change, removal and closing the chat to professionals all disconnect the affected
 sockets (portal.events), and every event still checks circle access in the database.
 """

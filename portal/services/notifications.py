@@ -26,6 +26,7 @@ from sqlalchemy.orm import contains_eager, joinedload
 from portal import events
 from portal.access import can_read_chat, chat_open_sql
 from portal.extensions import BULK_INSERT, db
+from portal.hotsql import HotStatement
 from portal.models import (
     Circle,
     Membership,
@@ -199,24 +200,27 @@ def _messages_upsert(dialect_insert):
 
 
 _MESSAGES_UPSERT = {
-    "postgresql": _messages_upsert(pg_insert),
-    "sqlite": _messages_upsert(sqlite_insert),
+    "postgresql": HotStatement(_messages_upsert(pg_insert)),
+    "sqlite": HotStatement(_messages_upsert(sqlite_insert)),
 }
 
 
-def messages_sent(circle_id: int, author_id: int, *, now: datetime | None = None) -> None:
+def messages_sent(
+    circle_id: int, author_id: int, *, now: datetime | None = None, conn=None
+) -> None:
     """A chat message: every other reader of the chat gets one "new messages" line per
     circle, counting up while unread (one statement whatever the circle's size). Only
     people whose line is new hear of it (their count changed); for the others only the
-    number on the line grew."""
-    conn = db.session.connection()
+    number on the line grew. ``conn``: the session's connection, if the caller has it."""
+    if conn is None:
+        conn = db.session.connection()
     params = {
         "circle_id": circle_id,
         "author_id": author_id,
         "group_key": f"messages:{circle_id}",
         "when": now or utcnow(),
     }
-    rows = conn.execute(_MESSAGES_UPSERT[conn.dialect.name], params)
+    rows = _MESSAGES_UPSERT[conn.dialect.name].execute(conn, params)
     events.news_changed([user_id for user_id, count in rows if count == 1])
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from portal.extensions import db
+from portal.hotsql import HotStatement
 from portal.models.types import utcnow
 
 
@@ -43,9 +44,11 @@ class NumberedMessages:
             .values(message_seq=counters.c.message_seq - 1)
         )
         self._insert = {
-            name: dialect_insert(messages)
-            .on_conflict_do_nothing(index_elements=[owner, "author_id", "client_id"])
-            .returning(messages.c.id)
+            name: HotStatement(
+                dialect_insert(messages)
+                .on_conflict_do_nothing(index_elements=[owner, "author_id", "client_id"])
+                .returning(messages.c.id)
+            )
             for name, dialect_insert in (("postgresql", pg_insert), ("sqlite", sqlite_insert))
         }
 
@@ -55,12 +58,16 @@ class NumberedMessages:
         back) or ``(None, existing)`` for a resent client id."""
         conn = db.session.connection()
         seq = conn.execute(self._next_seq, {"owner_id": owner_id}).scalar_one()
-        return self.store_numbered(owner_id, seq, author_id, client_id, text)
+        return self.store_numbered(owner_id, seq, author_id, client_id, text, conn=conn)
 
-    def store_numbered(self, owner_id: int, seq: int, author_id: int, client_id: str, text: str):
+    def store_numbered(
+        self, owner_id: int, seq: int, author_id: int, client_id: str, text: str, *, conn=None
+    ):
         """``store`` after the counter was already moved on to ``seq`` (under its row
-        lock) by the caller's own statement."""
-        conn = db.session.connection()
+        lock) by the caller's own statement. ``conn``: the session's connection, when
+        the caller has it already (asking the session again costs a little per message)."""
+        if conn is None:
+            conn = db.session.connection()
         row = {
             self.owner: owner_id,
             "seq": seq,
@@ -69,7 +76,7 @@ class NumberedMessages:
             "body": text,
             "created_at": utcnow(),
         }
-        message_id = conn.execute(self._insert[conn.dialect.name], row).scalar_one_or_none()
+        message_id = self._insert[conn.dialect.name].execute(conn, row).scalar_one_or_none()
         if message_id is not None:
             return {"id": message_id, **row}, None
         conn.execute(self._give_back, {"owner_id": owner_id})

@@ -1,0 +1,88 @@
+"""The chat send's statements through ``portal.hotsql`` store exactly what SQLAlchemy's
+own execution stores: the same text for a time, the same value for an enum or JSON."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import event, text
+
+from portal.extensions import db as _db
+from portal.hotsql import HotStatement
+from portal.models import Message, Notification
+from portal.models.types import UTC
+from portal.services.chat import _SEATED_NEXT_SEQ, _STORE
+from portal.services.notifications import _MESSAGES_UPSERT
+
+WHEN = datetime(2026, 12, 3, 10, 5, 7, 123456, tzinfo=UTC)
+
+
+def _raw(conn, sql, **params):
+    """Rows as the database holds them (no type conversion on the way out)."""
+    return conn.exec_driver_sql(sql, params).all()
+
+
+def test_the_message_insert_stores_what_sqlalchemy_stores(app, make_circle):
+    circle, me = make_circle()
+    conn = _db.session.connection()
+    hot = _STORE._insert[conn.dialect.name]
+    assert isinstance(hot, HotStatement)
+    row = dict(circle_id=circle.id, seq=1, author_id=me.id, body="Hallo", created_at=WHEN)
+    plain_id = conn.execute(hot.statement, {**row, "client_id": "plain-0001"}).scalar_one()
+    hot_id = hot.execute(conn, {**row, "seq": 2, "client_id": "hot-000001"}).scalar_one()
+    # A repeated client id inserts nothing, as before.
+    again = hot.execute(conn, {**row, "seq": 3, "client_id": "hot-000001"}).scalar_one_or_none()
+    assert again is None
+    t = Message.__table__
+    columns = ", ".join(c.name for c in t.c if c.name not in ("id", "seq", "client_id"))
+    select_sql = f"SELECT {columns} FROM messages WHERE id = {{}}"
+    plain = conn.exec_driver_sql(select_sql.format(int(plain_id))).one()
+    stored = conn.exec_driver_sql(select_sql.format(int(hot_id))).one()
+    assert stored == plain
+    assert _db.session.get(Message, hot_id).created_at == WHEN
+
+
+def test_the_news_line_upsert_stores_what_sqlalchemy_stores(app, make_circle, add_member):
+    one, coordinator_one = make_circle("One")
+    two, coordinator_two = make_circle("Two")
+    reader_one, reader_two = add_member(one), add_member(two)
+    conn = _db.session.connection()
+    hot = _MESSAGES_UPSERT[conn.dialect.name]
+    params = {"author_id": coordinator_one.id, "when": WHEN}
+    conn.execute(hot.statement, {**params, "circle_id": one.id, "group_key": f"messages:{one.id}"})
+    params = {"author_id": coordinator_two.id, "when": WHEN}
+    for _ in range(2):  # the second one counts the line up
+        rows = hot.execute(conn, {**params, "circle_id": two.id, "group_key": f"messages:{two.id}"})
+    assert [tuple(r) for r in rows] == [(reader_two.user_id, 2)]
+    t = Notification.__table__
+    columns = ", ".join(
+        c.name for c in t.c if c.name not in ("id", "user_id", "circle_id", "group_key", "count")
+    )
+    by_user = f"SELECT {columns} FROM notifications WHERE user_id = {{}}"
+    plain = conn.exec_driver_sql(by_user.format(int(reader_one.user_id))).all()
+    stored = conn.exec_driver_sql(by_user.format(int(reader_two.user_id))).all()
+    assert len(plain) == 1 and stored == plain
+
+
+def test_the_seat_and_counter_update_runs_the_same_statement(app, make_circle, add_member):
+    circle, _ = make_circle()
+    member = add_member(circle, name="Anna")
+    params = {"circle_id": circle.id, "user_id": member.user_id}
+    circle_id, member_id = circle.id, member.id
+    conn = _db.session.connection()
+    hot = _SEATED_NEXT_SEQ[conn.dialect.name]
+    seen = []
+    listener = lambda _c, _cur, statement, *args: seen.append(statement)  # noqa: E731
+    event.listen(_db.engine, "before_cursor_execute", listener)
+    try:
+        first = hot.execute(conn, params).one()
+        second = conn.execute(hot.statement, params).one()
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", listener)
+    assert tuple(first) == (1, member_id, "Anna") and tuple(second) == (2, member_id, "Anna")
+    # The same SQL, and the engine's events still see it.
+    assert len(seen) == 2 and seen[0] == seen[1]
+    counter = conn.execute(
+        text("SELECT message_seq FROM circles WHERE id = :id"), {"id": circle_id}
+    )
+    assert counter.scalar_one() == 2
