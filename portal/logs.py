@@ -193,4 +193,4 @@ class ServerErrors:
         return len(text)
 
     def flush(self) -> None:
-        pass
+        """Nothing to flush: ``write`` hands each line to the logger at once."""
