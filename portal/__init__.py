@@ -130,14 +130,14 @@ def create_app(config: type[Config] | None = None) -> Flask:
     registry.init_app(app)
 
     origins = app.config["SOCKET_ALLOWED_ORIGINS"] or [_origin(app.config["BASE_URL"])]
-    queue = None
-    if app.config["REDIS_URL"]:
-        from portal.realtime.queue import RedisQueue
+    from portal.realtime.queue import HeardQueue, RedisQueue
 
+    if app.config["REDIS_URL"]:
         queue = RedisQueue(app.config["REDIS_URL"], retry_max=app.config["REDIS_RETRY_MAX_SECONDS"])
+    else:
+        queue = HeardQueue()  # this process alone (python-socketio's in-memory manager)
     socketio.init_app(
         app,
-        # None: this process alone (python-socketio's in-memory manager)
         client_manager=queue,
         cors_allowed_origins=origins,
         max_http_buffer_size=64 * 1024,

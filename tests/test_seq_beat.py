@@ -24,8 +24,9 @@ def _received(sock, name):
     return [e["args"][0] for e in sock.get_received() if e["name"] == name]
 
 
-def _beat(app) -> tuple[int, int]:
-    """Run one beat as the process's loop does; (its return, statements it ran)."""
+def _beat(app, *, full: bool = True) -> tuple[int, int]:
+    """Run one beat as the process's loop does; (its return, statements it ran). The
+    access tests use full beats, which tell every joined room."""
     _db.session.commit()
     statements = []
     with app.app_context():
@@ -36,7 +37,7 @@ def _beat(app) -> tuple[int, int]:
 
         event.listen(engine, "before_cursor_execute", count)
         try:
-            ran = beat.beat()
+            ran = beat.beat(full=full)
         finally:
             event.remove(engine, "before_cursor_execute", count)
     _db.session.rollback()
@@ -48,6 +49,13 @@ def lost_publish(monkeypatch):
     """The sender's process gave up publishing (Redis down): nobody hears the message."""
     monkeypatch.setattr(events, "publish", lambda *a, **k: None)
     monkeypatch.setattr(events, "publish_line", lambda *a, **k: None)
+
+
+def _send(membership, client_id, body):
+    with_seat = access_chat_seat(membership.user, membership.circle_id)
+    message, _ = chat_svc.send_message(with_seat, client_id, body)
+    _db.session.commit()
+    return message
 
 
 def _send_lost(membership, client_id, body):
@@ -199,3 +207,119 @@ def test_chat_sends_while_the_shared_rate_limit_storage_is_away(
     ]
     assert [x["ok"] for x in answers] == [True, True, True, False]
     assert answers[3]["error"] == "rate_limited"
+
+
+def test_a_quiet_beat_tells_only_rooms_that_may_lack_a_message(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """Between full beats, a room whose sockets heard every message live is told
+    nothing (no frame to 1,000 sockets every 3 s); a message whose live event was lost
+    is told at the next beat, once; a full beat tells everyone again."""
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a = socket_client(anna.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    a.get_received()
+    latest = {"circle_id": circle.id, "seq": 0}
+
+    assert _beat(app, full=False) == (1, 1)
+    assert _received(a, "chat:latest") == [latest]  # a room new to the beat is told
+    assert _beat(app, full=False) == (1, 1)  # still one statement, but
+    assert _received(a, "chat:latest") == []  # nothing new: nothing said
+
+    heard = _send(ben, "heard-live-001", "Heard live")
+    assert [m["message"]["seq"] for m in _received(a, "chat:message")] == [heard["seq"]]
+    _beat(app, full=False)
+    assert _received(a, "chat:latest") == []  # heard live: nothing to tell
+
+    monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
+    lost = _send(ben, "lost-live-001", "Lost on the way")
+    assert _received(a, "chat:message") == []
+    _beat(app, full=False)
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": lost["seq"]}]
+    _beat(app, full=False)
+    assert _received(a, "chat:latest") == []  # told once
+    _beat(app, full=True)
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": lost["seq"]}]
+
+
+def test_a_quiet_beat_tells_a_line_that_lost_a_message(
+    app,
+    pair,  # noqa: F811
+    socket_client,
+):
+    p = pair
+    ids = {"circle_id": p["circle"].id, "line_id": p["line"].id}
+    child = socket_client(p["child"].user)
+    assert child.emit("line:join", ids)["ok"]
+    _beat(app, full=False)
+    child.get_received()
+    line_svc.send_message(p["line"], p["supporter"], "line-heard-01", "Heard")
+    _db.session.commit()
+    assert len(_received(child, "line:message")) == 1
+    _beat(app, full=False)
+    assert _received(child, "line:latest") == []
+
+
+def test_the_loop_runs_a_full_beat_every_tenth_time(app, monkeypatch):
+    """``run`` (the process's loop): quiet beats, and every ``FULL_EVERY``-th a full one."""
+    calls = []
+
+    class Stop(Exception):
+        pass
+
+    def fake_beat(*, full):
+        calls.append(full)
+        return 0
+
+    def fake_sleep(_seconds):
+        if len(calls) == 2 * beat.FULL_EVERY:
+            raise Stop
+
+    monkeypatch.setattr(beat, "beat", fake_beat)
+    monkeypatch.setattr(beat.socketio, "sleep", fake_sleep)
+    with pytest.raises(Stop):
+        beat.run(app)
+    assert [i + 1 for i, full in enumerate(calls) if full] == [beat.FULL_EVERY, 2 * beat.FULL_EVERY]
+
+
+def test_redis_queue_notes_what_it_delivers_here():
+    """Under several processes, a live message reaches a process's sockets through
+    ``_handle_emit``: from Redis for the other processes, and straight away in the
+    sending one (python-socketio delivers locally before it publishes). Both are
+    noted; a process that Redis never told notes nothing, so its beat tells."""
+    import socketio
+
+    from portal.realtime.queue import RedisQueue
+
+    sender, other = (RedisQueue("redis://127.0.0.1:1/0", retry_max=1) for _ in range(2))
+    for q in (sender, other):
+        socketio.Server(client_manager=q)  # the manager's server; no listener started
+        q.rooms["/"] = {}
+    # From Redis (another process's message) to this process's sockets:
+    other._handle_emit(
+        {
+            "method": "emit",
+            "event": "chat:message",
+            "namespace": "/",
+            "room": "circle:3",
+            "data": {"type": "message", "op": "new", "message": {"seq": 7}},
+        }
+    )
+    other._handle_emit(
+        {
+            "method": "emit",
+            "event": "plan:event",
+            "namespace": "/",
+            "room": "circle:3",
+            "data": {"message": {"seq": 99}},
+        }
+    )
+    assert other.heard == {"circle:3": 7}
+    # Sent while Redis is away (nothing listens on port 1): delivered in the sending
+    # process only; the other process never hears it, so its beat will tell.
+    sender.emit("chat:message", {"message": {"seq": 8}}, namespace="/", room="circle:3")
+    assert sender.heard == {"circle:3": 8} and other.heard == {"circle:3": 7}
+    # The beat's own emits (ignore_queue) are not messages: nothing noted.
+    sender.emit("chat:latest", {"seq": 9}, namespace="/", room="circle:3", ignore_queue=True)
+    assert sender.heard == {"circle:3": 8}

@@ -19,6 +19,16 @@ member's sockets goes through Redis too and may have been lost. So a beat goes o
 sockets whose person may still read that chat (an active membership; professionals
 only while the chat is open to them) or line (one of the pair, and the pair stands).
 Nothing is read when no socket of this process has joined a chat or a line.
+
+A room is told only when its sockets may lack something: the room's latest ``seq`` is
+above the highest this process delivered live to it (``HeardQueue.heard``,
+portal/realtime/queue.py), or the room is new to the beat. Once told, the room counts
+as heard up to that ``seq``. Every ``FULL_EVERY``-th beat tells every room anyway: a
+page whose catch-up failed after a beat (the database away for a moment) hears it
+again within ``FULL_EVERY`` beats even when nothing new is said. Before this, every
+beat wrote to every joined socket: with 1,000 sockets a third as many frames as
+1,000 deliveries a second, and a stall of the whole process while it wrote them
+(bench/README.md).
 """
 
 from __future__ import annotations
@@ -40,6 +50,9 @@ from portal.realtime.state import SOCKETS
 log = logging.getLogger(__name__)
 
 _CHAT, _LINE = "circle:", "line:"
+
+# Every this many beats, every joined room is told, heard or not (30 s by default).
+FULL_EVERY = 10
 
 
 def _local_rooms() -> dict[str, list[str]]:
@@ -102,10 +115,21 @@ def _statement(circle_ids: list[int], line_ids: list[int]):
     return union_all(chats, *lines)
 
 
-def beat() -> int:
-    """Tell this process's joined sockets the latest seq of their chats and lines.
+def _heard() -> dict[str, int]:
+    """The manager's room -> highest seq delivered live here (an empty dict, never
+    kept, under a manager that does not count)."""
+    server = socketio.server
+    return getattr(server.manager, "heard", {}) if server is not None else {}
+
+
+def beat(*, full: bool = True) -> int:
+    """Tell this process's joined sockets the latest seq of their chats and lines:
+    every room when ``full``, else only rooms whose sockets may lack a message.
     Returns the number of statements run (0 or 1)."""
     rooms = _local_rooms()
+    heard = _heard()
+    for gone in heard.keys() - rooms.keys():  # no socket here any more
+        del heard[gone]
     if not rooms:
         return 0
     circle_ids, line_ids, users = set(), set(), set()
@@ -124,6 +148,9 @@ def beat() -> int:
         allowed[room].add(user_id)
         seqs[room] = seq
     for room, seq in seqs.items():
+        if not full and heard.get(room, -1) >= seq:
+            continue  # its sockets heard every message live, or were told already
+        heard[room] = seq
         number = int(room.partition(":")[2])
         if room.startswith(_CHAT):
             name, payload = "chat:latest", {"circle_id": number, "seq": seq}
@@ -150,11 +177,13 @@ def run(app: Flask) -> None:
     ends, not one per beat."""
     interval = app.config["SEQ_BEAT_SECONDS"]
     failing = False
+    count = 0
     while True:
         socketio.sleep(interval)
+        count += 1
         with app.app_context():
             try:
-                beat()
+                beat(full=count % FULL_EVERY == 0)
             except Exception as exc:  # noqa: BLE001
                 db.session.rollback()
                 if not failing:

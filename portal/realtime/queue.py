@@ -1,10 +1,19 @@
-"""The Redis message queue between Kring's processes (when ``REDIS_URL`` is set).
+"""The message queues between sockets: what this process delivered live, and (when
+``REDIS_URL`` is set) the Redis queue between Kring's processes.
 
-python-socketio's ``RedisManager`` listens again after losing Redis with a back-off
-that doubles up to 60 s (1, 2, 4 ... 32, 60): after an outage of 40 s a process
-would stay deaf to the other processes' events for up to another 23 s, though Redis
-was back. Plan ticks, meeting answers and news lines from the other processes are
-lost in that time (chat catches up through the sequence beat, docs/realtime.md).
+**HeardQueue** is python-socketio's in-memory manager that also remembers, per chat
+and line room, the highest message ``seq`` it delivered live to this process's
+sockets. The sequence beat (portal/realtime/beat.py) tells a room nothing while that
+number is the room's latest: its sockets heard every message already. Every local
+delivery passes through ``Manager.emit``, whether the event started here or came in
+over Redis (``PubSubManager._handle_emit`` calls it), so a message whose live event was
+lost (Redis away, the sending process killed) is exactly one this process never heard.
+
+**RedisQueue**: python-socketio's ``RedisManager`` listens again after losing Redis with
+a back-off that doubles up to 60 s (1, 2, 4 ... 32, 60): after an outage of 40 s a
+process would stay deaf to the other processes' events for up to another 23 s, though
+Redis was back. Plan ticks, meeting answers and news lines from the other processes
+are lost in that time (chat catches up through the sequence beat, docs/realtime.md).
 Here the wait between attempts grows only to ``REDIS_RETRY_MAX_SECONDS`` (2 s): a
 process listens again at most that long after Redis returns, for any outage. One
 failed attempt is one connect to a local Redis, so trying every 2 s costs nothing.
@@ -19,8 +28,38 @@ import socketio
 
 CHANNEL = "flask-socketio"  # Flask-SocketIO's own default, which the fault tests watch
 
+# The live events that carry a numbered message, and the rooms they go to.
+NUMBERED = {"chat:message": "circle:", "line:message": "line:"}
 
-class RedisQueue(socketio.RedisManager):
+
+class HeardQueue(socketio.Manager):
+    """The in-memory manager, plus ``heard``: room -> highest ``seq`` delivered live to
+    this process's sockets in it (chat and line rooms only)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: dict[str, int] = {}
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kw):
+        prefix = NUMBERED.get(event)
+        target = to or room
+        if prefix and isinstance(target, str) and target.startswith(prefix):
+            message = data.get("message") if isinstance(data, dict) else None
+            seq = message.get("seq") if isinstance(message, dict) else None
+            if isinstance(seq, int) and seq > self.heard.get(target, -1):
+                # Noted before the delivery: a room with no socket here keeps no entry
+                # for long (the beat forgets rooms that have no socket in this process).
+                self.heard[target] = seq
+        return super().emit(
+            event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kw
+        )
+
+
+class RedisQueue(socketio.RedisManager, HeardQueue):
+    """Redis between processes; ``HeardQueue`` sits under ``PubSubManager`` in the method
+    order, so what arrives over Redis (and the beat's ``ignore_queue`` emits) is noted
+    when it is delivered here, and a publish that Redis lost is never noted."""
+
     def __init__(self, url: str, *, retry_max: float) -> None:
         # 0 (or below 0, under gevent) would try in a tight loop, below 0 without gevent
         # end the listener (time.sleep raises in the except below), nan or inf lift the
@@ -29,7 +68,7 @@ class RedisQueue(socketio.RedisManager):
             raise ValueError(
                 f"REDIS_RETRY_MAX_SECONDS must be a number of seconds above 0, not {retry_max}"
             )
-        super().__init__(url, channel=CHANNEL)
+        super().__init__(url, channel=CHANNEL)  # HeardQueue.__init__ runs in the chain
         self.retry_max = retry_max
 
     def _redis_listen_with_retries(self):  # the library's loop, with the wait capped

@@ -245,16 +245,21 @@
     // Join the room, then take what came after the last message shown.
     function catchUp() {
       catching = true;
+      // A catch-up after a hole (already joined) is tried again as long as the page
+      // stays joined; the first one of a connection, until it has joined. The server's
+      // beat tells of a hole once, so a failed catch-up must not wait for the next one.
+      const gapOnly = joined;
+      const again = (ms) => setTimeout(() => {
+        if (socket.connected && joined === gapOnly && !catching) catchUp();
+      }, ms);
       socket.timeout(15000).emit(ev.join, payload({ after_seq: live ? whole : 0 }), (err, res) => {
         catching = false;
         // No answer: try again while connected (the outbox waits for the catch-up).
-        if (err) { if (socket.connected) setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 2000); return; }
+        if (err) { if (socket.connected) again(2000); return; }
         if (!res || !res.ok) {
           // The server could not read (its database out of reach, or busy): the same
           // join again soon; the outbox waits for it. Other answers are final.
-          if (res && RETRY.includes(res.error) && socket.connected) {
-            setTimeout(() => { if (socket.connected && !joined) catchUp(); }, 5000);
-          }
+          if (res && RETRY.includes(res.error) && socket.connected) again(5000);
           return;
         }
         if (live) res.messages.forEach(upsert);
