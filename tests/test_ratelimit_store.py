@@ -41,3 +41,29 @@ def test_a_thousand_people_counted_are_not_walked_a_hundred_times_a_second():
             window.hit(item, "chat-send", str(person))
     # limits' own storage walks all 1,000 keys every 10 ms: about 50 times here.
     assert len(walks) <= 1
+
+
+def test_the_sweep_runs_inline_once_due_and_frees_what_expired(monkeypatch):
+    """No timer thread (under gevent, asking whether it was alive paused every hit):
+    the first hit after ``SWEEP_SECONDS`` walks the keys and drops the expired entries
+    (limits keeps an empty list per key, as its own sweep does)."""
+    import threading
+
+    from portal import ratelimit_store
+
+    def no_threads(*_a, **_k):
+        raise AssertionError("a hit asked about a thread")
+
+    monkeypatch.setattr(ratelimit_store, "SWEEP_SECONDS", 0.2)
+    storage = SweepingMemoryStorage("kringmemory://")  # limits' __init__ starts one timer
+    monkeypatch.setattr(threading.Thread, "is_alive", no_threads)
+    monkeypatch.setattr(threading.Thread, "start", no_threads)
+    window = MovingWindowRateLimiter(storage)
+    short = limits.parse("5 per 1 second")
+    for person in range(50):
+        assert window.hit(short, "chat-send", str(person))
+    assert len(storage.events) == 50
+    time.sleep(1.1)  # every entry expired, and a sweep is due
+    assert window.hit(short, "chat-send", "new")
+    held = {key: len(entries) for key, entries in storage.events.items() if entries}
+    assert list(held.values()) == [1] and next(iter(held)).endswith("/new/5/1/second")
