@@ -5,12 +5,18 @@ costs SQLite a few microseconds while SQLAlchemy's part (looking the statement u
 its compiled cache, building the parameters, converting each value) costs several
 times that: most of the send's own CPU (bench/README.md, 2026-12-03). ``HotStatement``
 compiles a statement once per set of parameter names and then hands SQLite the SQL
-string and a tuple through ``Connection.exec_driver_sql``. The values go through the
-same converters SQLAlchemy would use (the column types' bind processors: a datetime
-becomes the same text, an enum its value), the statement is the same SQL, and it still
-runs on the session's connection and transaction and fires the engine's events
-(``before_cursor_execute``). Result rows are not converted, so only statements whose
-``RETURNING`` columns are plain integers and text use it.
+string and a tuple on the session connection's own DBAPI cursor. The values go through
+the same converters SQLAlchemy would use (the column types' bind processors: a datetime
+becomes the same text, an enum its value), the statement is the same SQL, and it runs
+on the session's connection and transaction. What SQLAlchemy's own execution adds and
+this keeps: the engine's ``before_cursor_execute`` and ``after_cursor_execute`` events
+(without an execution context), and driver errors raised as SQLAlchemy's
+(``DBAPIError.instance``: "database is locked" is an ``OperationalError`` whose
+``orig`` is SQLite's, as ``portal.storage`` expects). What it leaves out: the execution
+context and the result object built from the cursor's description (``exec_driver_sql``
+still cost 60 % of a statement's time, 2026-12-03 session 7); the rows come back as a
+list (``Rows``). Result rows are not converted, so only statements whose ``RETURNING``
+columns are plain integers and text use it.
 
 PostgreSQL keeps ``Connection.execute`` (psycopg adapts the values and prepares
 repeated statements itself; this path was not measured there).
@@ -18,7 +24,53 @@ repeated statements itself; this path was not measured there).
 
 from __future__ import annotations
 
+from sqlalchemy import exc
 from sqlalchemy.engine import Connection
+
+
+class Rows(list):
+    """The fetched rows, with the few result methods the hot statements' callers use."""
+
+    def first(self):
+        return self[0] if self else None
+
+    def one(self):
+        if len(self) != 1:
+            raise exc.NoResultFound if not self else exc.MultipleResultsFound
+        return self[0]
+
+    def scalar_one(self):
+        return self.one()[0]
+
+    def scalar_one_or_none(self):
+        if len(self) > 1:
+            raise exc.MultipleResultsFound
+        return self[0][0] if self else None
+
+    def all(self):
+        return list(self)
+
+
+def _run(conn: Connection, sql: str, values) -> Rows:
+    """``sql`` on the DBAPI cursor of ``conn``, with the engine's cursor events."""
+    cursor = conn.connection.dbapi_connection.cursor()
+    events = conn._has_events or conn.engine._has_events
+    try:
+        if events:
+            for fn in conn.dispatch.before_cursor_execute:
+                sql, values = fn(conn, cursor, sql, values, None, False)
+        try:
+            cursor.execute(sql, values)
+            rows = Rows(cursor.fetchall()) if cursor.description else Rows()
+        except Exception as e:  # noqa: BLE001 - SQLAlchemy's own handling, as in execute
+            # Wraps a driver error as SQLAlchemy's (OperationalError...), tells a lost
+            # connection apart and invalidates it, runs handle_error events; re-raises.
+            conn._handle_dbapi_exception(e, sql, values, cursor, None)
+        if events:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, False)
+        return rows
+    finally:
+        cursor.close()
 
 
 class HotStatement:
@@ -27,8 +79,6 @@ class HotStatement:
         self._plans: dict[tuple, tuple] = {}
 
     def execute(self, conn: Connection, params: dict):
-        if conn.dialect.name != "sqlite":
-            return conn.execute(self.statement, params)
         key = tuple(params)
         plan = self._plans.get(key)
         if plan is None:
@@ -36,31 +86,49 @@ class HotStatement:
         if plan is False:  # the statement needs SQLAlchemy at run time: see _plan
             return conn.execute(self.statement, params)
         sql, order = plan
-        values = []
-        for name, process, fixed in order:
-            if name is None:
-                values.append(fixed)
-            else:
-                value = params[name]
-                values.append(value if process is None else process(value))
-        return conn.exec_driver_sql(sql, tuple(values))
+        if conn.dialect.positional:  # SQLite: a tuple in the statement's order
+            values = tuple(
+                fixed
+                if name is None
+                else (params[name] if process is None else process(params[name]))
+                for _key, name, process, fixed in order
+            )
+        else:  # psycopg: a dict by the names in the SQL
+            values = {
+                key: fixed
+                if name is None
+                else (params[name] if process is None else process(params[name]))
+                for key, name, process, fixed in order
+            }
+        return _run(conn, sql, values)
 
     def _plan(self, conn: Connection, keys: tuple):
+        """(SQL, [(placeholder, parameter name or None, converter, fixed value)]), or
+        False when the statement needs SQLAlchemy at run time."""
         dialect = conn.dialect
         compiled = self.statement.compile(dialect=dialect, column_keys=list(keys))
-        if compiled.insert_prefetch or compiled.update_prefetch or compiled.positiontup is None:
-            return False  # Python-side column defaults or named parameters: not here
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            return False  # Python-side column defaults: not here
+        if dialect.positional:
+            if compiled.positiontup is None:
+                return False
+            names = list(compiled.positiontup)
+        else:
+            names = list(compiled.binds)
         order = []
-        for name in compiled.positiontup:
+        for name in names:
             bind = compiled.binds[name]
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            placeholder = compiled.escaped_bind_names.get(name, name)
             if name in keys:
-                order.append((name, process, None))
+                order.append((placeholder, name, process, None))
             elif bind.required or bind.callable is not None:
                 return False
             else:
                 # The statement's own literals (a kind, a status, the 1 of "count + 1"),
                 # converted once.
                 value = bind.effective_value
-                order.append((None, None, value if process is None else process(value)))
+                order.append(
+                    (placeholder, None, None, value if process is None else process(value))
+                )
         return compiled.string, order

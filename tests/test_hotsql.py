@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
 from sqlalchemy import event, text
 
 from portal.extensions import db as _db
@@ -86,3 +87,35 @@ def test_the_seat_and_counter_update_runs_the_same_statement(app, make_circle, a
         text("SELECT message_seq FROM circles WHERE id = :id"), {"id": circle_id}
     )
     assert counter.scalar_one() == 2
+
+
+def test_a_failing_statement_raises_as_sqlalchemy_does_and_events_fire(app):
+    """Driver errors come up as SQLAlchemy's own (``portal.storage`` tells "database
+    out of reach" from a bug by them), with the driver's error as ``orig``; the engine's
+    events see the statement before and after it runs."""
+    from sqlalchemy import bindparam, column, exc, insert, table
+
+    from portal import storage
+
+    conn = _db.session.connection()
+    missing = HotStatement(insert(table("no_such_table", column("x"))).values(x=bindparam("x")))
+    with pytest.raises(exc.DBAPIError) as caught:
+        missing.execute(conn, {"x": 1})
+    assert caught.value.orig is not None and "no_such_table" in str(caught.value.orig)
+    assert not storage.unreachable(caught.value)  # a missing table is a bug, not a wait
+    _db.session.rollback()
+
+    seen = []
+    before = lambda _c, _cur, statement, *args: seen.append(("before", statement))  # noqa: E731
+    after = lambda _c, _cur, statement, *args: seen.append(("after", statement))  # noqa: E731
+    event.listen(_db.engine, "before_cursor_execute", before)
+    event.listen(_db.engine, "after_cursor_execute", after)
+    try:
+        conn = _db.session.connection()
+        hot = HotStatement(text("SELECT 1 + :x").bindparams(bindparam("x")))
+        rows = hot.execute(conn, {"x": 41})
+    finally:
+        event.remove(_db.engine, "before_cursor_execute", before)
+        event.remove(_db.engine, "after_cursor_execute", after)
+    assert [tuple(r) for r in rows] == [(42,)]
+    assert [when for when, _ in seen] == ["before", "after"] and seen[0][1] == seen[1][1]
