@@ -42,7 +42,7 @@ from common import (
     ROOT,
     Loadgen,
     Server,
-    cpu_seconds,
+    cpu_split,
     free_port,
     kring_env,
     rss_mib,
@@ -152,9 +152,11 @@ def run_load(server: Server, clients: list[dict], args, workdir: Path, profile: 
                 )
             )
         time.sleep(1)
-    cpu0, wall0 = cpu_seconds(server.proc.pid), time.monotonic()
+    (user0, sys0), wall0 = cpu_split(server.proc.pid), time.monotonic()
     result = gen.go()
-    cpu1, wall1 = cpu_seconds(server.proc.pid), time.monotonic()
+    (user1, sys1), wall1 = cpu_split(server.proc.pid), time.monotonic()
+    cpu0, cpu1 = user0 + sys0, user1 + sys1
+    result["server_sys_share"] = (sys1 - sys0) / (cpu1 - cpu0) if cpu1 > cpu0 else 0.0
     result["server_rss_mib"] = rss_mib(server.proc.pid)
     gen.bye()
     for out, spy in spies:
@@ -229,6 +231,7 @@ def report(base: dict | None, kring: dict | None, args) -> bool:
         ("ack p99 (ms)", lambda r: r["ack_ms"]["p99"], "{:.1f}"),
         ("server CPU (s)", lambda r: r["server_cpu_s"], "{:.2f}"),
         ("server CPU use (%)", lambda r: 100 * r["server_cpu_util"], "{:.0f}"),
+        ("  of it in the kernel (%)", lambda r: 100 * r["server_sys_share"], "{:.0f}"),
         ("CPU per delivery (ms)", lambda r: r["cpu_ms_per_delivery"], "{:.3f}"),
         ("server RSS (MiB)", lambda r: r["server_rss_mib"], "{:.0f}"),
         ("no ack after drain", lambda r: r["no_ack_after_drain"], "{:d}"),
