@@ -1,25 +1,30 @@
-"""The chat send's statements, run on SQLite with less of SQLAlchemy's work per call.
+"""The chat send's statements, run with less of SQLAlchemy's work per call.
 
-A chat send is three statements (services.chat.send_as), and on SQLite running one
-costs SQLite a few microseconds while SQLAlchemy's part (looking the statement up in
-its compiled cache, building the parameters, converting each value) costs several
-times that: most of the send's own CPU (bench/README.md, 2026-12-03). ``HotStatement``
-compiles a statement once per set of parameter names and then hands SQLite the SQL
-string and a tuple on the session connection's own DBAPI cursor. The values go through
-the same converters SQLAlchemy would use (the column types' bind processors: a datetime
-becomes the same text, an enum its value), the statement is the same SQL, and it runs
-on the session's connection and transaction. What SQLAlchemy's own execution adds and
-this keeps: the engine's ``before_cursor_execute`` and ``after_cursor_execute`` events
-(without an execution context), and driver errors raised as SQLAlchemy's
-(``DBAPIError.instance``: "database is locked" is an ``OperationalError`` whose
-``orig`` is SQLite's, as ``portal.storage`` expects). What it leaves out: the execution
-context and the result object built from the cursor's description (``exec_driver_sql``
-still cost 60 % of a statement's time, 2026-12-03 session 7); the rows come back as a
-list (``Rows``). Result rows are not converted, so only statements whose ``RETURNING``
-columns are plain integers and text use it.
+A chat send is three statements (services.chat.send_as). Running one costs SQLite a
+few microseconds; SQLAlchemy's part costs several times that: looking the statement up
+in its compiled cache, building the parameters, converting each value, and building an
+execution context and a result from the cursor's description. That was most of the
+send's own CPU (bench/README.md, 2026-12-03).
 
-PostgreSQL keeps ``Connection.execute`` (psycopg adapts the values and prepares
-repeated statements itself; this path was not measured there).
+``HotStatement`` compiles a statement once per set of parameter names. After that it
+hands the driver the SQL string and the values on the DBAPI cursor of the session's
+connection: a tuple in order for SQLite, a dict by name for psycopg. So it runs in the
+session's transaction, and the SQL is the same. The values go through the converters
+SQLAlchemy would use (the column types' bind processors: a datetime becomes the same
+text, an enum its value).
+
+What it keeps of SQLAlchemy's execution:
+- the engine's ``before_cursor_execute`` and ``after_cursor_execute`` events (with no
+  execution context);
+- error handling: driver errors come up through ``Connection._handle_dbapi_exception``,
+  as from ``execute``. They are wrapped as SQLAlchemy's (``OperationalError`` with the
+  driver's error as ``orig``, which ``portal.storage`` reads), a lost connection is
+  invalidated, and ``handle_error`` events run.
+
+What it leaves out: the execution context and the result object. ``exec_driver_sql``
+still spent 60 % of a statement's time there (session 7). The rows come back as a
+list (``Rows``), not converted, so only statements whose ``RETURNING`` columns are
+plain integers and text use it.
 """
 
 from __future__ import annotations
