@@ -57,25 +57,32 @@ class Rows(list):
 
 
 def _run(conn: Connection, sql: str, values) -> Rows:
-    """``sql`` on the DBAPI cursor of ``conn``, with the engine's cursor events."""
-    cursor = conn.connection.dbapi_connection.cursor()
-    events = conn._has_events or conn.engine._has_events
+    """``sql`` on the DBAPI cursor of ``conn``, with the engine's cursor events.
+
+    As in SQLAlchemy's own execution, anything raised from making the cursor to
+    fetching the rows goes through ``_handle_dbapi_exception``, BaseException too: a
+    greenlet interrupted mid-statement (``gevent.Timeout``, ``GreenletExit``) leaves the
+    driver mid-protocol, and SQLAlchemy invalidates the connection for it. That closes
+    the cursor (or throws the connection away) and re-raises."""
+    cursor = None
     try:
+        cursor = conn.connection.dbapi_connection.cursor()
+        events = conn._has_events or conn.engine._has_events
         if events:
             for fn in conn.dispatch.before_cursor_execute:
                 sql, values = fn(conn, cursor, sql, values, None, False)
-        try:
-            cursor.execute(sql, values)
-            rows = Rows(cursor.fetchall()) if cursor.description else Rows()
-        except Exception as e:  # noqa: BLE001 - SQLAlchemy's own handling, as in execute
-            # Wraps a driver error as SQLAlchemy's (OperationalError...), tells a lost
-            # connection apart and invalidates it, runs handle_error events; re-raises.
-            conn._handle_dbapi_exception(e, sql, values, cursor, None)
+        cursor.execute(sql, values)
+        rows = Rows(cursor.fetchall()) if cursor.description else Rows()
         if events:
             conn.dispatch.after_cursor_execute(conn, cursor, sql, values, None, False)
-        return rows
-    finally:
-        cursor.close()
+    except BaseException as e:  # noqa: BLE001 - SQLAlchemy's own handling, as in execute
+        # Wraps a driver error as SQLAlchemy's (OperationalError...), tells a lost
+        # connection apart and invalidates it (and on an interruption), runs
+        # handle_error events; re-raises.
+        conn._handle_dbapi_exception(e, sql, values, cursor, None)
+        raise  # not reached: _handle_dbapi_exception always raises
+    cursor.close()
+    return rows
 
 
 class HotStatement:
