@@ -268,6 +268,10 @@
         markRead();
         joined = true;
         pump();
+        // A live message past a hole that came while this catch-up was on its way was
+        // newer than what the server read for it (its last_seq): the hole may still
+        // be open, and the beat will not tell of it (that message was heard live).
+        if (live && whole < lastSeq && lastSeq > Number(res.last_seq)) gap();
       });
     }
 

@@ -70,3 +70,57 @@ def test_a_message_whose_live_event_was_lost_shows_up_without_reload(live_server
     assert bodies == ["Sent while the queue was down", "Also lost, the second", "My answer"]
     seqs = a.page.locator("#messages li.msg").evaluate_all("els => els.map(e => e.dataset.seq)")
     assert seqs == ["1", "2", "3"]
+
+
+def test_a_hole_seen_while_a_catch_up_is_on_its_way_is_caught_up_too(live_server, person):
+    """The beat tells a room only what its process did not deliver live. So when a live
+    message past a hole arrives while a catch-up is on its way, and that catch-up read
+    the chat before the hole's message was stored, the page must catch up again on its
+    own: the beat will not tell of it (the newest message was heard live)."""
+    circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
+    a = person("Anna", viewport=DESKTOP)
+    held: list = []  # the server's answers to Anna's catch-ups, while holding
+    holding = {"on": False}
+
+    def route(ws):
+        server = ws.connect_to_server()
+        ws.on_message(lambda m: server.send(m))
+
+        def to_page(m):
+            # A Socket.IO acknowledgement ("43<id>[...]") of a chat:join carries last_seq.
+            if holding["on"] and isinstance(m, str) and m.startswith("43") and "last_seq" in m:
+                held.append((ws, m))
+                return
+            ws.send(m)
+
+        server.on_message(to_page)
+
+    a.page.route_web_socket("**/socket.io/**", route)
+    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.hole")
+    b = person("Ben")
+    join(b, live_server.invite(circle_id, "Ben", "member"), username="ben.hole")
+    a.goto(f"/c/{circle_id}")
+    open_chat(a, circle_id)
+    b.goto(f"/c/{circle_id}")
+    open_chat(b, circle_id)
+
+    holding["on"] = True
+    _send_lost(live_server, circle_id, "ben.hole", "First lost")  # seq 1: the beat tells
+    deadline_ms = 10_000
+    waited = 0
+    while not held and waited < deadline_ms:
+        a.page.wait_for_timeout(200)
+        waited += 200
+    assert held, "the beat did not start a catch-up"
+    # While that catch-up's answer (it read up to seq 1) is held: seq 2 is lost, and
+    # seq 3 arrives live.
+    _send_lost(live_server, circle_id, "ben.hole", "Second one lost")
+    send(b, "Heard live")
+    expect(msgs(a.page, "Heard live")).to_have_count(1)
+    holding["on"] = False
+    for ws, m in held:
+        ws.send(m)
+    # Well before the full beat (every 10th beat, 30 s): the page catches up itself.
+    expect(msgs(a.page, "Second one lost")).to_have_count(1, timeout=8_000)
+    bodies = a.page.locator("#messages li.msg p.body").all_text_contents()
+    assert bodies == ["First lost", "Second one lost", "Heard live"]
