@@ -77,6 +77,7 @@ def test_an_interrupted_hot_statement_invalidates_the_connection_as_sqlalchemy_d
     assert new and message["seq"] >= 1
 
 
+@pytest.mark.postgres_only
 def test_a_killed_postgresql_connection_mid_send_is_unreachable_and_invalidated(
     app, make_circle, add_member
 ):
@@ -88,8 +89,6 @@ def test_a_killed_postgresql_connection_mid_send_is_unreachable_and_invalidated(
     user, circle_id = member.user, circle.id
     _db.session.commit()
     conn = _db.session.connection()
-    if conn.dialect.name != "postgresql":
-        pytest.skip("PostgreSQL only")
     pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
     with _db.engine.connect() as other:
         other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})

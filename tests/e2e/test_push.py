@@ -65,20 +65,30 @@ def _stand_in_push_manager(p: Person) -> str:
 def _deliver_push(p: Person, origin: str, payload: str) -> None:
     """Hand the service worker a push, as the browser does when one arrives."""
     cdp = p.context.new_cdp_session(p.page)
-    registrations: dict[str, bool] = {}
+    registrations: dict[str, tuple[str, bool]] = {}
     cdp.on(
         "ServiceWorker.workerRegistrationUpdated",
         lambda e: registrations.update(
-            (r["registrationId"], r.get("isDeleted", False)) for r in e["registrations"]
+            (r["registrationId"], (r.get("scopeURL", ""), r.get("isDeleted", False)))
+            for r in e["registrations"]
         ),
     )
     cdp.send("ServiceWorker.enable")
-    p.page.wait_for_timeout(300)
-    live = [rid for rid, deleted in registrations.items() if not deleted]
-    assert live, "no service worker registration reported"
-    # The browser is shared by the whole session: other tests' people (same origin)
-    # may have registered the worker too, and the list does not say whose is whose.
-    # Every one gets the push; the test reads this person's.
+    # The browser is shared by the whole session: other tests' servers (other ports)
+    # have registered the worker too. Only this server's count, and under load the
+    # browser may take a while to report it: wait for it (up to 10 s).
+    deadline = time.monotonic() + 10
+    while True:
+        p.page.wait_for_timeout(100)
+        live = [
+            rid
+            for rid, (scope, deleted) in registrations.items()
+            if not deleted and scope.startswith(origin + "/")
+        ]
+        if live or time.monotonic() > deadline:
+            break
+    assert live, f"no service worker registration reported for {origin}"
+    # Every registration of this origin gets the push; the test reads this person's.
     for rid in live:
         cdp.send(
             "ServiceWorker.deliverPushMessage",
