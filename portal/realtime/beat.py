@@ -51,8 +51,12 @@ log = logging.getLogger(__name__)
 
 _CHAT, _LINE = "circle:", "line:"
 
-# Every this many beats, every joined room is told, heard or not (30 s by default).
-FULL_EVERY = 10
+# Every this many beats, every joined room is told, heard or not. 1: every beat is
+# full, as before session 7. The quiet beats (10) failed the Redis-outage fault test
+# once in CI: a room told once while a page's catch-up was on its way with an older
+# read, or a process that heard a later message of its own past one it never got,
+# was not told again for 30 s (the promise is 10 s). Off until that is fixed.
+FULL_EVERY = 1
 
 
 def _local_rooms() -> dict[str, list[str]]:
