@@ -20,7 +20,8 @@ sockets whose person may still read that chat (an active membership; professiona
 only while the chat is open to them) or line (one of the pair, and the pair stands).
 Nothing is read when no socket of this process has joined a chat or a line.
 
-A room is told only when its sockets may lack something: the room's latest ``seq`` is
+Built but OFF (``FULL_EVERY = 1``, every beat is full; see the constant): a quiet
+beat tells a room only when its sockets may lack something: the room's latest ``seq`` is
 above the highest this process delivered live to it (``HeardQueue.heard``,
 portal/realtime/queue.py), or the room is new to the beat. Once told, the room counts
 as heard up to that ``seq``. Every ``FULL_EVERY``-th beat tells every room anyway: a
