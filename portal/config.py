@@ -120,6 +120,12 @@ class Config:
     # message while Redis was down catches up without a reload (portal/realtime/beat.py).
     # 0: never.
     SEQ_BEAT_SECONDS = float(os.environ.get("SEQ_BEAT_SECONDS", "3"))
+    # Between full beats (every this many, 30 s), a beat tells only rooms whose sockets
+    # may lack a message, and tells such a room again at this many later beats (6 s): a
+    # page whose catch-up was already on its way with an older read, or failed, hears it
+    # again well within the 10 s promised, not only at the next full beat.
+    SEQ_BEAT_FULL_EVERY = int(os.environ.get("SEQ_BEAT_FULL_EVERY", "10"))
+    SEQ_BEAT_AGAIN = int(os.environ.get("SEQ_BEAT_AGAIN", "2"))
 
     PREFERRED_URL_SCHEME = os.environ.get("PREFERRED_URL_SCHEME", "http")
     # Links printed by the command line and shown to coordinators use this base.

@@ -19,6 +19,8 @@ from portal.services import circles as circle_svc
 from portal.services import lines as line_svc
 from tests.test_support_line import pair  # noqa: F401  (a fixture)
 
+AGAIN = 2  # SEQ_BEAT_AGAIN's default: beats that tell a lagging room again
+
 
 def _received(sock, name):
     return [e["args"][0] for e in sock.get_received() if e["name"] == name]
@@ -223,8 +225,9 @@ def test_a_quiet_beat_tells_only_rooms_that_may_lack_a_message(
     latest = {"circle_id": circle.id, "seq": 0}
 
     assert _beat(app, full=False) == (1, 1)
-    assert _received(a, "chat:latest") == [latest]  # a room new to the beat is told
-    assert _beat(app, full=False) == (1, 1)  # still one statement, but
+    for _ in range(1 + AGAIN):
+        assert _received(a, "chat:latest") == [latest]  # a room new to the beat is told
+        assert _beat(app, full=False) == (1, 1)  # still one statement, but
     assert _received(a, "chat:latest") == []  # nothing new: nothing said
 
     heard = _send(ben, "heard-live-001", "Heard live")
@@ -235,12 +238,14 @@ def test_a_quiet_beat_tells_only_rooms_that_may_lack_a_message(
     monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
     lost = _send(ben, "lost-live-001", "Lost on the way")
     assert _received(a, "chat:message") == []
+    told = {"circle_id": circle.id, "seq": lost["seq"]}
+    for _ in range(1 + AGAIN):  # told at the next beat, and at AGAIN more
+        _beat(app, full=False)
+        assert _received(a, "chat:latest") == [told]
     _beat(app, full=False)
-    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": lost["seq"]}]
-    _beat(app, full=False)
-    assert _received(a, "chat:latest") == []  # told once
+    assert _received(a, "chat:latest") == []  # then no more
     _beat(app, full=True)
-    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": lost["seq"]}]
+    assert _received(a, "chat:latest") == [told]
 
 
 def test_a_quiet_beat_tells_a_line_that_lost_a_message(
@@ -252,7 +257,8 @@ def test_a_quiet_beat_tells_a_line_that_lost_a_message(
     ids = {"circle_id": p["circle"].id, "line_id": p["line"].id}
     child = socket_client(p["child"].user)
     assert child.emit("line:join", ids)["ok"]
-    _beat(app, full=False)
+    for _ in range(1 + AGAIN):  # new to the beat: told, and told again
+        _beat(app, full=False)
     child.get_received()
     line_svc.send_message(p["line"], p["supporter"], "line-heard-01", "Heard")
     _db.session.commit()
@@ -262,25 +268,28 @@ def test_a_quiet_beat_tells_a_line_that_lost_a_message(
 
 
 def test_the_loop_runs_a_full_beat_every_tenth_time(app, monkeypatch):
-    """``run`` (the process's loop): quiet beats, and every ``FULL_EVERY``-th a full one."""
+    """``run`` (the process's loop): quiet beats, and every ``SEQ_BEAT_FULL_EVERY``-th
+    (10th) a full one, each telling a lagging room again ``SEQ_BEAT_AGAIN`` times."""
+    assert app.config["SEQ_BEAT_FULL_EVERY"] == 10 and app.config["SEQ_BEAT_AGAIN"] == AGAIN
     calls = []
 
     class Stop(Exception):
         pass
 
-    def fake_beat(*, full):
+    def fake_beat(*, full, again):
+        assert again == AGAIN
         calls.append(full)
         return 0
 
     def fake_sleep(_seconds):
-        if len(calls) == 2 * beat.FULL_EVERY:
+        if len(calls) == 20:
             raise Stop
 
     monkeypatch.setattr(beat, "beat", fake_beat)
     monkeypatch.setattr(beat.socketio, "sleep", fake_sleep)
     with pytest.raises(Stop):
         beat.run(app)
-    assert [i + 1 for i, full in enumerate(calls) if full] == [beat.FULL_EVERY, 2 * beat.FULL_EVERY]
+    assert [i + 1 for i, full in enumerate(calls) if full] == [10, 20]
 
 
 def test_redis_queue_notes_what_it_delivers_here():
@@ -323,3 +332,70 @@ def test_redis_queue_notes_what_it_delivers_here():
     # The beat's own emits (ignore_queue) are not messages: nothing noted.
     sender.emit("chat:latest", {"seq": 9}, namespace="/", room="circle:3", ignore_queue=True)
     assert sender.heard == {"circle:3": 8}
+    # Another process's 8 was lost; its 9 is heard past the hole and does not count.
+    other._handle_emit(
+        {
+            "method": "emit",
+            "event": "chat:message",
+            "namespace": "/",
+            "room": "circle:3",
+            "data": {"type": "message", "op": "new", "message": {"seq": 9}},
+        }
+    )
+    assert other.heard == {"circle:3": 7}
+
+
+def test_a_message_heard_past_a_hole_does_not_count_until_the_hole_fills(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """A process that delivered its own message 3 but never another process's 2 (Redis
+    lost it) has not heard the room up to 3: the quiet beat tells of 3. What was heard
+    past the hole counts again once the beat told of it."""
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a = socket_client(anna.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    for _ in range(1 + AGAIN):
+        _beat(app, full=False)
+    _send(ben, "hole-heard-01", "One")
+    a.get_received()
+    _beat(app, full=False)
+    assert _received(a, "chat:latest") == []
+
+    publish = events.publish
+    monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
+    _send(ben, "hole-lost-002", "Two")
+    monkeypatch.setattr(events, "publish", publish)
+    three = _send(ben, "hole-heard-03", "Three")  # heard live, past the hole
+    assert [e["message"]["seq"] for e in _received(a, "chat:message")] == [three["seq"]]
+    _beat(app, full=False)
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": three["seq"]}]
+
+
+def test_heard_joins_up_what_came_past_a_hole():
+    """The count itself: out of order, past a hole, and joined up by the beat."""
+    from portal.realtime.queue import HeardQueue
+
+    q = HeardQueue()
+
+    def hear(seq):
+        q.emit("chat:message", {"message": {"seq": seq}}, "/", room="circle:1")
+
+    hear(5)
+    assert q.heard == {"circle:1": 5}  # the first of the room
+    hear(7)
+    hear(8)
+    assert q.heard == {"circle:1": 5}  # 6 never came
+    hear(6)
+    assert q.heard == {"circle:1": 8} and not q.past["circle:1"]
+    hear(10)
+    hear(12)
+    q.told("circle:1", 11)  # the beat told of 11: 10 counts; 12 joins up
+    assert q.heard == {"circle:1": 12} and not q.past["circle:1"]
+    hear(12)
+    hear(3)
+    assert q.heard == {"circle:1": 12}
+    q.emit("chat:message", {"message": {"seq": 13}}, "/", room="line:1")  # not a line event
+    assert "line:1" not in q.heard
+    q.forget("circle:1")
+    assert q.heard == {} and "circle:1" not in q.past

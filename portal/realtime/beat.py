@@ -20,16 +20,16 @@ sockets whose person may still read that chat (an active membership; professiona
 only while the chat is open to them) or line (one of the pair, and the pair stands).
 Nothing is read when no socket of this process has joined a chat or a line.
 
-Built but OFF (``FULL_EVERY = 1``, every beat is full; see the constant): a quiet
-beat tells a room only when its sockets may lack something: the room's latest ``seq`` is
-above the highest this process delivered live to it (``HeardQueue.heard``,
-portal/realtime/queue.py), or the room is new to the beat. Once told, the room counts
-as heard up to that ``seq``. Every ``FULL_EVERY``-th beat tells every room anyway: a
-page whose catch-up failed after a beat (the database away for a moment) hears it
-again within ``FULL_EVERY`` beats even when nothing new is said. Before this, every
-beat wrote to every joined socket: with 1,000 sockets a third as many frames as
-1,000 deliveries a second, and a stall of the whole process while it wrote them
-(bench/README.md).
+Quiet beats: a beat tells a room only when its sockets may lack something: the room's
+latest ``seq`` is above the one up to which this process delivered every message live
+(``HeardQueue.heard``, portal/realtime/queue.py: a message heard past a hole does not
+count until the hole fills), or the room is new to the beat. Once told, the room
+counts as heard up to that ``seq``, and it is told again at the next ``SEQ_BEAT_AGAIN`` beats:
+a page whose catch-up was already on its way with an older read, or failed (the
+database away for a moment), hears it again within seconds. Every ``SEQ_BEAT_FULL_EVERY``-th
+beat tells every room anyway. Before, every beat wrote to every joined socket: with
+1,000 sockets a third as many frames as 1,000 deliveries a second, and a stall of the
+whole process while it wrote them (bench/README.md).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import and_, literal, select, union_all
 from sqlalchemy.orm import aliased
 
@@ -51,13 +51,6 @@ from portal.realtime.state import SOCKETS
 log = logging.getLogger(__name__)
 
 _CHAT, _LINE = "circle:", "line:"
-
-# Every this many beats, every joined room is told, heard or not. 1: every beat is
-# full, as before session 7. The quiet beats (10) failed the Redis-outage fault test
-# once in CI: a room told once while a page's catch-up was on its way with an older
-# read, or a process that heard a later message of its own past one it never got,
-# was not told again for 30 s (the promise is 10 s). Off until that is fixed.
-FULL_EVERY = 1
 
 
 def _local_rooms() -> dict[str, list[str]]:
@@ -120,21 +113,25 @@ def _statement(circle_ids: list[int], line_ids: list[int]):
     return union_all(chats, *lines)
 
 
-def _heard() -> dict[str, int]:
-    """The manager's room -> highest seq delivered live here (an empty dict, never
-    kept, under a manager that does not count)."""
+def _queue():
+    """The manager, when it counts what it heard (``HeardQueue``); else None, and every
+    beat is full."""
     server = socketio.server
-    return getattr(server.manager, "heard", {}) if server is not None else {}
+    manager = server.manager if server is not None else None
+    return manager if hasattr(manager, "heard") else None
 
 
-def beat(*, full: bool = True) -> int:
+def beat(*, full: bool = True, again: int | None = None) -> int:
     """Tell this process's joined sockets the latest seq of their chats and lines:
-    every room when ``full``, else only rooms whose sockets may lack a message.
-    Returns the number of statements run (0 or 1)."""
+    every room when ``full``, else only rooms whose sockets may lack a message (and,
+    for ``again`` more beats, rooms that did; by default ``SEQ_BEAT_AGAIN``). Returns
+    the number of statements run (0 or 1)."""
+    if again is None:
+        again = current_app.config["SEQ_BEAT_AGAIN"]
     rooms = _local_rooms()
-    heard = _heard()
-    for gone in heard.keys() - rooms.keys():  # no socket here any more
-        del heard[gone]
+    queue = _queue()
+    for gone in queue.heard.keys() - rooms.keys() if queue is not None else ():
+        queue.forget(gone)  # no socket here any more
     if not rooms:
         return 0
     circle_ids, line_ids, users = set(), set(), set()
@@ -153,21 +150,20 @@ def beat(*, full: bool = True) -> int:
         allowed[room].add(user_id)
         seqs[room] = seq
     for room, seq in seqs.items():
-        if not full and heard.get(room, -1) >= seq:
-            continue  # its sockets heard every message live, or were told already
-        heard[room] = seq
-        number = int(room.partition(":")[2])
-        if room.startswith(_CHAT):
-            name, payload = "chat:latest", {"circle_id": number, "seq": seq}
-        else:
-            name, payload = "line:latest", {"line_id": number, "seq": seq}
-        _send(name, payload, room, rooms[room], allowed[room])
+        if queue is None or queue.to_tell(room, seq, full=full, again=again):
+            _tell(room, seq, rooms[room], allowed[room])
     return 1
 
 
-def _send(name: str, payload: dict, room: str, sids: list[str], allowed: set[int]) -> None:
-    """To the room in one emit when everyone in it may hear it (the usual case), else
-    socket by socket; always straight to this process's sockets, never through Redis."""
+def _tell(room: str, seq: int, sids: list[str], allowed: set[int]) -> None:
+    """``chat:latest``/``line:latest`` to the room in one emit when everyone in it may
+    hear it (the usual case), else socket by socket; always straight to this process's
+    sockets, never through Redis."""
+    number = int(room.partition(":")[2])
+    if room.startswith(_CHAT):
+        name, payload = "chat:latest", {"circle_id": number, "seq": seq}
+    else:
+        name, payload = "line:latest", {"line_id": number, "seq": seq}
     hearers = [s for s in sids if s in SOCKETS and SOCKETS[s].id in allowed]
     if len(hearers) == len(sids):
         socketio.emit(name, payload, to=room, ignore_queue=True)
@@ -181,6 +177,8 @@ def run(app: Flask) -> None:
     database is away a beat fails: one line in the log when that starts and one when it
     ends, not one per beat."""
     interval = app.config["SEQ_BEAT_SECONDS"]
+    full_every = max(1, app.config["SEQ_BEAT_FULL_EVERY"])
+    again = max(0, app.config["SEQ_BEAT_AGAIN"])
     failing = False
     count = 0
     while True:
@@ -188,7 +186,7 @@ def run(app: Flask) -> None:
         count += 1
         with app.app_context():
             try:
-                beat(full=count % FULL_EVERY == 0)
+                beat(full=count % full_every == 0, again=again)
             except Exception as exc:  # noqa: BLE001
                 db.session.rollback()
                 if not failing:

@@ -2,9 +2,12 @@
 ``REDIS_URL`` is set) the Redis queue between Kring's processes.
 
 **HeardQueue** is python-socketio's in-memory manager that also remembers, per chat
-and line room, the highest message ``seq`` it delivered live to this process's
-sockets. The sequence beat (portal/realtime/beat.py) tells a room nothing while that
-number is the room's latest: its sockets heard every message already. Every local
+and line room, up to which message ``seq`` it delivered live to this process's
+sockets without a hole: a message heard past a hole (its predecessor lost) is kept
+aside until the hole fills, so a process that heard its own message 134 but never
+another process's 133 counts the room as heard up to 132. The sequence beat
+(portal/realtime/beat.py) tells a room nothing while that number is the room's
+latest: its sockets heard every message already. Every local
 delivery passes through ``Manager.emit``, whether the event started here or came in
 over Redis (``PubSubManager._handle_emit`` calls it), so a message whose live event was
 lost (Redis away, the sending process killed) is exactly one this process never heard.
@@ -33,12 +36,16 @@ NUMBERED = {"chat:message": "circle:", "line:message": "line:"}
 
 
 class HeardQueue(socketio.Manager):
-    """The in-memory manager, plus ``heard``: room -> highest ``seq`` delivered live to
-    this process's sockets in it (chat and line rooms only)."""
+    """The in-memory manager, plus what the sequence beat needs to know per chat and
+    line room: ``heard`` (room -> the ``seq`` up to which this process delivered every
+    message live, or was told of it by the beat), ``past`` (seqs delivered live beyond
+    a hole) and ``owed`` (beats that still tell the room again, after it was behind)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.heard: dict[str, int] = {}
+        self.past: dict[str, set[int]] = {}
+        self.owed: dict[str, int] = {}
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kw):
         prefix = NUMBERED.get(event)
@@ -46,13 +53,55 @@ class HeardQueue(socketio.Manager):
         if prefix and isinstance(target, str) and target.startswith(prefix):
             message = data.get("message") if isinstance(data, dict) else None
             seq = message.get("seq") if isinstance(message, dict) else None
-            if isinstance(seq, int) and seq > self.heard.get(target, -1):
+            if isinstance(seq, int):
                 # Noted before the delivery: a room with no socket here keeps no entry
                 # for long (the beat forgets rooms that have no socket in this process).
-                self.heard[target] = seq
+                self._note(target, seq)
         return super().emit(
             event, data, namespace, room=room, skip_sid=skip_sid, callback=callback, to=to, **kw
         )
+
+    def _note(self, room: str, seq: int) -> None:
+        heard = self.heard.get(room)
+        if heard is None:  # the first this process hears of the room
+            self.heard[room] = seq
+        elif seq == heard + 1:
+            self._join_up(room, seq)
+        elif seq > heard + 1:  # a hole before it: not heard up to here
+            self.past.setdefault(room, set()).add(seq)
+
+    def to_tell(self, room: str, seq: int, *, full: bool, again: int) -> bool:
+        """Whether the beat tells the room that its latest is ``seq``: when its sockets
+        may lack a message (then it counts as told, and is told again at the next
+        ``again`` beats), while it is still owed a beat, or when the beat is full."""
+        if self.heard.get(room, -1) < seq:
+            self.told(room, seq)
+            self.owed[room] = again
+            return True
+        if self.owed.get(room):
+            self.owed[room] -= 1
+            return True
+        return full
+
+    def told(self, room: str, seq: int) -> None:
+        """The room's sockets were told of everything up to ``seq``."""
+        self._join_up(room, max(seq, self.heard.get(room, -1)))
+
+    def _join_up(self, room: str, heard: int) -> None:
+        """Heard up to ``heard``, and on through what was kept aside past it."""
+        past = self.past.get(room)
+        if past:
+            past.difference_update([s for s in past if s <= heard])
+            while heard + 1 in past:
+                heard += 1
+                past.discard(heard)
+        self.heard[room] = heard
+
+    def forget(self, room: str) -> None:
+        """No socket of this process is in the room any more."""
+        self.heard.pop(room, None)
+        self.past.pop(room, None)
+        self.owed.pop(room, None)
 
 
 class RedisQueue(socketio.RedisManager, HeardQueue):

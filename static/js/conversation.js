@@ -241,6 +241,7 @@
     let retryTimer = null;
 
     let catching = false; // a catch-up is on its way (one at a time)
+    let told = 0; // the newest seq the server's beat told of
 
     // Join the room, then take what came after the last message shown.
     function catchUp() {
@@ -268,10 +269,11 @@
         markRead();
         joined = true;
         pump();
-        // A live message past a hole that came while this catch-up was on its way was
-        // newer than what the server read for it (its last_seq): the hole may still
-        // be open, and the beat will not tell of it (that message was heard live).
-        if (live && whole < lastSeq && lastSeq > Number(res.last_seq)) gap();
+        // A live message past a hole, or a beat, that came while this catch-up was on
+        // its way was newer than what the server read for it (its last_seq): the hole
+        // may still be open, and the beat may not tell of it again soon.
+        const newest = Math.max(lastSeq, told);
+        if (live && whole < newest && newest > Number(res.last_seq)) gap();
       });
     }
 
@@ -348,7 +350,9 @@
     // More than we hold means a live message was lost: the usual catch-up brings it,
     // and drops what we already have by seq, so it shows up once, in order.
     socket.on(ev.latest, (e) => {
-      if (e && o.accepts(e) && Number(e.seq) > whole) gap();
+      if (!e || !o.accepts(e)) return;
+      told = Math.max(told, Number(e.seq) || 0);
+      if (told > whole) gap();
     });
     // The browser knows first when the network goes; don't wait for a ping timeout.
     window.addEventListener("offline", () => socket.disconnect());

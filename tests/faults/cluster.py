@@ -365,8 +365,12 @@ class Reader:
             try:
                 if self.connected:
                     self.catch_up()
-            except Exception:  # noqa: BLE001 - a socket going down: the next wake retries
-                pass
+            except Exception:  # noqa: BLE001 - no answer, "unavailable", "slow down"
+                # conversation.js tries a failed catch-up again while the page stays
+                # joined: the beat tells of a hole only a few times.
+                if not self._closed and self.connected:
+                    time.sleep(1)
+                    self._wake.set()
 
     def send(self, body: str, client_id: str | None = None, timeout: float = 10) -> dict:
         """Send a message; a ``rate_limited`` answer (5 events a second per socket) is
