@@ -10,7 +10,8 @@ from sqlalchemy import exc, text
 
 from portal import storage
 from portal.extensions import db as _db
-from portal.services.chat import _SEATED_NEXT_SEQ, send_as
+from portal.models.types import utcnow
+from portal.services.chat import _SEATED_NEXT_SEQ, _SEND_IN_ONE, send_as
 
 
 class Interrupted(BaseException):
@@ -67,7 +68,12 @@ def test_an_interrupted_hot_statement_invalidates_the_connection_as_sqlalchemy_d
     member = add_member(circle)
     params = {"circle_id": circle.id, "user_id": member.user_id}
     conn = _db.session.connection()
-    hot = _SEATED_NEXT_SEQ[conn.dialect.name]
+    hot = _SEATED_NEXT_SEQ  # SQLite's first statement of a send; PostgreSQL's only one:
+    if conn.dialect.name == "postgresql":
+        hot = _SEND_IN_ONE
+        now = utcnow()
+        params |= {"client_id": "interrupted", "body": "hi", "when": now}
+        params["group_key"] = f"messages:{circle.id}"
     assert _interrupted(conn, lambda: conn.execute(hot.statement, params))  # SQLAlchemy's
     conn = _db.session.connection()
     assert _interrupted(conn, lambda: hot.execute(conn, params))  # the hot path

@@ -12,7 +12,7 @@ from portal.extensions import db as _db
 from portal.hotsql import HotStatement
 from portal.models import Message, Notification
 from portal.models.types import UTC
-from portal.services.chat import _SEATED_NEXT_SEQ, _STORE
+from portal.services.chat import _SEATED_NEXT_SEQ, _SEND_IN_ONE, _STORE
 from portal.services.notifications import _MESSAGES_UPSERT
 
 WHEN = datetime(2026, 12, 3, 10, 5, 7, 123456, tzinfo=UTC)
@@ -66,21 +66,33 @@ def test_the_news_line_upsert_stores_what_sqlalchemy_stores(app, make_circle, ad
 
 
 def test_the_seat_and_counter_update_runs_the_same_statement(app, make_circle, add_member):
-    circle, _ = make_circle()
+    """SQLite's first statement of a send (the seat and the counter), PostgreSQL's only
+    one (the whole send): the same SQL and the same answer as SQLAlchemy's execute."""
+    circle, coordinator = make_circle()
     member = add_member(circle, name="Anna")
-    params = {"circle_id": circle.id, "user_id": member.user_id}
-    circle_id, member_id = circle.id, member.id
+    circle_id, member_id, reader = circle.id, member.id, coordinator.user_id
     conn = _db.session.connection()
-    hot = _SEATED_NEXT_SEQ[conn.dialect.name]
+    params = {"circle_id": circle.id, "user_id": member.user_id}
+    hot, sent = _SEATED_NEXT_SEQ, {}
+    if conn.dialect.name == "postgresql":
+        hot = _SEND_IN_ONE
+        sent = {"body": "hi", "group_key": f"messages:{circle_id}", "when": WHEN}
     seen = []
     listener = lambda _c, _cur, statement, *args: seen.append(statement)  # noqa: E731
     event.listen(_db.engine, "before_cursor_execute", listener)
     try:
-        first = hot.execute(conn, params).one()
-        second = conn.execute(hot.statement, params).one()
+        first = hot.execute(conn, params | sent | ({"client_id": "same-001"} if sent else {}))
+        second = conn.execute(
+            hot.statement, params | sent | ({"client_id": "same-002"} if sent else {})
+        )
+        first, second = first.one(), second.one()
     finally:
         event.remove(_db.engine, "before_cursor_execute", listener)
-    assert tuple(first) == (1, member_id, "Anna") and tuple(second) == (2, member_id, "Anna")
+    assert tuple(first)[:3] == (1, member_id, "Anna")
+    assert tuple(second)[:3] == (2, member_id, "Anna")
+    if sent:  # both stored; the coordinator's news line is new once, then counts up
+        assert first[3] and second[3] and first[3] != second[3]
+        assert first[4] == [reader] and second[4] is None
     # The same SQL, and the engine's events still see it.
     assert len(seen) == 2 and seen[0] == seen[1]
     counter = conn.execute(

@@ -158,12 +158,18 @@ def _dialect_insert(conn):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-def _messages_upsert(dialect_insert):
+def messages_upsert(dialect_insert, *, author=None, only_if=None):
     """INSERT ... SELECT every other reader of the chat ... ON CONFLICT (user,
     group_key) DO UPDATE count + 1, RETURNING (user, count). Built once per dialect at
-    import: this runs on every chat send, the one hot path (docs/architecture.md)."""
+    import: this runs on every chat send, the one hot path (docs/architecture.md).
+
+    ``author``: the condition that leaves the author out (by default, membership id
+    ``:author_id``); ``only_if``: a further condition on the whole insert (the chat's
+    one-statement send on PostgreSQL: only when the message was stored)."""
     t = Notification.__table__
     m, c = Membership.__table__, Circle.__table__
+    if author is None:
+        author = m.c.id != bindparam("author_id")
     when = bindparam("when", type_=t.c.created_at.type)
     readers = (
         select(
@@ -180,7 +186,7 @@ def _messages_upsert(dialect_insert):
         .where(
             m.c.circle_id == bindparam("circle_id"),
             m.c.status == MembershipStatus.ACTIVE.value,
-            m.c.id != bindparam("author_id"),
+            author,
             m.c.muted.is_(False),
             m.c.offline.is_(False),
             chat_open_sql(m.c.role, c.c.professionals_read_chat),
@@ -189,6 +195,7 @@ def _messages_upsert(dialect_insert):
                 NotificationSwitch.channel == "app",
                 NotificationSwitch.kind == "messages",
             ),
+            *([] if only_if is None else [only_if]),
         )
     )
     columns = ["user_id", "circle_id", "kind", "count", "group_key", "data"]
@@ -200,8 +207,8 @@ def _messages_upsert(dialect_insert):
 
 
 _MESSAGES_UPSERT = {
-    "postgresql": HotStatement(_messages_upsert(pg_insert)),
-    "sqlite": HotStatement(_messages_upsert(sqlite_insert)),
+    "postgresql": HotStatement(messages_upsert(pg_insert)),
+    "sqlite": HotStatement(messages_upsert(sqlite_insert)),
 }
 
 

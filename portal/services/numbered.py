@@ -79,12 +79,16 @@ class NumberedMessages:
         message_id = self._insert[conn.dialect.name].execute(conn, row).scalar_one_or_none()
         if message_id is not None:
             return {"id": message_id, **row}, None
+        return None, self.resent(owner_id, author_id, client_id, conn=conn)
+
+    def resent(self, owner_id: int, author_id: int, client_id: str, *, conn):
+        """The counter was moved on for a client id already stored: give the number
+        back (still under the row lock) and return the stored message."""
         conn.execute(self._give_back, {"owner_id": owner_id})
-        existing = db.session.scalar(
+        return db.session.scalar(
             select(self.model).where(
                 self._owner_column == owner_id,
                 self.model.author_id == author_id,
                 self.model.client_id == client_id,
             )
         )
-        return None, existing
