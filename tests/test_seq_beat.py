@@ -224,15 +224,17 @@ def test_a_quiet_beat_tells_only_rooms_that_may_lack_a_message(
     a.get_received()
     latest = {"circle_id": circle.id, "seq": 0}
 
-    assert _beat(app, full=False) == (1, 1)
+    # A room new to the beat is told (the latest numbers, then who may hear them), and
+    # told again at the next AGAIN beats.
     for _ in range(1 + AGAIN):
-        assert _received(a, "chat:latest") == [latest]  # a room new to the beat is told
-        assert _beat(app, full=False) == (1, 1)  # still one statement, but
+        assert _beat(app, full=False) == (2, 2)
+        assert _received(a, "chat:latest") == [latest]
+    assert _beat(app, full=False) == (1, 1)  # only the latest numbers are read, and
     assert _received(a, "chat:latest") == []  # nothing new: nothing said
 
     heard = _send(ben, "heard-live-001", "Heard live")
     assert [m["message"]["seq"] for m in _received(a, "chat:message")] == [heard["seq"]]
-    _beat(app, full=False)
+    assert _beat(app, full=False) == (1, 1)
     assert _received(a, "chat:latest") == []  # heard live: nothing to tell
 
     monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
@@ -390,7 +392,7 @@ def test_heard_joins_up_what_came_past_a_hole():
     assert q.heard == {"circle:1": 8} and not q.past["circle:1"]
     hear(10)
     hear(12)
-    q.told("circle:1", 11)  # the beat told of 11: 10 counts; 12 joins up
+    q.told("circle:1", 11, 2)  # the beat told of 11: 10 counts; 12 joins up
     assert q.heard == {"circle:1": 12} and not q.past["circle:1"]
     hear(12)
     hear(3)
@@ -399,3 +401,31 @@ def test_heard_joins_up_what_came_past_a_hole():
     assert "line:1" not in q.heard
     q.forget("circle:1")
     assert q.heard == {} and "circle:1" not in q.past
+
+
+def test_a_beat_that_fails_halfway_counts_nothing_as_told(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """The database goes away between the quiet beat's two reads: nobody was told, so
+    the lost message still counts as unheard, and the next beat tells of it."""
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a = socket_client(anna.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    for _ in range(2 + AGAIN):
+        _beat(app, full=False)
+    a.get_received()
+    monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
+    lost = _send(ben, "half-lost-001", "Lost on the way")
+    statement = beat._statement
+
+    def away(*args):
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(beat, "_statement", away)
+    with pytest.raises(ConnectionError):
+        _beat(app, full=False)
+    assert _received(a, "chat:latest") == []
+    monkeypatch.setattr(beat, "_statement", statement)
+    assert _beat(app, full=False) == (2, 2)
+    assert _received(a, "chat:latest") == [{"circle_id": circle.id, "seq": lost["seq"]}]

@@ -121,38 +121,73 @@ def _queue():
     return manager if hasattr(manager, "heard") else None
 
 
+def _latest(circle_ids: list[int], line_ids: list[int]):
+    """The quiet beat's read: (kind, id, seq) of the circles and lines asked, one small
+    row each (the access statement returns one row per person allowed)."""
+    return union_all(
+        select(literal("c").label("kind"), Circle.id, Circle.message_seq).where(
+            Circle.id.in_(circle_ids or [0])
+        ),
+        select(literal("l"), SupportLine.id, SupportLine.message_seq).where(
+            SupportLine.id.in_(line_ids or [0])
+        ),
+    )
+
+
+def _ids(rooms) -> tuple[list[int], list[int]]:
+    """(circle ids, line ids) of chat and line rooms."""
+    circle_ids, line_ids = set(), set()
+    for room in rooms:
+        (circle_ids if room.startswith(_CHAT) else line_ids).add(int(room.partition(":")[2]))
+    return sorted(circle_ids), sorted(line_ids)
+
+
+def _room(kind: str, id_: int) -> str:
+    return events.circle_room(id_) if kind == "c" else events.line_room(id_)
+
+
 def beat(*, full: bool = True, again: int | None = None) -> int:
     """Tell this process's joined sockets the latest seq of their chats and lines:
     every room when ``full``, else only rooms whose sockets may lack a message (and,
     for ``again`` more beats, rooms that did; by default ``SEQ_BEAT_AGAIN``). Returns
-    the number of statements run (0 or 1)."""
+    the number of statements run: none without sockets; a quiet beat reads the latest
+    numbers (one small row per room), and reads who may hear them only for the rooms
+    it tells."""
     if again is None:
         again = current_app.config["SEQ_BEAT_AGAIN"]
     rooms = _local_rooms()
     queue = _queue()
     for gone in queue.heard.keys() - rooms.keys() if queue is not None else ():
         queue.forget(gone)  # no socket here any more
-    if not rooms:
+    if not any(s in SOCKETS for sids in rooms.values() for s in sids):
         return 0
-    circle_ids, line_ids, users = set(), set(), set()
-    for room, sids in rooms.items():
-        number = room.partition(":")[2]
-        (circle_ids if room.startswith(_CHAT) else line_ids).add(int(number))
-        users.update(SOCKETS[s].id for s in sids if s in SOCKETS)
-    if not users:
-        return 0
-    rows = db.session.execute(_statement(sorted(circle_ids), sorted(line_ids))).all()
+    ran, told = 0, rooms.keys()
+    if queue is not None and not full:
+        ran, told = 1, _lagging(queue, rooms)
+    rows = db.session.execute(_statement(*_ids(told))).all() if told else []
     db.session.rollback()  # read only: hand the connection back at once
+    _tell_all(rows, rooms, queue, again=again)
+    return ran + bool(told)
+
+
+def _lagging(queue, rooms) -> set[str]:
+    """The rooms a quiet beat tells (``HeardQueue.lags``), from one small read."""
+    latest = db.session.execute(_latest(*_ids(rooms))).all()
+    return {room for kind, id_, seq in latest if queue.lags(room := _room(kind, id_), seq)}
+
+
+def _tell_all(rows, rooms, queue, *, again: int) -> None:
+    """Tell each room read (``_statement``'s rows) its latest seq."""
     allowed: dict[str, set[int]] = defaultdict(set)
     seqs: dict[str, int] = {}
     for kind, id_, seq, user_id in rows:
-        room = events.circle_room(id_) if kind == "c" else events.line_room(id_)
+        room = _room(kind, id_)
         allowed[room].add(user_id)
         seqs[room] = seq
     for room, seq in seqs.items():
-        if queue is None or queue.to_tell(room, seq, full=full, again=again):
-            _tell(room, seq, rooms[room], allowed[room])
-    return 1
+        _tell(room, seq, rooms[room], allowed[room])
+        if queue is not None:  # counted once told (a failed read tells and counts nothing)
+            queue.told(room, seq, again)
 
 
 def _tell(room: str, seq: int, sids: list[str], allowed: set[int]) -> None:

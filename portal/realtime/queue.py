@@ -70,22 +70,20 @@ class HeardQueue(socketio.Manager):
         elif seq > heard + 1:  # a hole before it: not heard up to here
             self.past.setdefault(room, set()).add(seq)
 
-    def to_tell(self, room: str, seq: int, *, full: bool, again: int) -> bool:
-        """Whether the beat tells the room that its latest is ``seq``: when its sockets
-        may lack a message (then it counts as told, and is told again at the next
-        ``again`` beats), while it is still owed a beat, or when the beat is full."""
-        if self.heard.get(room, -1) < seq:
-            self.told(room, seq)
-            self.owed[room] = again
-            return True
-        if self.owed.get(room):
-            self.owed[room] -= 1
-            return True
-        return full
+    def lags(self, room: str, seq: int) -> bool:
+        """Whether a quiet beat tells the room that its latest is ``seq``: its sockets
+        may lack a message, or it lacked one lately and is still owed a beat."""
+        return self.heard.get(room, -1) < seq or bool(self.owed.get(room))
 
-    def told(self, room: str, seq: int) -> None:
-        """The room's sockets were told of everything up to ``seq``."""
-        self._join_up(room, max(seq, self.heard.get(room, -1)))
+    def told(self, room: str, seq: int, again: int) -> None:
+        """The beat told the room's sockets that its latest is ``seq``: it counts as
+        heard up to there; when it lagged, it is told again at the next ``again``
+        beats, else it is owed one beat fewer."""
+        if self.heard.get(room, -1) < seq:
+            self._join_up(room, seq)
+            self.owed[room] = again
+        elif self.owed.get(room):
+            self.owed[room] -= 1
 
     def _join_up(self, room: str, heard: int) -> None:
         """Heard up to ``heard``, and on through what was kept aside past it."""
