@@ -347,18 +347,25 @@ def test_redis_queue_notes_what_it_delivers_here():
     assert other.heard == {"circle:3": 7}
 
 
-def test_a_message_heard_past_a_hole_does_not_count_until_the_hole_fills(
-    app, make_circle, add_member, socket_client, monkeypatch
-):
-    """A process that delivered its own message 3 but never another process's 2 (Redis
-    lost it) has not heard the room up to 3: the quiet beat tells of 3. What was heard
-    past the hole counts again once the beat told of it."""
+def _quiet_room(app, make_circle, add_member, socket_client):
+    """(circle, Ben, Anna's socket joined to its chat) after the beats that tell of a
+    room new to the beat: from here a quiet beat tells it only what it lacks."""
     circle, _ = make_circle()
     anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
     a = socket_client(anna.user)
     assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
     for _ in range(1 + AGAIN):
         _beat(app, full=False)
+    return circle, ben, a
+
+
+def test_a_message_heard_past_a_hole_does_not_count_until_the_hole_fills(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """A process that delivered its own message 3 but never another process's 2 (Redis
+    lost it) has not heard the room up to 3: the quiet beat tells of 3. What was heard
+    past the hole counts again once the beat told of it."""
+    circle, ben, a = _quiet_room(app, make_circle, add_member, socket_client)
     _send(ben, "hole-heard-01", "One")
     a.get_received()
     _beat(app, full=False)
@@ -408,12 +415,7 @@ def test_a_beat_that_fails_halfway_counts_nothing_as_told(
 ):
     """The database goes away between the quiet beat's two reads: nobody was told, so
     the lost message still counts as unheard, and the next beat tells of it."""
-    circle, _ = make_circle()
-    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
-    a = socket_client(anna.user)
-    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
-    for _ in range(2 + AGAIN):
-        _beat(app, full=False)
+    circle, ben, a = _quiet_room(app, make_circle, add_member, socket_client)
     a.get_received()
     monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
     lost = _send(ben, "half-lost-001", "Lost on the way")

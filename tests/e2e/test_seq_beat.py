@@ -47,6 +47,66 @@ def _send_lost(live_server, circle_id: int, username: str, body: str) -> None:
     assert done.returncode == 0, done.stderr
 
 
+def hold_catch_ups(page) -> tuple[list, dict]:
+    """Route the page's socket through Playwright so that, while ``holding["on"]``, the
+    server's answers to its catch-ups (``chat:join``) are kept in ``held`` as
+    ``(route, frame)`` instead of reaching the page; ``route.send(frame)`` lets one go."""
+    held: list = []
+    holding = {"on": False}
+
+    def route(ws):
+        server = ws.connect_to_server()
+        ws.on_message(lambda m: server.send(m))
+
+        def to_page(m):
+            # A Socket.IO acknowledgement ("43<id>[...]") of a chat:join carries last_seq.
+            if holding["on"] and isinstance(m, str) and m.startswith("43") and "last_seq" in m:
+                held.append((ws, m))
+                return
+            ws.send(m)
+
+        server.on_message(to_page)
+
+    page.route_web_socket("**/socket.io/**", route)
+    return held, holding
+
+
+def anna_held_and_ben(live_server, person, name: str):
+    """A circle with Anna (her catch-ups' answers can be held: ``hold_catch_ups``) on
+    its chat page, and Ben; (circle id, Anna, Ben, held, holding)."""
+    circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
+    a = person("Anna", viewport=DESKTOP)
+    held, holding = hold_catch_ups(a.page)
+    join(a, live_server.invite(circle_id, "Anna", "member"), username=f"anna.{name}")
+    b = person("Ben")
+    join(b, live_server.invite(circle_id, "Ben", "member"), username=f"ben.{name}")
+    a.goto(f"/c/{circle_id}")
+    open_chat(a, circle_id)
+    return circle_id, a, b, held, holding
+
+
+def first_catch_up_held(live_server, circle_id, a, sender: str, held, holding) -> None:
+    """Message 1 is stored while its live event is lost; the beat tells Anna's page,
+    whose catch-up (reading up to 1) is then held."""
+    holding["on"] = True
+    _send_lost(live_server, circle_id, sender, "First lost")
+    waited = 0
+    while not held and waited < 10_000:
+        a.page.wait_for_timeout(200)
+        waited += 200
+    assert held, "the beat did not start a catch-up"
+
+
+def shown_after_release(a, held, holding) -> list[str]:
+    """Let the held catch-up answers reach Anna's page; once "Second one lost" shows
+    (within 8 s), the messages on her page, in order."""
+    holding["on"] = False
+    for ws, m in held:
+        ws.send(m)
+    expect(msgs(a.page, "Second one lost")).to_have_count(1, timeout=8_000)
+    return a.page.locator("#messages li.msg p.body").all_text_contents()
+
+
 def test_a_message_whose_live_event_was_lost_shows_up_without_reload(live_server, person):
     circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
     a = person("Anna", viewport=DESKTOP)
@@ -77,50 +137,14 @@ def test_a_hole_seen_while_a_catch_up_is_on_its_way_is_caught_up_too(live_server
     message past a hole arrives while a catch-up is on its way, and that catch-up read
     the chat before the hole's message was stored, the page must catch up again on its
     own: the beat will not tell of it (the newest message was heard live)."""
-    circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
-    a = person("Anna", viewport=DESKTOP)
-    held: list = []  # the server's answers to Anna's catch-ups, while holding
-    holding = {"on": False}
-
-    def route(ws):
-        server = ws.connect_to_server()
-        ws.on_message(lambda m: server.send(m))
-
-        def to_page(m):
-            # A Socket.IO acknowledgement ("43<id>[...]") of a chat:join carries last_seq.
-            if holding["on"] and isinstance(m, str) and m.startswith("43") and "last_seq" in m:
-                held.append((ws, m))
-                return
-            ws.send(m)
-
-        server.on_message(to_page)
-
-    a.page.route_web_socket("**/socket.io/**", route)
-    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.hole")
-    b = person("Ben")
-    join(b, live_server.invite(circle_id, "Ben", "member"), username="ben.hole")
-    a.goto(f"/c/{circle_id}")
-    open_chat(a, circle_id)
+    circle_id, a, b, held, holding = anna_held_and_ben(live_server, person, "hole")
     b.goto(f"/c/{circle_id}")
     open_chat(b, circle_id)
-
-    holding["on"] = True
-    _send_lost(live_server, circle_id, "ben.hole", "First lost")  # seq 1: the beat tells
-    deadline_ms = 10_000
-    waited = 0
-    while not held and waited < deadline_ms:
-        a.page.wait_for_timeout(200)
-        waited += 200
-    assert held, "the beat did not start a catch-up"
+    first_catch_up_held(live_server, circle_id, a, "ben.hole", held, holding)
     # While that catch-up's answer (it read up to seq 1) is held: seq 2 is lost, and
     # seq 3 arrives live.
     _send_lost(live_server, circle_id, "ben.hole", "Second one lost")
     send(b, "Heard live")
     expect(msgs(a.page, "Heard live")).to_have_count(1)
-    holding["on"] = False
-    for ws, m in held:
-        ws.send(m)
     # Well before the full beat (every 10th beat, 30 s): the page catches up itself.
-    expect(msgs(a.page, "Second one lost")).to_have_count(1, timeout=8_000)
-    bodies = a.page.locator("#messages li.msg p.body").all_text_contents()
-    assert bodies == ["First lost", "Second one lost", "Heard live"]
+    assert shown_after_release(a, held, holding) == ["First lost", "Second one lost", "Heard live"]

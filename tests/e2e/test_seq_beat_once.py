@@ -12,9 +12,14 @@ from playwright.sync_api import expect
 
 from tests.live_server import kring_server
 
-from .conftest import DESKTOP, LiveServer
-from .test_chat import join, msgs, open_chat
-from .test_seq_beat import _send_lost
+from .conftest import LiveServer
+from .test_chat import msgs
+from .test_seq_beat import (
+    _send_lost,
+    anna_held_and_ben,
+    first_catch_up_held,
+    shown_after_release,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,47 +33,12 @@ def live_server():
 
 
 def test_a_beat_seen_while_a_catch_up_is_on_its_way_is_caught_up_too(live_server, person):
-    circle_id, _ = live_server.create_circle("Circle around Fenna", "Noor")
-    a = person("Anna", viewport=DESKTOP)
-    held: list = []  # the server's answers to Anna's catch-ups, while holding
-    holding = {"on": False}
-
-    def route(ws):
-        server = ws.connect_to_server()
-        ws.on_message(lambda m: server.send(m))
-
-        def to_page(m):
-            # A Socket.IO acknowledgement ("43<id>[...]") of a chat:join carries last_seq.
-            if holding["on"] and isinstance(m, str) and m.startswith("43") and "last_seq" in m:
-                held.append((ws, m))
-                return
-            ws.send(m)
-
-        server.on_message(to_page)
-
-    a.page.route_web_socket("**/socket.io/**", route)
-    join(a, live_server.invite(circle_id, "Anna", "member"), username="anna.once")
-    b = person("Ben")
-    join(b, live_server.invite(circle_id, "Ben", "member"), username="ben.once")
-    a.goto(f"/c/{circle_id}")
-    open_chat(a, circle_id)
+    circle_id, a, _b, held, holding = anna_held_and_ben(live_server, person, "once")
     a.page.wait_for_timeout(2_500)  # the beats that tell of the room as new have passed
-
-    holding["on"] = True
-    _send_lost(live_server, circle_id, "ben.once", "First lost")  # seq 1: the beat tells
-    waited = 0
-    while not held and waited < 10_000:
-        a.page.wait_for_timeout(200)
-        waited += 200
-    assert held, "the beat did not start a catch-up"
+    first_catch_up_held(live_server, circle_id, a, "ben.once", held, holding)
     # While that catch-up's answer (it read up to seq 1) is held, seq 2 is lost too, and
     # the beat tells of it, once, to a page that is still waiting for its catch-up.
     _send_lost(live_server, circle_id, "ben.once", "Second one lost")
     a.page.wait_for_timeout(2_500)  # at least one beat (every 1 s) told of seq 2
     expect(msgs(a.page, "Second one lost")).to_have_count(0)
-    holding["on"] = False
-    for ws, m in held:
-        ws.send(m)
-    expect(msgs(a.page, "Second one lost")).to_have_count(1, timeout=8_000)
-    bodies = a.page.locator("#messages li.msg p.body").all_text_contents()
-    assert bodies == ["First lost", "Second one lost"]
+    assert shown_after_release(a, held, holding) == ["First lost", "Second one lost"]
