@@ -1,0 +1,168 @@
+"""Attack review i: the one-statement chat send on PostgreSQL (services.chat
+._send_in_one) and the quiet sequence beat (realtime.beat, realtime.queue)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select, text
+
+from portal.extensions import db as _db
+from portal.extensions import socketio
+from portal.models import Circle, Message, Notification, Role
+from portal.realtime.state import SocketUser
+from portal.services import ServiceError
+from portal.services import chat as svc
+from portal.services import circles as circle_svc
+
+
+@pytest.fixture
+def quiet(monkeypatch):
+    monkeypatch.setattr(socketio, "emit", lambda *a, **k: None)
+
+
+def _send(app, user_id, circle_id, client_id, body, barrier=None):
+    with app.app_context():
+        try:
+            if barrier is not None:
+                barrier.wait(timeout=10)
+            user = SocketUser(id=user_id, login_session_id=0)
+            out = svc.send_as(user, circle_id, client_id, body)
+            _db.session.commit()
+            return out
+        except Exception as e:  # noqa: BLE001
+            _db.session.rollback()
+            return e
+        finally:
+            _db.session.remove()
+
+
+def _threads(app, jobs):
+    barrier = threading.Barrier(len(jobs))
+    results = [None] * len(jobs)
+
+    def run(i, job):
+        results[i] = _send(app, *job, barrier=barrier)
+
+    threads = [threading.Thread(target=run, args=(i, j)) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not any(t.is_alive() for t in threads)
+    return results
+
+
+@pytest.mark.postgres_only
+def test_concurrent_sends_one_circle_same_and_new_client_ids(app, make_circle, add_member, quiet):
+    circle, coordinator = make_circle()
+    members = [add_member(circle, name=f"S{i}") for i in range(8)]
+    outsider_circle, _ = make_circle("Other")
+    outsider = add_member(outsider_circle, name="Out")
+    cid = circle.id
+    jobs = []
+    for i, m in enumerate(members):
+        jobs.append((m.user_id, cid, f"client-{i:04d}-x", f"hello {i}"))
+        jobs.append((m.user_id, cid, f"client-{i:04d}-x", f"hello {i}"))  # resent at once
+        jobs.append((m.user_id, cid, f"client-{i:04d}-y", "x" * 5000))  # refused
+    jobs.append((outsider.user_id, cid, "client-out-0001", "intruder"))
+    results = _threads(app, jobs)
+    stored = [r for r in results if isinstance(r, tuple)]
+    refused = [r for r in results if isinstance(r, Exception)]
+    assert len(refused) == 8 + 1, refused
+    assert sum(isinstance(r, ServiceError) and r.field == "body" for r in refused) == 8
+    assert sum(1 for _m, new in stored if new) == 8
+    seqs = _db.session.scalars(select(Message.seq).where(Message.circle_id == cid)).all()
+    assert sorted(seqs) == list(range(1, 9))
+    _db.session.expire_all()
+    assert _db.session.get(Circle, cid).message_seq == 8
+    # each duplicate got the same message as the original
+    by_client = {}
+    for m, _new in stored:
+        by_client.setdefault(m["client_id"], set()).add((m["id"], m["seq"]))
+    assert all(len(v) == 1 for v in by_client.values()), by_client
+    # the coordinator's news line counts 8; each sender's counts 7
+    counts = dict(
+        _db.session.execute(
+            select(Notification.user_id, Notification.count).where(
+                Notification.group_key == f"messages:{cid}"
+            )
+        ).all()
+    )
+    assert counts[coordinator.user_id] == 8
+    for m in members:
+        assert counts[m.user_id] == 7
+    assert outsider.user_id not in counts
+
+
+def _blocked_on_lock(timeout=10.0) -> bool:
+    """Whether some other backend waits for a lock (the send behind the circle's lock)."""
+    deadline = time.monotonic() + timeout
+    with _db.engine.connect() as conn:
+        while time.monotonic() < deadline:
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ).scalar_one()
+            conn.rollback()
+            if waiting:
+                return True
+            time.sleep(0.02)
+    return False
+
+
+@pytest.mark.postgres_only
+def test_a_send_that_waited_for_the_chat_closing_to_professionals_gives_them_no_news(
+    app, make_circle, add_member, quiet
+):
+    """The coordinator closes the chat to professionals (an UPDATE of the circle row,
+    which holds its lock until commit) while a member's send waits for that lock. The
+    send goes through after the closing: the professional may no longer read the chat,
+    so gets no "new messages" line for it (as with the statements one after another,
+    where the news line was read after the lock)."""
+    circle, coordinator = make_circle()
+    circle.professionals_read_chat = True
+    _db.session.commit()
+    pro = add_member(circle, Role.PROFESSIONAL, name="Pro")
+    member = add_member(circle, name="Anna")
+    cid, coord_id, pro_user, member_user = circle.id, coordinator.id, pro.user_id, member.user_id
+    _db.session.commit()
+    _db.session.remove()
+
+    closing = threading.Event()
+    go = threading.Event()
+
+    def close():
+        with app.app_context():
+            c = _db.session.get(Circle, cid)
+            acting = next(m for m in c.memberships if m.id == coord_id)
+            circle_svc.set_professionals_read_chat(c, acting, False)
+            _db.session.flush()  # the circle row is locked from here to the commit
+            closing.set()
+            go.wait(timeout=10)
+            _db.session.commit()
+            _db.session.remove()
+
+    result = []
+    closer = threading.Thread(target=close)
+    closer.start()
+    assert closing.wait(timeout=10)
+    sender = threading.Thread(
+        target=lambda: result.append(_send(app, member_user, cid, "client-wait-0001", "hi all"))
+    )
+    sender.start()
+    assert _blocked_on_lock()
+    go.set()
+    closer.join(timeout=20)
+    sender.join(timeout=20)
+    assert isinstance(result[0], tuple) and result[0][1], result
+    line = _db.session.scalar(
+        select(Notification).where(
+            Notification.user_id == pro_user, Notification.group_key == f"messages:{cid}"
+        )
+    )
+    assert line is None
