@@ -166,3 +166,116 @@ def test_a_send_that_waited_for_the_chat_closing_to_professionals_gives_them_no_
         )
     )
     assert line is None
+
+
+@pytest.fixture
+def told_news(monkeypatch):
+    """The user ids each ``events.news_changed`` call named (as they would be told)."""
+    calls: list[list[int]] = []
+    from portal import events
+
+    real = events.news_changed
+    monkeypatch.setattr(events, "news_changed", lambda ids: (calls.append(list(ids)), real(ids)))
+    return calls
+
+
+def test_send_as_news_line_readers_are_those_of_the_statements_one_after_another(
+    app, make_circle, add_member, quiet, told_news
+):
+    """On both databases: the "new messages" line goes to every other reader who may
+    read the chat and wants it, new once and then counting up; not to a muted, offline,
+    switched-off, removed or closed-to professional reader, nor to another circle."""
+    from portal.models import MembershipStatus, NotificationSwitch
+
+    circle, coordinator = make_circle()
+    anna = add_member(circle, name="Anna")
+    reader = add_member(circle, name="Reader")
+    muted = add_member(circle, name="Muted")
+    offline = add_member(circle, name="Offline")
+    switched = add_member(circle, name="Switched")
+    pro = add_member(circle, Role.PROFESSIONAL, name="Pro")
+    removed = add_member(circle, name="Removed")
+    other, _ = make_circle("Other")
+    stranger = add_member(other, name="Stranger")
+    muted.muted = True
+    offline.offline = True
+    _db.session.add(NotificationSwitch(user_id=switched.user_id, channel="app", kind="messages"))
+    circle_svc.end_membership(removed, MembershipStatus.REMOVED)
+    _db.session.commit()
+    want = {coordinator.user_id, reader.user_id}
+    cid, anna_user = circle.id, anna.user
+    outsiders = [stranger.user, removed.user, pro.user]
+
+    def lines():
+        return dict(
+            _db.session.execute(
+                select(Notification.user_id, Notification.count).where(
+                    Notification.group_key == f"messages:{cid}"
+                )
+            ).all()
+        )
+
+    told_news.clear()
+    message, new = svc.send_as(anna_user, cid, "client-news-0001", "first @reader")
+    _db.session.commit()
+    assert new and message["seq"] == 1
+    assert lines() == dict.fromkeys(want, 1)
+    assert set().union(*map(set, told_news)) >= want
+    told_news.clear()
+    svc.send_as(anna_user, cid, "client-news-0002", "second")
+    _db.session.commit()
+    assert lines() == dict.fromkeys(want, 2)
+    assert not any(set(c) & want for c in told_news)  # only the count grew
+    # A resend: nothing stored, nobody told, the counter where it was.
+    told_news.clear()
+    again, new = svc.send_as(anna_user, cid, "client-news-0002", "second")
+    _db.session.commit()
+    assert not new and again["seq"] == 2 and told_news == []
+    assert lines() == dict.fromkeys(want, 2)
+    # Refusals: the exact answer, no number used.
+    for user in outsiders:
+        with pytest.raises(Exception) as refused:
+            svc.send_as(user, cid, "client-news-0003", "x" * 5000)
+        assert not isinstance(refused.value, ServiceError) or refused.value.field != "body"
+        _db.session.rollback()
+    for client_id, body in [
+        ("bad id", "hi"),
+        (None, "hi"),
+        (12345678, "hi"),
+        ("client-news-0004", ""),
+        ("client-news-0004", "   \n "),
+        ("client-news-0004", None),
+        ("client-news-0004", ["hi"]),
+        ("client-news-0004", "x" * 4001),
+        ("client-news-0004", "\x00\x01"),
+    ]:
+        with pytest.raises(ServiceError):
+            svc.send_as(anna_user, cid, client_id, body)
+        _db.session.rollback()
+    last, new = svc.send_as(anna_user, cid, "client-news-0005", "third " + "y" * 3994)
+    _db.session.commit()
+    assert new and last["seq"] == 3
+    _db.session.expire_all()
+    assert _db.session.get(Circle, cid).message_seq == 3
+
+
+def test_what_is_kept_past_a_hole_stays_bounded_without_a_beat():
+    """``SEQ_BEAT_SECONDS=0`` (no beat, documented) still uses ``HeardQueue``: nothing
+    forgets a room or tells it, so a room that lost one live message kept every later
+    seq in ``past``, one more per message, for as long as the process ran."""
+    from portal.realtime.queue import HeardQueue
+
+    q = HeardQueue()
+
+    def hear(seq):
+        q.emit("chat:message", {"message": {"seq": seq}}, "/", room="circle:1")
+
+    hear(1)
+    for seq in range(3, 20_003):  # 2 never came
+        hear(seq)
+    assert len(q.past.get("circle:1", ())) <= 1000
+    assert q.heard["circle:1"] == 1  # still behind: the beat would tell the room
+    hear(2)  # the hole fills: heard joins up through what was kept, no further
+    assert 2 < q.heard["circle:1"] < 20_002
+    q.told("circle:1", 20_002)
+    assert q.heard["circle:1"] == 20_002 and not q.past["circle:1"]
