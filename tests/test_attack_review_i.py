@@ -24,7 +24,8 @@ def quiet(monkeypatch):
 
 
 def _send(app, user_id, circle_id, client_id, body, barrier=None):
-    with app.app_context():
+    # A POST: a change, as a socket's ``chat:send`` is (``access.writing``).
+    with app.app_context(), app.test_request_context(method="POST"):
         try:
             if barrier is not None:
                 barrier.wait(timeout=10)
@@ -115,6 +116,57 @@ def _blocked_on_lock(timeout=10.0) -> bool:
     return False
 
 
+def _behind_the_lock(app, cid, change, send):
+    """``change(circle)`` in one transaction, holding the circle row's lock, while
+    ``send()`` (another thread) waits for it; then commit. Returns send's result."""
+    holding = threading.Event()
+    go = threading.Event()
+
+    def hold():
+        with app.app_context():
+            change(_db.session.get(Circle, cid))
+            _db.session.flush()  # the circle row is locked from here to the commit
+            holding.set()
+            go.wait(timeout=10)
+            _db.session.commit()
+            _db.session.remove()
+
+    result = []
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(timeout=10)
+    sender = threading.Thread(target=lambda: result.append(send()))
+    sender.start()
+    assert _blocked_on_lock()
+    go.set()
+    holder.join(timeout=20)
+    sender.join(timeout=20)
+    return result[0]
+
+
+@pytest.mark.postgres_only
+def test_a_send_that_waited_for_the_circle_to_close_is_refused_without_a_number(
+    app, make_circle, add_member, quiet
+):
+    from portal.services.closing import close_circle
+
+    circle, _coordinator = make_circle()
+    member = add_member(circle, name="Anna")
+    cid, user_id = circle.id, member.user_id
+    _db.session.remove()
+
+    def close(c):
+        close_circle(c, None)  # Kring closes it (idle): no coordinator rule in the way
+
+    result = _behind_the_lock(
+        app, cid, close, lambda: _send(app, user_id, cid, "client-close-001", "hi")
+    )
+    assert isinstance(result, Exception), result
+    _db.session.expire_all()
+    assert _db.session.get(Circle, cid).message_seq == 0
+    assert _db.session.scalar(select(Message.id).where(Message.circle_id == cid)) is None
+
+
 @pytest.mark.postgres_only
 def test_a_send_that_waited_for_the_chat_closing_to_professionals_gives_them_no_news(
     app, make_circle, add_member, quiet
@@ -133,32 +185,15 @@ def test_a_send_that_waited_for_the_chat_closing_to_professionals_gives_them_no_
     _db.session.commit()
     _db.session.remove()
 
-    closing = threading.Event()
-    go = threading.Event()
+    def close(c):
+        acting = next(m for m in c.memberships if m.id == coord_id)
+        circle_svc.set_professionals_read_chat(c, acting, False)
 
-    def close():
-        with app.app_context():
-            c = _db.session.get(Circle, cid)
-            acting = next(m for m in c.memberships if m.id == coord_id)
-            circle_svc.set_professionals_read_chat(c, acting, False)
-            _db.session.flush()  # the circle row is locked from here to the commit
-            closing.set()
-            go.wait(timeout=10)
-            _db.session.commit()
-            _db.session.remove()
-
-    result = []
-    closer = threading.Thread(target=close)
-    closer.start()
-    assert closing.wait(timeout=10)
-    sender = threading.Thread(
-        target=lambda: result.append(_send(app, member_user, cid, "client-wait-0001", "hi all"))
-    )
-    sender.start()
-    assert _blocked_on_lock()
-    go.set()
-    closer.join(timeout=20)
-    sender.join(timeout=20)
+    result = [
+        _behind_the_lock(
+            app, cid, close, lambda: _send(app, member_user, cid, "client-wait-0001", "hi all")
+        )
+    ]
     assert isinstance(result[0], tuple) and result[0][1], result
     line = _db.session.scalar(
         select(Notification).where(
