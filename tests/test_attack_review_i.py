@@ -314,3 +314,42 @@ def test_what_is_kept_past_a_hole_stays_bounded_without_a_beat():
     assert 2 < q.heard["circle:1"] < 20_002
     q.told("circle:1", 20_002)
     assert q.heard["circle:1"] == 20_002 and not q.past["circle:1"]
+
+
+def test_a_beat_while_the_database_is_away_leaves_a_lagging_room_to_be_told(
+    app, make_circle, add_member, socket_client, monkeypatch
+):
+    """A lost message, then beats that fail (the database away): the room is neither
+    counted as told nor spends its beats told again; the first beat that reads tells
+    it, and the next SEQ_BEAT_AGAIN beats tell it again."""
+    from portal import events
+    from portal.realtime import beat
+    from tests.test_seq_beat import AGAIN, _beat, _received, _send
+
+    circle, _ = make_circle()
+    anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
+    a = socket_client(anna.user)
+    assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
+    for _ in range(1 + AGAIN):
+        _beat(app, full=False)
+    a.get_received()
+    publish = events.publish
+    monkeypatch.setattr(events, "publish", lambda *a, **k: None)  # Redis lost it
+    lost = _send(ben, "away-lost-0001", "Lost")
+    monkeypatch.setattr(events, "publish", publish)
+
+    def away(*_a, **_k):
+        raise RuntimeError("database away")
+
+    monkeypatch.setattr(beat, "_statement", away)
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            _beat(app, full=False)
+    monkeypatch.undo()
+    assert _received(a, "chat:latest") == []
+    told = []
+    for _ in range(1 + AGAIN + 1):
+        _beat(app, full=False)
+        told.append(_received(a, "chat:latest"))
+    latest = [{"circle_id": circle.id, "seq": lost["seq"]}]
+    assert told == [latest] * (1 + AGAIN) + [[]]
