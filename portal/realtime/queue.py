@@ -34,6 +34,12 @@ CHANNEL = "flask-socketio"  # Flask-SocketIO's own default, which the fault test
 # The live events that carry a numbered message, and the rooms they go to.
 NUMBERED = {"chat:message": "circle:", "line:message": "line:"}
 
+# At most this many seqs kept aside past a hole, per room. Only the beat empties
+# ``past`` (it tells the room, or forgets it); without the beat (``SEQ_BEAT_SECONDS=0``)
+# a room that once lost a message kept every later seq, for good. A seq not kept only
+# makes the room count as heard up to less: the beat tells it (the safe side).
+PAST_MAX = 1000
+
 
 class HeardQueue(socketio.Manager):
     """The in-memory manager, plus what the sequence beat needs to know per chat and
@@ -68,7 +74,9 @@ class HeardQueue(socketio.Manager):
         elif seq == heard + 1:
             self._join_up(room, seq)
         elif seq > heard + 1:  # a hole before it: not heard up to here
-            self.past.setdefault(room, set()).add(seq)
+            past = self.past.setdefault(room, set())
+            if len(past) < PAST_MAX:
+                past.add(seq)
 
     def lags(self, room: str, seq: int) -> bool:
         """Whether a quiet beat tells the room that its latest is ``seq``: its sockets

@@ -153,7 +153,9 @@ def _announce(seat: ChatSeat, text: str, row: dict) -> dict:
 def _seated_next_seq():
     """PostgreSQL: ``access_chat_seat`` and the counter's bump in one statement. It
     moves the counter on only for an active member allowed to write in an open
-    circle's chat, and returns the seat's columns with the new number."""
+    circle's chat, and returns the seat's columns with the new number, and the circle's
+    ``professionals_read_chat`` as it is under the lock (for the news line: the statement's
+    other reads of the circle see it as it was when the statement began)."""
     circles, members = Circle.__table__, Membership.__table__
     return (
         update(circles)
@@ -166,7 +168,12 @@ def _seated_next_seq():
             chat_open_sql(members.c.role, circles.c.professionals_read_chat),
         )
         .values(message_seq=circles.c.message_seq + 1)
-        .returning(circles.c.message_seq, members.c.id, members.c.display_name)
+        .returning(
+            circles.c.message_seq,
+            members.c.id,
+            members.c.display_name,
+            circles.c.professionals_read_chat,
+        )
     )
 
 
@@ -239,6 +246,7 @@ def _send_in_one():
         pg_insert,
         author=members.c.user_id != bindparam("user_id"),
         only_if=select(stored.c.id).exists(),
+        circle=seat,
     ).cte("news")
     told = select(func.array_agg(news.c.user_id)).where(news.c.count == 1).scalar_subquery()
     return select(

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, literal, or_, select, true, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import contains_eager, joinedload
@@ -158,16 +158,23 @@ def _dialect_insert(conn):
     return pg_insert if conn.dialect.name == "postgresql" else sqlite_insert
 
 
-def messages_upsert(dialect_insert, *, author=None, only_if=None):
+def messages_upsert(dialect_insert, *, author=None, only_if=None, circle=None):
     """INSERT ... SELECT every other reader of the chat ... ON CONFLICT (user,
     group_key) DO UPDATE count + 1, RETURNING (user, count). Built once per dialect at
     import: this runs on every chat send, the one hot path (docs/architecture.md).
 
     ``author``: the condition that leaves the author out (by default, membership id
     ``:author_id``); ``only_if``: a further condition on the whole insert (the chat's
-    one-statement send on PostgreSQL: only when the message was stored)."""
+    one-statement send on PostgreSQL: only when the message was stored); ``circle``: a
+    selectable with the circle's ``professionals_read_chat`` to read instead of the
+    circles table (that send's ``seat``: the row as it is once the send holds its lock,
+    not as it was when the statement began: a send that waited for the coordinator to
+    close the chat to professionals must not give them news of it)."""
     t = Notification.__table__
     m, c = Membership.__table__, Circle.__table__
+    joined = m.join(c, c.c.id == m.c.circle_id)
+    if circle is not None:
+        c, joined = circle, m.join(circle, true())
     if author is None:
         author = m.c.id != bindparam("author_id")
     when = bindparam("when", type_=t.c.created_at.type)
@@ -182,7 +189,7 @@ def messages_upsert(dialect_insert, *, author=None, only_if=None):
             when,
             when,
         )
-        .select_from(m.join(c, c.c.id == m.c.circle_id))
+        .select_from(joined)
         .where(
             m.c.circle_id == bindparam("circle_id"),
             m.c.status == MembershipStatus.ACTIVE.value,
