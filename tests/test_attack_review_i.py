@@ -312,7 +312,7 @@ def test_what_is_kept_past_a_hole_stays_bounded_without_a_beat():
     assert q.heard["circle:1"] == 1  # still behind: the beat would tell the room
     hear(2)  # the hole fills: heard joins up through what was kept, no further
     assert 2 < q.heard["circle:1"] < 20_002
-    q.told("circle:1", 20_002)
+    q.told("circle:1", 20_002, 2)
     assert q.heard["circle:1"] == 20_002 and not q.past["circle:1"]
 
 
