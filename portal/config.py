@@ -120,10 +120,11 @@ class Config:
     # message while Redis was down catches up without a reload (portal/realtime/beat.py).
     # 0: never.
     SEQ_BEAT_SECONDS = float(os.environ.get("SEQ_BEAT_SECONDS", "3"))
-    # Between full beats (every this many, 30 s), a beat tells only rooms whose sockets
-    # may lack a message, and tells such a room again at this many later beats (6 s): a
-    # page whose catch-up was already on its way with an older read, or failed, hears it
-    # again well within the 10 s promised, not only at the next full beat.
+    # A beat tells the rooms that may lack a message, and a share of the others: every
+    # room hears its latest once in SEQ_BEAT_FULL_EVERY beats (30 s). A room that lacked
+    # one is told again at SEQ_BEAT_AGAIN later beats (6 s): a page whose catch-up was
+    # already on its way with an older read, or failed, hears it again well within the
+    # 10 s promised (portal/realtime/beat.py).
     SEQ_BEAT_FULL_EVERY = int(os.environ.get("SEQ_BEAT_FULL_EVERY", "10"))
     SEQ_BEAT_AGAIN = int(os.environ.get("SEQ_BEAT_AGAIN", "2"))
 

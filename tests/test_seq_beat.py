@@ -26,7 +26,7 @@ def _received(sock, name):
     return [e["args"][0] for e in sock.get_received() if e["name"] == name]
 
 
-def _beat(app, *, full: bool = True) -> tuple[int, int]:
+def _beat(app, *, full: bool = True, part=None) -> tuple[int, int]:
     """Run one beat as the process's loop does; (its return, statements it ran). The
     access tests use full beats, which tell every joined room."""
     _db.session.commit()
@@ -39,7 +39,7 @@ def _beat(app, *, full: bool = True) -> tuple[int, int]:
 
         event.listen(engine, "before_cursor_execute", count)
         try:
-            ran = beat.beat(full=full)
+            ran = beat.beat(full=full, part=part)
         finally:
             event.remove(engine, "before_cursor_execute", count)
     _db.session.rollback()
@@ -224,13 +224,14 @@ def test_a_quiet_beat_tells_only_rooms_that_may_lack_a_message(
     a.get_received()
     latest = {"circle_id": circle.id, "seq": 0}
 
-    # A room new to the beat is told (the latest numbers, then who may hear them), and
-    # told again at the next AGAIN beats.
-    for _ in range(1 + AGAIN):
-        assert _beat(app, full=False) == (2, 2)
-        assert _received(a, "chat:latest") == [latest]
-    assert _beat(app, full=False) == (1, 1)  # only the latest numbers are read, and
-    assert _received(a, "chat:latest") == []  # nothing new: nothing said
+    # The join's catch-up brought everything: a quiet beat reads only the latest
+    # numbers, and says nothing.
+    assert _beat(app, full=False) == (1, 1)
+    assert _received(a, "chat:latest") == []
+    # A full beat (or the room's share of one) tells it anyway: the latest numbers are
+    # not read, only who may hear them.
+    assert _beat(app, full=True) == (1, 1)
+    assert _received(a, "chat:latest") == [latest]
 
     heard = _send(ben, "heard-live-001", "Heard live")
     assert [m["message"]["seq"] for m in _received(a, "chat:message")] == [heard["seq"]]
@@ -259,9 +260,8 @@ def test_a_quiet_beat_tells_a_line_that_lost_a_message(
     ids = {"circle_id": p["circle"].id, "line_id": p["line"].id}
     child = socket_client(p["child"].user)
     assert child.emit("line:join", ids)["ok"]
-    for _ in range(1 + AGAIN):  # new to the beat: told, and told again
-        _beat(app, full=False)
-    child.get_received()
+    _beat(app, full=False)
+    assert _received(child, "line:latest") == []  # the join brought everything
     line_svc.send_message(p["line"], p["supporter"], "line-heard-01", "Heard")
     _db.session.commit()
     assert len(_received(child, "line:message")) == 1
@@ -269,18 +269,20 @@ def test_a_quiet_beat_tells_a_line_that_lost_a_message(
     assert _received(child, "line:latest") == []
 
 
-def test_the_loop_runs_a_full_beat_every_tenth_time(app, monkeypatch):
-    """``run`` (the process's loop): quiet beats, and every ``SEQ_BEAT_FULL_EVERY``-th
-    (10th) a full one, each telling a lagging room again ``SEQ_BEAT_AGAIN`` times."""
+def test_the_loop_tells_every_room_once_in_ten_beats_a_share_at_a_time(app, monkeypatch):
+    """``run`` (the process's loop): quiet beats, each with its share ``(k, 10)`` of the
+    rooms due (``SEQ_BEAT_FULL_EVERY``), so every room hears its latest once in ten
+    beats without one beat writing to every socket; a lagging room is told again
+    ``SEQ_BEAT_AGAIN`` times."""
     assert app.config["SEQ_BEAT_FULL_EVERY"] == 10 and app.config["SEQ_BEAT_AGAIN"] == AGAIN
     calls = []
 
-    class Stop(Exception):
+    class Stop(BaseException):
         pass
 
-    def fake_beat(*, full, again):
-        assert again == AGAIN
-        calls.append(full)
+    def fake_beat(*, full, part, again):
+        assert not full and again == AGAIN
+        calls.append(part)
         return 0
 
     def fake_sleep(_seconds):
@@ -291,7 +293,28 @@ def test_the_loop_runs_a_full_beat_every_tenth_time(app, monkeypatch):
     monkeypatch.setattr(beat.socketio, "sleep", fake_sleep)
     with pytest.raises(Stop):
         beat.run(app)
-    assert [i + 1 for i, full in enumerate(calls) if full] == [10, 20]
+    assert calls == [((i + 1) % 10, 10) for i in range(20)]
+
+
+def test_a_share_of_the_rooms_is_due_at_each_beat(app, make_circle, add_member, socket_client):
+    """Three chats joined: over three beats with parts (0, 3), (1, 3), (2, 3) each room
+    hears its latest exactly once, though none lacks a message."""
+    sockets, expected = [], []
+    for i in range(3):
+        circle, _ = make_circle(f"Circle {i}")
+        member = add_member(circle, name=f"Anna {i}")
+        s = socket_client(member.user)
+        assert s.emit("chat:join", {"circle_id": circle.id})["ok"]
+        sockets.append(s)
+        expected.append([{"circle_id": circle.id, "seq": 0}])
+    for s in sockets:
+        s.get_received()
+    heard = [[] for _ in sockets]
+    for k in range(3):
+        _beat(app, full=False, part=(k, 3))
+        for i, s in enumerate(sockets):
+            heard[i] += _received(s, "chat:latest")
+    assert heard == expected
 
 
 def test_redis_queue_notes_what_it_delivers_here():
@@ -348,14 +371,12 @@ def test_redis_queue_notes_what_it_delivers_here():
 
 
 def _quiet_room(app, make_circle, add_member, socket_client):
-    """(circle, Ben, Anna's socket joined to its chat) after the beats that tell of a
-    room new to the beat: from here a quiet beat tells it only what it lacks."""
+    """(circle, Ben, Anna's socket joined to its chat): a quiet beat tells it only
+    what it lacks."""
     circle, _ = make_circle()
     anna, ben = add_member(circle, name="Anna"), add_member(circle, name="Ben")
     a = socket_client(anna.user)
     assert a.emit("chat:join", {"circle_id": circle.id})["ok"]
-    for _ in range(1 + AGAIN):
-        _beat(app, full=False)
     return circle, ben, a
 
 

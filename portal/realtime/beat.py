@@ -23,18 +23,21 @@ Nothing is read when no socket of this process has joined a chat or a line.
 Quiet beats: a beat tells a room only when its sockets may lack something: the room's
 latest ``seq`` is above the one up to which this process delivered every message live
 (``HeardQueue.heard``, portal/realtime/queue.py: a message heard past a hole does not
-count until the hole fills), or the room is new to the beat. Once told, the room
-counts as heard up to that ``seq``, and it is told again at the next ``SEQ_BEAT_AGAIN`` beats:
-a page whose catch-up was already on its way with an older read, or failed (the
-database away for a moment), hears it again within seconds. Every ``SEQ_BEAT_FULL_EVERY``-th
-beat tells every room anyway. Before, every beat wrote to every joined socket: with
-1,000 sockets a third as many frames as 1,000 deliveries a second, and a stall of the
-whole process while it wrote them (bench/README.md).
+count until the hole fills; a socket's join counts the room as heard up to what its
+catch-up read, ``joined``). Once told, the room counts as heard up to that ``seq``, and
+it is told again at the next ``SEQ_BEAT_AGAIN`` beats: a page whose catch-up was
+already on its way with an older read, or failed (the database away for a moment),
+hears it again within seconds. And every room hears its latest once in
+``SEQ_BEAT_FULL_EVERY`` beats, a share of the rooms at each beat (``part``), so no beat
+writes to every socket. Before, every beat wrote to every joined socket: with 1,000
+sockets a third as many frames as 1,000 deliveries a second, and a stall of 50-90 ms
+each time (bench/README.md).
 """
 
 from __future__ import annotations
 
 import logging
+import zlib
 from collections import defaultdict
 
 from flask import Flask, current_app
@@ -146,13 +149,25 @@ def _room(kind: str, id_: int) -> str:
     return events.circle_room(id_) if kind == "c" else events.line_room(id_)
 
 
-def beat(*, full: bool = True, again: int | None = None) -> int:
+def joined(room: str, seq: int) -> None:
+    """A socket joined ``room``, and its catch-up brings everything up to ``seq`` (the
+    conversation's latest, read before it joined). A room this process knew nothing of
+    counts as heard up to there, so the beat does not tell it only for being new."""
+    queue = _queue()
+    if queue is not None:
+        queue.heard.setdefault(room, seq)
+
+
+def beat(
+    *, full: bool = True, part: tuple[int, int] | None = None, again: int | None = None
+) -> int:
     """Tell this process's joined sockets the latest seq of their chats and lines:
-    every room when ``full``, else only rooms whose sockets may lack a message (and,
-    for ``again`` more beats, rooms that did; by default ``SEQ_BEAT_AGAIN``). Returns
-    the number of statements run: none without sockets; a quiet beat reads the latest
-    numbers (one small row per room), and reads who may hear them only for the rooms
-    it tells."""
+    every room when ``full``; else the rooms whose sockets may lack a message (and, for
+    ``again`` more beats, rooms that did; by default ``SEQ_BEAT_AGAIN``), and the rooms
+    due in ``part`` ``(k, n)``, if given: one room in n, a different share at each k,
+    so that n beats tell every room once, a share at a time. Returns the number of
+    statements run: none without sockets; a quiet beat reads the latest numbers (one
+    small row per room), and reads who may hear them only for the rooms it tells."""
     if again is None:
         again = current_app.config["SEQ_BEAT_AGAIN"]
     rooms = _local_rooms()
@@ -163,11 +178,20 @@ def beat(*, full: bool = True, again: int | None = None) -> int:
         return 0
     ran, told = 0, rooms.keys()
     if queue is not None and not full:
-        ran, told = 1, _lagging(queue, rooms)
+        ran, told = 1, _lagging(queue, rooms) | _due(rooms, part)
     rows = db.session.execute(_statement(*_ids(told))).all() if told else []
     db.session.rollback()  # read only: hand the connection back at once
     _tell_all(rows, rooms, queue, again=again)
     return ran + bool(told)
+
+
+def _due(rooms, part: tuple[int, int] | None) -> set[str]:
+    """The rooms due in ``part`` ``(k, n)``: a stable one in n (a checksum of the room's
+    name, the same in every process and every run)."""
+    if part is None:
+        return set()
+    k, n = part
+    return {room for room in rooms if zlib.crc32(room.encode()) % n == k}
 
 
 def _lagging(queue, rooms) -> set[str]:
@@ -221,7 +245,7 @@ def run(app: Flask) -> None:
         count += 1
         with app.app_context():
             try:
-                beat(full=count % full_every == 0, again=again)
+                beat(full=False, part=(count % full_every, full_every), again=again)
             except Exception as exc:  # noqa: BLE001
                 db.session.rollback()
                 if not failing:

@@ -7,7 +7,7 @@ from flask_socketio import join_room, leave_room
 
 from portal import events
 from portal.access import access_chat
-from portal.realtime import presence
+from portal.realtime import beat, presence
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import access_log, notifications
 from portal.services import chat as svc
@@ -29,6 +29,7 @@ def join(user, payload):
     # A professional reading the chat here is in the access log, page or no page.
     access_log.looked(me, "chat", counted=False)
     join_room(events.circle_room(circle.id))
+    beat.joined(events.circle_room(circle.id), circle.message_seq)
     user.circles.add(circle.id)
     rows = svc.messages_after(circle, after, CATCH_UP_LIMIT)
     presence.arrive(circle, request.sid, me.display_name)

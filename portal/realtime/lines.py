@@ -10,6 +10,7 @@ from flask_socketio import join_room, leave_room
 
 from portal import events
 from portal.access import access_line
+from portal.realtime import beat
 from portal.realtime.protocol import BadRequest, event, require_id, require_int
 from portal.services import lines as svc
 from portal.services.allowance import take_slot
@@ -30,6 +31,7 @@ def join(user, payload):
     after = require_int(payload, "after_seq", optional=True) or 0
     _circle, _me, line = _line(user, payload)
     join_room(events.line_room(line.id))
+    beat.joined(events.line_room(line.id), line.message_seq)
     rows = svc.messages_after(line, after, CATCH_UP_LIMIT)
     return {
         "ok": True,
