@@ -213,6 +213,17 @@ async function main() {
     },
     ack_ms: { p50: percentile(ackSorted, 50), p99: percentile(ackSorted, 99) },
   };
+  // KRING_TRACE=FILE: per message, [ms after the first send, its slowest delivery in ms]
+  // (a stall of the server shows as a run of slow messages; bench/README.md).
+  if (process.env.KRING_TRACE) {
+    const trace = [];
+    for (let m = 0; m < totalMessages; m++) {
+      let worst = 0;
+      for (let r = 0; r < perCircle; r++) worst = Math.max(worst, latencies[m * perCircle + r]);
+      trace.push([Math.round(sentAt[m] - sentAt[0]), Math.round(worst * 10) / 10]);
+    }
+    fs.writeFileSync(process.env.KRING_TRACE, JSON.stringify(trace));
+  }
   console.log("RESULT " + JSON.stringify(result));
   await nextLine();
   for (const s of sockets) s.disconnect();
