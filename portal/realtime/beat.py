@@ -181,7 +181,7 @@ def beat(
         ran, told = 1, _lagging(queue, rooms) | _due(rooms, part)
     rows = db.session.execute(_statement(*_ids(told))).all() if told else []
     db.session.rollback()  # read only: hand the connection back at once
-    _tell_all(rows, rooms, queue, again=again)
+    _tell_all(rows, queue, again=again)
     return ran + bool(told)
 
 
@@ -200,7 +200,7 @@ def _lagging(queue, rooms) -> set[str]:
     return {room for kind, id_, seq in latest if queue.lags(room := _room(kind, id_), seq)}
 
 
-def _tell_all(rows, rooms, queue, *, again: int) -> None:
+def _tell_all(rows, queue, *, again: int) -> None:
     """Tell each room read (``_statement``'s rows) its latest seq."""
     allowed: dict[str, set[int]] = defaultdict(set)
     seqs: dict[str, int] = {}
@@ -209,9 +209,21 @@ def _tell_all(rows, rooms, queue, *, again: int) -> None:
         allowed[room].add(user_id)
         seqs[room] = seq
     for room, seq in seqs.items():
-        _tell(room, seq, rooms[room], allowed[room])
+        _tell(room, seq, _sids(room), allowed[room])
         if queue is not None:  # counted once told (a failed read tells and counts nothing)
             queue.told(room, seq, again)
+
+
+def _sids(room: str) -> list[str]:
+    """The sockets in ``room`` now, not as ``_local_rooms`` listed them before the
+    beat's reads: under gevent a socket may join meanwhile (access checked then), and
+    its person be removed before the access read, the close of its sockets lost with
+    Redis. Read right before the emit (nothing yields between), so every socket that
+    an emit to the whole room reaches was checked against the access read."""
+    server = socketio.server
+    if server is None:
+        return []
+    return list(server.manager.rooms.get("/", {}).get(room, {}))
 
 
 def _tell(room: str, seq: int, sids: list[str], allowed: set[int]) -> None:
@@ -224,6 +236,8 @@ def _tell(room: str, seq: int, sids: list[str], allowed: set[int]) -> None:
     else:
         name, payload = "line:latest", {"line_id": number, "seq": seq}
     hearers = [s for s in sids if s in SOCKETS and SOCKETS[s].id in allowed]
+    if not hearers:
+        return
     if len(hearers) == len(sids):
         socketio.emit(name, payload, to=room, ignore_queue=True)
         return
