@@ -5,9 +5,23 @@ from __future__ import annotations
 from flask import Flask
 
 from portal.config import Config
+from portal.realtime import session as socket_session
 
 
 class Kring(Flask):
+    def request_context(self, environ):
+        """A socket event's context matches the URL map once per socket
+        (portal/realtime/session.py); every other request as Flask does."""
+        if socket_session.is_socket(environ):
+            return socket_session.SocketRequestContext(self, environ)
+        return super().request_context(environ)
+
+    def create_url_adapter(self, request):
+        if request is not None and socket_session.is_socket(request.environ):
+            make = super().create_url_adapter
+            return socket_session.url_adapter(request.environ, lambda: make(request))
+        return super().create_url_adapter(request)
+
     def log_exception(self, exc_info) -> None:
         """Flask's own line names ``request.path``, and paths carry secret tokens
         (``/i/<token>``): name the route instead (portal/logs.py)."""
