@@ -98,21 +98,14 @@ class HotStatement:
         if plan is False:  # the statement needs SQLAlchemy at run time: see _plan
             return conn.execute(self.statement, params)
         sql, order = plan
+        values = [
+            fixed if name is None else (params[name] if process is None else process(params[name]))
+            for _key, name, process, fixed in order
+        ]
         if conn.dialect.positional:  # SQLite: a tuple in the statement's order
-            values = tuple(
-                fixed
-                if name is None
-                else (params[name] if process is None else process(params[name]))
-                for _key, name, process, fixed in order
-            )
-        else:  # psycopg: a dict by the names in the SQL
-            values = {
-                key: fixed
-                if name is None
-                else (params[name] if process is None else process(params[name]))
-                for key, name, process, fixed in order
-            }
-        return _run(conn, sql, values)
+            return _run(conn, sql, tuple(values))
+        # psycopg: a dict by the names in the SQL
+        return _run(conn, sql, {key: v for (key, *_rest), v in zip(order, values, strict=True)})
 
     def _plan(self, conn: Connection, keys: tuple):
         """(SQL, [(placeholder, parameter name or None, converter, fixed value)]), or

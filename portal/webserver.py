@@ -10,6 +10,7 @@ sends every write at once. WebSocket frames are small writes too, and gain the s
 
 from __future__ import annotations
 
+import contextlib
 import socket
 
 from gevent import pywsgi
@@ -18,10 +19,9 @@ from gevent import pywsgi
 def set_nodelay(sock) -> None:
     """Switch Nagle's algorithm off on a TCP socket (nothing to do on a Unix socket)."""
     if sock.family in (socket.AF_INET, socket.AF_INET6):
-        try:
+        # The peer may already be gone: the handler will notice, nothing to do here.
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:  # the peer may already be gone; the handler will notice
-            pass
 
 
 class NoDelayHandler(pywsgi.WSGIHandler):

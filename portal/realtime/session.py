@@ -33,7 +33,7 @@ class SocketSessionInterface(SecureCookieSessionInterface):
         opened = environ.get(_KEY)
         if opened is None:
             opened = super().open_session(app, request)
-            if opened is None or request.path.rstrip("/") != "/socket.io":
+            if opened is None or not is_socket(environ):
                 return opened
             environ[_KEY] = opened
         return self.session_class(copy.deepcopy(dict(opened)))

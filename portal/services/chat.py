@@ -317,16 +317,8 @@ def _send_in_one_statement(conn, user, circle_id: int, client_id, body):
         existing = _STORE.resent(circle_id, membership_id, client_id, conn=conn)
         return to_dict(existing, display_name), False
     events.news_changed(told or [])
-    stored = {
-        "id": message_id,
-        "circle_id": circle_id,
-        "seq": seq,
-        "author_id": membership_id,
-        "client_id": client_id,
-        "body": text,
-        "created_at": now,
-    }
-    return _announce(seat, text, stored), True
+    stored = _STORE.row(circle_id, seq, membership_id, client_id, text, now)
+    return _announce(seat, text, {"id": message_id, **stored}), True
 
 
 def access_message(circle: Circle, message_id) -> Message:

@@ -68,18 +68,22 @@ class NumberedMessages:
         the caller has it already (asking the session again costs a little per message)."""
         if conn is None:
             conn = db.session.connection()
-        row = {
+        row = self.row(owner_id, seq, author_id, client_id, text, utcnow())
+        message_id = self._insert[conn.dialect.name].execute(conn, row).scalar_one_or_none()
+        if message_id is not None:
+            return {"id": message_id, **row}, None
+        return None, self.resent(owner_id, author_id, client_id, conn=conn)
+
+    def row(self, owner_id: int, seq: int, author_id: int, client_id: str, text: str, at):
+        """The stored message's columns, as the insert writes them."""
+        return {
             self.owner: owner_id,
             "seq": seq,
             "author_id": author_id,
             "client_id": client_id,
             "body": text,
-            "created_at": utcnow(),
+            "created_at": at,
         }
-        message_id = self._insert[conn.dialect.name].execute(conn, row).scalar_one_or_none()
-        if message_id is not None:
-            return {"id": message_id, **row}, None
-        return None, self.resent(owner_id, author_id, client_id, conn=conn)
 
     def resent(self, owner_id: int, author_id: int, client_id: str, *, conn):
         """The counter was moved on for a client id already stored: give the number
