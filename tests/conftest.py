@@ -37,9 +37,10 @@ ON_POSTGRES = DATABASE_URL.startswith("postgresql")
 
 
 def pytest_collection_modifyitems(config, items):
-    """PostgreSQL-only tests run in the PostgreSQL pass; the browser tests in the SQLite
-    pass. The live-socket tests start their own server on its own SQLite file whatever
-    the pass, so they run in the PostgreSQL pass: the two passes run side by side, and
+    """PostgreSQL-only tests run in the PostgreSQL pass; SQLite-only tests (SQLite's own
+    file lock, pragmas and log) and the browser tests in the SQLite pass. The
+    live-socket tests start their own server on its own SQLite file whatever the pass,
+    so they run in the PostgreSQL pass: the two passes run side by side, and
     this evens out their length. Both passes run in CI (see the Makefile), so nothing
     is silently skipped: an unreachable PostgreSQL makes the PostgreSQL pass fail.
 
@@ -49,6 +50,8 @@ def pytest_collection_modifyitems(config, items):
     keep, drop, browser = [], [], []
     for item in items:
         if item.get_closest_marker("postgres_only") and not ON_POSTGRES:
+            drop.append(item)
+        elif item.get_closest_marker("sqlite_only") and ON_POSTGRES:
             drop.append(item)
         elif item.get_closest_marker("live") and not ON_POSTGRES:
             drop.append(item)

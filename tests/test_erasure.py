@@ -375,7 +375,7 @@ def test_leaving_one_circle_takes_the_name_off_the_invitation(
     assert _db.session.get(Membership, m.id).display_name == "Anna Leaves"
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="SQLite pragma")
+@pytest.mark.sqlite_only  # an SQLite pragma
 def test_sqlite_connections_overwrite_what_they_delete(app):
     with _db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
@@ -460,7 +460,7 @@ def test_a_review_forgets_exactly_the_erased_person_among_two_of_the_same_name(
     assert review.present == ["Oma", "Sam", ""]
 
 
-@pytest.mark.skipif(ON_POSTGRES, reason="SQLite's write-ahead log")
+@pytest.mark.sqlite_only  # SQLite's write-ahead log
 def test_the_checkpoint_after_an_erasure_never_blocks_the_server(app):
     """A reader (an export streaming) holds the log: the checkpoint tries without
     SQLite's blocking busy wait (it would stop every socket under gevent), gives up

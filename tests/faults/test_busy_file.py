@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 
 from portal.models import LineMessage
 from tests import test_support_line as support
-from tests.conftest import ON_POSTGRES, csrf_from
+from tests.conftest import csrf_from
 from tests.test_support_line import _browser, _ids, _url
 
 pair = support.pair  # the line fixture of the line's own tests
-pytestmark = pytest.mark.skipif(ON_POSTGRES, reason="SQLite's file lock; see the module")
+pytestmark = pytest.mark.sqlite_only  # SQLite's file lock; see the module
 
 
 @contextmanager
